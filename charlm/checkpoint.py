@@ -1,0 +1,301 @@
+"""Checkpoints: safetensors weights plus a JSON description (chapter section 5.11).
+
+A checkpoint named ``i{step}_l{hidden}`` is two files:
+
+* ``i{step}_l{hidden}.safetensors``: the weights and, for resuming, the optimizer moments, the
+  recurrent state carried into the next batch and the random-number state. The JSON description
+  is embedded in its header too, so the one file is enough to upload or share.
+* ``i{step}_l{hidden}.json``: the same description, readable by people: vocabulary, model and
+  training settings, step, epoch and loss history, and the weights' sha256.
+
+Nothing is ever unpickled: safetensors holds only raw tensors, so a hostile file cannot run
+code. Both files are written to a temporary name, flushed to disk and renamed; the JSON goes
+last and marks the checkpoint complete, so a crash mid-save leaves the previous one intact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as load_safetensors_bytes
+from safetensors.torch import save as save_safetensors_bytes
+
+from .config import TrainConfig
+from .errors import CharLMError
+from .model import CharRNN, ModelConfig, State
+from .vocab import Vocab
+
+FORMAT = "charlm-checkpoint"
+FORMAT_VERSION = 1
+MAX_CHECKPOINT_BYTES = 512 * 1024 * 1024
+MAX_JSON_BYTES = 64 * 1024 * 1024
+_NAME = re.compile(r"^i(\d+)_l(\d+)$")
+
+
+@dataclass
+class Progress:
+    """Where training stands: enough to resume exactly where it stopped."""
+
+    step: int = 0
+    epoch: int = 0  # the epoch in progress (0-based)
+    batch: int = 0  # the next batch of that epoch
+    elapsed: float = 0.0  # seconds of training so far
+    train_loss: list[tuple[int, float]] = field(default_factory=list)  # (step, loss)
+    val_loss: list[tuple[int, float]] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Progress":
+        try:
+            return cls(
+                step=int(data["step"]), epoch=int(data["epoch"]), batch=int(data["batch"]),
+                elapsed=float(data.get("elapsed", 0.0)),
+                train_loss=[(int(s), float(v)) for s, v in data.get("train_loss", [])],
+                val_loss=[(int(s), float(v)) for s, v in data.get("val_loss", [])],
+            )
+        except (KeyError, TypeError, ValueError) as err:
+            raise CharLMError(f"The checkpoint's progress record is malformed ({err}).") from None
+
+
+@dataclass
+class Checkpoint:
+    path: Path
+    model: CharRNN
+    vocab: Vocab
+    train_config: TrainConfig
+    progress: Progress
+    corpus_name: str = ""
+    optimizer_state: dict[str, torch.Tensor] = field(default_factory=dict)
+    carry_state: State | None = None
+    rng_state: torch.Tensor | None = None
+
+    @property
+    def model_config(self) -> ModelConfig:
+        return self.model.config
+
+    @property
+    def can_resume(self) -> bool:
+        return bool(self.optimizer_state)
+
+    @property
+    def last_val_loss(self) -> float | None:
+        return self.progress.val_loss[-1][1] if self.progress.val_loss else None
+
+
+def checkpoint_name(step: int, hidden_size: int) -> str:
+    return f"i{step}_l{hidden_size}"
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    try:  # make the rename itself durable
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:
+        pass
+
+
+def _optimizer_tensors(model: CharRNN, optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+    """Adam's per-parameter moments and step counts as named tensors (no pickle needed)."""
+    names = {id(p): n for n, p in model.named_parameters()}
+    out = {}
+    for p, st in optimizer.state.items():
+        for key, value in st.items():
+            if torch.is_tensor(value):
+                out[f"optimizer.{names[id(p)]}.{key}"] = value.detach().float().contiguous()
+    return out
+
+
+def restore_optimizer(model: CharRNN, optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor]) -> None:
+    params = dict(model.named_parameters())
+    for key, value in tensors.items():
+        name, _, slot = key[len("optimizer."):].rpartition(".")
+        if name not in params:
+            raise CharLMError(f"The checkpoint's optimizer state names an unknown parameter {name!r}.")
+        param = params[name]
+        if slot != "step" and value.shape != param.shape:
+            raise CharLMError(f"The checkpoint's optimizer state for {name} has the wrong shape.")
+        optimizer.state[param][slot] = value.clone().to(param.dtype if slot != "step" else torch.float32)
+
+
+def save_checkpoint(
+    directory: str | Path,
+    model: CharRNN,
+    vocab: Vocab,
+    train_config: TrainConfig,
+    progress: Progress,
+    optimizer: torch.optim.Optimizer | None = None,
+    carry_state: State | None = None,
+    rng_state: torch.Tensor | None = None,
+    corpus_name: str = "",
+    name: str | None = None,
+) -> Path:
+    """Write a checkpoint atomically and return the path of its ``.safetensors`` file."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    name = name or checkpoint_name(progress.step, model.config.hidden_size)
+    tensors = {f"model.{k}": v.detach().float().contiguous() for k, v in model.state_dict().items()}
+    if optimizer is not None:
+        tensors.update(_optimizer_tensors(model, optimizer))
+    if carry_state is not None:
+        parts = carry_state if isinstance(carry_state, tuple) else (carry_state,)
+        for key, t in zip(("h", "c"), parts):
+            tensors[f"carry.{key}"] = t.detach().float().contiguous()
+    if rng_state is not None:
+        tensors["rng.torch"] = rng_state.clone()
+    meta = {
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "vocab": list(vocab.chars),
+        "model_config": model.config.to_dict(),
+        "train_config": train_config.to_dict(),
+        "progress": asdict(progress),
+        "corpus_name": corpus_name,
+    }
+    blob = save_safetensors_bytes(tensors, metadata={"charlm": json.dumps(meta, ensure_ascii=False)})
+    weights_path = directory / f"{name}.safetensors"
+    _atomic_write(weights_path, blob)
+    sidecar = dict(meta, weights_file=weights_path.name, weights_sha256=hashlib.sha256(blob).hexdigest())
+    _atomic_write(directory / f"{name}.json", json.dumps(sidecar, ensure_ascii=False, indent=1).encode("utf-8"))
+    return weights_path
+
+
+def _read_limited(path: Path, limit: int, what: str) -> bytes:
+    try:
+        size = path.stat().st_size
+    except OSError as err:
+        raise CharLMError(f"Cannot read {what} {path.name}: {err.strerror}.") from None
+    if size > limit:
+        raise CharLMError(f"{path.name} is {size / 1e6:.0f} MB, larger than any charlm {what} ({limit / 1e6:.0f} MB).")
+    return path.read_bytes()
+
+
+def _refuse_foreign(blob: bytes, filename: str) -> None:
+    if blob[:1] == b"\x80" or blob[:2] == b"PK":
+        raise CharLMError(
+            f"{filename} is a pickled PyTorch file (.pt/.pth). charlm never unpickles files, because "
+            "unpickling can run arbitrary code; use a charlm checkpoint (.safetensors)."
+        )
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """A checkpoint file, its JSON, its name without suffix, or a folder (its latest checkpoint)."""
+    path = Path(path)
+    if path.is_dir():
+        found = latest_checkpoint(path)
+        if found is None:
+            raise CharLMError(f"No checkpoint in folder {path}.")
+        return found
+    if path.suffix == ".json":
+        path = path.with_suffix(".safetensors")
+    elif path.suffix != ".safetensors" and not path.is_file():
+        path = path.with_name(path.name + ".safetensors")
+    if not path.is_file():
+        raise CharLMError(f"No such checkpoint: {path}")
+    return path
+
+
+def load_checkpoint(path: str | Path) -> Checkpoint:
+    """Load a checkpoint onto the CPU, checking everything an untrusted file could get wrong."""
+    path = resolve_checkpoint(path)
+    blob = _read_limited(path, MAX_CHECKPOINT_BYTES, "checkpoint")
+    sidecar = path.with_suffix(".json")
+    if sidecar.is_file():
+        try:
+            side = json.loads(_read_limited(sidecar, MAX_JSON_BYTES, "checkpoint description"))
+            expected = side.get("weights_sha256") if isinstance(side, dict) else None
+        except (ValueError, UnicodeDecodeError):
+            expected = None
+        if expected and hashlib.sha256(blob).hexdigest() != expected:
+            raise CharLMError(
+                f"{path.name} does not match {sidecar.name} (checksum differs): the file is damaged or "
+                "was replaced. Use an earlier checkpoint."
+            )
+    try:
+        tensors = load_safetensors_bytes(blob)
+        header_len = int.from_bytes(blob[:8], "little")
+        header = json.loads(blob[8: 8 + header_len])
+        meta = json.loads(header.get("__metadata__", {}).get("charlm", "null"))
+    except (SafetensorError, ValueError, UnicodeDecodeError, OverflowError, AttributeError, TypeError) as err:
+        _refuse_foreign(blob, path.name)
+        raise CharLMError(f"{path.name} is not a valid checkpoint (it is damaged or not a safetensors file: {err}).") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CharLMError(f"{path.name} is a safetensors file but not a charlm checkpoint (no charlm description).")
+    if meta.get("version") != FORMAT_VERSION:
+        raise CharLMError(f"{path.name} uses checkpoint format version {meta.get('version')}; this charlm reads {FORMAT_VERSION}.")
+    try:
+        vocab = Vocab(tuple(meta["vocab"]))
+        model_config = ModelConfig(**meta["model_config"])
+        train_config = TrainConfig.from_dict(meta["train_config"])
+        progress = Progress.from_dict(meta["progress"])
+    except (KeyError, TypeError) as err:
+        raise CharLMError(f"{path.name} has a malformed description ({err}).") from None
+    if model_config.vocab_size != len(vocab):
+        raise CharLMError(f"{path.name}: the model expects {model_config.vocab_size} characters but the vocabulary has {len(vocab)}.")
+    model = CharRNN(model_config)
+    expected = model.state_dict()
+    weights = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    missing = sorted(set(expected) - set(weights))
+    extra = sorted(set(weights) - set(expected))
+    wrong = sorted(k for k in set(expected) & set(weights) if weights[k].shape != expected[k].shape)
+    if missing or extra or wrong:
+        detail = "; ".join(x for x in (
+            f"missing {', '.join(missing[:4])}" if missing else "",
+            f"unexpected {', '.join(extra[:4])}" if extra else "",
+            f"wrong shape for {', '.join(wrong[:4])}" if wrong else "") if x)
+        raise CharLMError(f"{path.name}: its weights do not match its description ({detail}).")
+    for k, v in weights.items():
+        if not v.is_floating_point() or not torch.isfinite(v).all():
+            raise CharLMError(f"{path.name}: tensor {k} holds non-finite or non-float values.")
+    model.load_state_dict({k: v.float() for k, v in weights.items()})
+    model.eval()
+    carry = None
+    if "carry.h" in tensors:
+        carry = (tensors["carry.h"], tensors["carry.c"]) if "carry.c" in tensors else tensors["carry.h"]
+    return Checkpoint(
+        path=path, model=model, vocab=vocab, train_config=train_config, progress=progress,
+        corpus_name=str(meta.get("corpus_name", "")),
+        optimizer_state={k: v for k, v in tensors.items() if k.startswith("optimizer.")},
+        carry_state=carry, rng_state=tensors.get("rng.torch"),
+    )
+
+
+def list_checkpoints(directory: str | Path) -> list[Path]:
+    """Complete checkpoints in a folder (both files present), oldest step first."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    found = []
+    for sidecar in directory.glob("*.json"):
+        match = _NAME.match(sidecar.stem)
+        weights = sidecar.with_suffix(".safetensors")
+        if match and weights.is_file():
+            found.append((int(match.group(1)), weights.stat().st_mtime, weights))
+    return [p for _, _, p in sorted(found)]
+
+
+def latest_checkpoint(directory: str | Path) -> Path | None:
+    found = list_checkpoints(directory)
+    return found[-1] if found else None

@@ -1,0 +1,127 @@
+"""Training configuration: one dataclass shared by the CLI, the web app and checkpoints,
+plus named presets.
+
+``textbook`` is the chapter's own setting (section 5.9). The CPU presets trade size for speed
+so that a class sees the loss fall and words appear within a minute on a laptop.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields, replace
+
+from .errors import CharLMError
+from .model import CELLS
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    # data
+    val_fraction: float = field(default=0.1, metadata={"help": "share of the text (its end) held out for validation"})
+    batch_size: int = field(default=100, metadata={"help": "N: sequences per batch"})
+    num_steps: int = field(default=100, metadata={"help": "M: characters per sequence (steps unrolled)"})
+    # model
+    cell: str = field(default="lstm", metadata={"help": "lstm, gru or rnn (plain tanh RNN)"})
+    num_layers: int = field(default=2, metadata={"help": "stacked recurrent layers"})
+    hidden_size: int = field(default=512, metadata={"help": "units per layer (the chapter's lstm_size)"})
+    dropout: float = field(default=0.5, metadata={"help": "dropout between layers and before the output (1 - keep_prob)"})
+    # optimisation
+    learning_rate: float = field(default=1e-3, metadata={"help": "Adam learning rate"})
+    lr_schedule: str = field(default="constant", metadata={"help": "constant, or cosine (decays to min_lr_ratio x lr)"})
+    min_lr_ratio: float = field(default=0.1, metadata={"help": "final lr / lr for the cosine schedule"})
+    warmup_steps: int = field(default=0, metadata={"help": "steps of linear lr warm-up"})
+    grad_clip: float = field(default=5.0, metadata={"help": "clip gradients to this global norm (0: off)"})
+    epochs: int = field(default=5, metadata={"help": "passes over the training text"})
+    max_steps: int = field(default=0, metadata={"help": "stop after this many steps (0: no limit)"})
+    max_seconds: float = field(default=0.0, metadata={"help": "stop after this much training time (0: no limit)"})
+    bf16: bool = field(default=False, metadata={"help": "bfloat16 autocast on the CPU (faster, slightly less precise)"})
+    seed: int = field(default=0, metadata={"help": "random seed (weights, dropout, samples)"})
+    num_threads: int = field(default=0, metadata={"help": "torch CPU threads (0: leave as is)"})
+    # reporting
+    eval_every: int = field(default=100, metadata={"help": "validation loss every N steps (0: only at the end)"})
+    eval_batches: int = field(default=20, metadata={"help": "batches of the validation text per evaluation (0: all)"})
+    save_every: int = field(default=100, metadata={"help": "checkpoint every N steps (0: only at the end)"})
+    sample_every: int = field(default=0, metadata={"help": "generate a short sample every N steps (0: never)"})
+    sample_length: int = field(default=200, metadata={"help": "characters in those samples"})
+
+    def __post_init__(self) -> None:
+        problems = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                problems.append(f"{f.name} must be a finite number")
+        if self.cell not in CELLS:
+            problems.append(f"cell must be one of {', '.join(CELLS)}")
+        if self.lr_schedule not in ("constant", "cosine"):
+            problems.append("lr_schedule must be constant or cosine")
+        for name in ("batch_size", "num_steps", "num_layers", "hidden_size", "epochs"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} must be at least 1")
+        for name in ("max_steps", "eval_every", "eval_batches", "save_every", "sample_every",
+                     "sample_length", "warmup_steps", "num_threads", "max_seconds", "grad_clip"):
+            if getattr(self, name) < 0:
+                problems.append(f"{name} must not be negative")
+        if not 0 <= self.dropout < 1:
+            problems.append("dropout must be at least 0 and below 1")
+        if not 0 <= self.val_fraction < 1:
+            problems.append("val_fraction must be at least 0 and below 1")
+        if not 0 < self.learning_rate <= 1:
+            problems.append("learning_rate must be above 0 and at most 1")
+        if not 0 <= self.min_lr_ratio <= 1:
+            problems.append("min_lr_ratio must be between 0 and 1")
+        if self.hidden_size > 4096 or self.num_layers > 8 or self.batch_size * self.num_steps > 1_000_000:
+            problems.append("the model or batch is too large (hidden_size ≤ 4096, num_layers ≤ 8, "
+                            "batch_size × num_steps ≤ 1,000,000)")
+        if problems:
+            raise CharLMError("Invalid training settings: " + "; ".join(problems) + ".")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainConfig":
+        """Rebuild from a checkpoint's JSON; unknown keys (from a newer version) are ignored."""
+        known = {f.name: f for f in fields(cls)}
+        kwargs = {}
+        for key, value in data.items():
+            if key in known:
+                kind = type(getattr(cls(), key))
+                if kind is float and isinstance(value, int) and not isinstance(value, bool):
+                    value = float(value)
+                if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                    raise CharLMError(f"Training setting {key!r} has the wrong type ({type(value).__name__}).")
+                kwargs[key] = value
+        return cls(**kwargs)
+
+    def replace(self, **changes) -> "TrainConfig":
+        return replace(self, **changes)
+
+
+PRESETS: dict[str, TrainConfig] = {
+    # The chapter's hyper-parameters, unchanged (section 5.9).
+    "textbook": TrainConfig(),
+    # Visible learning within a minute on two CPU cores: a short, wide-batch single-layer LSTM
+    # with a higher learning rate.
+    "quick": TrainConfig(batch_size=32, num_steps=64, num_layers=1, hidden_size=256, dropout=0.0,
+                         learning_rate=4e-3, lr_schedule="cosine", epochs=50, max_steps=2400,
+                         eval_every=200, eval_batches=10, save_every=400, sample_every=200),
+    # A few minutes: two layers, enough to write names and dialogue.
+    "small": TrainConfig(batch_size=64, num_steps=100, num_layers=2, hidden_size=256, dropout=0.2,
+                         learning_rate=3e-3, lr_schedule="cosine", epochs=3, eval_every=100,
+                         save_every=200, sample_every=200),
+    # The shipped Anna Karenina model (assets/MODEL_CARD.md).
+    "anna": TrainConfig(batch_size=64, num_steps=128, num_layers=2, hidden_size=512, dropout=0.4,
+                        learning_rate=2e-3, lr_schedule="cosine", warmup_steps=100, epochs=20,
+                        bf16=True, eval_every=200, eval_batches=0, save_every=100, sample_every=500),
+}
+
+# A tiny setting for tests and a class's first seconds.
+PRESETS["tiny"] = TrainConfig(batch_size=16, num_steps=32, num_layers=1, hidden_size=64, dropout=0.0,
+                              learning_rate=1e-2, epochs=1, max_steps=150, eval_every=50,
+                              eval_batches=5, save_every=0)
+
+
+def preset(name: str, **overrides) -> TrainConfig:
+    if name not in PRESETS:
+        raise CharLMError(f"Unknown preset {name!r}; choose one of: {', '.join(PRESETS)}.")
+    return PRESETS[name].replace(**overrides)
