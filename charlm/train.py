@@ -126,8 +126,6 @@ def _sample_prime(corpus: Corpus) -> str:
 
 def check_corpus(corpus: Corpus, config: TrainConfig) -> None:
     """Fail early, with a fix, when the text cannot be cut into the requested batches."""
-    if abs(corpus.val_fraction - config.val_fraction) > 1e-12:
-        raise CharLMError("The corpus was split with a different val_fraction than the training settings ask for.")
     check_fits(len(corpus.train_data), config.batch_size, config.num_steps, "The training part of the text")
     if config.val_fraction > 0 and len(corpus.val_data) < config.num_steps + 1:
         raise CharLMError(
@@ -145,6 +143,7 @@ def train(
     stop: threading.Event | None = None,
     resume: Checkpoint | None = None,
 ) -> TrainResult:
+    corpus = corpus.with_val_fraction(config.val_fraction)
     check_corpus(corpus, config)
     emit = on_event or (lambda event: None)
     if config.num_threads:

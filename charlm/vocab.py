@@ -167,6 +167,14 @@ class Corpus:
             name = Path(source).name if isinstance(source, (str, Path)) else "upload"
         return cls.from_text(text, val_fraction=val_fraction, name=name)
 
+    def with_val_fraction(self, val_fraction: float) -> "Corpus":
+        """The same text and codes, split at a different point."""
+        if val_fraction == self.val_fraction:
+            return self
+        if not 0.0 <= val_fraction < 1.0:
+            raise CharLMError(f"val_fraction must be at least 0 and below 1, got {val_fraction}.")
+        return Corpus(self.text, self.vocab, self.data, val_fraction, self.name)
+
     @property
     def split_index(self) -> int:
         return len(self.data) - int(round(len(self.data) * self.val_fraction))
