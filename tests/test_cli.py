@@ -1,0 +1,82 @@
+import subprocess
+import sys
+
+import pytest
+
+from charlm.cli import main
+from conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def corpus_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("text") / "story.txt"
+    path.write_text("Once upon a time there was a little model that learned to write. " * 120, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained_dir(corpus_file, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs")
+    rc = main(["train", "--corpus", str(corpus_file), "--preset", "tiny", "--out", str(out),
+               "--max-steps", "60", "--hidden-size", "48", "--cell", "gru", "--epochs", "20", "--save-every", "30"])
+    assert rc == 0
+    return out
+
+
+def test_train_writes_checkpoints_with_the_flags_applied(trained_dir, capsys):
+    names = sorted(p.name for p in trained_dir.glob("*.safetensors"))
+    assert names == ["i30_l48.safetensors", "i60_l48.safetensors"]
+    from charlm import load_checkpoint
+
+    ckpt = load_checkpoint(trained_dir)
+    assert ckpt.model_config.cell == "gru" and ckpt.model_config.hidden_size == 48
+
+
+def test_resume_continues_from_the_latest(trained_dir, corpus_file, capsys):
+    rc = main(["train", "--corpus", str(corpus_file), "--out", str(trained_dir), "--resume", "--max-steps", "70"])
+    assert rc == 0
+    assert (trained_dir / "i70_l48.safetensors").is_file()
+    assert "Resuming from" in capsys.readouterr().err
+
+
+def test_sample_prints_prime_and_length_and_is_reproducible(trained_dir, capsys):
+    args = ["sample", "--checkpoint", str(trained_dir), "--prime", "Once", "--length", "120", "--seed", "5"]
+    assert main(args) == 0
+    first = capsys.readouterr().out
+    assert main(args) == 0
+    second = capsys.readouterr().out
+    assert first == second and first.startswith("Once") and len(first) == 4 + 120 + 1
+
+
+def test_evaluate_prints_nats_and_bits(trained_dir, corpus_file, capsys):
+    assert main(["evaluate", "--checkpoint", str(trained_dir), "--corpus", str(corpus_file)]) == 0
+    out = capsys.readouterr().out
+    assert "nats/char" in out and "bits/char" in out
+
+
+def test_export_writes_weights_only(trained_dir, tmp_path, capsys):
+    assert main(["export", "--checkpoint", str(trained_dir), "--out", str(tmp_path), "--name", "small"]) == 0
+    from charlm import load_checkpoint
+
+    ckpt = load_checkpoint(tmp_path / "small.safetensors")
+    assert not ckpt.can_resume
+    assert (tmp_path / "small.safetensors").stat().st_size < (trained_dir / "i70_l48.safetensors").stat().st_size
+
+
+@pytest.mark.parametrize("args, message", [
+    (["sample", "--checkpoint", "/nonexistent/x.safetensors"], "No such checkpoint"),
+    (["train", "--corpus", "/nonexistent.txt", "--out", "/tmp/x"], "No such file"),
+    (["train", "--corpus", "anna-karenina", "--out", "/tmp/x", "--hidden-size", "-3"], "hidden_size"),
+    (["sample", "--checkpoint", "CKPT", "--top-n", "0"], "top_n"),
+    (["sample", "--checkpoint", "CKPT", "--prime", "\u00e9\u00e9"], "never saw"),
+    (["train", "--corpus", "x", "--out", "y", "--cell", "transformer"], "cell"),
+    (["train", "--corpus", "x", "--out", "y", "--max-steps", "many"], "invalid int"),
+])
+def test_bad_arguments_give_one_line_and_exit_2(args, message, trained_dir):
+    args = [str(trained_dir) if a == "CKPT" else a for a in args]
+    proc = subprocess.run([sys.executable, "-m", "charlm", *args], capture_output=True, text=True, cwd=ROOT,
+                          timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
