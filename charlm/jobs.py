@@ -1,0 +1,177 @@
+"""Training in the background: one job, one thread, a clear lifecycle.
+
+    pending -> running -> (stopping ->) done | stopped | failed
+
+A ``TrainingJob`` runs ``train`` in a daemon thread and records what its events say; callers
+(the web app's timer, a test) read a consistent ``snapshot()`` at any time and call ``stop()``
+to end it at the next step boundary. ``JobSlots`` caps how many jobs run at once in a process,
+so a class on one small server cannot start more trainings than it has cores for.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .checkpoint import Checkpoint, list_checkpoints
+from .config import TrainConfig
+from .errors import CharLMError
+from .model import CharRNN
+from .train import CheckpointEvent, EvalEvent, SampleEvent, StepEvent, train
+from .vocab import Corpus
+
+log = logging.getLogger(__name__)
+
+FINISHED_STATES = ("done", "stopped", "failed")
+
+
+@dataclass
+class JobSnapshot:
+    state: str
+    step: int = 0
+    total_steps: int = 0
+    epoch: int = 0
+    epochs: int = 0
+    loss: float | None = None
+    sec_per_batch: float = 0.0
+    chars_per_sec: float = 0.0
+    elapsed: float = 0.0
+    train_loss: list[tuple[int, float]] = field(default_factory=list)
+    val_loss: list[tuple[int, float]] = field(default_factory=list)
+    samples: list[tuple[int, str]] = field(default_factory=list)
+    checkpoints: list[Path] = field(default_factory=list)
+    error: str = ""
+    reason: str = ""
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left, from the recent pace; None before the first step."""
+        if not self.step or not self.total_steps or self.state != "running":
+            return None
+        return max(0.0, (self.total_steps - self.step) * self.sec_per_batch)
+
+
+class JobSlots:
+    """At most ``limit`` jobs at once in this process; past it, a polite refusal."""
+
+    def __init__(self, limit: int = 2):
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._running = 0
+
+    def acquire(self) -> None:
+        with self._lock:
+            if self._running >= self.limit:
+                raise CharLMError(
+                    f"The server is busy: {self._running} trainings are already running (the limit is "
+                    f"{self.limit}). Try again in a minute, or generate with a trained model meanwhile."
+                )
+            self._running += 1
+
+    def release(self) -> None:
+        with self._lock:
+            self._running = max(0, self._running - 1)
+
+    @property
+    def running(self) -> int:
+        with self._lock:
+            return self._running
+
+
+class TrainingJob:
+    def __init__(self, corpus: Corpus, config: TrainConfig, out_dir: str | Path,
+                 resume: Checkpoint | None = None, slots: JobSlots | None = None):
+        self.corpus, self.config, self.out_dir, self.resume = corpus, config, Path(out_dir), resume
+        self.slots = slots
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._snap = JobSnapshot(state="pending", epochs=config.epochs)
+        if resume is not None:
+            self._snap.train_loss = list(resume.progress.train_loss)
+            self._snap.val_loss = list(resume.progress.val_loss)
+            self._snap.step = resume.progress.step
+        self.model: CharRNN | None = None
+
+    # lifecycle -------------------------------------------------------------------------
+    def start(self) -> "TrainingJob":
+        if self._thread is not None:
+            raise CharLMError("This training job has already been started.")
+        if self.slots is not None:
+            self.slots.acquire()
+        self._set(state="running")
+        self._thread = threading.Thread(target=self._run, name="charlm-training", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Ask the job to end after the current step (it saves a checkpoint first)."""
+        self._stop.set()
+        with self._lock:
+            if self._snap.state == "running":
+                self._snap.state = "stopping"
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return self.finished
+
+    @property
+    def finished(self) -> bool:
+        return self._snap.state in FINISHED_STATES
+
+    def snapshot(self) -> JobSnapshot:
+        with self._lock:
+            s = self._snap
+            return JobSnapshot(
+                state=s.state, step=s.step, total_steps=s.total_steps, epoch=s.epoch, epochs=s.epochs,
+                loss=s.loss, sec_per_batch=s.sec_per_batch, chars_per_sec=s.chars_per_sec, elapsed=s.elapsed,
+                train_loss=list(s.train_loss), val_loss=list(s.val_loss), samples=list(s.samples),
+                checkpoints=list(s.checkpoints), error=s.error, reason=s.reason,
+            )
+
+    # internals -------------------------------------------------------------------------
+    def _set(self, **changes) -> None:
+        with self._lock:
+            for key, value in changes.items():
+                setattr(self._snap, key, value)
+
+    def _on_event(self, event: object) -> None:
+        with self._lock:
+            s = self._snap
+            if isinstance(event, StepEvent):
+                s.step, s.total_steps, s.epoch, s.epochs = event.step, event.total_steps, event.epoch, event.epochs
+                s.loss, s.elapsed = event.loss, event.elapsed
+                # a smoothed pace, so the ETA does not jump with every batch
+                s.sec_per_batch = event.sec_per_batch if not s.sec_per_batch else 0.9 * s.sec_per_batch + 0.1 * event.sec_per_batch
+                s.chars_per_sec = self.config.batch_size * self.config.num_steps / s.sec_per_batch
+                s.train_loss.append((event.step, event.loss))
+            elif isinstance(event, EvalEvent):
+                s.val_loss.append((event.step, event.val_loss))
+            elif isinstance(event, SampleEvent):
+                s.samples.append((event.step, event.text))
+            elif isinstance(event, CheckpointEvent):
+                s.checkpoints = list_checkpoints(self.out_dir)
+
+    def _run(self) -> None:
+        started = time.perf_counter()
+        try:
+            result = train(self.corpus, self.config, self.out_dir, on_event=self._on_event, stop=self._stop,
+                           resume=self.resume)
+            self.model = result.model
+            self._set(state="stopped" if result.reason == "stopped" else "done", reason=result.reason,
+                      checkpoints=list_checkpoints(self.out_dir))
+        except CharLMError as err:
+            self._set(state="failed", error=str(err), checkpoints=list_checkpoints(self.out_dir))
+        except Exception as err:  # a bug or an out-of-memory: report it, never hang the slot
+            log.error("training failed:\n%s", traceback.format_exc())
+            self._set(state="failed", error=f"Training failed unexpectedly ({type(err).__name__}: {err}).",
+                      checkpoints=list_checkpoints(self.out_dir))
+        finally:
+            if self.slots is not None:
+                self.slots.release()
+            log.info("training job ended after %.1f s", time.perf_counter() - started)

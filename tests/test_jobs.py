@@ -1,0 +1,39 @@
+import time
+
+import pytest
+
+from charlm import CharLMError, Corpus, preset
+from charlm.jobs import JobSlots, TrainingJob
+
+TEXT = "A job runs in the background while the page stays responsive. " * 80
+
+
+def test_job_lifecycle_runs_and_stops(tmp_path):
+    corpus = Corpus.from_text(TEXT, val_fraction=0.1)
+    slots = JobSlots(limit=1)
+    job = TrainingJob(corpus, preset("tiny", epochs=1000, max_steps=100_000, save_every=0), tmp_path, slots=slots)
+    assert job.snapshot().state == "pending"
+    job.start()
+    deadline = time.time() + 60
+    while job.snapshot().step < 20 and time.time() < deadline:
+        time.sleep(0.05)
+    snap = job.snapshot()
+    assert snap.state == "running" and snap.step >= 20 and snap.eta is not None
+    assert slots.running == 1
+    with pytest.raises(CharLMError, match="busy"):
+        TrainingJob(corpus, preset("tiny"), tmp_path / "other", slots=slots).start()
+    job.stop()
+    assert job.wait(30)
+    snap = job.snapshot()
+    assert snap.state == "stopped" and snap.checkpoints and snap.train_loss[-1][1] < snap.train_loss[0][1]
+    assert slots.running == 0
+
+
+def test_failed_job_reports_and_frees_its_slot(tmp_path):
+    slots = JobSlots(limit=1)
+    corpus = Corpus.from_text("short", val_fraction=0.0)
+    job = TrainingJob(corpus, preset("tiny"), tmp_path, slots=slots).start()
+    assert job.wait(30)
+    snap = job.snapshot()
+    assert snap.state == "failed" and "needs" in snap.error
+    assert slots.running == 0
