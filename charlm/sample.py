@@ -121,12 +121,12 @@ class Sampler:
             self.input_table = first.w_in + first.b_in
         self.w_out = np.ascontiguousarray(sd["decoder.weight"].T)
         self.b_out = sd["decoder.bias"]
-        self.reset()
 
-    def reset(self) -> None:
-        """Back to the blank memory the network starts a text with."""
-        self.h = [np.zeros(self.H, np.float32) for _ in range(self.L)]
-        self.c = [np.zeros(self.H, np.float32) for _ in range(self.L)]
+    def new_state(self) -> "SamplerState":
+        """A blank memory, as at the start of a text. The sampler itself holds only weights, so
+        one sampler can serve several generations at once, each with its own state."""
+        return SamplerState([np.zeros(self.H, np.float32) for _ in range(self.L)],
+                            [np.zeros(self.H, np.float32) for _ in range(self.L)])
 
     def _input_gates(self, x: int) -> np.ndarray:
         if self.input_table is not None:
@@ -134,19 +134,19 @@ class Sampler:
         layer = self.layers[0]
         return self.embedding[x] @ layer.w_in + layer.b_in
 
-    def step(self, x: int, want_logits: bool = True) -> np.ndarray | None:
+    def step(self, state: "SamplerState", x: int, want_logits: bool = True) -> np.ndarray | None:
         """Advance the state by one input character; return the next-character scores."""
         H = self.H
         inp = None
         for l, layer in enumerate(self.layers):
             gi = self._input_gates(x) if l == 0 else inp @ layer.w_in + layer.b_in
-            h = self.h[l]
+            h = state.h[l]
             if self.cell == "lstm":
                 g = gi
                 g += h @ layer.w_hh
                 _sigmoid_(g[: 3 * H])
                 cand = np.tanh(g[3 * H:])
-                c = self.c[l]
+                c = state.c[l]
                 c *= g[H: 2 * H]
                 cand *= g[:H]
                 c += cand
@@ -163,26 +163,24 @@ class Sampler:
             else:
                 gi += h @ layer.w_hh
                 h = np.tanh(gi)
-            self.h[l] = h
+            state.h[l] = h
             inp = h
         if not want_logits:
             return None
         return inp @ self.w_out + self.b_out
 
-    def feed(self, text: str) -> np.ndarray:
-        """Run the prime through the network; return the scores after its last character."""
+    def feed(self, state: "SamplerState", text: str) -> np.ndarray:
+        """Run a (checked) prime through the network; return the scores after its last character."""
         ids = self.vocab.encode(text)
         for x in ids[:-1]:
-            self.step(int(x), want_logits=False)
-        return self.step(int(ids[-1]))
+            self.step(state, int(x), want_logits=False)
+        return self.step(state, int(ids[-1]))
 
     def next_char_distribution(self, prime: str, temperature: float = 1.0, on_unknown: str = "error") -> np.ndarray:
         """P(next character | prime) over the whole vocabulary, at a temperature."""
         check_settings(self.vocab, 1, temperature)
         prime = prepare_prime(self.vocab, prime, on_unknown)
-        self.reset()
-        with torch.inference_mode():
-            return softmax(self.feed(prime), temperature)
+        return softmax(self.feed(self.new_state(), prime), temperature)
 
     def stream(self, prime: str = "The ", length: int = 500, top_n: int = 4, temperature: float = 1.0,
                seed: int | None = None, on_unknown: str = "error") -> Iterator[str]:
@@ -190,19 +188,25 @@ class Sampler:
         check_settings(self.vocab, top_n, temperature, length)
         prime = prepare_prime(self.vocab, prime, on_unknown)
         rng = np.random.default_rng(seed)
-        self.reset()
-        logits = self.feed(prime)
+        state = self.new_state()
+        logits = self.feed(state, prime)
         for i in range(length):
             x = pick_next(logits, top_n, temperature, rng)
             yield self.vocab.chars[x]
             if i + 1 < length:
-                logits = self.step(x)
+                logits = self.step(state, x)
 
     def generate(self, prime: str = "The ", length: int = 500, top_n: int = 4, temperature: float = 1.0,
                  seed: int | None = None, on_unknown: str = "error") -> str:
         """The prime followed by ``length`` generated characters."""
         prime = prepare_prime(self.vocab, prime, on_unknown)
         return prime + "".join(self.stream(prime, length, top_n, temperature, seed))
+
+
+@dataclass
+class SamplerState:
+    h: list[np.ndarray]
+    c: list[np.ndarray]
 
 
 @torch.inference_mode()

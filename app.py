@@ -1,0 +1,26 @@
+"""Start the charlm teaching app: ``python app.py`` then open http://127.0.0.1:7860."""
+
+import argparse
+import logging
+import os
+
+from demo.app import AppConfig, CharLMApp
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="The charlm teaching app.")
+    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
+    parser.add_argument("--share", action="store_true", help="also open a temporary public link")
+    parser.add_argument("--max-jobs", type=int, default=None, help="trainings at once, for all visitors (default 2)")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    config = AppConfig.from_env()
+    if args.max_jobs is not None:
+        config.max_jobs = args.max_jobs
+    app = CharLMApp(config)
+    app.launch(app.build(), server_name=args.host, server_port=args.port, share=args.share)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The Gradio teaching app around ``charlm``: interface only, no model maths."""

@@ -1,0 +1,98 @@
+"""What belongs to one visitor, kept apart from every other visitor.
+
+Each browser tab (a Gradio session, ``request.session_hash``) gets a ``Visitor``: its corpus,
+its training job, its folder of checkpoints and uploads, and the models it can generate with.
+The folder's name is a random token, not the session id, so it cannot be guessed; it is
+removed when the tab closes or, for tabs that vanish without saying so, after a time-to-live.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import shutil
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from charlm import Corpus
+from charlm.jobs import TrainingJob
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Visitor:
+    folder: Path
+    corpus: Corpus | None = None
+    job: TrainingJob | None = None
+    models: dict[str, Path] = field(default_factory=dict)  # label -> checkpoint file (own folder only)
+    generation: int = 0  # bumped by Stop: a running generation sees it changed and ends
+    last_seen: float = field(default_factory=time.monotonic)
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.folder / "checkpoints"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.folder / "uploads"
+
+    def owns(self, path: Path) -> bool:
+        """Only files inside this visitor's own folder may be loaded or offered for download."""
+        try:
+            path.resolve().relative_to(self.folder.resolve())
+            return True
+        except ValueError:
+            return False
+
+
+class SessionStore:
+    def __init__(self, root: Path, ttl_seconds: float = 6 * 3600):
+        self.root = root
+        self.ttl = ttl_seconds
+        self._lock = threading.Lock()
+        self._visitors: dict[str, Visitor] = {}
+        root.mkdir(parents=True, exist_ok=True)
+
+    def get(self, session_hash: str | None) -> Visitor:
+        key = session_hash or "anonymous"
+        self.sweep()
+        with self._lock:
+            visitor = self._visitors.get(key)
+            if visitor is None:
+                folder = self.root / secrets.token_urlsafe(18)
+                folder.mkdir(parents=True)
+                visitor = Visitor(folder=folder)
+                self._visitors[key] = visitor
+            visitor.last_seen = time.monotonic()
+            return visitor
+
+    def end(self, session_hash: str | None) -> None:
+        """The tab closed: stop its training and delete its files."""
+        with self._lock:
+            visitor = self._visitors.pop(session_hash or "anonymous", None)
+        if visitor is not None:
+            self._dispose(visitor)
+
+    def sweep(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            stale = [k for k, v in self._visitors.items()
+                     if now - v.last_seen > self.ttl and (v.job is None or v.job.finished)]
+            gone = [self._visitors.pop(k) for k in stale]
+        for visitor in gone:
+            self._dispose(visitor)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._visitors)
+
+    @staticmethod
+    def _dispose(visitor: Visitor) -> None:
+        if visitor.job is not None and not visitor.job.finished:
+            visitor.job.stop()
+            visitor.job.wait(30)
+        shutil.rmtree(visitor.folder, ignore_errors=True)
+        log.info("session folder %s removed", visitor.folder.name)

@@ -1,0 +1,167 @@
+"""Turning charlm objects into what the page shows: HTML grids, tables and figures.
+
+Formatting only: every number here comes from ``charlm``.
+"""
+
+from __future__ import annotations
+
+import html
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from charlm import Batches, Corpus, Vocab, one_hot  # noqa: E402
+from charlm.jobs import JobSnapshot  # noqa: E402
+
+# Colours for the input/target shift: target column j shares the colour of input column j+1.
+PALETTE = ["#fde68a", "#bfdbfe", "#bbf7d0", "#fbcfe8", "#ddd6fe", "#fed7aa", "#a5f3fc", "#e5e7eb"]
+
+
+def show_char(c: str) -> str:
+    """A visible stand-in for whitespace, so a newline or a space can be seen in a grid."""
+    return {"\n": "⏎", " ": "␣", "\t": "⇥", "\r": "␍"}.get(c, c)
+
+
+def corpus_summary(corpus: Corpus) -> str:
+    v = corpus.vocab
+    mode = "one-hot vectors" if v.uses_one_hot else "an embedding (too many characters for one-hot)"
+    return (
+        f"**{html.escape(corpus.name)}**: {len(corpus.data):,} characters, **{len(v)}** distinct "
+        f"(the network reads them as {mode}).  \n"
+        f"Training part: the first {len(corpus.train_data):,} characters; validation part: the last "
+        f"{len(corpus.val_data):,} ({corpus.val_fraction:.0%})."
+    )
+
+
+def vocab_text(vocab: Vocab) -> str:
+    return "  ".join(f"{i}:{show_char(c)}" for i, c in enumerate(vocab.chars[:2000])) + (
+        f"  … ({len(vocab) - 2000} more)" if len(vocab) > 2000 else "")
+
+
+def codes_html(corpus: Corpus, n: int = 200) -> str:
+    """The first characters over their integer codes, as the chapter prints them."""
+    cells = []
+    for c, code in zip(corpus.text[:n], corpus.data[:n]):
+        cells.append(f'<span class="cl-cell"><b>{html.escape(show_char(c))}</b><i>{int(code)}</i></span>')
+    return f'<div class="cl-codes">{"".join(cells)}</div>'
+
+
+def frequency_frame(corpus: Corpus, top: int = 40) -> pd.DataFrame:
+    counts = np.bincount(corpus.data, minlength=len(corpus.vocab))
+    order = np.argsort(-counts, kind="stable")[:top]
+    return pd.DataFrame({
+        "character": [f"{show_char(corpus.vocab.chars[i])} ({i})" for i in order],
+        "count": counts[order].astype(int),
+    })
+
+
+def reshape_html(batches: Batches, index: int, n_chars: int) -> str:
+    """How the text becomes N rows and K windows, with the current window marked."""
+    N, M, K = batches.batch_size, batches.num_steps, batches.num_batches
+    shown_rows = min(N, 8)
+    shown_windows = min(K, 40)
+    rows = []
+    for r in range(shown_rows):
+        cells = "".join(
+            f'<span class="cl-win{" cl-on" if j == index else ""}"></span>' for j in range(shown_windows))
+        more = "…" if K > shown_windows else ""
+        rows.append(f'<div class="cl-row"><span class="cl-lab">row {r}: chars {r * K * M:,}–{(r + 1) * K * M - 1:,}</span>'
+                    f"{cells}{more}</div>")
+    if N > shown_rows:
+        rows.append(f'<div class="cl-row">… {N - shown_rows} more rows</div>')
+    return (
+        f"<p>{n_chars:,} characters → K = {K:,} batches of N×M = {N}×{M} = {N * M:,} characters; the last "
+        f"{batches.dropped - 1:,} are dropped (one more is kept as the final target). The text is reshaped to "
+        f"(N, K·M) = ({N}, {K * M:,}); batch {index} is the window of columns {index * M:,}–{(index + 1) * M - 1:,} "
+        f"(highlighted).</p>" + "".join(rows)
+    )
+
+
+def grid_html(ids: np.ndarray, vocab: Vocab, show_ints: bool, shift: int, title: str,
+              max_rows: int = 10, max_cols: int = 24) -> str:
+    """A batch as a table of characters; the colour of column j is that of input column j+shift."""
+    rows = []
+    for r in range(min(ids.shape[0], max_rows)):
+        cells = []
+        for j in range(min(ids.shape[1], max_cols)):
+            code = int(ids[r, j])
+            label = str(code) if show_ints else html.escape(show_char(vocab.chars[code]))
+            colour = PALETTE[(j + shift) % len(PALETTE)]
+            cells.append(f'<td style="background:{colour}">{label}</td>')
+        rows.append(f"<tr><th>{r}</th>{''.join(cells)}</tr>")
+    note = ""
+    if ids.shape[0] > max_rows or ids.shape[1] > max_cols:
+        note = f'<div class="cl-note">showing {min(ids.shape[0], max_rows)}×{min(ids.shape[1], max_cols)} of {ids.shape[0]}×{ids.shape[1]}</div>'
+    return f'<div class="cl-grid"><div class="cl-title">{title}</div><table>{"".join(rows)}</table>{note}</div>'
+
+
+def one_hot_figure(sequence: np.ndarray, vocab: Vocab, max_steps: int = 40):
+    """The one-hot matrix (vocabulary × steps) of one sequence; only the used rows for big vocabularies."""
+    seq = np.asarray(sequence[:max_steps])
+    matrix = one_hot(seq, len(vocab)).T  # (vocab, steps)
+    if len(vocab) > 100:
+        rows = np.unique(seq)
+        matrix = matrix[rows]
+        row_labels = [show_char(vocab.chars[i]) for i in rows]
+        title = f"one-hot input: {len(rows)} of {len(vocab)} rows shown (the rows that light up)"
+    else:
+        rows = np.arange(len(vocab))
+        row_labels = [show_char(c) for c in vocab.chars]
+        title = f"one-hot input: {len(vocab)} rows (one per character) × {len(seq)} steps"
+    height = min(9.0, 1.2 + 0.11 * len(rows))
+    fig, ax = plt.subplots(figsize=(min(12, 2 + 0.24 * len(seq)), height), dpi=90)
+    ax.imshow(matrix, aspect="auto", cmap="Greys", interpolation="nearest", vmin=0, vmax=1)
+    ax.set_xticks(range(len(seq)), [show_char(vocab.chars[i]) for i in seq], fontsize=8)
+    ax.set_yticks(range(len(rows)), row_labels, fontsize=6 if len(rows) > 40 else 8)
+    ax.set_xlabel("time step (the input character)")
+    ax.set_ylabel("vocabulary")
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def loss_frame(snap: JobSnapshot, max_points: int = 1500) -> pd.DataFrame:
+    train = snap.train_loss
+    if len(train) > max_points:  # keep the plot light: average neighbouring steps
+        stride = int(np.ceil(len(train) / max_points))
+        steps = np.array([s for s, _ in train])
+        losses = np.array([v for _, v in train])
+        n = len(train) // stride * stride
+        train = list(zip(steps[:n].reshape(-1, stride)[:, -1], losses[:n].reshape(-1, stride).mean(1)))
+    rows = [(int(s), float(v), "train") for s, v in train] + [(int(s), float(v), "validation") for s, v in snap.val_loss]
+    return pd.DataFrame(rows, columns=["step", "loss", "series"])
+
+
+def format_seconds(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def status_line(snap: JobSnapshot) -> str:
+    if snap.state == "failed":
+        return f"❌ {snap.error}"
+    if snap.step == 0:
+        return {"pending": "Waiting to start…", "running": "Starting…"}.get(snap.state, snap.state)
+    val = f" · validation {snap.val_loss[-1][1]:.3f}" if snap.val_loss else ""
+    line = (f"Epoch: {snap.epoch}/{snap.epochs}... Step: {snap.step}/{snap.total_steps}... loss: {snap.loss:.4f}... "
+            f"{snap.sec_per_batch:.3f} sec/batch · {snap.chars_per_sec:,.0f} chars/s · elapsed "
+            f"{format_seconds(snap.elapsed)} · ETA {format_seconds(snap.eta)}{val}")
+    prefix = {"running": "▶", "stopping": "⏸ stopping…", "stopped": "⏹ stopped.", "done": "✅ done."}[snap.state]
+    return f"{prefix} {line}"
+
+
+def probability_frame(probs: np.ndarray, vocab: Vocab, top_n: int, show: int = 20) -> pd.DataFrame:
+    order = np.argsort(-probs, kind="stable")[: max(show, top_n) if top_n <= 40 else show]
+    return pd.DataFrame({
+        "character": [f"{show_char(vocab.chars[i])}" for i in order],
+        "probability": probs[order].astype(float),
+        "kind": ["in top-N (can be drawn)" if rank < top_n else "outside top-N (never drawn)"
+                 for rank in range(len(order))],
+    })
