@@ -32,6 +32,7 @@ from .state import SessionStore, Visitor
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]
 UI_PRESETS = ("quick", "small", "textbook")
+MIN_CORPUS_CHARS = 100  # below this there is nothing to learn, whatever the batch shape
 TRAIN_FIELDS = ("cell", "num_layers", "hidden_size", "dropout", "batch_size", "num_steps", "learning_rate",
                 "grad_clip", "epochs", "max_steps")
 CSS = """
@@ -163,7 +164,11 @@ class CharLMApp:
             path = Path(upload if isinstance(upload, str) else getattr(upload, "name", upload["path"]))
             limit = self.config.max_upload_mb * 1_000_000
             name = Path(path.name).name
-            corpus = Corpus.from_text(load_text(path, max_bytes=limit), val_fraction, name=name)
+            text = load_text(path, max_bytes=limit)
+            if len(text) < MIN_CORPUS_CHARS:
+                raise CharLMError(f"{name} has only {len(text)} characters: too short to train on. Use a text of at "
+                                  f"least {MIN_CORPUS_CHARS} characters (a few pages or more learns much better).")
+            corpus = Corpus.from_text(text, val_fraction, name=name)
         else:
             name = builtin or self.default_corpus_name()
             if name not in (PYTHON_SOURCE, *REGISTRY):
@@ -359,7 +364,8 @@ class CharLMApp:
         heavy = {"concurrency_id": "heavy", "concurrency_limit": self.config.heavy_concurrency}
         cheap = {"concurrency_limit": None}
         builtin_choices = [PYTHON_SOURCE, *REGISTRY]
-        with gr.Blocks(title="charlm — character-level language model") as demo:
+        # Gradio keeps copies of served files (checkpoint downloads) in its cache: clear them hourly.
+        with gr.Blocks(title="charlm — character-level language model", delete_cache=(3600, 6 * 3600)) as demo:
             gr.Markdown(texts.INTRO)
             with gr.Tabs():
                 # ---------------------------------------------------------------- corpus

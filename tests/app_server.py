@@ -1,0 +1,27 @@
+"""Launch the app in this process on a free loopback port, for the client and browser tests."""
+
+from __future__ import annotations
+
+import socket
+from contextlib import contextmanager
+from pathlib import Path
+
+from demo.app import AppConfig, CharLMApp
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def running_app(tmp: Path, **config):
+    app = CharLMApp(AppConfig(sessions_root=tmp / "sessions", **config))
+    demo = app.build()
+    port = free_port()
+    app.launch(demo, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        yield app, f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()

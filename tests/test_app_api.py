@@ -1,0 +1,159 @@
+"""The app driven through its API with gradio_client, as a program (or a second visitor) would."""
+
+import re
+import time
+
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+
+from app_server import running_app
+
+STORY = ("The old man walked to the sea every morning, and every morning the sea was there. "
+         "He counted the boats, he counted the birds, and he went home to his wife. ") * 40
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with running_app(tmp_path_factory.mktemp("app"), max_jobs=2) as (app, url):
+        yield app, url
+
+
+@pytest.fixture(scope="module")
+def story_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("upload") / "story.txt"
+    path.write_text(STORY, encoding="utf-8")
+    return path
+
+
+def client(url):
+    return Client(url, verbose=False)
+
+
+def tiny_form(max_steps=400, hidden=48):
+    # preset, cell, layers, hidden, dropout, N, M, lr, clip, epochs, max_steps
+    return ["quick", "lstm", 1, hidden, 0.0, 16, 32, 0.01, 5.0, 50, max_steps]
+
+
+def grid_cells(html):
+    return [re.findall(r"<td[^>]*>(.*?)</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", html)]
+
+
+def wait_for(predicate, timeout=90, every=0.5):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError("timed out")
+
+
+def test_corpus_batches_training_and_generation(server, story_file):
+    _, url = server
+    c = client(url)
+    status, summary, vocab, codes, freq = c.predict(None, handle_file(str(story_file)), 0.1, api_name="/load_corpus")
+    assert "Loaded story.txt" in status
+    assert f"{len(STORY):,} characters" in summary and f"**{len(set(STORY))}** distinct" in summary
+    assert "0:⏎" not in vocab and "0:␣" in vocab  # sorted: the space comes first
+
+    info, reshape, gx, gy, *_ = c.predict(10, 20, 3, 2, True, api_name="/preview_batch")
+    assert "both 10×20" in info
+    x, y = grid_cells(gx), grid_cells(gy)
+    assert len(x) == len(y) == 10
+    for xr, yr in zip(x, y):  # integer view: each target is the next input
+        assert yr[:-1] == xr[1:]
+
+    msg, _ = c.predict(*tiny_form(), api_name="/start_training")
+    assert "Training started" in msg
+
+    def losses():
+        line = c.predict(api_name="/training_status")[0]
+        found = re.search(r"Step: (\d+)/\d+\.\.\. loss: (\d+\.\d+)", line)
+        return (int(found.group(1)), float(found.group(2))) if found else None
+
+    wait_for(lambda: (lambda s: s and s[0] > 120)(losses()))
+    plot = c.predict(api_name="/training_status")[1]
+    plot = plot.get("value", plot)
+    cols = plot["columns"]
+    train_losses = [row[cols.index("loss")] for row in plot["data"] if row[cols.index("series")] == "train"]
+    assert train_losses[0] > 3.0 and train_losses[-1] < train_losses[0] - 1.5  # the loss has fallen
+    assert "Stopping" in c.predict(api_name="/stop_training")
+    status = wait_for(lambda: (lambda s: s if "stopped" in s[0] or "done" in s[0] else None)(
+        c.predict(api_name="/training_status")))
+    assert status[3], "checkpoints are listed for download"
+
+    choices = c.predict(api_name="/model_choices")["choices"]
+    label = next(v for v, _ in choices if v.startswith("this session"))
+    one, done = c.predict(label, "The old", 150, 4, 1.0, 7, api_name="/generate")
+    two, _ = c.predict(label, "The old", 150, 4, 1.0, 7, api_name="/generate")
+    assert one == two and one.startswith("The old") and len(one) == 157 and "Done" in done
+    note, probs, _ = c.predict(label, "The ol", 1.0, 4, api_name="/next_char")
+    assert "top 4" in note and probs.get("value", probs)["data"]
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "empty"),
+    (b"\x00\x01\x02binary\x00", "binary"),
+    ("caf\u00e9 cr\u00e8me ".encode("latin-1") * 40, "not valid UTF-8"),
+    ("hello".encode("utf-16"), "binary"),
+    (b"too short", "too short"),
+])
+def test_bad_uploads_get_a_message_and_keep_the_old_corpus(server, story_file, tmp_path, content, message):
+    _, url = server
+    c = client(url)
+    c.predict(None, handle_file(str(story_file)), 0.1, api_name="/load_corpus")
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(content)
+    status, *rest = c.predict(None, handle_file(str(bad)), 0.1, api_name="/load_corpus")
+    assert message in status and "Traceback" not in status
+    info = c.predict(4, 10, 0, 0, False, api_name="/preview_batch")[0]
+    expected_batches = (int(len(STORY) * 0.9) - 1) // 40
+    assert f"of {expected_batches:,}" in info  # still the story
+
+
+def test_two_visitors_are_kept_apart_and_the_cap_holds(server, story_file):
+    app, url = server
+    a, b, third = client(url), client(url), client(url)
+    for c in (a, b, third):
+        c.predict(None, handle_file(str(story_file)), 0.1, api_name="/load_corpus")
+    assert "Training started" in a.predict(*tiny_form(max_steps=100_000), api_name="/start_training")[0]
+    assert "No training yet" in b.predict(api_name="/training_status")[0]
+    assert "No training is running" in b.predict(api_name="/stop_training")
+    assert "Training started" in b.predict(*tiny_form(max_steps=100_000, hidden=32), api_name="/start_training")[0]
+    assert "busy" in third.predict(*tiny_form(), api_name="/start_training")[0]
+    a.predict(api_name="/stop_training")
+    wait_for(lambda: "stopped" in a.predict(api_name="/training_status")[0])
+    assert "stopped" not in b.predict(api_name="/training_status")[0]  # b's job runs on
+    assert "Training started" in third.predict(*tiny_form(max_steps=30), api_name="/start_training")[0]
+    b.predict(api_name="/stop_training")
+    wait_for(lambda: "stopped" in b.predict(api_name="/training_status")[0])
+    # each visitor sees only its own checkpoints (a trained 1×48, b 1×32)
+    a_models = [v for v, _ in a.predict(api_name="/model_choices")["choices"] if v.startswith("this session")]
+    b_models = [v for v, _ in b.predict(api_name="/model_choices")["choices"] if v.startswith("this session")]
+    assert a_models and all(v.endswith("_l48") for v in a_models)
+    assert b_models and all(v.endswith("_l32") for v in b_models)
+    a_files = a.predict(api_name="/training_status")[3]
+    assert a_files and all("_l48" in f for f in a_files)
+    wait_for(lambda: app.slots.running == 0, timeout=60)
+
+
+@pytest.mark.parametrize("args, message", [
+    (("MODEL", "The \u4e2d", 50, 4, 1.0, 1), "never saw"),
+    (("MODEL", "", 50, 4, 1.0, 1), "empty"),
+    (("MODEL", "The ", 50, 4, 1.0, -3), "seed"),
+])
+def test_bad_generation_settings_get_a_message(server, story_file, args, message):
+    _, url = server
+    c = client(url)
+    c.predict(None, handle_file(str(story_file)), 0.1, api_name="/load_corpus")
+    c.predict(*tiny_form(max_steps=20), api_name="/start_training")
+    wait_for(lambda: "done" in c.predict(api_name="/training_status")[0])
+    label = next(v for v, _ in c.predict(api_name="/model_choices")["choices"] if v.startswith("this session"))
+    args = tuple(label if a == "MODEL" else a for a in args)
+    text, status = c.predict(*args, api_name="/generate")
+    assert message in status and "Traceback" not in status
+    # a model that is not offered is refused by the dropdown itself, and the session goes on
+    with pytest.raises(AppError, match="not in the list of choices"):
+        c.predict("../../etc/passwd", "The ", 50, 4, 1.0, 1, api_name="/generate")
+    assert c.predict(label, "The ", 5, 4, 1.0, 1, api_name="/generate")[0].startswith("The ")
