@@ -263,12 +263,16 @@ class CharLMApp:
     def training_status(self, request: gr.Request):
         visitor = self.visitor(request)
         if visitor.job is None:
-            return "No training yet: pick a preset and press Start.", views.loss_frame(views.JobSnapshot("pending")), "", [], gr.Timer(active=False)
+            return ("No training yet: pick a preset and press Start.", views.loss_figure(views.JobSnapshot("pending")),
+                    "", [], gr.Timer(active=False))
         snap = visitor.job.snapshot()
         sample = f"— sample at step {snap.samples[-1][0]} —\n{snap.samples[-1][1]}" if snap.samples else ""
         files = [str(p) for p in snap.checkpoints[-3:]]
-        return (views.status_line(snap), views.loss_frame(snap), sample, files,
-                gr.Timer(active=not visitor.job.finished))
+        # redraw the figure only when there is something new to show
+        key = (id(visitor.job), snap.step, len(snap.val_loss))
+        figure = gr.skip() if key == visitor.plotted else views.loss_figure(snap)
+        visitor.plotted = key
+        return views.status_line(snap), figure, sample, files, gr.Timer(active=not visitor.job.finished)
 
     # generation ----------------------------------------------------------------------------------
     def model_choices(self, request: gr.Request, select: str | None = None):
@@ -430,8 +434,7 @@ class CharLMApp:
                         resume_btn = gr.Button("Resume", elem_id="resume-training")
                     train_msg = gr.Markdown(elem_id="train-message")
                     train_status = gr.Markdown("No training yet.", elem_id="train-status")
-                    loss_plot = gr.LinePlot(x="step", y="loss", color="series", title="Loss (nats per character)",
-                                            height=320, elem_id="loss-plot")
+                    loss_plot = gr.Plot(label="Loss (nats per character)", elem_id="loss-plot")
                     sample_box = gr.Textbox(label="Latest sample from the model being trained", lines=6, interactive=False,
                                             elem_id="train-sample")
                     ckpt_files = gr.File(label="Checkpoints (latest three)", file_count="multiple", interactive=False)

@@ -28,6 +28,7 @@ class Visitor:
     corpus: Corpus | None = None
     job: TrainingJob | None = None
     models: dict[str, Path] = field(default_factory=dict)  # label -> checkpoint file (own folder only)
+    plotted: tuple = ()  # what the loss figure last showed, to skip redrawing it
     generation: int = 0  # bumped by Stop: a running generation sees it changed and ends
     last_seen: float = field(default_factory=time.monotonic)
 
@@ -84,6 +85,11 @@ class SessionStore:
             gone = [self._visitors.pop(k) for k in stale]
         for visitor in gone:
             self._dispose(visitor)
+
+    def visitors(self) -> list[Visitor]:
+        """A snapshot of the current visitors (for monitoring and tests)."""
+        with self._lock:
+            return list(self._visitors.values())
 
     def __len__(self) -> int:
         with self._lock:

@@ -125,16 +125,31 @@ def one_hot_figure(sequence: np.ndarray, vocab: Vocab, max_steps: int = 40):
     return fig
 
 
-def loss_frame(snap: JobSnapshot, max_points: int = 1500) -> pd.DataFrame:
-    train = snap.train_loss
-    if len(train) > max_points:  # keep the plot light: average neighbouring steps
-        stride = int(np.ceil(len(train) / max_points))
-        steps = np.array([s for s, _ in train])
-        losses = np.array([v for _, v in train])
-        n = len(train) // stride * stride
-        train = list(zip(steps[:n].reshape(-1, stride)[:, -1], losses[:n].reshape(-1, stride).mean(1)))
-    rows = [(int(s), float(v), "train") for s, v in train] + [(int(s), float(v), "validation") for s, v in snap.val_loss]
-    return pd.DataFrame(rows, columns=["step", "loss", "series"])
+def loss_figure(snap: JobSnapshot, max_points: int = 2000):
+    """Training loss per step (thin) with its moving average, and validation loss (dots)."""
+    fig, ax = plt.subplots(figsize=(9, 3.6), dpi=90)
+    if snap.train_loss:
+        steps = np.array([s for s, _ in snap.train_loss])
+        losses = np.array([v for _, v in snap.train_loss])
+        stride = max(1, int(np.ceil(len(steps) / max_points)))
+        ax.plot(steps[::stride], losses[::stride], color="#fdba74", lw=0.8, label="training (each batch)")
+        window = min(len(losses), max(5, len(losses) // 30))
+        smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
+        ax.plot(steps[window - 1:][::stride], smooth[::stride], color="#ea580c", lw=1.8, label="training (smoothed)")
+    if snap.val_loss:
+        ax.plot([s for s, _ in snap.val_loss], [v for _, v in snap.val_loss], "o-", color="#2563eb", ms=4,
+                lw=1.2, label="validation")
+    ax.set_xlabel("step (batches seen)")
+    ax.set_ylabel("loss (nats per character)")
+    ax.grid(alpha=0.3)
+    if snap.train_loss or snap.val_loss:
+        ax.legend(loc="upper right", fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "the loss curve appears here once training starts", ha="center", va="center",
+                transform=ax.transAxes, color="#888")
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
 
 
 def format_seconds(seconds: float | None) -> str:

@@ -50,7 +50,7 @@ def wait_for(predicate, timeout=90, every=0.5):
 
 
 def test_corpus_batches_training_and_generation(server, story_file):
-    _, url = server
+    app, url = server
     c = client(url)
     status, summary, vocab, codes, freq = c.predict(None, handle_file(str(story_file)), 0.1, api_name="/load_corpus")
     assert "Loaded story.txt" in status
@@ -73,10 +73,8 @@ def test_corpus_batches_training_and_generation(server, story_file):
         return (int(found.group(1)), float(found.group(2))) if found else None
 
     wait_for(lambda: (lambda s: s and s[0] > 120)(losses()))
-    plot = c.predict(api_name="/training_status")[1]
-    plot = plot.get("value", plot)
-    cols = plot["columns"]
-    train_losses = [row[cols.index("loss")] for row in plot["data"] if row[cols.index("series")] == "train"]
+    job = next(v.job for v in app.store.visitors() if v.job is not None and v.corpus.name == "story.txt")
+    train_losses = [v for _, v in job.snapshot().train_loss]
     assert train_losses[0] > 3.0 and train_losses[-1] < train_losses[0] - 1.5  # the loss has fallen
     assert "Stopping" in c.predict(api_name="/stop_training")
     status = wait_for(lambda: (lambda s: s if "stopped" in s[0] or "done" in s[0] else None)(
