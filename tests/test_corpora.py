@@ -1,0 +1,76 @@
+import hashlib
+import io
+
+import pytest
+
+from charlm import CharLMError, Corpus
+from charlm import corpora
+from conftest import CORPORA
+
+
+def test_registered_corpora_are_found_in_the_data_dir_with_their_checksums():
+    for name, info in corpora.REGISTRY.items():
+        path = corpora.local_path(name)
+        if path is None:
+            pytest.skip(f"{info.filename} is not in {CORPORA}")
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == info.sha256
+        assert corpora.resolve_corpus_path(name) == path
+    assert "anna-karenina" in corpora.available() and corpora.PYTHON_SOURCE in corpora.available()
+
+
+def test_missing_corpus_says_how_to_get_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("CHARLM_DATA_DIR", str(tmp_path))
+    with pytest.raises(CharLMError, match="python -m charlm download anna-karenina"):
+        corpora.resolve_corpus_path("anna-karenina")
+    assert corpora.available() == [corpora.PYTHON_SOURCE]
+
+
+class FakeResponse(io.BytesIO):
+    headers = {}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_download_keeps_a_verified_file_and_folds_line_ends(tmp_path, monkeypatch):
+    monkeypatch.setenv("CHARLM_DATA_DIR", str(tmp_path))
+    original = (CORPORA / "anna.txt").read_bytes()
+    served = original.replace(b"\n", b"\r\n")  # the public copy has CRLF line ends
+    if hashlib.sha256(served).hexdigest() != corpora.REGISTRY["anna-karenina"].download_sha256:
+        pytest.skip("anna.txt here is not the registered text")
+    monkeypatch.setattr(corpora.urllib.request, "urlopen", lambda url, timeout: FakeResponse(served))
+    path = corpora.download("anna-karenina", progress=False)
+    assert path.read_bytes() == original
+    assert list(tmp_path.iterdir()) == [path]
+
+
+def test_a_bad_download_is_deleted_with_a_clear_message(tmp_path, monkeypatch):
+    monkeypatch.setenv("CHARLM_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(corpora.urllib.request, "urlopen", lambda url, timeout: FakeResponse(b"<html>oops</html>"))
+    with pytest.raises(CharLMError, match="checksum differs"):
+        corpora.download("tiny-shakespeare", progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_offline_download_fails_fast_with_advice(tmp_path, monkeypatch):
+    monkeypatch.setenv("CHARLM_DATA_DIR", str(tmp_path))
+
+    def offline(url, timeout):
+        raise OSError("Network is unreachable")
+
+    monkeypatch.setattr(corpora.urllib.request, "urlopen", offline)
+    with pytest.raises(CharLMError, match="put tinyshakespeare.txt in"):
+        corpora.download("tiny-shakespeare", progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_python_source_corpus_needs_nothing_from_elsewhere():
+    text = corpora.python_source_text()
+    assert len(text) == corpora.PYTHON_SOURCE_BYTES
+    assert text == corpora.python_source_text()  # the same text every time
+    assert "def " in text and "import " in text
+    corpus = Corpus.from_text(text)
+    assert 60 < len(corpus.vocab) < 300
