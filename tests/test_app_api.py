@@ -155,3 +155,34 @@ def test_bad_generation_settings_get_a_message(server, story_file, args, message
     with pytest.raises(AppError, match="not in the list of choices"):
         c.predict("../../etc/passwd", "The ", 50, 4, 1.0, 1, api_name="/generate")
     assert c.predict(label, "The ", 5, 4, 1.0, 1, api_name="/generate")[0].startswith("The ")
+
+
+def test_uploaded_checkpoints_are_checked_and_usable(server, story_file, tmp_path):
+    import torch
+
+    from charlm import Corpus, preset, train
+
+    _, url = server
+    c = client(url)
+    result = train(Corpus.from_text(STORY, val_fraction=0.1), preset("tiny", max_steps=30, epochs=10), tmp_path / "ck")
+    status, models = c.predict(handle_file(str(result.checkpoint)), api_name="/upload_checkpoint")
+    assert "Loaded uploaded" in status
+    label = models["value"] if isinstance(models, dict) and "value" in models else None
+    label = label or next(v for v, _ in c.predict(api_name="/model_choices")["choices"] if v.startswith("uploaded"))
+    text, done = c.predict(label, "The ", 40, 4, 1.0, 3, api_name="/generate")
+    assert text.startswith("The ") and len(text) == 44
+
+    marker = tmp_path / "executed"
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    evil = tmp_path / "evil.safetensors"
+    torch.save({"x": Payload()}, evil)
+    status, _ = c.predict(handle_file(str(evil)), api_name="/upload_checkpoint")
+    assert "never unpickles" in status and not marker.exists()
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all")
+    status, _ = c.predict(handle_file(str(junk)), api_name="/upload_checkpoint")
+    assert "not a valid checkpoint" in status

@@ -2,6 +2,7 @@
 
 import re
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -29,7 +30,7 @@ def browser():
 def test_a_lesson_in_the_browser(browser, tmp_path):
     corpus = tmp_path / "family.txt"
     corpus.write_text(TEXT, encoding="utf-8")
-    with running_app(tmp_path) as (_, url):
+    with running_app(tmp_path) as (app, url):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(url)
         page.get_by_text("Step 1 — the data").wait_for(timeout=30_000)
@@ -78,4 +79,15 @@ def test_a_lesson_in_the_browser(browser, tmp_path):
         text = page.locator("#gen-text textarea").input_value()
         assert text.startswith("Happy") and len(text) == 505
         page.screenshot(path=str(tmp_path / "generate.png"))
+
+        # Closing the tab stops that visitor's training and removes its files
+        page.get_by_role("tab", name="3 · Train").click()
+        page.locator("#start-training").click()
+        status.get_by_text(re.compile(r"Step: \d+")).wait_for(timeout=60_000)
+        assert app.slots.running == 1
+        folders = [v.folder for v in app.store.visitors()]
         page.close()
+        deadline = time.time() + 60
+        while (app.slots.running or any(f.exists() for f in folders)) and time.time() < deadline:
+            time.sleep(0.5)
+        assert app.slots.running == 0 and not any(f.exists() for f in folders)
