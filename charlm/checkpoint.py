@@ -94,6 +94,8 @@ def checkpoint_name(step: int, hidden_size: int) -> str:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a process killed mid-write
+        stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:

@@ -511,5 +511,6 @@ class CharLMApp:
 
     def launch(self, demo: gr.Blocks, **kwargs):
         return demo.queue(default_concurrency_limit=self.config.heavy_concurrency).launch(
-            css=CSS, max_file_size=f"{self.config.max_upload_mb}mb", allowed_paths=[str(self.store.root)],
+            css=CSS, max_file_size=f"{self.config.max_upload_mb}mb",
+            show_error=True,  # Gradio's own input checks (a number sent where a slider expects one) explain themselves
             footer_links=["api", "settings"], **kwargs)

@@ -1,0 +1,154 @@
+"""Bad input through every path of the app, isolation between visitors, and cleanup."""
+
+import time
+
+import httpx
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+
+from app_server import running_app
+from demo.state import SessionStore
+
+TEXT = ("It was a bright cold day in April, and the clocks were striking thirteen. "
+        "Winston Smith slipped quickly through the glass doors of Victory Mansions. ") * 40
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with running_app(tmp_path_factory.mktemp("hard"), max_jobs=2, max_upload_mb=1) as (app, url):
+        yield app, url
+
+
+@pytest.fixture()
+def visitor(server, tmp_path):
+    """A client with a corpus and a small trained model (label in .model)."""
+    app, url = server
+    c = Client(url, verbose=False)
+    path = tmp_path / "orwell.txt"
+    path.write_text(TEXT, encoding="utf-8")
+    c.predict(None, handle_file(str(path)), 0.1, api_name="/load_corpus")
+    return c
+
+
+def still_works(c):
+    info = c.predict(4, 10, 0, 0, False, api_name="/preview_batch")[0]
+    assert "both 4×10" in info
+
+
+def answer(call):
+    """The message a visitor sees: the app's own, or Gradio's validation error."""
+    try:
+        out = call()
+    except AppError as err:
+        return str(err)
+    return out[0] if isinstance(out, (tuple, list)) else out
+
+
+UPLOADS = {
+    "empty": (b"", "empty"),
+    "binary": (bytes(range(256)) * 4, "binary"),
+    "nul-laden": (b"hello\x00world" * 20, "binary"),
+    "latin-1": ("Café crème brûlée, s'il vous plaît. ".encode("latin-1") * 10, "not valid UTF-8"),
+    "utf-16": ("Hello, world. ".encode("utf-16") * 10, "UTF-16"),
+    "one character": (b"x", "too short"),
+}
+
+
+@pytest.mark.parametrize("name", list(UPLOADS))
+def test_bad_uploads(visitor, tmp_path, name):
+    content, message = UPLOADS[name]
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(content)
+    status = answer(lambda: visitor.predict(None, handle_file(str(bad)), 0.1, api_name="/load_corpus"))
+    assert message in status
+    still_works(visitor)
+
+
+def test_upload_beyond_the_size_limit(visitor, tmp_path):
+    big = tmp_path / "big.txt"
+    big.write_bytes(b"All work and no play makes Jack a dull boy.\n" * 30_000)  # 1.3 MB > 1 MB limit
+    with pytest.raises(Exception, match="(?i)file size|too large|exceed|limit"):
+        visitor.predict(None, handle_file(str(big)), 0.1, api_name="/load_corpus")
+    still_works(visitor)
+
+
+@pytest.mark.parametrize("args", [(-1, 10, 0, 0, False), (0, 10, 0, 0, False), (4, "nan", 0, 0, False), (4, "inf", 0, 0, False),
+                                  (4, 10 ** 12, 0, 0, False), (4, 10, -5, 0, False), (10 ** 6, 10 ** 6, 0, 0, False)])
+def test_out_of_range_batch_settings(visitor, args):
+    message = answer(lambda: visitor.predict(*args, api_name="/preview_batch"))
+    assert message and "Traceback" not in message
+    assert any(w in message for w in ("must", "minimum", "maximum", "needs", "less than", "greater than", "Expected"))
+    still_works(visitor)
+
+
+FORM = ["quick", "lstm", 1, 32, 0.0, 8, 16, 0.01, 5.0, 50, 30]
+
+
+@pytest.mark.parametrize("index, value", [(7, "nan"), (4, "inf"), (7, -1.0), (7, 5.0), (3, 0), (9, 10 ** 9), (10, -2),
+                                          (1, "transformer"), (0, "huge")])
+def test_out_of_range_training_settings(visitor, index, value):
+    form = list(FORM)
+    form[index] = value
+    message = answer(lambda: visitor.predict(*form, api_name="/start_training"))
+    assert "Training started" not in message and "Traceback" not in message
+    assert message.strip() not in ("", "Error")
+    assert trained_model(visitor)  # and a good request still trains
+
+
+def trained_model(c):
+    assert "Training started" in c.predict(*FORM, api_name="/start_training")[0]
+    deadline = time.time() + 60
+    while "done" not in c.predict(api_name="/training_status")[0]:
+        assert time.time() < deadline
+        time.sleep(0.3)
+    return next(v for v, _ in c.predict(api_name="/model_choices")["choices"] if v.startswith("this session"))
+
+
+@pytest.mark.parametrize("prime, top_n, temperature, length, ok, message", [
+    ("Winston ☃", 4, 1.0, 20, False, "never saw"),
+    ("", 4, 1.0, 20, False, "empty"),
+    ("It was " * 1500, 4, 1.0, 20, True, ""),  # a 10,500-character prime is fine
+    ("It", 10_000, 1.0, 20, False, ""),
+    ("It", 4, 0.0, 20, False, ""),
+    ("It", 4, 1.0, 0, False, ""),
+    ("It", 4, 1.0, 100_000, False, ""),
+])
+def test_generation_inputs(visitor, prime, top_n, temperature, length, ok, message):
+    label = trained_model(visitor)
+    result = None
+    try:
+        result = visitor.predict(label, prime, length, top_n, temperature, 1, api_name="/generate")
+        text = result[1]
+    except AppError as err:
+        text = str(err)
+    if ok:
+        assert result is not None and result[0].startswith(prime) and "Done" in result[1]
+    else:
+        assert "Done" not in text and text
+        assert message in text
+    assert visitor.predict(label, "It", 5, 4, 1.0, 1, api_name="/generate")[0].startswith("It")
+
+
+def test_a_visitor_cannot_fetch_another_visitors_files(server, visitor):
+    app, url = server
+    trained_model(visitor)
+    folders = [v.folder for v in app.store.visitors()]
+    files = [p for f in folders for p in f.rglob("*.safetensors")]
+    assert files
+    for path in files:
+        response = httpx.get(f"{url}gradio_api/file={path}", timeout=10)
+        assert response.status_code in (403, 404), path
+    traversal = httpx.get(f"{url}gradio_api/file=../../../../etc/passwd", timeout=10)
+    assert traversal.status_code in (400, 403, 404)
+
+
+def test_session_folders_are_random_and_expire(tmp_path):
+    store = SessionStore(tmp_path / "s", ttl_seconds=0.2)
+    a = store.get("session-a")
+    b = store.get("session-b")
+    assert a.folder != b.folder and "session" not in a.folder.name and len(a.folder.name) >= 24
+    assert store.get("session-a") is a
+    time.sleep(0.3)
+    store.sweep()
+    assert len(store) == 0 and not a.folder.exists() and not b.folder.exists()
