@@ -134,8 +134,12 @@ class Sampler:
         layer = self.layers[0]
         return self.embedding[x] @ layer.w_in + layer.b_in
 
-    def step(self, state: "SamplerState", x: int, want_logits: bool = True) -> np.ndarray | None:
-        """Advance the state by one input character; return the next-character scores."""
+    def step(self, state: "SamplerState", x: int, want_logits: bool = True,
+             record: list | None = None) -> np.ndarray | None:
+        """Advance the state by one input character; return the next-character scores.
+
+        With ``record``, append per layer what the cells did at this step (for ``inspect``).
+        """
         H = self.H
         inp = None
         for l, layer in enumerate(self.layers):
@@ -152,6 +156,9 @@ class Sampler:
                 c += cand
                 h = np.tanh(c)
                 h *= g[2 * H: 3 * H]
+                if record is not None:  # gates (i, f, o) after the sigmoid, the cell and hidden state
+                    record.append({"input": g[:H].copy(), "forget": g[H:2 * H].copy(),
+                                   "output": g[2 * H:3 * H].copy(), "cell": c.copy(), "hidden": h.copy()})
             elif self.cell == "gru":
                 gh = h @ layer.w_hh
                 gh += layer.b_hh
@@ -160,9 +167,13 @@ class Sampler:
                 n = np.tanh(gi[2 * H:] + rz[:H] * gh[2 * H:])
                 z = rz[H:]
                 h = n + z * (h - n)
+                if record is not None:
+                    record.append({"reset": rz[:H].copy(), "update": z.copy(), "hidden": h.copy()})
             else:
                 gi += h @ layer.w_hh
                 h = np.tanh(gi)
+                if record is not None:
+                    record.append({"hidden": h.copy()})
             state.h[l] = h
             inp = h
         if not want_logits:

@@ -1,0 +1,150 @@
+"""Load test: K simultaneous visitors on one app, on loopback only, bounded in count and time.
+
+    python bench/load.py --visitors 10 30
+
+Starts ``app.py`` in a subprocess, then each visitor (a gradio_client thread) loads a corpus,
+previews five batches, tries to start a training (past the global cap of 2 it must be told the
+server is busy) and generates 300 characters with the pretrained model (or a checkpoint of its
+own when none is shipped). Prints requests served, unexpected errors, p50/p95 latencies of
+``/preview_batch`` and of the first generated characters while two trainings run, and the
+server's peak memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+from gradio_client import Client
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from bench.common import CORPORA  # noqa: E402
+
+FORM = ["quick", "lstm", 1, 128, 0.0, 32, 64, 4e-3, 5.0, 50, 100_000]
+
+
+def percentile(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))] if values else float("nan")
+
+
+def server_peak_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def run(visitors: int, port: int, deadline_s: float) -> None:
+    env = {**os.environ, "CHARLM_MAX_JOBS": "2", "CHARLM_DATA_DIR": str(CORPORA), "GRADIO_ANALYTICS_ENABLED": "False"}
+    server = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        for _ in range(120):
+            try:
+                if httpx.get(url, timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        lock = threading.Lock()
+        stats = {"requests": 0, "errors": [], "busy": 0, "started": 0, "preview": [], "first_chars": [],
+                 "first_chars_training": []}
+        stop_at = time.monotonic() + deadline_s
+        trainers: list[Client] = []
+
+        def visitor(i: int) -> None:
+            def call(fn):
+                t = time.perf_counter()
+                out = fn()
+                with lock:
+                    stats["requests"] += 1
+                return out, time.perf_counter() - t
+
+            try:
+                c = Client(url, verbose=False)
+                call(lambda: c.predict("anna-karenina", None, 0.1, api_name="/load_corpus"))
+                for j in range(5):
+                    out, dt = call(lambda: c.predict(10 + j, 50, j, 0, False, api_name="/preview_batch"))
+                    assert "both" in out[0], out[0]
+                    with lock:
+                        stats["preview"].append(dt)
+                msg, _ = call(lambda: c.predict(*FORM, api_name="/start_training"))[0]
+                with lock:
+                    if "busy" in msg:
+                        stats["busy"] += 1
+                    elif "started" in msg:
+                        stats["started"] += 1
+                        trainers.append(c)
+                    else:
+                        stats["errors"].append(msg)
+                models = call(lambda: c.predict(api_name="/model_choices"))[0]["choices"]
+                pretrained = [v for v, _ in models if v.startswith("pretrained")]
+                if not pretrained:
+                    return
+                training_now = len(trainers) >= 2
+                t = time.perf_counter()
+                job = c.submit(pretrained[0], "Far", 300, 4, 1.0, i, api_name="/generate")
+                first = None
+                for _ in job:
+                    if first is None:
+                        first = time.perf_counter() - t
+                    if time.monotonic() > stop_at:
+                        break
+                result = job.result()
+                with lock:
+                    stats["requests"] += 1
+                    stats["first_chars"].append(first if first is not None else time.perf_counter() - t)
+                    if training_now:
+                        stats["first_chars_training"].append(stats["first_chars"][-1])
+                    if not result[0].startswith("Far"):
+                        stats["errors"].append(result[1])
+            except Exception as err:  # noqa: BLE001 - every failure is a finding
+                with lock:
+                    stats["errors"].append(f"{type(err).__name__}: {err}")
+
+        t0 = time.perf_counter()
+        threads = [threading.Thread(target=visitor, args=(i,)) for i in range(visitors)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(max(1.0, stop_at - time.monotonic()))
+        wall = time.perf_counter() - t0
+        for c in trainers:
+            c.predict(api_name="/stop_training")
+        peak = server_peak_mb(server.pid)
+        print(f"| {visitors} | {stats['requests']} | {len(stats['errors'])} | {stats['started']} started, "
+              f"{stats['busy']} told busy | {percentile(stats['preview'], 0.5) * 1000:.0f} / "
+              f"{percentile(stats['preview'], 0.95) * 1000:.0f} ms | "
+              f"{percentile(stats['first_chars'], 0.5) * 1000:.0f} / {percentile(stats['first_chars'], 0.95) * 1000:.0f} ms | "
+              f"{wall:.0f} s | {peak:,.0f} MB |", flush=True)
+        for err in stats["errors"][:5]:
+            print("   error:", err[:200])
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--visitors", type=int, nargs="+", default=[10, 30])
+    parser.add_argument("--port", type=int, default=7871)
+    parser.add_argument("--deadline", type=float, default=240.0, help="seconds per round, at most")
+    args = parser.parse_args()
+    print("| visitors | requests served | unexpected errors | training | /preview_batch p50 / p95 | "
+          "first characters p50 / p95 | wall | server peak memory |")
+    print("|---:|---:|---:|---|---|---|---:|---:|")
+    for k in args.visitors:
+        run(min(k, 50), args.port, args.deadline)
+
+
+if __name__ == "__main__":
+    main()
