@@ -26,7 +26,7 @@ from charlm.corpora import PYTHON_SOURCE, REGISTRY, available, local_path, pytho
 from charlm.jobs import JobSlots, TrainingJob
 from charlm.vocab import load_text
 
-from . import texts, views
+from . import inside, texts, views
 from .state import SessionStore, Visitor
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,7 @@ CSS = """
 .cl-grid table{border-collapse:collapse;font-family:monospace}.cl-grid td,.cl-grid th{border:1px solid #ccc;padding:2px 5px;text-align:center;color:#111}
 .cl-title{font-weight:600;margin:4px 0}.cl-note{font-size:.8em;color:#666}
 .cl-row{display:flex;align-items:center;gap:2px;margin:2px 0;font-size:.85em}.cl-lab{min-width:16em;font-family:monospace}
+.cl-text{font-family:monospace;white-space:pre-wrap;line-height:1.6;font-size:15px;color:#111}
 .cl-win{display:inline-block;width:10px;height:14px;background:#e5e7eb;border:1px solid #cbd5e1}.cl-win.cl-on{background:#f59e0b}
 """
 
@@ -151,6 +152,12 @@ class CharLMApp:
     def visitor(self, request: gr.Request | None) -> Visitor:
         return self.store.get(getattr(request, "session_hash", None))
 
+    def corpus_for(self, visitor: Visitor) -> Corpus:
+        """The visitor's corpus; the default one until they load another (API clients never see the page)."""
+        if visitor.corpus is None:
+            visitor.corpus = self.builtin_corpus(self.default_corpus_name(), 0.1)
+        return visitor.corpus
+
     # corpus --------------------------------------------------------------------------------------
     def _corpus_outputs(self, corpus: Corpus, message: str):
         return (message, views.corpus_summary(corpus), views.vocab_text(corpus.vocab), views.codes_html(corpus),
@@ -178,15 +185,12 @@ class CharLMApp:
         return self._corpus_outputs(corpus, f"Loaded {corpus.name}.")
 
     def show_corpus(self, request: gr.Request):
-        visitor = self.visitor(request)
-        if visitor.corpus is None:
-            visitor.corpus = self.builtin_corpus(self.default_corpus_name(), 0.1)
-        return self._corpus_outputs(visitor.corpus, f"Loaded {visitor.corpus.name}.")
+        corpus = self.corpus_for(self.visitor(request))
+        return self._corpus_outputs(corpus, f"Loaded {corpus.name}.")
 
     # batches -------------------------------------------------------------------------------------
     def preview_batch(self, batch_size, num_steps, index, row, show_ints, request: gr.Request):
-        visitor = self.visitor(request)
-        corpus = visitor.corpus or self.builtin_corpus(self.default_corpus_name(), 0.1)
+        corpus = self.corpus_for(self.visitor(request))
         N = as_int(batch_size, "N (sequences)", 1, 1000)
         M = as_int(num_steps, "M (steps)", 1, 1000)
         data = corpus.train_data
@@ -231,12 +235,11 @@ class CharLMApp:
         visitor = self.visitor(request)
         if visitor.job is not None and not visitor.job.finished:
             raise CharLMError("A training is already running in this tab: stop it first.")
-        if visitor.corpus is None:
-            raise CharLMError("Load a corpus first (Corpus tab).")
+        corpus = self.corpus_for(visitor)
         config = self._config_from_form(preset_name, cell, layers, hidden, dropout, N, M, lr, clip, epochs, max_steps)
         shutil.rmtree(visitor.checkpoints_dir, ignore_errors=True)
-        visitor.job = TrainingJob(visitor.corpus, config, visitor.checkpoints_dir, slots=self.slots).start()
-        return f"Training started on {visitor.corpus.name} ({config.num_layers}×{config.hidden_size} {config.cell}).", gr.Timer(active=True)
+        visitor.job = TrainingJob(corpus, config, visitor.checkpoints_dir, slots=self.slots).start()
+        return f"Training started on {corpus.name} ({config.num_layers}×{config.hidden_size} {config.cell}).", gr.Timer(active=True)
 
     def resume_training(self, preset_name, cell, layers, hidden, dropout, N, M, lr, clip, epochs, max_steps,
                         request: gr.Request):
@@ -464,6 +467,8 @@ class CharLMApp:
                                                    title="Next-character probabilities after the prime",
                                                    color_map={"in top-N (can be drawn)": "#f59e0b",
                                                               "outside top-N (never drawn)": "#94a3b8"})
+
+                inside.build(self, model_box, guarded)
 
             # ---------------------------------------------------------------- events
             corpus_out = [corpus_status, corpus_summary, vocab_box, codes, freq]
