@@ -80,6 +80,12 @@ def test_corpus_batches_training_and_generation(server, story_file):
     status = wait_for(lambda: (lambda s: s if "stopped" in s[0] or "done" in s[0] else None)(
         c.predict(api_name="/training_status")))
     assert status[3], "checkpoints are listed for download"
+    stopped_at = int(re.search(r"Step: (\d+)", status[0]).group(1))
+    msg, _ = c.predict(*tiny_form(), api_name="/resume_training")
+    assert msg == f"Resumed from step {stopped_at}."
+    c.predict(api_name="/stop_training")
+    wait_for(lambda: "stopped" in c.predict(api_name="/training_status")[0] or
+             "done" in c.predict(api_name="/training_status")[0])
 
     choices = c.predict(api_name="/model_choices")["choices"]
     label = next(v for v, _ in choices if v.startswith("this session"))
