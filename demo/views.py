@@ -14,8 +14,24 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from matplotlib import font_manager  # noqa: E402
+
 from charlm import Batches, Corpus, Vocab, one_hot  # noqa: E402
 from charlm.jobs import JobSnapshot  # noqa: E402
+
+CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Serif CJK SC", "WenQuanYi Zen Hei", "SimHei")
+
+
+def _cjk_font() -> str | None:
+    names = {f.name for f in font_manager.fontManager.ttflist}
+    return next((name for name in CJK_FONTS if name in names), None)
+
+
+# Chinese characters in figures (vocabulary ticks, labels): fall back to a CJK font when one is
+# installed (Debian: fonts-noto-cjk); without one they would show as empty boxes.
+CJK_FONT = _cjk_font()
+if CJK_FONT:
+    plt.rcParams["font.family"] = ["DejaVu Sans", CJK_FONT]
 
 # Colours for the input/target shift: target column j shares the colour of input column j+1.
 PALETTE = ["#fde68a", "#bfdbfe", "#bbf7d0", "#fbcfe8", "#ddd6fe", "#fed7aa", "#a5f3fc", "#e5e7eb"]

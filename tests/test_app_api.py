@@ -192,3 +192,37 @@ def test_uploaded_checkpoints_are_checked_and_usable(server, story_file, tmp_pat
     junk.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all")
     status, _ = c.predict(handle_file(str(junk)), api_name="/upload_checkpoint")
     assert "not a valid checkpoint" in status
+
+
+def chinese_text(n_chars: int = 30_000, distinct: int = 700) -> str:
+    """A made-up text of many distinct Chinese characters (enough to need the embedding input)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    chars = [chr(0x4E00 + int(k)) for k in rng.choice(20_000, size=distinct, replace=False)]
+    words = ["".join(rng.choice(chars, size=int(rng.integers(1, 4)))) for _ in range(1500)]
+    out = []
+    while sum(map(len, out)) < n_chars:
+        out.append("".join(rng.choice(words, size=int(rng.integers(4, 12)))) + str(rng.choice(["，", "。", "。\n"])))
+    return "".join(out)[:n_chars]
+
+
+def test_a_chinese_corpus_trains_and_generates(server, tmp_path):
+    _, url = server
+    c = client(url)
+    text = chinese_text()
+    path = tmp_path / "中文.txt"
+    path.write_text(text, encoding="utf-8")
+    status, summary, vocab, *_ = c.predict(None, handle_file(str(path)), 0.1, api_name="/load_corpus")
+    assert "embedding" in summary and f"**{len(set(text))}** distinct" in summary
+    info, *_ = c.predict(8, 32, 0, 0, False, api_name="/preview_batch")
+    assert "both 8×32" in info
+    c.predict("quick", "lstm", 1, 64, 0.0, 16, 32, 0.01, 5.0, 50, 60, api_name="/start_training")
+    wait_for(lambda: "done" in c.predict(api_name="/training_status")[0])
+    label = next(v for v, _ in c.predict(api_name="/model_choices")["choices"] if v.startswith("this session"))
+    prime = text[:3]
+    out, done = c.predict(label, prime, 50, 4, 1.0, 2, api_name="/generate")
+    assert out.startswith(prime) and len(out) == 53 and all("\u4e00" <= ch <= "\u9fff" or ch in "，。\n" for ch in out)
+    note, probs, _ = c.predict(label, prime, 1.0, 4, api_name="/next_char")
+    probs = probs.get("value", probs)
+    assert any("\u4e00" <= row[0] <= "\u9fff" for row in probs["data"])
