@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import threading
@@ -73,7 +72,7 @@ def run(visitors: int, port: int, deadline_s: float) -> None:
                 c = Client(url, verbose=False)
                 call(lambda: c.predict("anna-karenina", None, 0.1, api_name="/load_corpus"))
                 for j in range(5):
-                    out, dt = call(lambda: c.predict(10 + j, 50, j, 0, False, api_name="/preview_batch"))
+                    out, dt = call(lambda j=j: c.predict(10 + j, 50, j, 0, False, api_name="/preview_batch"))
                     assert "both" in out[0], out[0]
                     with lock:
                         stats["preview"].append(dt)

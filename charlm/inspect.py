@@ -144,7 +144,7 @@ def text_features(text: str) -> dict[str, np.ndarray]:
     """Simple things a cell might track, one value per character (after reading it)."""
     inside_quotes, position, after_newline, in_word, inside_parens = [], [], [], [], []
     quoted, col, depth = False, 0, 0
-    for i, c in enumerate(text):
+    for c in text:
         if c == '"':
             quoted = not quoted
         depth = max(0, depth + (c == "(") - (c == ")"))

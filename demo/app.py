@@ -14,7 +14,7 @@ import shutil
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
@@ -22,7 +22,7 @@ import torch
 
 from charlm import (Batches, CharLMError, Corpus, PRESETS, Sampler, TrainConfig, list_checkpoints, load_checkpoint,
                     preset)
-from charlm.corpora import PYTHON_SOURCE, REGISTRY, available, local_path, python_source_text
+from charlm.corpora import PYTHON_SOURCE, REGISTRY, local_path, python_source_text
 from charlm.jobs import JobSlots, TrainingJob
 from charlm.vocab import load_text
 
@@ -168,7 +168,7 @@ class CharLMApp:
         visitor = self.visitor(request)
         val_fraction = as_float(val_fraction, "The validation share", 0.0, 0.5)
         if upload:
-            path = Path(upload if isinstance(upload, str) else getattr(upload, "name", upload["path"]))
+            path = Path(upload if isinstance(upload, str) else upload["path"])
             limit = self.config.max_upload_mb * 1_000_000
             name = Path(path.name).name
             text = load_text(path, max_bytes=limit)
@@ -506,7 +506,7 @@ class CharLMApp:
             for comp in (model_box, temperature, top_n):
                 comp.change(guarded(3)(self.next_char), dist_in, dist_out, api_name=f"next_char_on_{comp.label.split()[0].lower()}",
                             api_visibility="private", trigger_mode="always_last", **cheap)
-            gen_evt = gen_btn.click(self.generate, [model_box, prime, length, top_n, temperature, seed],
+            gen_btn.click(self.generate, [model_box, prime, length, top_n, temperature, seed],
                                     [gen_text, gen_status], api_name="generate", **heavy)
             gen_btn.click(guarded(3)(self.next_char), dist_in, dist_out, api_name="next_char_on_generate",
                           api_visibility="private", **cheap)

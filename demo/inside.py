@@ -44,9 +44,9 @@ def toy_table(word: str, cell: str, steps) -> str:
     for i, (context, target) in enumerate(r.pairs):
         t = r.vocab.index(target)
 
-        def cells(values, fmt):
+        def cells(values, fmt, target=t):
             return "".join(
-                f'<td style="{"background:#bbf7d0;font-weight:600" if j == t else ""}">{fmt.format(v)}</td>'
+                f'<td style="{"background:#bbf7d0;font-weight:600" if j == target else ""}">{fmt.format(v)}</td>'
                 for j, v in enumerate(values))
 
         rows.append(

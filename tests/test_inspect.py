@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-import torch
 
 from charlm import CharLMError, Corpus, Sampler, preset, train
 from charlm.inspect import (feature_correlations, fresh_models, gate_saturation, gradient_decay, next_char_guesses,

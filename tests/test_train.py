@@ -1,4 +1,3 @@
-import math
 import threading
 
 import numpy as np
@@ -19,7 +18,7 @@ def test_tiny_model_learns_hello_to_near_zero_loss():
     cfg = preset("tiny", epochs=100, batch_size=4, num_steps=12, hidden_size=32, max_steps=300, val_fraction=0.0,
                  eval_every=0, learning_rate=2e-2)
     events = []
-    result = train(hello_corpus(), cfg, on_event=events.append)
+    train(hello_corpus(), cfg, on_event=events.append)
     losses = [e.loss for e in events if isinstance(e, StepEvent)]
     assert len(losses) == 300
     assert losses[0] > 1.5  # about ln(4): it starts knowing nothing
