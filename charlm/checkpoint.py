@@ -98,6 +98,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
         stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o644)  # mkstemp makes files private; a checkpoint is meant to be shared
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

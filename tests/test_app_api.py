@@ -87,7 +87,11 @@ def test_corpus_batches_training_and_generation(server, story_file):
     wait_for(lambda: "stopped" in c.predict(api_name="/training_status")[0] or
              "done" in c.predict(api_name="/training_status")[0])
 
-    choices = c.predict(api_name="/model_choices")["choices"]
+    models = c.predict(api_name="/model_choices")
+    choices = models["choices"]
+    assert choices[0][0] == "pretrained: anna-2x512" and models["value"] == choices[0][0]  # the default
+    text, _ = c.predict(choices[0][0], "Far", 200, 4, 1.0, 1, api_name="/generate")
+    assert text.startswith("Far") and len(text) == 203 and " the " in text  # real words from the first second
     label = next(v for v, _ in choices if v.startswith("this session"))
     one, done = c.predict(label, "The old", 150, 4, 1.0, 7, api_name="/generate")
     two, _ = c.predict(label, "The old", 150, 4, 1.0, 7, api_name="/generate")
