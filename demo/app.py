@@ -43,6 +43,9 @@ CSS = """
 .cl-title{font-weight:600;margin:4px 0}.cl-note{font-size:.8em;color:#666}
 .cl-row{display:flex;align-items:center;gap:2px;margin:2px 0;font-size:.85em}.cl-lab{min-width:16em;font-family:monospace}
 .cl-text{font-family:monospace;white-space:pre-wrap;line-height:1.6;font-size:15px;color:#111}
+.cl-onehot table{border-collapse:collapse;font-family:monospace;font-size:11px;line-height:1}
+.cl-onehot td{width:13px;height:9px;border:1px solid #e5e7eb;padding:0}.cl-onehot td.on{background:#111}
+.cl-onehot th{padding:0 3px;font-weight:400;color:#111}
 .cl-win{display:inline-block;width:10px;height:14px;background:#e5e7eb;border:1px solid #cbd5e1}.cl-win.cl-on{background:#f59e0b}
 """
 
@@ -205,7 +208,7 @@ class CharLMApp:
         return (info, views.reshape_html(batches, index, len(data)),
                 views.grid_html(x, corpus.vocab, bool(show_ints), 0, "inputs x"),
                 views.grid_html(y, corpus.vocab, bool(show_ints), 1, "targets y (x shifted left by one)"),
-                views.one_hot_figure(x[row], corpus.vocab),
+                views.one_hot_html(x[row], corpus.vocab),
                 gr.update(maximum=len(batches) - 1, value=index), gr.update(maximum=N - 1, value=row))
 
     # training ------------------------------------------------------------------------------------
@@ -411,7 +414,7 @@ class CharLMApp:
                     with gr.Row():
                         grid_x = gr.HTML(elem_id="grid-x")
                         grid_y = gr.HTML(elem_id="grid-y")
-                    onehot_plot = gr.Plot(label="One-hot vectors of one sequence")
+                    onehot_view = gr.HTML(elem_id="one-hot")
                 # ---------------------------------------------------------------- train
                 with gr.Tab("3 · Train", id="train"):
                     gr.Markdown(texts.TRAIN)
@@ -473,7 +476,7 @@ class CharLMApp:
             # ---------------------------------------------------------------- events
             corpus_out = [corpus_status, corpus_summary, vocab_box, codes, freq]
             batch_in = [n_slider, m_slider, index_slider, row_slider, show_ints]
-            batch_out = [batch_info, reshape, grid_x, grid_y, onehot_plot, index_slider, row_slider]
+            batch_out = [batch_info, reshape, grid_x, grid_y, onehot_view, index_slider, row_slider]
             load_evt = load_btn.click(guarded(5)(self.load_corpus), [builtin, upload, val_fraction], corpus_out,
                                       api_name="load_corpus", **heavy)
             load_evt.then(guarded(7)(self.preview_batch), batch_in, batch_out, api_name="preview_after_load",

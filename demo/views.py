@@ -115,30 +115,28 @@ def grid_html(ids: np.ndarray, vocab: Vocab, show_ints: bool, shift: int, title:
     return f'<div class="cl-grid"><div class="cl-title">{title}</div><table>{"".join(rows)}</table>{note}</div>'
 
 
-def one_hot_figure(sequence: np.ndarray, vocab: Vocab, max_steps: int = 40):
-    """The one-hot matrix (vocabulary × steps) of one sequence; only the used rows for big vocabularies."""
+def one_hot_html(sequence: np.ndarray, vocab: Vocab, max_steps: int = 40) -> str:
+    """The one-hot matrix (vocabulary × steps) of one sequence as a grid of cells.
+
+    HTML rather than a figure: it costs the server next to nothing when a slider moves, and stays
+    crisp on a projector. A large vocabulary shows only the rows that light up.
+    """
     seq = np.asarray(sequence[:max_steps])
     matrix = one_hot(seq, len(vocab)).T  # (vocab, steps)
     if len(vocab) > 100:
         rows = np.unique(seq)
-        matrix = matrix[rows]
-        row_labels = [show_char(vocab.chars[i]) for i in rows]
-        title = f"one-hot input: {len(rows)} of {len(vocab)} rows shown (the rows that light up)"
+        title = f"one-hot input: the {len(rows)} rows (of {len(vocab)}) that light up, × {len(seq)} steps"
     else:
         rows = np.arange(len(vocab))
-        row_labels = [show_char(c) for c in vocab.chars]
         title = f"one-hot input: {len(vocab)} rows (one per character) × {len(seq)} steps"
-    height = min(9.0, 1.2 + 0.11 * len(rows))
-    fig, ax = plt.subplots(figsize=(min(12, 2 + 0.24 * len(seq)), height), dpi=90)
-    ax.imshow(matrix, aspect="auto", cmap="Greys", interpolation="nearest", vmin=0, vmax=1)
-    ax.set_xticks(range(len(seq)), [show_char(vocab.chars[i]) for i in seq], fontsize=8)
-    ax.set_yticks(range(len(rows)), row_labels, fontsize=6 if len(rows) > 40 else 8)
-    ax.set_xlabel("time step (the input character)")
-    ax.set_ylabel("vocabulary")
-    ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
+    head = "".join(f"<th>{html.escape(show_char(vocab.chars[i]))}</th>" for i in seq)
+    body = []
+    for r in rows:
+        cells = "".join('<td class="on"></td>' if v else "<td></td>" for v in matrix[r])
+        body.append(f"<tr><th>{html.escape(show_char(vocab.chars[r]))}</th>{cells}</tr>")
+    return (f'<div class="cl-onehot"><div class="cl-title">{title}</div><table><tr><th></th>{head}</tr>'
+            f'{"".join(body)}</table><div class="cl-note">columns: the input characters in order; rows: the '
+            f'vocabulary; each column has a single 1 (black) in the row of its character.</div></div>')
 
 
 def loss_figure(snap: JobSnapshot, max_points: int = 2000):
