@@ -70,6 +70,9 @@ def test_a_lesson_in_the_browser(browser, tmp_path):
         # Generate: pick this session's model and write text
         page.get_by_role("tab", name="4 · Generate").click()
         page.wait_for_timeout(1500)
+        page.locator("#model-choice input").click()  # the pretrained model is the default: pick ours
+        page.get_by_role("option", name=re.compile("this session")).first.click()
+        page.wait_for_timeout(500)
         page.locator("#prime textarea").fill("Far")
         page.locator("#generate-btn").click()  # this text has no capital F: a clear message
         page.locator("#gen-status").get_by_text("never saw").wait_for(timeout=30_000)
