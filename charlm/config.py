@@ -103,7 +103,7 @@ PRESETS: dict[str, TrainConfig] = {
     # Visible learning within a minute on two CPU cores: a short, wide-batch single-layer LSTM
     # with a higher learning rate.
     "quick": TrainConfig(batch_size=32, num_steps=64, num_layers=1, hidden_size=256, dropout=0.0,
-                         learning_rate=4e-3, lr_schedule="cosine", epochs=50, max_steps=2400,
+                         learning_rate=4e-3, lr_schedule="cosine", epochs=50, max_steps=1900,
                          eval_every=200, eval_batches=10, save_every=400, sample_every=200),
     # A few minutes: two layers, enough to write names and dialogue.
     "small": TrainConfig(batch_size=64, num_steps=100, num_layers=2, hidden_size=256, dropout=0.2,

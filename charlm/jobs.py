@@ -11,6 +11,7 @@ so a class on one small server cannot start more trainings than it has cores for
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import traceback
@@ -84,9 +85,10 @@ class JobSlots:
 
 class TrainingJob:
     def __init__(self, corpus: Corpus, config: TrainConfig, out_dir: str | Path,
-                 resume: Checkpoint | None = None, slots: JobSlots | None = None):
+                 resume: Checkpoint | None = None, slots: JobSlots | None = None, niceness: int = 0):
         self.corpus, self.config, self.out_dir, self.resume = corpus, config, Path(out_dir), resume
         self.slots = slots
+        self.niceness = niceness  # > 0: yield the CPU to interactive work (generation, page updates)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -159,6 +161,11 @@ class TrainingJob:
 
     def _run(self) -> None:
         started = time.perf_counter()
+        if self.niceness:
+            try:  # Linux schedules threads individually: lower this one's priority only
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.niceness)
+            except (AttributeError, OSError):
+                pass
         try:
             result = train(self.corpus, self.config, self.out_dir, on_event=self._on_event, stop=self._stop,
                            resume=self.resume)

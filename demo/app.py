@@ -140,13 +140,13 @@ class CharLMApp:
         return found
 
     def sampler_for(self, path: Path) -> Sampler:
+        """A loaded model, shared by every generation that uses it (samplers hold no state)."""
         key = (str(path), path.stat().st_mtime)
-        with self._samplers_lock:
+        with self._samplers_lock:  # one load at a time: a class opening the tab at once loads it once
             sampler = self._samplers.get(key)
-        if sampler is None:
-            ckpt = load_checkpoint(path)
-            sampler = Sampler(ckpt.model, ckpt.vocab)
-            with self._samplers_lock:
+            if sampler is None:
+                ckpt = load_checkpoint(path)
+                sampler = Sampler(ckpt.model, ckpt.vocab)
                 if len(self._samplers) >= 24:
                     self._samplers.pop(next(iter(self._samplers)))
                 self._samplers[key] = sampler
@@ -241,7 +241,7 @@ class CharLMApp:
         corpus = self.corpus_for(visitor)
         config = self._config_from_form(preset_name, cell, layers, hidden, dropout, N, M, lr, clip, epochs, max_steps)
         shutil.rmtree(visitor.checkpoints_dir, ignore_errors=True)
-        visitor.job = TrainingJob(corpus, config, visitor.checkpoints_dir, slots=self.slots).start()
+        visitor.job = TrainingJob(corpus, config, visitor.checkpoints_dir, slots=self.slots, niceness=10).start()
         return f"Training started on {corpus.name} ({config.num_layers}×{config.hidden_size} {config.cell}).", gr.Timer(active=True)
 
     def resume_training(self, preset_name, cell, layers, hidden, dropout, N, M, lr, clip, epochs, max_steps,
@@ -256,7 +256,8 @@ class CharLMApp:
         form = self._config_from_form(preset_name, cell, layers, hidden, dropout, N, M, lr, clip, epochs, max_steps)
         config = ckpt.train_config.replace(epochs=form.epochs, max_steps=form.max_steps, learning_rate=form.learning_rate,
                                            grad_clip=form.grad_clip, dropout=form.dropout)
-        visitor.job = TrainingJob(visitor.corpus, config, visitor.checkpoints_dir, resume=ckpt, slots=self.slots).start()
+        visitor.job = TrainingJob(visitor.corpus, config, visitor.checkpoints_dir, resume=ckpt, slots=self.slots,
+                                  niceness=10).start()
         return f"Resumed from step {ckpt.progress.step}.", gr.Timer(active=True)
 
     def stop_training(self, request: gr.Request):
@@ -345,7 +346,7 @@ class CharLMApp:
             seed = None if seed is None or seed == "" else as_int(seed, "The seed", 0, 2 ** 32 - 1)
             visitor.generation += 1
             ticket = visitor.generation
-            text, last = prime, time.monotonic()
+            text, last = prime, 0.0  # the first character is shown at once
             chars = sampler.stream(prime, length, top_n, temperature, seed)
             for i, ch in enumerate(chars):
                 text += ch

@@ -188,7 +188,8 @@ def build(app, model_box, guarded) -> None:
             config = preset("quick", cell=cell, hidden_size=128, max_steps=0, max_seconds=float(seconds), epochs=50,
                             eval_every=50, eval_batches=5, save_every=0, sample_every=0)
             try:
-                job = TrainingJob(corpus, config, visitor.folder / f"compare-{cell}", slots=app.slots).start()
+                job = TrainingJob(corpus, config, visitor.folder / f"compare-{cell}", slots=app.slots,
+                                  niceness=10).start()
             except CharLMError as err:
                 yield f"⚠️ {err}", gr.skip()
                 return
