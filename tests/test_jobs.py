@@ -37,3 +37,19 @@ def test_failed_job_reports_and_frees_its_slot(tmp_path):
     snap = job.snapshot()
     assert snap.state == "failed" and "needs" in snap.error
     assert slots.running == 0
+
+
+def test_an_unexpected_exception_is_reported_and_frees_the_slot(tmp_path, monkeypatch):
+    import charlm.jobs
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("out of memory (simulated)")
+
+    monkeypatch.setattr(charlm.jobs, "train", broken)
+    slots = JobSlots(limit=1)
+    corpus = Corpus.from_text(TEXT, val_fraction=0.1)
+    job = TrainingJob(corpus, preset("tiny"), tmp_path, slots=slots).start()
+    assert job.wait(30)
+    snap = job.snapshot()
+    assert snap.state == "failed" and "RuntimeError" in snap.error and "simulated" in snap.error
+    assert slots.running == 0
