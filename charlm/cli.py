@@ -18,7 +18,7 @@ from pathlib import Path
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import PRESETS, TrainConfig, preset
 from .errors import CharLMError
-from .sample import Sampler
+from .sample import Sampler, prepare_prime
 from .train import CheckpointEvent, EvalEvent, SampleEvent, StepEvent, evaluate, train, validation_batches
 from .corpora import PYTHON_SOURCE, REGISTRY, download, python_source_text, resolve_corpus_path
 from .vocab import Corpus, load_text
@@ -148,11 +148,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_sample(args: argparse.Namespace) -> int:
     ckpt = load_checkpoint(args.checkpoint)
     sampler = Sampler(ckpt.model, ckpt.vocab)
-    on_unknown = "skip" if args.skip_unknown else "error"
-    chars = sampler.stream(args.prime, args.length, args.top_n, args.temperature, args.seed, on_unknown)
+    prime = prepare_prime(ckpt.vocab, args.prime, "skip" if args.skip_unknown else "error")
+    chars = sampler.stream(prime, args.length, args.top_n, args.temperature, args.seed)
     first = next(chars, "")  # validates the settings before anything is printed
     out = sys.stdout
-    out.write(args.prime if not args.skip_unknown else "".join(c for c in args.prime if c in ckpt.vocab.stoi))
+    out.write(prime)
     out.write(first)
     for i, ch in enumerate(chars):
         out.write(ch)

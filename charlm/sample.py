@@ -185,10 +185,13 @@ class Sampler:
         H = self.H
         for l, layer in enumerate(self.layers):
             h, c = state.h[l], state.c[l]
-            if self.cell == "gru":
-                inp = None if l == 0 else state.h[l - 1]
-                gi = (self.input_table[x] if self.input_table is not None else self.embedding[x] @ layer.w_in
-                      + layer.b_in) if l == 0 else inp @ layer.w_in + layer.b_in
+            if self.cell == "gru":  # its candidate gate needs the input and recurrent parts apart
+                if l > 0:
+                    gi = state.h[l - 1] @ layer.w_in + layer.b_in
+                elif self.input_table is not None:
+                    gi = self.input_table[x]
+                else:
+                    gi = self.embedding[x] @ layer.w_in + layer.b_in
                 gh = h @ layer.w_hh
                 gh += layer.b_hh
                 rz = gi[: 2 * H] + gh[: 2 * H]
