@@ -18,7 +18,7 @@ from pathlib import Path
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import PRESETS, TrainConfig, preset
 from .errors import CharLMError
-from .sample import Sampler, prepare_prime
+from .sample import Sampler, check_settings, prepare_prime
 from .train import CheckpointEvent, EvalEvent, SampleEvent, StepEvent, evaluate, train, validation_batches
 from .corpora import PYTHON_SOURCE, REGISTRY, download, python_source_text, resolve_corpus_path
 from .vocab import Corpus, load_text
@@ -148,6 +148,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_sample(args: argparse.Namespace) -> int:
     ckpt = load_checkpoint(args.checkpoint)
     sampler = Sampler(ckpt.model, ckpt.vocab)
+    check_settings(ckpt.vocab, args.top_n, args.temperature, args.length)
     prime = prepare_prime(ckpt.vocab, args.prime, "skip" if args.skip_unknown else "error")
     chars = sampler.stream(prime, args.length, args.top_n, args.temperature, args.seed)
     first = next(chars, "")  # validates the settings before anything is printed
