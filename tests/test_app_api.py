@@ -230,3 +230,16 @@ def test_a_chinese_corpus_trains_and_generates(server, tmp_path):
     note, probs, _ = c.predict(label, prime, 1.0, 4, api_name="/next_char")
     probs = probs.get("value", probs)
     assert any("\u4e00" <= row[0] <= "\u9fff" for row in probs["data"])
+
+
+def test_offline_machine_without_the_novels_falls_back_to_python_source(tmp_path, monkeypatch):
+    from charlm import CharLMError
+    from demo.app import AppConfig, CharLMApp
+
+    monkeypatch.setenv("CHARLM_DATA_DIR", str(tmp_path / "empty"))
+    app = CharLMApp(AppConfig(sessions_root=tmp_path / "sessions"))
+    assert app.default_corpus_name() == "python-stdlib"
+    corpus = app.builtin_corpus("python-stdlib", 0.1)
+    assert len(corpus.data) == 1_500_000 and "def " in corpus.text
+    with pytest.raises(CharLMError, match="python -m charlm download anna-karenina"):
+        app.builtin_corpus("anna-karenina", 0.1)
