@@ -6,7 +6,6 @@ import html
 import time
 
 import gradio as gr
-import matplotlib.pyplot as plt
 import numpy as np
 
 from charlm import CharLMError, preset
@@ -15,6 +14,7 @@ from charlm.inspect import (feature_correlations, fresh_models, gate_saturation,
 from charlm.jobs import TrainingJob
 
 from . import views
+from .views import new_figure
 
 TOY = ("**The toy (§2).** Four letters, one word: `hello` gives the training pairs h→e, he→l, hel→l, hell→o. "
        "Each input is a one-hot vector; the network outputs one score per letter, and softmax turns the scores "
@@ -64,7 +64,7 @@ def toy_table(word: str, cell: str, steps) -> str:
 
 
 def gradient_figure(vocab_size: int, text_ids: np.ndarray):
-    fig, ax = plt.subplots(figsize=(8, 3.6), dpi=90)
+    fig, ax = new_figure(8, 3.6)
     colours = {"rnn": "#dc2626", "gru": "#16a34a", "lstm": "#2563eb"}
     for cell, model in fresh_models(vocab_size, hidden_size=128).items():
         curve = gradient_decay(model, text_ids)
@@ -75,7 +75,6 @@ def gradient_figure(vocab_size: int, text_ids: np.ndarray):
     ax.grid(alpha=0.3, which="both")
     ax.legend()
     fig.tight_layout()
-    plt.close(fig)
     return fig
 
 
@@ -103,7 +102,7 @@ def guesses_html(text: str, guesses) -> str:
 
 
 def saturation_figure(sat: list[dict]):
-    fig, ax = plt.subplots(figsize=(7, 3), dpi=90)
+    fig, ax = new_figure(7, 3)
     labels, closed, opened = [], [], []
     for layer, gates in enumerate(sat):
         for gate, (lo, hi) in gates.items():
@@ -118,7 +117,6 @@ def saturation_figure(sat: list[dict]):
     ax.set_xlabel("share of the passage")
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
-    plt.close(fig)
     return fig
 
 
@@ -202,7 +200,7 @@ def build(app, model_box, guarded) -> None:
                 yield f"⚠️ {snap.error}", gr.skip()
                 return
             curves[cell] = snap.val_loss
-        fig, ax = plt.subplots(figsize=(8, 3.6), dpi=90)
+        fig, ax = new_figure(8, 3.6)
         for cell, points in curves.items():
             ax.plot([s for s, _ in points], [v for _, v in points], "o-", ms=3, label=cell.upper())
         ax.set_xlabel("step")
@@ -210,7 +208,6 @@ def build(app, model_box, guarded) -> None:
         ax.grid(alpha=0.3)
         ax.legend()
         fig.tight_layout()
-        plt.close(fig)
         summary = ", ".join(f"{c.upper()} {p[-1][1]:.3f}" for c, p in curves.items() if p)
         yield f"Final validation loss after {seconds:g} s each: {summary}.", fig
 

@@ -8,16 +8,13 @@ from __future__ import annotations
 import html
 
 import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib import font_manager
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from matplotlib import font_manager  # noqa: E402
-
-from charlm import Batches, Corpus, Vocab, one_hot  # noqa: E402
-from charlm.jobs import JobSnapshot  # noqa: E402
+from charlm import Batches, Corpus, Vocab, one_hot
+from charlm.jobs import JobSnapshot
 
 CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Serif CJK SC", "WenQuanYi Zen Hei", "SimHei")
 
@@ -31,7 +28,14 @@ def _cjk_font() -> str | None:
 # installed (Debian: fonts-noto-cjk); without one they would show as empty boxes.
 CJK_FONT = _cjk_font()
 if CJK_FONT:
-    plt.rcParams["font.family"] = ["DejaVu Sans", CJK_FONT]
+    matplotlib.rcParams["font.family"] = ["DejaVu Sans", CJK_FONT]
+
+
+def new_figure(width: float, height: float):
+    """A figure and its axes without pyplot: pyplot keeps global state and is not safe to use
+    from the several threads that serve a class at once; a bare Figure is."""
+    fig = Figure(figsize=(width, height), dpi=90)
+    return fig, fig.subplots()
 
 # Colours for the input/target shift: target column j shares the colour of input column j+1.
 PALETTE = ["#fde68a", "#bfdbfe", "#bbf7d0", "#fbcfe8", "#ddd6fe", "#fed7aa", "#a5f3fc", "#e5e7eb"]
@@ -141,7 +145,7 @@ def one_hot_html(sequence: np.ndarray, vocab: Vocab, max_steps: int = 40) -> str
 
 def loss_figure(snap: JobSnapshot, max_points: int = 2000):
     """Training loss per step (thin) with its moving average, and validation loss (dots)."""
-    fig, ax = plt.subplots(figsize=(9, 3.6), dpi=90)
+    fig, ax = new_figure(9, 3.6)
     if snap.train_loss:
         steps = np.array([s for s, _ in snap.train_loss])
         losses = np.array([v for _, v in snap.train_loss])
@@ -162,7 +166,6 @@ def loss_figure(snap: JobSnapshot, max_points: int = 2000):
         ax.text(0.5, 0.5, "the loss curve appears here once training starts", ha="center", va="center",
                 transform=ax.transAxes, color="#888")
     fig.tight_layout()
-    plt.close(fig)
     return fig
 
 

@@ -65,7 +65,13 @@ def test_a_lesson_in_the_browser(browser, tmp_path):
             "([sel, html]) => document.querySelector(sel) && document.querySelector(sel).innerHTML !== html",
             arg=["#loss-plot", before], timeout=30_000)
         page.locator("#stop-training").click()
-        status.get_by_text(re.compile("stopped|done")).wait_for(timeout=60_000)
+        try:
+            status.get_by_text(re.compile("stopped|done")).wait_for(timeout=60_000)
+        except Exception:
+            page.screenshot(path="/tmp/browser-stop-failure.png", full_page=True)
+            print("status:", status.inner_text(), "| message:", page.locator("#train-message").inner_text(),
+                  "| jobs:", [(v.job.snapshot().state, v.job.snapshot().step) for v in app.store.visitors() if v.job])
+            raise
 
         # Generate: pick this session's model and write text
         page.get_by_role("tab", name="4 · Generate").click()
