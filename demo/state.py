@@ -31,6 +31,7 @@ class Visitor:
     plotted: tuple = ()  # what the loss figure last showed, to skip redrawing it
     generation: int = 0  # bumped by Stop: a running generation sees it changed and ends
     last_seen: float = field(default_factory=time.monotonic)
+    ended: float | None = None  # when the tab was reported closed (None: open)
 
     @property
     def checkpoints_dir(self) -> Path:
@@ -50,9 +51,12 @@ class Visitor:
 
 
 class SessionStore:
-    def __init__(self, root: Path, ttl_seconds: float = 6 * 3600):
+    def __init__(self, root: Path, ttl_seconds: float = 6 * 3600, grace_seconds: float = 15.0):
         self.root = root
         self.ttl = ttl_seconds
+        # A closed tab's files are kept this long: a flaky connection (a laptop's Wi-Fi in class)
+        # can report a tab as closed and then come back.
+        self.grace = grace_seconds
         self._lock = threading.Lock()
         self._visitors: dict[str, Visitor] = {}
         root.mkdir(parents=True, exist_ok=True)
@@ -68,14 +72,29 @@ class SessionStore:
                 visitor = Visitor(folder=folder)
                 self._visitors[key] = visitor
             visitor.last_seen = time.monotonic()
+            visitor.ended = None  # it came back
             return visitor
 
     def end(self, session_hash: str | None) -> None:
-        """The tab closed: stop its training and delete its files."""
+        """The tab closed: stop its training now (a checkpoint is saved), delete its files soon."""
+        key = session_hash or "anonymous"
         with self._lock:
-            visitor = self._visitors.pop(session_hash or "anonymous", None)
-        if visitor is not None:
-            self._dispose(visitor)
+            visitor = self._visitors.get(key)
+            if visitor is None:
+                return
+            visitor.ended = time.monotonic()
+        if visitor.job is not None and not visitor.job.finished:
+            visitor.job.stop()
+        timer = threading.Timer(self.grace, self._expire, args=(key, visitor))
+        timer.daemon = True
+        timer.start()
+
+    def _expire(self, key: str, visitor: Visitor) -> None:
+        with self._lock:
+            if self._visitors.get(key) is not visitor or visitor.ended is None:
+                return  # the tab came back
+            del self._visitors[key]
+        self._dispose(visitor)
 
     def sweep(self) -> None:
         now = time.monotonic()

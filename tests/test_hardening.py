@@ -143,6 +143,17 @@ def test_a_visitor_cannot_fetch_another_visitors_files(server, visitor):
     assert traversal.status_code in (400, 403, 404)
 
 
+def test_a_closed_tab_is_cleaned_after_a_grace_period_unless_it_comes_back(tmp_path):
+    store = SessionStore(tmp_path / "s", grace_seconds=0.3)
+    a, b = store.get("a"), store.get("b")
+    store.end("a")
+    store.end("b")
+    assert store.get("b") is b  # b's connection came back in time
+    time.sleep(0.6)
+    assert not a.folder.exists() and b.folder.exists()
+    assert [v.folder for v in store.visitors()] == [b.folder]
+
+
 def test_session_folders_are_random_and_expire(tmp_path):
     store = SessionStore(tmp_path / "s", ttl_seconds=0.2)
     a = store.get("session-a")
