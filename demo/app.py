@@ -240,8 +240,8 @@ class CharLMApp:
             raise CharLMError("A training is already running in this tab: stop it first.")
         corpus = self.corpus_for(visitor)
         config = self._config_from_form(preset_name, cell, layers, hidden, dropout, N, M, lr, clip, epochs, max_steps)
-        shutil.rmtree(visitor.checkpoints_dir, ignore_errors=True)
-        visitor.job = TrainingJob(corpus, config, visitor.checkpoints_dir, slots=self.slots, niceness=10).start()
+        visitor.run += 1  # earlier runs' checkpoints stay available in the Generate tab
+        visitor.job = TrainingJob(corpus, config, visitor.run_dir, slots=self.slots, niceness=10).start()
         return f"Training started on {corpus.name} ({config.num_layers}×{config.hidden_size} {config.cell}).", gr.Timer(active=True)
 
     def resume_training(self, preset_name, cell, layers, hidden, dropout, N, M, lr, clip, epochs, max_steps,
@@ -249,14 +249,14 @@ class CharLMApp:
         visitor = self.visitor(request)
         if visitor.job is not None and not visitor.job.finished:
             raise CharLMError("Training is still running.")
-        latest = list_checkpoints(visitor.checkpoints_dir)
+        latest = list_checkpoints(visitor.run_dir)
         if not latest or visitor.corpus is None:
             raise CharLMError("Nothing to resume yet: start a training first.")
         ckpt = load_checkpoint(latest[-1])
         form = self._config_from_form(preset_name, cell, layers, hidden, dropout, N, M, lr, clip, epochs, max_steps)
         config = ckpt.train_config.replace(epochs=form.epochs, max_steps=form.max_steps, learning_rate=form.learning_rate,
                                            grad_clip=form.grad_clip, dropout=form.dropout)
-        visitor.job = TrainingJob(visitor.corpus, config, visitor.checkpoints_dir, resume=ckpt, slots=self.slots,
+        visitor.job = TrainingJob(visitor.corpus, config, visitor.run_dir, resume=ckpt, slots=self.slots,
                                   niceness=10).start()
         return f"Resumed from step {ckpt.progress.step}.", gr.Timer(active=True)
 
@@ -284,8 +284,9 @@ class CharLMApp:
     # generation ----------------------------------------------------------------------------------
     def model_choices(self, request: gr.Request, select: str | None = None):
         visitor = self.visitor(request)
-        for path in list_checkpoints(visitor.checkpoints_dir):
-            visitor.models[f"this session: {path.stem}"] = path
+        for run in sorted(visitor.checkpoints_dir.glob("run*"), key=lambda d: int(d.name[3:])):
+            for path in list_checkpoints(run):
+                visitor.models[f"this session: {run.name}/{path.stem}"] = path
         visitor.models = {k: v for k, v in visitor.models.items() if v.is_file()}
         choices = list(self.pretrained()) + list(reversed(visitor.models))
         value = select if select in choices else (choices[0] if choices else None)

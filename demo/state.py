@@ -33,9 +33,16 @@ class Visitor:
     last_seen: float = field(default_factory=time.monotonic)
     ended: float | None = None  # when the tab was reported closed (None: open)
 
+    run: int = 0  # trainings started in this tab; each keeps its checkpoints in its own folder
+
     @property
     def checkpoints_dir(self) -> Path:
         return self.folder / "checkpoints"
+
+    @property
+    def run_dir(self) -> Path:
+        """The folder of the latest training (Resume continues it; Start opens the next one)."""
+        return self.checkpoints_dir / f"run{self.run}"
 
     @property
     def uploads_dir(self) -> Path:
