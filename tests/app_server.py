@@ -24,4 +24,10 @@ def running_app(tmp: Path, **config):
     try:
         yield app, f"http://127.0.0.1:{port}/"
     finally:
-        demo.close()
+        try:
+            demo.close()
+        except RuntimeError:
+            # Gradio's close() sets an asyncio.Event from this thread, which can race the server's
+            # event loop ("deque mutated during iteration"); finish the shutdown it left undone.
+            if demo.server:
+                demo.server.close()
