@@ -39,6 +39,9 @@ def test_sigkill_during_saves_never_leaves_a_bad_checkpoint(tmp_path):
         proc = subprocess.Popen([sys.executable, "-c", WRITER, str(out)], cwd=ROOT, stdout=subprocess.PIPE,
                                 env={**os.environ, "PYTHONPATH": str(ROOT)})
         assert proc.stdout.readline().strip() == b"ready"
+        deadline = time.time() + 60  # however slow the disk, kill only once a previous checkpoint exists
+        while not list_checkpoints(out) and time.time() < deadline:
+            time.sleep(0.01)
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
