@@ -168,9 +168,8 @@ def test_bad_generation_settings_get_a_message(server, story_file, args, message
 
 
 def test_uploaded_checkpoints_are_checked_and_usable(server, story_file, tmp_path):
-    import torch
-
     from charlm import Corpus, preset, train
+    from conftest import write_pickle_payload
 
     _, url = server
     c = client(url)
@@ -183,13 +182,8 @@ def test_uploaded_checkpoints_are_checked_and_usable(server, story_file, tmp_pat
     assert text.startswith("The ") and len(text) == 44
 
     marker = tmp_path / "executed"
-
-    class Payload:
-        def __reduce__(self):
-            return (open, (str(marker), "w"))
-
     evil = tmp_path / "evil.safetensors"
-    torch.save({"x": Payload()}, evil)
+    write_pickle_payload(evil, marker)
     status, _ = c.predict(handle_file(str(evil)), api_name="/upload_checkpoint")
     assert "never unpickles" in status and not marker.exists()
     junk = tmp_path / "junk.safetensors"

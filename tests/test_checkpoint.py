@@ -8,6 +8,7 @@ from safetensors.torch import save_file
 
 from charlm import CharLMError, Corpus, StepEvent, latest_checkpoint, load_checkpoint, preset, train
 from charlm.checkpoint import list_checkpoints
+from conftest import write_pickle_payload
 
 TEXT = "Happy families are all alike; every unhappy family is unhappy in its own way. " * 40
 
@@ -127,13 +128,8 @@ def test_tensors_that_do_not_match_the_description_are_refused(trained, tmp_path
 
 def test_pickle_payload_is_never_executed(tmp_path):
     marker = tmp_path / "pwned"
-
-    class Payload:
-        def __reduce__(self):
-            return (open, (str(marker), "w"))
-
     path = tmp_path / "evil.pt"
-    torch.save({"state": Payload()}, path)
+    write_pickle_payload(path, marker)
     for target in (path, tmp_path / "evil.safetensors"):
         if target != path:
             target.write_bytes(path.read_bytes())
