@@ -84,10 +84,6 @@ class Checkpoint:
     def can_resume(self) -> bool:
         return bool(self.optimizer_state)
 
-    @property
-    def last_val_loss(self) -> float | None:
-        return self.progress.val_loss[-1][1] if self.progress.val_loss else None
-
 
 def checkpoint_name(step: int, hidden_size: int) -> str:
     return f"i{step}_l{hidden_size}"
