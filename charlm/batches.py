@@ -14,25 +14,36 @@ import numpy as np
 from .errors import CharLMError
 
 
-def fitting_shape_hint(n_chars: int, batch_size: int, num_steps: int) -> str:
-    """A batch shape that a text of ``n_chars`` characters can fill, for error messages."""
+def fitting_shape(n_chars: int, batch_size: int, num_steps: int) -> tuple[int, int] | None:
+    """A batch shape (N, M) that a text of ``n_chars`` characters can fill, keeping M if it can."""
     usable = n_chars - 1
     if usable < 2:
-        return "The text needs at least 2 characters."
+        return None
     if usable // num_steps >= 1:
-        return f"A shape that fits: batch_size={min(batch_size, usable // num_steps)}, num_steps={num_steps}."
-    return f"A shape that fits: batch_size=1, num_steps={usable}."
+        return min(batch_size, usable // num_steps), num_steps
+    return 1, usable
+
+
+def fitting_shape_hint(n_chars: int, batch_size: int, num_steps: int) -> str:
+    """The shape from ``fitting_shape`` as a sentence for error messages."""
+    shape = fitting_shape(n_chars, batch_size, num_steps)
+    if shape is None:
+        return "The text needs at least 2 characters."
+    return f"A shape that fits: batch_size={shape[0]}, num_steps={shape[1]}."
 
 
 def check_fits(n_chars: int, batch_size: int, num_steps: int, what: str = "The text") -> None:
     """Raise a helpful error unless ``n_chars`` can fill at least one N×M batch (plus one target)."""
     if batch_size < 1 or num_steps < 1:
-        raise CharLMError(f"batch_size and num_steps must be at least 1 (got {batch_size} and {num_steps}).")
+        raise CharLMError(f"batch_size and num_steps must be at least 1 (got {batch_size} and {num_steps}).",
+                          key="batch_shape", batch_size=batch_size, num_steps=num_steps)
     need = batch_size * num_steps + 1
     if n_chars < need:
         raise CharLMError(
             f"{what} has {n_chars:,} characters, but one batch of {batch_size}×{num_steps} needs "
-            f"{need:,} ({need - n_chars:,} more). {fitting_shape_hint(n_chars, batch_size, num_steps)}"
+            f"{need:,} ({need - n_chars:,} more). {fitting_shape_hint(n_chars, batch_size, num_steps)}",
+            key="too_short_for_batch", what=what, n_chars=n_chars, batch_size=batch_size, num_steps=num_steps,
+            need=need, more=need - n_chars, fit=fitting_shape(n_chars, batch_size, num_steps),
         )
 
 

@@ -61,7 +61,8 @@ class Progress:
                 val_loss=[(int(s), float(v)) for s, v in data.get("val_loss", [])],
             )
         except (KeyError, TypeError, ValueError) as err:
-            raise CharLMError(f"The checkpoint's progress record is malformed ({err}).") from None
+            raise CharLMError(f"The checkpoint's progress record is malformed ({err}).", key="ckpt_malformed",
+                              name="progress", detail=str(err)) from None
 
 
 @dataclass
@@ -132,10 +133,12 @@ def restore_optimizer(model: CharRNN, optimizer: torch.optim.Optimizer, tensors:
     for key, value in tensors.items():
         name, _, slot = key[len("optimizer."):].rpartition(".")
         if name not in params:
-            raise CharLMError(f"The checkpoint's optimizer state names an unknown parameter {name!r}.")
+            raise CharLMError(f"The checkpoint's optimizer state names an unknown parameter {name!r}.",
+                              key="ckpt_optimizer", name=name)
         param = params[name]
         if slot != "step" and value.shape != param.shape:
-            raise CharLMError(f"The checkpoint's optimizer state for {name} has the wrong shape.")
+            raise CharLMError(f"The checkpoint's optimizer state for {name} has the wrong shape.",
+                              key="ckpt_optimizer", name=name)
         optimizer.state[param][slot] = value.clone().to(param.dtype if slot != "step" else torch.float32)
 
 
@@ -185,9 +188,11 @@ def _read_limited(path: Path, limit: int, what: str) -> bytes:
     try:
         size = path.stat().st_size
     except OSError as err:
-        raise CharLMError(f"Cannot read {what} {path.name}: {err.strerror}.") from None
+        raise CharLMError(f"Cannot read {what} {path.name}: {err.strerror}.", key="cannot_read", name=path.name,
+                          detail=err.strerror) from None
     if size > limit:
-        raise CharLMError(f"{path.name} is {size / 1e6:.0f} MB, larger than any charlm {what} ({limit / 1e6:.0f} MB).")
+        raise CharLMError(f"{path.name} is {size / 1e6:.0f} MB, larger than any charlm {what} ({limit / 1e6:.0f} MB).",
+                          key="ckpt_too_large", name=path.name, mb=size / 1e6, limit_mb=limit / 1e6)
     return path.read_bytes()
 
 
@@ -195,7 +200,7 @@ def _refuse_foreign(blob: bytes, filename: str) -> None:
     if blob[:1] == b"\x80" or blob[:2] == b"PK":
         raise CharLMError(
             f"{filename} is a pickled PyTorch file (.pt/.pth). charlm never unpickles files, because "
-            "unpickling can run arbitrary code; use a charlm checkpoint (.safetensors)."
+            "unpickling can run arbitrary code; use a charlm checkpoint (.safetensors).", key="ckpt_pickle", name=filename
         )
 
 
@@ -205,14 +210,14 @@ def resolve_checkpoint(path: str | Path) -> Path:
     if path.is_dir():
         found = latest_checkpoint(path)
         if found is None:
-            raise CharLMError(f"No checkpoint in folder {path}.")
+            raise CharLMError(f"No checkpoint in folder {path}.", key="no_checkpoint", name=str(path))
         return found
     if path.suffix == ".json":
         path = path.with_suffix(".safetensors")
     elif path.suffix != ".safetensors" and not path.is_file():
         path = path.with_name(path.name + ".safetensors")
     if not path.is_file():
-        raise CharLMError(f"No such checkpoint: {path}")
+        raise CharLMError(f"No such checkpoint: {path}", key="no_checkpoint", name=str(path))
     return path
 
 
@@ -230,7 +235,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         if expected and hashlib.sha256(blob).hexdigest() != expected:
             raise CharLMError(
                 f"{path.name} does not match {sidecar.name} (checksum differs): the file is damaged or "
-                "was replaced. Use an earlier checkpoint."
+                "was replaced. Use an earlier checkpoint.", key="ckpt_checksum", name=path.name
             )
     try:
         tensors = load_safetensors_bytes(blob)
@@ -239,20 +244,25 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         meta = json.loads(header.get("__metadata__", {}).get("charlm", "null"))
     except (SafetensorError, ValueError, UnicodeDecodeError, OverflowError, AttributeError, TypeError) as err:
         _refuse_foreign(blob, path.name)
-        raise CharLMError(f"{path.name} is not a valid checkpoint (it is damaged or not a safetensors file: {err}).") from None
+        raise CharLMError(f"{path.name} is not a valid checkpoint (it is damaged or not a safetensors file: {err}).",
+                          key="ckpt_invalid", name=path.name) from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise CharLMError(f"{path.name} is a safetensors file but not a charlm checkpoint (no charlm description).")
+        raise CharLMError(f"{path.name} is a safetensors file but not a charlm checkpoint (no charlm description).",
+                          key="ckpt_foreign", name=path.name)
     if meta.get("version") != FORMAT_VERSION:
-        raise CharLMError(f"{path.name} uses checkpoint format version {meta.get('version')}; this charlm reads {FORMAT_VERSION}.")
+        raise CharLMError(f"{path.name} uses checkpoint format version {meta.get('version')}; this charlm reads {FORMAT_VERSION}.",
+                          key="ckpt_version", name=path.name, version=str(meta.get("version")), supported=FORMAT_VERSION)
     try:
         vocab = Vocab(tuple(meta["vocab"]))
         model_config = ModelConfig(**meta["model_config"])
         train_config = TrainConfig.from_dict(meta["train_config"])
         progress = Progress.from_dict(meta["progress"])
     except (KeyError, TypeError) as err:
-        raise CharLMError(f"{path.name} has a malformed description ({err}).") from None
+        raise CharLMError(f"{path.name} has a malformed description ({err}).", key="ckpt_malformed", name=path.name,
+                          detail=str(err)) from None
     if model_config.vocab_size != len(vocab):
-        raise CharLMError(f"{path.name}: the model expects {model_config.vocab_size} characters but the vocabulary has {len(vocab)}.")
+        raise CharLMError(f"{path.name}: the model expects {model_config.vocab_size} characters but the vocabulary has {len(vocab)}.",
+                          key="ckpt_mismatch", name=path.name, detail=f"{model_config.vocab_size} ≠ {len(vocab)}")
     model = CharRNN(model_config)
     expected = model.state_dict()
     weights = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
@@ -264,10 +274,12 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
             f"missing {', '.join(missing[:4])}" if missing else "",
             f"unexpected {', '.join(extra[:4])}" if extra else "",
             f"wrong shape for {', '.join(wrong[:4])}" if wrong else "") if x)
-        raise CharLMError(f"{path.name}: its weights do not match its description ({detail}).")
+        raise CharLMError(f"{path.name}: its weights do not match its description ({detail}).", key="ckpt_mismatch",
+                          name=path.name, detail=detail)
     for k, v in weights.items():
         if not v.is_floating_point() or not torch.isfinite(v).all():
-            raise CharLMError(f"{path.name}: tensor {k} holds non-finite or non-float values.")
+            raise CharLMError(f"{path.name}: tensor {k} holds non-finite or non-float values.", key="ckpt_nonfinite",
+                              name=path.name, tensor=k)
     model.load_state_dict({k: v.float() for k, v in weights.items()})
     model.eval()
     carry = None

@@ -73,7 +73,8 @@ class TrainConfig:
             problems.append("the model or batch is too large (hidden_size ≤ 4096, num_layers ≤ 8, "
                             "batch_size × num_steps ≤ 1,000,000)")
         if problems:
-            raise CharLMError("Invalid training settings: " + "; ".join(problems) + ".")
+            raise CharLMError("Invalid training settings: " + "; ".join(problems) + ".", key="invalid_settings",
+                              problems="; ".join(problems))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -89,7 +90,8 @@ class TrainConfig:
                 if kind is float and isinstance(value, int) and not isinstance(value, bool):
                     value = float(value)
                 if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-                    raise CharLMError(f"Training setting {key!r} has the wrong type ({type(value).__name__}).")
+                    raise CharLMError(f"Training setting {key!r} has the wrong type ({type(value).__name__}).",
+                                      key="setting_type", name=key)
                 kwargs[key] = value
         return cls(**kwargs)
 
@@ -123,5 +125,6 @@ PRESETS["tiny"] = TrainConfig(batch_size=16, num_steps=32, num_layers=1, hidden_
 
 def preset(name: str, **overrides) -> TrainConfig:
     if name not in PRESETS:
-        raise CharLMError(f"Unknown preset {name!r}; choose one of: {', '.join(PRESETS)}.")
+        raise CharLMError(f"Unknown preset {name!r}; choose one of: {', '.join(PRESETS)}.", key="unknown_preset",
+                          name=name, choices=", ".join(PRESETS))
     return PRESETS[name].replace(**overrides)

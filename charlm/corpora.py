@@ -94,12 +94,12 @@ def resolve_corpus_path(source: str) -> Path | str:
             raise CharLMError(
                 f"The built-in corpus {source!r} is not on this computer. Download it with "
                 f"'python -m charlm download {source}', or put {info.filename} in {data_dir()} "
-                "(or point CHARLM_DATA_DIR at the folder that holds it)."
+                "(or point CHARLM_DATA_DIR at the folder that holds it).", key="corpus_missing", name=source,
             )
         return path
     if not Path(source).is_file():
         names = ", ".join([PYTHON_SOURCE, *REGISTRY])
-        raise CharLMError(f"No such file: {source} (built-in corpora: {names}).")
+        raise CharLMError(f"No such file: {source} (built-in corpora: {names}).", key="no_file", name=str(source))
     return Path(source)
 
 
@@ -123,14 +123,15 @@ def python_source_text(limit: int = PYTHON_SOURCE_BYTES) -> str:
         if total >= limit:
             break
     if not parts:
-        raise CharLMError("Could not read Python's standard library source on this machine.")
+        raise CharLMError("Could not read Python's standard library source on this machine.", key="no_python_source")
     return "".join(parts)[:limit]
 
 
 def download(name: str, progress: bool = True, timeout: float = 30.0) -> Path:
     """Fetch a registered corpus into ``data_dir()``; keep it only if its checksum matches."""
     if name not in REGISTRY:
-        raise CharLMError(f"Unknown corpus {name!r}; choose one of: {', '.join(REGISTRY)}.")
+        raise CharLMError(f"Unknown corpus {name!r}; choose one of: {', '.join(REGISTRY)}.", key="unknown_corpus",
+                          name=name)
     info = REGISTRY[name]
     existing = local_path(name)
     if existing is not None and _sha256(existing) == info.sha256:
@@ -139,7 +140,8 @@ def download(name: str, progress: bool = True, timeout: float = 30.0) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise CharLMError(f"Cannot create {folder} ({err.strerror}); set CHARLM_DATA_DIR to a writable folder.") from None
+        raise CharLMError(f"Cannot create {folder} ({err.strerror}); set CHARLM_DATA_DIR to a writable folder.",
+                          key="data_dir", name=str(folder), detail=err.strerror) from None
     fd, tmp = tempfile.mkstemp(prefix=f".{info.filename}.", suffix=".part", dir=folder)
     tmp_path = Path(tmp)
     try:
@@ -162,13 +164,16 @@ def download(name: str, progress: bool = True, timeout: float = 30.0) -> Path:
         except OSError as err:
             raise CharLMError(
                 f"Could not download {name} ({getattr(err, 'reason', err)}). Check the network, or put "
-                f"{info.filename} in {folder} yourself."
+                f"{info.filename} in {folder} yourself.", key="download_failed", name=name,
+                detail=str(getattr(err, "reason", err)),
             ) from None
         if digest.hexdigest() != info.download_sha256:
-            raise CharLMError(f"The download of {name} is damaged or changed upstream (checksum differs); it was deleted.")
+            raise CharLMError(f"The download of {name} is damaged or changed upstream (checksum differs); it was deleted.",
+                              key="download_checksum", name=name)
         data = tmp_path.read_bytes().replace(b"\r\n", b"\n")
         if hashlib.sha256(data).hexdigest() != info.sha256:
-            raise CharLMError(f"The download of {name} does not match the expected text; it was deleted.")
+            raise CharLMError(f"The download of {name} does not match the expected text; it was deleted.",
+                              key="download_checksum", name=name)
         tmp_path.write_bytes(data)
         final = folder / info.filename
         os.replace(tmp_path, final)

@@ -1,9 +1,20 @@
 """The one error type the library raises for problems a person can fix."""
 
+from __future__ import annotations
+
 
 class CharLMError(ValueError):
     """Bad input or settings: the message says what is wrong and what to do about it.
 
     Callers (the CLI, the web app) show ``str(error)`` to the user as it is, so every
     message is a full sentence that names the fix, never a bare exception repr.
+
+    ``key`` and ``params`` let an interface show the same message in another language: the
+    English sentence stays here, next to the check that raises it, and a translation keyed by
+    ``key`` is filled in from ``params`` (the web app keeps its Chinese ones in demo/texts.py).
     """
+
+    def __init__(self, message: str, *, key: str | None = None, **params):
+        super().__init__(message)
+        self.key = key
+        self.params = params

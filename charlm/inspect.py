@@ -40,12 +40,12 @@ def toy_model(word: str = "hello", cell: str = "rnn", hidden_size: int = 8, step
               learning_rate: float = 0.05, seed: int = 0) -> ToyResult:
     """Train a tiny network on one word and show its output scores and softmax at every step."""
     if not isinstance(word, str) or not 2 <= len(word) <= 40:
-        raise CharLMError("Type a word of 2 to 40 characters.")
+        raise CharLMError("Type a word of 2 to 40 characters.", key="toy_word")
     if not 1 <= steps <= 5000:
-        raise CharLMError("Training steps must be between 1 and 5000.")
+        raise CharLMError("Training steps must be between 1 and 5000.", key="toy_steps")
     chars = tuple(dict.fromkeys(word))
     if len(chars) < 2:
-        raise CharLMError("The word needs at least two different characters.")
+        raise CharLMError("The word needs at least two different characters.", key="toy_distinct")
     stoi = {c: i for i, c in enumerate(chars)}
     ids = torch.tensor([[stoi[c] for c in word]])
     x, y = ids[:, :-1], ids[:, 1:]
@@ -85,7 +85,7 @@ def gradient_decay(model: CharRNN, ids: np.ndarray) -> np.ndarray:
     """
     ids = np.asarray(ids)
     if ids.ndim != 1 or len(ids) < 3:
-        raise CharLMError("gradient_decay needs a sequence of at least 3 character codes.")
+        raise CharLMError("gradient_decay needs a sequence of at least 3 character codes.", key="gradient_short")
     was_training = model.training
     model.eval()
     try:
@@ -122,12 +122,13 @@ class Trace:
 def trace(sampler: Sampler, text: str) -> Trace:
     """Read ``text`` and record, per layer and character, the gates, cell and hidden state."""
     if not text:
-        raise CharLMError("Give a passage of text to look at.")
+        raise CharLMError("Give a passage of text to look at.", key="passage_empty")
     if len(text) > 5000:
-        raise CharLMError("Use a passage of at most 5,000 characters.")
+        raise CharLMError("Use a passage of at most 5,000 characters.", key="passage_too_long")
     unknown = sampler.vocab.unknown_chars(text)
     if unknown:
-        raise CharLMError(f"The passage has characters the model never saw: {', '.join(map(repr, unknown[:10]))}.")
+        raise CharLMError(f"The passage has characters the model never saw: {', '.join(map(repr, unknown[:10]))}.",
+                          key="passage_unknown", chars=", ".join(map(repr, unknown[:10])))
     state = sampler.new_state()
     per_step, probs = [], []
     for x in sampler.vocab.encode(text):

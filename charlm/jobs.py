@@ -46,6 +46,7 @@ class JobSnapshot:
     samples: list[tuple[int, str]] = field(default_factory=list)
     checkpoints: list[Path] = field(default_factory=list)
     error: str = ""
+    failure: CharLMError | None = None  # the error itself, so an interface can show it in its own language
     reason: str = ""
 
     @property
@@ -69,7 +70,8 @@ class JobSlots:
             if self._running >= self.limit:
                 raise CharLMError(
                     f"The server is busy: {self._running} trainings are already running (the limit is "
-                    f"{self.limit}). Try again in a minute, or generate with a trained model meanwhile."
+                    f"{self.limit}). Try again in a minute, or generate with a trained model meanwhile.",
+                    key="server_busy", running=self._running, limit=self.limit,
                 )
             self._running += 1
 
@@ -102,7 +104,7 @@ class TrainingJob:
     # lifecycle -------------------------------------------------------------------------
     def start(self) -> "TrainingJob":
         if self._thread is not None:
-            raise CharLMError("This training job has already been started.")
+            raise CharLMError("This training job has already been started.", key="job_started")
         if self.slots is not None:
             self.slots.acquire()
         self._set(state="running")
@@ -133,7 +135,7 @@ class TrainingJob:
                 state=s.state, step=s.step, total_steps=s.total_steps, epoch=s.epoch, epochs=s.epochs,
                 loss=s.loss, sec_per_batch=s.sec_per_batch, chars_per_sec=s.chars_per_sec, elapsed=s.elapsed,
                 train_loss=list(s.train_loss), val_loss=list(s.val_loss), samples=list(s.samples),
-                checkpoints=list(s.checkpoints), error=s.error, reason=s.reason,
+                checkpoints=list(s.checkpoints), error=s.error, failure=s.failure, reason=s.reason,
             )
 
     # internals -------------------------------------------------------------------------
@@ -173,11 +175,12 @@ class TrainingJob:
             self._set(state="stopped" if result.reason == "stopped" else "done", reason=result.reason,
                       checkpoints=list_checkpoints(self.out_dir))
         except CharLMError as err:
-            self._set(state="failed", error=str(err), checkpoints=list_checkpoints(self.out_dir))
+            self._set(state="failed", error=str(err), failure=err, checkpoints=list_checkpoints(self.out_dir))
         except Exception as err:  # a bug or an out-of-memory: report it, never hang the slot
             log.error("training failed:\n%s", traceback.format_exc())
-            self._set(state="failed", error=f"Training failed unexpectedly ({type(err).__name__}: {err}).",
-                      checkpoints=list_checkpoints(self.out_dir))
+            failure = CharLMError(f"Training failed unexpectedly ({type(err).__name__}: {err}).", key="train_crashed",
+                                  kind=type(err).__name__, detail=str(err))
+            self._set(state="failed", error=str(failure), failure=failure, checkpoints=list_checkpoints(self.out_dir))
         finally:
             if self.slots is not None:
                 self.slots.release()

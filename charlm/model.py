@@ -34,13 +34,15 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         if self.cell not in CELLS:
-            raise CharLMError(f"cell must be one of {', '.join(CELLS)}; got {self.cell!r}.")
+            raise CharLMError(f"cell must be one of {', '.join(CELLS)}; got {self.cell!r}.", key="model_cell",
+                              value=str(self.cell))
         if self.vocab_size < 1 or self.hidden_size < 1 or self.num_layers < 1:
-            raise CharLMError("vocab_size, hidden_size and num_layers must all be at least 1.")
+            raise CharLMError("vocab_size, hidden_size and num_layers must all be at least 1.", key="model_sizes")
         if not 0.0 <= self.dropout < 1.0:
-            raise CharLMError(f"dropout must be at least 0 and below 1; got {self.dropout}.")
+            raise CharLMError(f"dropout must be at least 0 and below 1; got {self.dropout}.", key="model_dropout",
+                              value=self.dropout)
         if self.embedding_dim < 0:
-            raise CharLMError("embedding_dim must be 0 (one-hot) or positive.")
+            raise CharLMError("embedding_dim must be 0 (one-hot) or positive.", key="model_embedding")
 
     @classmethod
     def for_vocab(cls, vocab_size: int, **kwargs) -> "ModelConfig":

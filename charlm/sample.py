@@ -27,29 +27,35 @@ MAX_PRIME_LENGTH = 100_000
 
 def check_settings(vocab: Vocab, top_n: int, temperature: float, length: int = 0) -> None:
     if not isinstance(top_n, (int, np.integer)) or not 1 <= top_n <= len(vocab):
-        raise CharLMError(f"top_n must be a whole number from 1 to the vocabulary size ({len(vocab)}); got {top_n}.")
+        raise CharLMError(f"top_n must be a whole number from 1 to the vocabulary size ({len(vocab)}); got {top_n}.",
+                          key="top_n_range", vocab_size=len(vocab), value=top_n)
     if not (isinstance(temperature, (int, float)) and np.isfinite(temperature) and 0 < temperature <= 100):
-        raise CharLMError(f"temperature must be above 0 and at most 100; got {temperature}.")
+        raise CharLMError(f"temperature must be above 0 and at most 100; got {temperature}.", key="temperature_range",
+                          value=temperature)
     if not isinstance(length, (int, np.integer)) or length < 0:
-        raise CharLMError(f"length must be a whole number of characters, 0 or more; got {length}.")
+        raise CharLMError(f"length must be a whole number of characters, 0 or more; got {length}.", key="length_range",
+                          value=length)
 
 
 def prepare_prime(vocab: Vocab, prime: str, on_unknown: str = "error") -> str:
     """Check the prime text against the vocabulary: an error naming unknown characters, or
     (``on_unknown="skip"``) drop them with a warning."""
     if not isinstance(prime, str) or not prime:
-        raise CharLMError("The prime text is empty: type at least one character to start from.")
+        raise CharLMError("The prime text is empty: type at least one character to start from.", key="prime_empty")
     if len(prime) > MAX_PRIME_LENGTH:
-        raise CharLMError(f"The prime text is {len(prime):,} characters; the limit is {MAX_PRIME_LENGTH:,}.")
+        raise CharLMError(f"The prime text is {len(prime):,} characters; the limit is {MAX_PRIME_LENGTH:,}.",
+                          key="prime_too_long", n=len(prime), limit=MAX_PRIME_LENGTH)
     unknown = vocab.unknown_chars(prime)
     if unknown:
         shown = ", ".join(repr(c) for c in unknown[:10])
         if on_unknown != "skip":
-            raise CharLMError(f"The prime text has characters the model never saw: {shown}. Remove them.")
+            raise CharLMError(f"The prime text has characters the model never saw: {shown}. Remove them.",
+                              key="prime_unknown", chars=shown)
         warnings.warn(f"skipping characters not in the vocabulary: {shown}", stacklevel=3)
         prime = "".join(c for c in prime if c in vocab.stoi)
         if not prime:
-            raise CharLMError(f"None of the prime text's characters are in the model's vocabulary ({shown}).")
+            raise CharLMError(f"None of the prime text's characters are in the model's vocabulary ({shown}).",
+                              key="prime_unknown", chars=shown)
     return prime
 
 
@@ -124,7 +130,7 @@ class Sampler:
     def __init__(self, model: CharRNN, vocab: Vocab):
         cfg = model.config
         if cfg.vocab_size != len(vocab):
-            raise CharLMError("The model and the vocabulary do not match in size.")
+            raise CharLMError("The model and the vocabulary do not match in size.", key="model_vocab_mismatch")
         self.vocab, self.cell, self.H, self.L = vocab, cfg.cell, cfg.hidden_size, cfg.num_layers
         sd = {k: v.detach().float().numpy() for k, v in model.state_dict().items()}
         H = self.H

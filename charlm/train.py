@@ -131,7 +131,8 @@ def check_corpus(corpus: Corpus, config: TrainConfig) -> None:
         raise CharLMError(
             f"The validation part has {len(corpus.val_data):,} characters, fewer than one sequence of "
             f"num_steps={config.num_steps} (+1). Use a longer text, a larger val_fraction, smaller num_steps, "
-            "or val_fraction=0 to skip validation."
+            "or val_fraction=0 to skip validation.", key="val_too_short", n_chars=len(corpus.val_data),
+            num_steps=config.num_steps,
         )
 
 
@@ -161,12 +162,15 @@ def train(
         progress, state = Progress(), None
     else:
         if resume.vocab != vocab:
-            raise CharLMError("This checkpoint was trained on a text with a different vocabulary; resume it on the same text.")
+            raise CharLMError("This checkpoint was trained on a text with a different vocabulary; resume it on the same text.",
+                              key="resume_vocab")
         changed = [f for f in ARCHITECTURE_FIELDS if getattr(resume.train_config, f) != getattr(config, f)]
         if changed:
-            raise CharLMError(f"Cannot resume with different {', '.join(changed)}; keep the checkpoint's settings.")
+            raise CharLMError(f"Cannot resume with different {', '.join(changed)}; keep the checkpoint's settings.",
+                              key="resume_changed", fields=", ".join(changed))
         if not resume.can_resume:
-            raise CharLMError("This checkpoint holds weights only (no optimizer state), so training cannot resume from it.")
+            raise CharLMError("This checkpoint holds weights only (no optimizer state), so training cannot resume from it.",
+                              key="resume_weights_only")
         model, progress, state = resume.model, resume.progress, resume.carry_state
         if resume.rng_state is not None:
             torch.set_rng_state(resume.rng_state)
@@ -229,7 +233,9 @@ def train(
                 where = f" The last good checkpoint is {last_checkpoint}." if last_checkpoint else ""
                 raise CharLMError(
                     f"Training diverged: the loss became {loss_value} at step {progress.step + 1}. "
-                    f"Lower the learning rate (now {lr:g}) or keep gradient clipping on.{where}"
+                    f"Lower the learning rate (now {lr:g}) or keep gradient clipping on.{where}",
+                    key="diverged", loss=str(loss_value), step=progress.step + 1, lr=lr,
+                    checkpoint=str(last_checkpoint or ""),
                 )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

@@ -28,13 +28,13 @@ def decode_text(data: bytes) -> str:
     novel saved on two systems gives the same vocabulary.
     """
     if len(data) == 0:
-        raise CharLMError("The text is empty: choose a file that contains some text.")
+        raise CharLMError("The text is empty: choose a file that contains some text.", key="text_empty")
     nul = data.find(b"\x00")
     if nul >= 0:
         hint = " It looks like UTF-16; save it as UTF-8." if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
         raise CharLMError(
             f"This looks like a binary file, not text (a NUL byte at offset {nul}).{hint} "
-            "Choose a plain-text (.txt) file saved as UTF-8."
+            "Choose a plain-text (.txt) file saved as UTF-8.", key="text_binary", offset=nul, utf16=bool(hint)
         )
     try:
         text = data.decode("utf-8-sig")
@@ -42,11 +42,12 @@ def decode_text(data: bytes) -> str:
         bad = data[err.start]
         raise CharLMError(
             f"The file is not valid UTF-8 (byte 0x{bad:02x} at offset {err.start}). "
-            "Save it as UTF-8 (for example: open it in a text editor and choose 'Save as… UTF-8')."
+            "Save it as UTF-8 (for example: open it in a text editor and choose 'Save as… UTF-8').",
+            key="text_not_utf8", byte=f"0x{bad:02x}", offset=err.start,
         ) from None
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text:
-        raise CharLMError("The text is empty: choose a file that contains some text.")
+        raise CharLMError("The text is empty: choose a file that contains some text.", key="text_empty")
     return text
 
 
@@ -57,16 +58,17 @@ def load_text(source: str | Path | bytes, max_bytes: int | None = None) -> str:
     else:
         path = Path(source)
         if not path.is_file():
-            raise CharLMError(f"No such file: {path}")
+            raise CharLMError(f"No such file: {path}", key="no_file", name=str(path))
         if max_bytes is not None and path.stat().st_size > max_bytes:
             raise CharLMError(
                 f"{path.name} is {path.stat().st_size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB. "
-                "Use a shorter text."
+                "Use a shorter text.", key="text_too_large", mb=path.stat().st_size / 1e6, limit_mb=max_bytes / 1e6
             )
         data = path.read_bytes()
     if max_bytes is not None and len(data) > max_bytes:
         raise CharLMError(
-            f"The text is {len(data) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB. Use a shorter text."
+            f"The text is {len(data) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB. Use a shorter text.",
+            key="text_too_large", mb=len(data) / 1e6, limit_mb=max_bytes / 1e6,
         )
     return decode_text(data)
 
@@ -79,9 +81,9 @@ class Vocab:
 
     def __post_init__(self) -> None:
         if len(self.chars) == 0:
-            raise CharLMError("A vocabulary needs at least one character.")
+            raise CharLMError("A vocabulary needs at least one character.", key="vocab_invalid")
         if len(set(self.chars)) != len(self.chars) or any(len(c) != 1 for c in self.chars):
-            raise CharLMError("A vocabulary must be a list of distinct single characters.")
+            raise CharLMError("A vocabulary must be a list of distinct single characters.", key="vocab_invalid")
         codepoints = np.fromiter((ord(c) for c in self.chars), dtype=np.int64, count=len(self.chars))
         order = np.argsort(codepoints, kind="stable")
         object.__setattr__(self, "_sorted_codepoints", codepoints[order])
@@ -94,7 +96,8 @@ class Vocab:
         if len(chars) > MAX_VOCAB_SIZE:
             raise CharLMError(
                 f"The text has {len(chars):,} distinct characters; the limit is {MAX_VOCAB_SIZE:,}. "
-                "This is probably not natural-language text (or it mixes many scripts); use a cleaner text."
+                "This is probably not natural-language text (or it mixes many scripts); use a cleaner text.",
+                key="vocab_too_large", n=len(chars), limit=MAX_VOCAB_SIZE,
             )
         return cls(chars)
 
@@ -126,7 +129,8 @@ class Vocab:
             shown = ", ".join(repr(c) for c in missing[:10])
             raise CharLMError(
                 f"{len(missing)} character(s) are not in the model's vocabulary: {shown}"
-                f"{' …' if len(missing) > 10 else ''}. Remove them or use a model trained on such text."
+                f"{' …' if len(missing) > 10 else ''}. Remove them or use a model trained on such text.",
+                key="unknown_chars", n=len(missing), chars=shown + (" …" if len(missing) > 10 else ""),
             )
         return self._sorted_ids[pos]
 
@@ -153,9 +157,10 @@ class Corpus:
     def from_text(cls, text: str, val_fraction: float = 0.1, name: str = "text",
                   vocab: Vocab | None = None) -> "Corpus":
         if not text:
-            raise CharLMError("The text is empty: choose a file that contains some text.")
+            raise CharLMError("The text is empty: choose a file that contains some text.", key="text_empty")
         if not (0.0 <= val_fraction < 1.0) or val_fraction != val_fraction:
-            raise CharLMError(f"val_fraction must be at least 0 and below 1, got {val_fraction}.")
+            raise CharLMError(f"val_fraction must be at least 0 and below 1, got {val_fraction}.", key="val_fraction",
+                              value=val_fraction)
         vocab = vocab or Vocab.from_text(text)
         return cls(text=text, vocab=vocab, data=vocab.encode(text), val_fraction=val_fraction, name=name)
 
@@ -172,7 +177,8 @@ class Corpus:
         if val_fraction == self.val_fraction:
             return self
         if not 0.0 <= val_fraction < 1.0:
-            raise CharLMError(f"val_fraction must be at least 0 and below 1, got {val_fraction}.")
+            raise CharLMError(f"val_fraction must be at least 0 and below 1, got {val_fraction}.", key="val_fraction",
+                              value=val_fraction)
         return Corpus(self.text, self.vocab, self.data, val_fraction, self.name)
 
     @property
