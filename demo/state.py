@@ -34,6 +34,8 @@ class Visitor:
     ended: float | None = None  # when the tab was reported closed (None: open)
 
     run: int = 0  # trainings started in this tab; each keeps its checkpoints in its own folder
+    lang: str | None = None  # chosen in the page ("en" / "zh-CN"); None: not yet known
+    model_names: dict[str, dict[str, str]] = field(default_factory=dict)  # label -> {language: shown name}
 
     @property
     def checkpoints_dir(self) -> Path:
