@@ -1,0 +1,187 @@
+"""English and Chinese: every text in both languages, every core error translatable, figures legible."""
+
+import ast
+import io
+import re
+import warnings
+from pathlib import Path
+
+import pytest
+
+from charlm import CharLMError, Corpus
+from charlm.batches import check_fits
+from charlm.jobs import JobSnapshot
+from charlm.vocab import decode_text
+from demo import i18n, inside, views
+from demo.app import CharLMApp, translated_props
+from demo.i18n import EN, ZH, AppError, t
+from demo.texts import ERRORS_ZH, TERMS_ZH, UI
+
+ROOT = Path(__file__).resolve().parents[1]
+CJK = re.compile(r"[\u4e00-\u9fff]")
+LATIN_WORD = re.compile(r"[A-Za-z]{3,}")
+# keys whose Chinese may rightly be the same as the English (symbols, the language switch itself)
+SAME_IN_BOTH = {"status.running", "name.top_n", "name.dropout"}
+
+
+@pytest.mark.parametrize("key", sorted(UI))
+def test_every_text_exists_in_both_languages(key):
+    en, zh = UI[key]
+    assert en.strip() and zh.strip(), f"{key}: an empty text"
+    assert i18n.placeholders(en) == i18n.placeholders(zh), f"{key}: the placeholders differ"
+    if key not in SAME_IN_BOTH and LATIN_WORD.search(en):
+        assert CJK.search(zh), f"{key}: the Chinese text has no Chinese in it"
+
+
+def test_gradio_gets_both_tables_with_the_same_keys():
+    tables = i18n.I18N.translations_dict
+    assert set(tables) == {EN, ZH}
+    assert set(tables[EN]) == set(tables[ZH]) == set(UI)
+    assert all(v.strip() for table in tables.values() for v in table.values())
+
+
+def _core_errors():
+    """Every CharLMError(...) in charlm with its key and the names of its parameters."""
+    for path in sorted((ROOT / "charlm").glob("*.py")):
+        if path.name == "cli.py":  # the command line speaks English only
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "CharLMError":
+                kwargs = {k.arg: k.value for k in node.keywords}
+                key = kwargs.pop("key", None)
+                yield f"{path.name}:{node.lineno}", getattr(key, "value", None), set(kwargs)
+
+
+COMPOSED = {"fit_hint", "utf16_hint", "checkpoint_hint"}  # built by demo.i18n from other parameters
+
+
+@pytest.mark.parametrize("where,key,params", list(_core_errors()), ids=lambda v: v if isinstance(v, str) else "")
+def test_every_core_error_has_a_chinese_translation(where, key, params):
+    assert key, f"{where}: CharLMError without a key cannot be translated"
+    assert key in ERRORS_ZH, f"{where}: no Chinese for {key!r}"
+    missing = i18n.placeholders(ERRORS_ZH[key]) - params - COMPOSED
+    assert not missing, f"{where}: the Chinese for {key!r} needs {missing}, which the raise does not pass"
+
+
+def test_no_translation_is_left_over():
+    used = {key for _, key, _ in _core_errors()}
+    assert set(ERRORS_ZH) <= used, f"translations of errors nobody raises: {set(ERRORS_ZH) - used}"
+
+
+def _error(fn, *args, **kwargs) -> CharLMError:
+    with pytest.raises(CharLMError) as info:
+        fn(*args, **kwargs)
+    return info.value
+
+
+def test_core_errors_read_in_chinese_with_their_numbers():
+    short = _error(check_fits, 120, 10, 20, what="The training part of the text")
+    zh = i18n.error_text(short, ZH)
+    assert zh.startswith("文本的训练部分只有 120 个字符") and "还差 81 个" in zh and "N=5，M=20" in zh
+    assert i18n.error_text(short, EN) == str(short)  # English is the core's own sentence
+
+    binary = _error(decode_text, "ab".encode("utf-16"))
+    assert "UTF-16" in i18n.error_text(binary, ZH) and "二进制" in i18n.error_text(binary, ZH)
+    latin = _error(decode_text, "café".encode("latin-1"))
+    assert "0xe9" in i18n.error_text(latin, ZH) and "UTF-8" in i18n.error_text(latin, ZH)
+
+    vocab = Corpus.from_text("abc abc abc").vocab
+    unknown = _error(vocab.encode, "abz")
+    assert i18n.error_text(unknown, ZH) == ("有 1 个字符不在模型的字符表中：'z'。"
+                                            "请删掉它们，或使用在这类文本上训练的模型。")
+
+
+def test_app_errors_name_the_setting_in_the_language_asked_for():
+    err = AppError("err.whole_range", name="name.lr", low=1, high=4, value=9)
+    assert str(err) == "The learning rate must be a whole number from 1 to 4; got 9."
+    assert err.text(ZH) == "学习率必须是 1 到 4 之间的整数；收到的是 9。"
+    assert i18n.message(err, ZH) == "⚠️ " + err.text(ZH)
+    assert i18n.message(KeyError("x"), ZH) == "⚠️ 出了点问题（KeyError）。请再试一次。"
+
+
+def test_terms_the_core_passes_are_the_ones_it_uses():
+    source = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "charlm").glob("*.py"))
+    source += (ROOT / "demo" / "app.py").read_text(encoding="utf-8")
+    for term in TERMS_ZH:
+        assert f'"{term}"' in source
+
+
+@pytest.mark.parametrize("header,lang", [("zh-CN,zh;q=0.9,en;q=0.8", ZH), ("en-US,en;q=0.9", EN), ("zh-TW", ZH),
+                                         ("fr-FR,fr;q=0.9", EN), (None, EN), ("de, zh;q=0.5", ZH)])
+def test_the_browser_language_picks_the_default(header, lang):
+    assert i18n.from_accept_language(header) == lang
+
+
+def test_every_static_text_of_the_page_is_translated(tmp_path):
+    """No component shows a hard-coded English label, hint or explanation."""
+    app = CharLMApp()
+    demo = app.build()
+    untranslated = []
+    for block in demo.blocks.values():
+        for prop in ("label", "info", "placeholder", "title"):
+            value = getattr(block, prop, None)
+            if isinstance(value, str) and value.strip() and i18n.key_of(value) is None:
+                untranslated.append(f"{type(block).__name__}.{prop} = {value!r}")
+        if type(block).__name__ in ("Markdown", "Button") and isinstance(block.value, str) and block.value:
+            if i18n.key_of(block.value) is None:
+                untranslated.append(f"{type(block).__name__}.value = {block.value[:40]!r}")
+    assert not untranslated, untranslated
+    keys = {key for block, props in app._translated for key in props.values()}
+    assert keys <= set(UI)
+    assert {"tab.corpus", "tab.inside", "explain.train", "hint.top_n", "cells.explain"} <= keys
+    # the page's switch re-labels exactly these, in the language asked for
+    assert len(app._relabel(ZH)) == len(app._translated) > 60
+    assert translated_props(demo.blocks[app._translated[0][0]._id]) == app._translated[0][1]
+
+
+def _snapshot() -> JobSnapshot:
+    steps = list(range(1, 201))
+    return JobSnapshot("running", step=200, total_steps=400, epoch=1, epochs=2, loss=2.1, sec_per_batch=0.01,
+                       chars_per_sec=5000, elapsed=2.0, train_loss=[(s, 3.0 - s / 200) for s in steps],
+                       val_loss=[(100, 2.5), (200, 2.2)])
+
+
+def test_status_lines_follow_the_language():
+    snap = _snapshot()
+    assert views.status_line(snap, EN).startswith("▶ Epoch: 1/2... Step: 200/400... loss: 2.1000...")
+    assert views.status_line(snap, ZH).startswith("▶ 轮次: 1/2... 步数: 200/400... 损失: 2.1000...")
+    assert "验证损失 2.200" in views.status_line(snap, ZH)
+
+
+def _texts(fig) -> list[str]:
+    ax = fig.axes[0]
+    return [ax.get_xlabel(), ax.get_ylabel(), *[x.get_text() for x in ax.get_legend().get_texts()]]
+
+
+@pytest.mark.skipif(views.CJK_FONT is None, reason="no CJK font installed (see .ci/run: fonts-noto-cjk)")
+def test_chinese_figures_render_without_missing_glyphs():
+    fig = views.loss_figure(_snapshot(), ZH)
+    assert "步数（已训练的小批量数）" in _texts(fig) and "验证" in _texts(fig)
+    gates = inside.saturation_figure([{"input": (0.1, 0.3), "forget": (0.0, 0.6)}], ZH)
+    assert "L0 遗忘门" in [x.get_text() for x in gates.axes[0].get_yticklabels()]
+    compare = inside.compare_figure({"rnn": [(50, 2.4)], "lstm": [(50, 2.1)]}, ZH)
+    assert compare.axes[0].get_ylabel() == "验证损失（nat/字符）"
+    for figure in (fig, gates, compare):
+        png = io.BytesIO()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # matplotlib warns "Glyph … missing from font(s)" for boxes
+            figure.savefig(png, format="png")
+        assert png.getvalue().startswith(b"\x89PNG")
+
+
+def test_figures_fall_back_to_english_without_a_cjk_font(monkeypatch):
+    monkeypatch.setattr(views, "CJK_FONT", None)
+    assert views.figure_lang(ZH) == EN
+    assert "step (batches seen)" in _texts(views.loss_figure(_snapshot(), ZH))
+
+
+def test_every_text_key_used_in_the_code_exists():
+    """t("…") and I18N("…") calls name keys that exist (a typo would only show at run time)."""
+    used = set()
+    for path in (ROOT / "demo").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("t", "I18N", "AppError")
+                    and node.args and isinstance(node.args[0], ast.Constant)):
+                used.add(node.args[0].value)
+    assert used and not used - set(UI), used - set(UI)
+    assert t("gen.done", ZH, n=5, seed=1) == "完成：5 个字符（随机种子 1）。"
