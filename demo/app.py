@@ -265,7 +265,8 @@ class CharLMApp:
                 views.grid_html(x, corpus.vocab, bool(show_ints), 0, t("grid.inputs", lang), lang),
                 views.grid_html(y, corpus.vocab, bool(show_ints), 1, t("grid.targets", lang), lang),
                 views.one_hot_html(x[row], corpus.vocab, lang),
-                gr.update(maximum=len(batches) - 1, value=index), gr.update(maximum=N - 1, value=row))
+                # a slider needs maximum > minimum, even for a text of one batch or a batch of one row
+                gr.update(maximum=max(1, len(batches) - 1), value=index), gr.update(maximum=max(1, N - 1), value=row))
 
     # training ------------------------------------------------------------------------------------
     @staticmethod

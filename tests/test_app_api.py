@@ -205,25 +205,39 @@ def chinese_text(n_chars: int = 30_000, distinct: int = 700) -> str:
     return "".join(out)[:n_chars]
 
 
-def test_a_chinese_corpus_trains_and_generates(server, tmp_path):
+def test_a_chinese_corpus_trains_and_generates_in_chinese(server, tmp_path):
+    """A class taught in Chinese: the page set to 中文, a Chinese text uploaded, trained and sampled."""
     _, url = server
     c = client(url)
+    c.predict("zh-CN", api_name="/set_language")
+    bad = tmp_path / "latin1.txt"
+    bad.write_bytes("caf\u00e9 cr\u00e8me ".encode("latin-1") * 40)
+    assert "不是有效的 UTF-8" in c.predict(None, handle_file(str(bad)), 0.1, api_name="/load_corpus")[0]
     text = chinese_text()
     path = tmp_path / "中文.txt"
     path.write_text(text, encoding="utf-8")
     status, summary, vocab, *_ = c.predict(None, handle_file(str(path)), 0.1, api_name="/load_corpus")
-    assert "embedding" in summary and f"**{len(set(text))}** distinct" in summary
+    assert status == "已载入 中文.txt。"
+    assert "嵌入向量" in summary and f"不同的字符 **{len(set(text))}** 个" in summary
     info, *_ = c.predict(8, 32, 0, 0, False, api_name="/preview_batch")
-    assert "both 8×32" in info
+    assert "输入和目标都是 8×32" in info
+    message, _ = c.predict("quick", "lstm", 1, 64, 0.0, 16, 32, 5.0, 5.0, 50, 60, api_name="/start_training")
+    assert message == "⚠️ 学习率必须在 1e-05 到 0.1 之间；收到的是 5.0。"
     c.predict("quick", "lstm", 1, 64, 0.0, 16, 32, 0.01, 5.0, 50, 60, api_name="/start_training")
-    wait_for(lambda: "done" in c.predict(api_name="/training_status")[0])
-    label = next(v for v, _ in c.predict(api_name="/model_choices")["choices"] if v.startswith("this session"))
+    line = wait_for(lambda: (lambda s: s if "完成" in s else None)(c.predict(api_name="/training_status")[0]))
+    assert re.search(r"轮次: \d+/50\.\.\. 步数: 60/60\.\.\. 损失: [\d.]+", line)
+    choices = c.predict(api_name="/model_choices")["choices"]  # (shown name, value)
+    label = next(value for name, value in choices if name.startswith("本次会话："))
+    assert ("预训练：anna-2x512", "pretrained: anna-2x512") in [tuple(x) for x in choices]
     prime = text[:3]
     out, done = c.predict(label, prime, 50, 4, 1.0, 2, api_name="/generate")
     assert out.startswith(prime) and len(out) == 53 and all("\u4e00" <= ch <= "\u9fff" or ch in "，。\n" for ch in out)
+    assert done == "完成：50 个字符（随机种子 2）。"
     note, probs, _ = c.predict(label, prime, 1.0, 4, api_name="/next_char")
     probs = probs.get("value", probs)
     assert any("\u4e00" <= row[0] <= "\u9fff" for row in probs["data"])
+    assert "只有前 4 个可能被抽中" in note and {row[2] for row in probs["data"]} == {"在前 N 个之内（可能被抽中）",
+                                                                               "在前 N 个之外（不会被抽中）"}
 
 
 def test_offline_machine_without_the_novels_falls_back_to_python_source(tmp_path, monkeypatch):

@@ -100,3 +100,61 @@ def test_a_lesson_in_the_browser(browser, tmp_path):
         while (app.slots.running or any(f.exists() for f in folders)) and time.time() < deadline:
             time.sleep(0.5)
         assert app.slots.running == 0 and not any(f.exists() for f in folders)
+
+
+# A novel's opening, then 6,000 characters drawn from 1,500 distinct ones: a vocabulary too large for one-hot.
+CHINESE = "幸福的家庭都是相似的，不幸的家庭各有各的不幸。\n" + "".join(
+    chr(0x4E00 + (i * 7919) % 1500) + ("。\n" if i % 40 == 39 else "") for i in range(6000))
+
+
+def test_the_page_in_chinese_and_the_switch_between_languages(browser, tmp_path):
+    """A browser set to Chinese gets the whole page in Chinese; the page's switch changes everything and
+    is remembered; the footer's settings move the page's switch along."""
+    corpus = tmp_path / "安娜.txt"
+    corpus.write_text(CHINESE, encoding="utf-8")
+    with running_app(tmp_path) as (app, url):
+        context = browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        page.goto(url)
+        page.get_by_text("第 1 步——数据").wait_for(timeout=30_000)
+        assert page.get_by_role("tab").all_inner_texts()[:5] == ["1 · 语料", "2 · 小批量", "3 · 训练", "4 · 生成",
+                                                                  "5 · 网络内部"]
+        status = page.locator("#corpus-status")
+        status.get_by_text("已载入").wait_for(timeout=20_000)  # written by Python, in Chinese too
+        playwright.expect(page.locator('#language input[value="zh-CN"]')).to_be_checked(timeout=10_000)
+
+        # A Chinese text: an embedding, and a one-hot view of only the rows that light up
+        page.locator("input[type=file]").first.set_input_files(str(corpus))
+        page.wait_for_timeout(1000)
+        page.get_by_role("button", name="载入文本").click()
+        page.locator("#corpus-summary").get_by_text("安娜.txt").wait_for(timeout=20_000)
+        assert "嵌入向量" in page.locator("#corpus-summary").inner_text()
+        page.get_by_role("tab", name="2 · 小批量").click()
+        onehot = page.locator("#one-hot")
+        onehot.get_by_text("被点亮的").wait_for(timeout=20_000)
+        assert page.locator("#one-hot tr").count() <= 41 and "幸" in page.locator("#grid-x").inner_text()
+
+        # The page's switch: labels and Python's text change at once, and stay changed after a reload
+        page.locator("#language").get_by_text("English").click()
+        page.get_by_role("tab", name="2 · Batches").wait_for(timeout=20_000)
+        page.locator("#batch-info").get_by_text("inputs and targets are both").wait_for(timeout=20_000)
+        page.reload()
+        page.get_by_text("Step 1 — the data").wait_for(timeout=30_000)
+        status.get_by_text("Loaded").wait_for(timeout=20_000)
+        playwright.expect(page.locator('#language input[value="en"]')).to_be_checked(timeout=10_000)
+        assert page.get_by_role("tab").all_inner_texts()[0] == "1 · Corpus"
+
+        # The footer's settings switch the labels, and the page's switch follows
+        def footer_language(name):
+            page.get_by_text(re.compile("^(Language|语言)$")).locator("xpath=..").locator("input").first.click()
+            page.get_by_role("option", name=name).first.click()
+            page.wait_for_timeout(500)
+
+        page.locator("footer button.settings").click()
+        footer_language("English")  # the browser's Chinese, switched off and on again
+        footer_language("简体中文")
+        page.keyboard.press("Escape")
+        status.get_by_text("已载入").wait_for(timeout=20_000)
+        playwright.expect(page.locator('#language input[value="zh-CN"]')).to_be_checked(timeout=10_000)
+        assert page.get_by_role("tab").all_inner_texts()[0] == "1 · 语料"
+        context.close()
