@@ -137,6 +137,11 @@ class CharLMApp:
         return "anna-karenina" if local_path("anna-karenina") else PYTHON_SOURCE
 
     @staticmethod
+    def builtin_choices(lang: str) -> list[tuple[str, str]]:
+        """The built-in texts as (title in ``lang``, name)."""
+        return [(t(f"corpus.title.{name}", lang), name) for name in (PYTHON_SOURCE, *REGISTRY)]
+
+    @staticmethod
     def corpus_title(corpus: Corpus, lang: str) -> str:
         """A built-in corpus by its title in ``lang``; an upload by its file name."""
         key = f"corpus.title.{corpus.name}"
@@ -212,12 +217,12 @@ class CharLMApp:
         self.visitor(request).lang = lang
         same = i18n.normalise(browser or "") == lang  # Gradio already shows the labels in this language
         relabel = [gr.skip()] * len(self._translated) if same else self._relabel(lang)
-        return lang, lang, *relabel
+        return lang, lang, gr.update(choices=self.builtin_choices(lang)), *relabel
 
     def set_language(self, lang: str | None, request: gr.Request):
         lang = i18n.normalise(lang)
         self.visitor(request).lang = lang
-        return lang, *self._relabel(lang)
+        return lang, gr.update(choices=self.builtin_choices(lang)), *self._relabel(lang)
 
     # corpus --------------------------------------------------------------------------------------
     def _corpus_outputs(self, corpus: Corpus, lang: str):
@@ -452,7 +457,6 @@ class CharLMApp:
         heavy = {"concurrency_id": "heavy", "concurrency_limit": self.config.heavy_concurrency}
         cheap = {"concurrency_limit": None}
         guarded = self.guarded
-        builtin_choices = [PYTHON_SOURCE, *REGISTRY]
         # Gradio keeps copies of served files (checkpoint downloads) in its cache: clear them hourly.
         with gr.Blocks(title="charlm — character-level language model · 字符级语言模型",
                        delete_cache=(3600, 6 * 3600)) as demo:
@@ -469,7 +473,7 @@ class CharLMApp:
                 with gr.Tab(I18N("tab.corpus"), id="corpus"):
                     gr.Markdown(I18N("explain.corpus"))
                     with gr.Row():
-                        builtin = gr.Dropdown(builtin_choices, value=self.default_corpus_name(),
+                        builtin = gr.Dropdown(self.builtin_choices(EN), value=self.default_corpus_name(),
                                               label=I18N("corpus.builtin"), info=I18N("hint.builtin"))
                         upload = gr.File(label=I18N("corpus.upload"), file_types=[".txt"], type="filepath")
                         val_fraction = gr.Slider(0.0, 0.5, value=0.1, step=0.01, label=I18N("corpus.val_share"),
@@ -566,6 +570,7 @@ class CharLMApp:
                                 colours[t("gen.out_top", code)] = "#94a3b8"
                             dist_plot = gr.BarPlot(x="character", y="probability", color="kind", sort="-y", height=320,
                                                    title=I18N("gen.dist_title"), color_map=colours,
+                                                   color_title=I18N("gen.kind"),
                                                    x_title=I18N("axis.character"), y_title=I18N("axis.probability"))
 
                 inside.build(self, model_box)
@@ -591,11 +596,11 @@ class CharLMApp:
             # On opening, the language comes first (stored in this browser, else the browser's own),
             # then everything Python writes; the page's switch re-labels the page and redraws it.
             opened = demo.load(self.open_language, [language_store, browser_language],
-                               [language, language_store, *relabelled],
+                               [language, language_store, builtin, *relabelled],
                                js="(stored, _) => [stored, document.documentElement.lang || navigator.language || '']",
                                api_name="open_language", api_visibility="private", **cheap)
             redraw(opened, "on_open")
-            switched = language.input(self.set_language, language, [language_store, *relabelled],
+            switched = language.input(self.set_language, language, [language_store, builtin, *relabelled],
                                       api_name="set_language", **cheap)
             redraw(switched, "on_language").then(guarded(5)(self.training_status), None, status_out,
                                                  api_name="status_on_language", api_visibility="private", **cheap)
@@ -642,7 +647,7 @@ class CharLMApp:
             footer_links=["api", "settings"], **kwargs)
 
 
-TRANSLATABLE_PROPS = ("label", "info", "placeholder", "value", "title", "x_title", "y_title")
+TRANSLATABLE_PROPS = ("label", "info", "placeholder", "value", "title", "x_title", "y_title", "color_title")
 
 
 def translated_props(block) -> dict[str, str]:

@@ -225,8 +225,9 @@ def build(app, model_box) -> None:
         if not 0 <= unit_index < acts.shape[1]:
             raise AppError("err.unit_range", n=acts.shape[1], last=acts.shape[1] - 1)
         found = feature_correlations(acts, text_features(text))
-        lines = [f"- **{t('feature.' + name, lang)}**: "
-                 + ", ".join(t("cells.unit_r", lang, unit=i, r=r) for i, r in cells)
+        colon, comma = ("：", "，") if lang == i18n.ZH else (": ", ", ")
+        lines = [f"- **{t('feature.' + name, lang)}**{colon}"
+                 + comma.join(t("cells.unit_r", lang, unit=i, r=r) for i, r in cells)
                  for name, cells in found.items()]
         sat = gate_saturation(tr)
         gates = saturation_figure(sat, lang) if any(sat) else None

@@ -240,6 +240,7 @@ UI: dict[str, tuple[str, str]] = {
                       "only the top {top_n} can be drawn.",
                       "读完 “…{prime}” 之后，模型认为最可能的下一个字符（温度 {temperature:g}）；"
                       "只有前 {top_n} 个可能被抽中。"),
+    "gen.kind": ("Top-N", "前 N 个"),
     "gen.in_top": ("in top-N (can be drawn)", "在前 N 个之内（可能被抽中）"),
     "gen.out_top": ("outside top-N (never drawn)", "在前 N 个之外（不会被抽中）"),
     "gen.stopped_after": ("Stopped after {n} characters.", "生成了 {n} 个字符后停止。"),
