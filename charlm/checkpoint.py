@@ -250,8 +250,9 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         raise CharLMError(f"{path.name} is a safetensors file but not a charlm checkpoint (no charlm description).",
                           key="ckpt_foreign", name=path.name)
     if meta.get("version") != FORMAT_VERSION:
-        raise CharLMError(f"{path.name} uses checkpoint format version {meta.get('version')}; this charlm reads {FORMAT_VERSION}.",
-                          key="ckpt_version", name=path.name, version=str(meta.get("version")), supported=FORMAT_VERSION)
+        version = meta.get("version")
+        raise CharLMError(f"{path.name} uses checkpoint format version {version}; this charlm reads {FORMAT_VERSION}.",
+                          key="ckpt_version", name=path.name, version=str(version), supported=FORMAT_VERSION)
     try:
         vocab = Vocab(tuple(meta["vocab"]))
         model_config = ModelConfig(**meta["model_config"])
@@ -261,8 +262,9 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         raise CharLMError(f"{path.name} has a malformed description ({err}).", key="ckpt_malformed", name=path.name,
                           detail=str(err)) from None
     if model_config.vocab_size != len(vocab):
-        raise CharLMError(f"{path.name}: the model expects {model_config.vocab_size} characters but the vocabulary has {len(vocab)}.",
-                          key="ckpt_mismatch", name=path.name, detail=f"{model_config.vocab_size} ≠ {len(vocab)}")
+        raise CharLMError(f"{path.name}: the model expects {model_config.vocab_size} characters but the vocabulary "
+                          f"has {len(vocab)}.", key="ckpt_mismatch", name=path.name,
+                          detail=f"{model_config.vocab_size} ≠ {len(vocab)}")
     model = CharRNN(model_config)
     expected = model.state_dict()
     weights = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}

@@ -162,15 +162,15 @@ def train(
         progress, state = Progress(), None
     else:
         if resume.vocab != vocab:
-            raise CharLMError("This checkpoint was trained on a text with a different vocabulary; resume it on the same text.",
-                              key="resume_vocab")
+            raise CharLMError("This checkpoint was trained on a text with a different vocabulary; resume it on the "
+                              "same text.", key="resume_vocab")
         changed = [f for f in ARCHITECTURE_FIELDS if getattr(resume.train_config, f) != getattr(config, f)]
         if changed:
             raise CharLMError(f"Cannot resume with different {', '.join(changed)}; keep the checkpoint's settings.",
                               key="resume_changed", fields=", ".join(changed))
         if not resume.can_resume:
-            raise CharLMError("This checkpoint holds weights only (no optimizer state), so training cannot resume from it.",
-                              key="resume_weights_only")
+            raise CharLMError("This checkpoint holds weights only (no optimizer state), so training cannot resume "
+                              "from it.", key="resume_weights_only")
         model, progress, state = resume.model, resume.progress, resume.carry_state
         if resume.rng_state is not None:
             torch.set_rng_state(resume.rng_state)
