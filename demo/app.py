@@ -209,12 +209,18 @@ class CharLMApp:
         """Every static text of the page in ``lang`` (the page's own switch changes them all at once)."""
         return [gr.update(**{prop: t(key, lang) for prop, key in props.items()}) for _, props in self._translated]
 
-    def open_language(self, stored: str | None, browser: str | None, request: gr.Request):
-        """On opening: the language stored in this browser, else the browser's own."""
-        lang = i18n.normalise(stored) if stored in i18n.LANGUAGES else i18n.normalise(browser or "")
-        if not stored and not browser:
-            lang = self.lang_of(request)
+    def initial_language(self, stored: str | None, browser: str | None, request: gr.Request) -> str:
+        """On opening: the language stored in this browser, else the browser's own (its page's
+        language, else its Accept-Language header)."""
+        if stored in i18n.LANGUAGES:
+            lang = stored
+        else:
+            lang = i18n.normalise(browser) if browser else self.lang_of(request)
         self.visitor(request).lang = lang
+        return lang
+
+    def open_language(self, stored: str | None, browser: str | None, request: gr.Request):
+        lang = self.initial_language(stored, browser, request)
         same = i18n.normalise(browser or "") == lang  # Gradio already shows the labels in this language
         relabel = [gr.skip()] * len(self._translated) if same else self._relabel(lang)
         return lang, lang, gr.update(choices=self.builtin_choices(lang)), *relabel
@@ -252,6 +258,11 @@ class CharLMApp:
 
     def show_corpus(self, request: gr.Request):
         return self._corpus_outputs(self.corpus_for(self.visitor(request)), self.lang_of(request))
+
+    def show_corpus_on_open(self, stored: str | None, browser: str | None, request: gr.Request):
+        """The corpus tab on opening, in the same language ``open_language`` picks (they run side by side)."""
+        self.initial_language(stored, browser, request)
+        return self.show_corpus(request)
 
     # batches -------------------------------------------------------------------------------------
     def preview_batch(self, batch_size, num_steps, index, row, show_ints, request: gr.Request):
@@ -585,25 +596,28 @@ class CharLMApp:
             batch_out = [batch_info, reshape, grid_x, grid_y, onehot_view, index_slider, row_slider]
             status_out = [train_status, loss_plot, sample_box, ckpt_files, timer]
 
-            def redraw(event, when: str):
-                """After the language is known or changed: what Python wrote, again, in that language."""
-                return event.then(guarded(5)(self.show_corpus), None, corpus_out, api_name=f"show_corpus_{when}",
+            def rest_of_page(event, when: str):
+                """What Python writes after the corpus: the batch view and the models, in the language."""
+                return event.then(guarded(7)(self.preview_batch), batch_in, batch_out, api_name=f"preview_{when}",
                                   api_visibility="private", **cheap).then(
-                    guarded(7)(self.preview_batch), batch_in, batch_out, api_name=f"preview_{when}",
-                    api_visibility="private", **cheap).then(
                     self.model_choices, None, model_box, api_name=f"models_{when}", api_visibility="private", **cheap)
 
-            # On opening, the language comes first (stored in this browser, else the browser's own),
-            # then everything Python writes; the page's switch re-labels the page and redraws it.
-            opened = demo.load(self.open_language, [language_store, browser_language],
-                               [language, language_store, builtin, *relabelled],
-                               js="(stored, _) => [stored, document.documentElement.lang || navigator.language || '']",
-                               api_name="open_language", api_visibility="private", **cheap)
-            redraw(opened, "on_open")
+            # On opening, two events side by side pick the same language (stored in this browser, else the
+            # browser's own): one sets the switch and the labels, one writes the page; the page's switch
+            # re-labels the page and writes it again.
+            language_in = {"inputs": [language_store, browser_language],
+                           "js": "(stored, _) => [stored, document.documentElement.lang || navigator.language || '']"}
+            demo.load(self.open_language, outputs=[language, language_store, builtin, *relabelled],
+                      api_name="open_language", api_visibility="private", **language_in, **cheap)
+            rest_of_page(demo.load(guarded(5)(self.show_corpus_on_open), outputs=corpus_out,
+                                   api_name="show_corpus_on_open", api_visibility="private", **language_in, **cheap),
+                         "on_open")
             switched = language.input(self.set_language, language, [language_store, builtin, *relabelled],
                                       api_name="set_language", **cheap)
-            redraw(switched, "on_language").then(guarded(5)(self.training_status), None, status_out,
-                                                 api_name="status_on_language", api_visibility="private", **cheap)
+            rest_of_page(switched.then(guarded(5)(self.show_corpus), None, corpus_out, api_name="show_corpus",
+                                       api_visibility="private", **cheap), "on_language").then(
+                guarded(5)(self.training_status), None, status_out, api_name="status_on_language",
+                api_visibility="private", **cheap)
 
             # ---------------------------------------------------------------- events
             load_evt = load_btn.click(guarded(5)(self.load_corpus), [builtin, upload, val_fraction], corpus_out,
