@@ -70,7 +70,7 @@ UI: dict[str, tuple[str, str]] = {
         "(wilder text). The chart shows the distribution after the prime: only the highlighted bars can be drawn.",
         "**第 12 步——采样（§5.12）。** 先把起始文本逐个字符送入网络；之后模型反复预测下一个字符的概率"
         "分布，只保留最可能的前 N 个，从中抽取一个，再把它送回网络。温度低于 1 使分布更尖锐（文本更稳妥），"
-        "高于 1 使分布更平坦（文本更放飞）。右图是读完起始文本后的分布：只有高亮的柱子可能被抽中。",
+        "高于 1 使分布更平坦（文本更大胆）。右图是读完起始文本后的分布：只有高亮的柱子可能被抽中。",
     ),
     # ------------------------------------------------------------------ tab 1: corpus
     "corpus.builtin": ("Built-in text", "内置文本"),
