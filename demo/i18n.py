@@ -17,7 +17,7 @@ import gradio as gr
 
 from charlm import CharLMError
 
-from .texts import ERRORS_ZH, TERMS_ZH, UI
+from .texts import ERRORS_ZH, HINTS_ZH, TERMS_ZH, UI
 
 EN, ZH = "en", "zh-CN"
 LANGUAGES = (EN, ZH)
@@ -67,24 +67,12 @@ def _zh_params(err: CharLMError) -> dict:
     p = {k: TERMS_ZH.get(v, v) if isinstance(v, str) else v for k, v in err.params.items()}
     if err.key == "too_short_for_batch":
         fit = p.get("fit")
-        p["fit_hint"] = (f"能放得下的形状：N={fit[0]}，M={fit[1]}。" if fit else "文本至少需要 2 个字符。")
+        p["fit_hint"] = HINTS_ZH["fit"].format(n=fit[0], m=fit[1]) if fit else HINTS_ZH["no_fit"]
     elif err.key == "text_binary":
-        p["utf16_hint"] = "它看起来是 UTF-16 编码；请另存为 UTF-8。" if p.get("utf16") else ""
+        p["utf16_hint"] = HINTS_ZH["utf16"] if p.get("utf16") else ""
     elif err.key == "diverged":
-        p["checkpoint_hint"] = f"最后一个正常的检查点是 {p['checkpoint']}。" if p.get("checkpoint") else ""
+        p["checkpoint_hint"] = HINTS_ZH["checkpoint"].format(path=p["checkpoint"]) if p.get("checkpoint") else ""
     return p
-
-
-def error_text(err: Exception, lang: str) -> str:
-    """What to show for an error: charlm's message, or its translation when one exists."""
-    if not isinstance(err, CharLMError):
-        return t("err.generic", lang, kind=type(err).__name__)
-    if lang == ZH and err.key in ERRORS_ZH:
-        try:
-            return ERRORS_ZH[err.key].format(**_zh_params(err))
-        except (KeyError, IndexError, ValueError):  # a template out of step with its raise: say it in English
-            pass
-    return str(err)
 
 
 def _named(params: dict, lang: str) -> dict:
@@ -103,6 +91,21 @@ class AppError(CharLMError):
         return t(self.key, lang, **_named(self.params, lang))
 
 
+def error_text(err: Exception, lang: str) -> str:
+    """What to show for an error: the app's or charlm's message in ``lang`` (charlm's English
+    sentence when it has no translation), never a stack trace."""
+    if isinstance(err, AppError):
+        return err.text(lang)
+    if not isinstance(err, CharLMError):
+        return t("err.generic", lang, kind=type(err).__name__)
+    if lang == ZH and err.key in ERRORS_ZH:
+        try:
+            return ERRORS_ZH[err.key].format(**_zh_params(err))
+        except (KeyError, IndexError, ValueError):  # a template out of step with its raise: say it in English
+            pass
+    return str(err)
+
+
 def message(err: Exception, lang: str) -> str:
     """The one line a handler shows for ``err``."""
-    return "⚠️ " + (err.text(lang) if isinstance(err, AppError) else error_text(err, lang))
+    return "⚠️ " + error_text(err, lang)

@@ -467,6 +467,14 @@ ERRORS_ZH: dict[str, str] = {
     "model_embedding": "嵌入维度必须是 0（独热编码）或正数。",
 }
 
+# Sentences the Chinese errors above are composed with (from the error's parameters).
+HINTS_ZH: dict[str, str] = {
+    "fit": "能放得下的形状：N={n}，M={m}。",
+    "no_fit": "文本至少需要 2 个字符。",
+    "utf16": "它看起来是 UTF-16 编码；请另存为 UTF-8。",
+    "checkpoint": "最后一个正常的检查点是 {path}。",
+}
+
 # English phrases charlm passes in error parameters, and their Chinese.
 TERMS_ZH: dict[str, str] = {
     "The text": "文本",

@@ -185,3 +185,22 @@ def test_every_text_key_used_in_the_code_exists():
                 used.add(node.args[0].value)
     assert used and not used - set(UI), used - set(UI)
     assert t("gen.done", ZH, n=5, seed=1) == "完成：5 个字符（随机种子 1）。"
+
+
+def test_a_diverged_training_is_reported_in_chinese_with_its_last_good_checkpoint(tmp_path, monkeypatch):
+    from charlm import CharRNN, preset, train
+
+    original = CharRNN.forward
+
+    def poisoned(self, x, state=None):
+        logits, state = original(self, x, state)
+        poisoned.calls += self.training
+        return (logits * float("nan") if poisoned.calls == 8 else logits), state
+
+    poisoned.calls = 0
+    monkeypatch.setattr(CharRNN, "forward", poisoned)
+    err = _error(train, Corpus.from_text("abc abd abe " * 200, val_fraction=0.0),
+                 preset("tiny", epochs=10, max_steps=50, save_every=5), tmp_path)
+    zh = i18n.error_text(err, ZH)
+    assert zh.startswith("训练发散了：第 8 步的损失变成了 nan。") and "请降低学习率（当前为 0.01）" in zh
+    assert zh.endswith(f"最后一个正常的检查点是 {tmp_path / 'i5_l64.safetensors'}。")
