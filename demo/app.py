@@ -358,9 +358,7 @@ class CharLMApp:
         key = (id(visitor.job), snap.step, len(snap.val_loss), lang)
         figure = gr.skip() if key == visitor.plotted else views.loss_figure(snap, lang)
         visitor.plotted = key
-        status = (f"❌ {i18n.error_text(snap.failure, lang)}" if snap.state == "failed" and snap.failure
-                  else views.status_line(snap, lang))
-        return status, figure, sample, files, gr.Timer(active=not visitor.job.finished)
+        return views.status_line(snap, lang), figure, sample, files, gr.Timer(active=not visitor.job.finished)
 
     # generation ----------------------------------------------------------------------------------
     def model_choices(self, request: gr.Request, select: str | None = None):
@@ -369,12 +367,14 @@ class CharLMApp:
         lang = self.lang_of(request)
         for run in sorted(visitor.checkpoints_dir.glob("run*"), key=lambda d: int(d.name[3:])):
             for path in list_checkpoints(run):
-                visitor.models[t("model.session", EN, name=f"{run.name}/{path.stem}")] = path
+                name = f"{run.name}/{path.stem}"
+                label = t("model.session", EN, name=name)
+                visitor.models[label] = path
+                visitor.model_names[label] = {code: t("model.session", code, name=name) for code in i18n.LANGUAGES}
         visitor.models = {k: v for k, v in visitor.models.items() if v.is_file()}
         shown = {label: t("model.pretrained", lang, name=path.stem) for label, path in self.pretrained().items()}
         for label in reversed(visitor.models):
-            shown[label] = visitor.model_names.get(label, {}).get(lang) or (
-                t("model.session", lang, name=label.split(": ", 1)[1]) if label.startswith("this session: ") else label)
+            shown[label] = visitor.model_names[label][lang]
         choices = [(name, label) for label, name in shown.items()]
         value = select if select in shown else (choices[0][1] if choices else None)
         return gr.update(choices=choices, value=value)

@@ -201,7 +201,7 @@ def build(app, model_box) -> None:
                         loss=snap.loss or float("nan")), gr.skip()
             snap = job.snapshot()
             if snap.state == "failed":
-                yield "⚠️ " + (i18n.error_text(snap.failure, lang) if snap.failure else snap.error), gr.skip()
+                yield "⚠️ " + views.failure_text(snap, lang), gr.skip()
                 return
             curves[cell] = snap.val_loss
         summary = ", ".join(f"{c.upper()} {p[-1][1]:.3f}" for c, p in curves.items() if p)

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from charlm import Batches, Corpus, Vocab, one_hot
 from charlm.jobs import JobSnapshot
 
-from .i18n import EN, t
+from .i18n import EN, error_text, t
 
 CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Serif CJK SC", "WenQuanYi Zen Hei", "SimHei")
 
@@ -180,10 +180,15 @@ def format_seconds(seconds: float | None) -> str:
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else f"{seconds // 60}:{seconds % 60:02d}"
 
 
+def failure_text(snap: JobSnapshot, lang: str = EN) -> str:
+    """Why a job failed, in ``lang`` (the error itself when the job kept it)."""
+    return error_text(snap.failure, lang) if snap.failure else snap.error
+
+
 def status_line(snap: JobSnapshot, lang: str = EN) -> str:
     """The chapter's log line ("Epoch: 1/20... Step: 10/3960... loss: ...") with speed and time left."""
     if snap.state == "failed":
-        return f"❌ {snap.error}"
+        return f"❌ {failure_text(snap, lang)}"
     if snap.step == 0:
         return t("status.starting" if snap.state == "running" else "status.waiting", lang)
     val = t("status.val", lang, loss=snap.val_loss[-1][1]) if snap.val_loss else ""
