@@ -13,7 +13,7 @@ from charlm.batches import check_fits
 from charlm.jobs import JobSnapshot
 from charlm.vocab import decode_text
 from demo import i18n, inside, views
-from demo.app import CharLMApp, translated_props
+from demo.app import CharLMApp
 from demo.i18n import EN, ZH, AppError, t
 from demo.texts import ERRORS_ZH, TERMS_ZH, UI
 
@@ -130,8 +130,11 @@ def test_every_static_text_of_the_page_is_translated(tmp_path):
     assert keys <= set(UI)
     assert {"tab.corpus", "tab.inside", "explain.train", "hint.top_n", "cells.explain"} <= keys
     # the page's switch re-labels exactly these, in the language asked for
-    assert len(app._relabel(ZH)) == len(app._translated) > 60
-    assert translated_props(demo.blocks[app._translated[0][0]._id]) == app._translated[0][1]
+    relabel = app._relabel(ZH)
+    assert len(relabel) == len(app._translated) > 60
+    by_key = {props.get("label") or props.get("value"): update for (_, props), update in zip(app._translated, relabel)}
+    assert by_key["tab.corpus"]["label"] == "1 · 语料" and by_key["corpus.load"]["value"] == "载入文本"
+    assert by_key["corpus.builtin"] == {"__type__": "update", "label": "内置文本", "info": UI["hint.builtin"][1]}
 
 
 def _snapshot() -> JobSnapshot:
