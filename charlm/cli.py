@@ -15,6 +15,8 @@ import threading
 from dataclasses import fields
 from pathlib import Path
 
+import torch
+
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import PRESETS, TrainConfig, preset
 from .errors import CharLMError
@@ -103,6 +105,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"Resuming from {latest} (step {resume.progress.step}).", file=sys.stderr)
     else:
         config = preset(args.preset, **overrides)
+    if config.num_threads:  # process-wide, so set here in the main thread, not inside the training loop
+        torch.set_num_threads(config.num_threads)
     text, name = _read_corpus_text(args.corpus)
     corpus = Corpus.from_text(text, val_fraction=config.val_fraction, name=name)
     print(f"{corpus.name}: {len(corpus.data):,} characters, {len(corpus.vocab)} distinct; "

@@ -11,7 +11,7 @@ import math
 from dataclasses import asdict, dataclass, field, fields, replace
 
 from .errors import CharLMError
-from .model import CELLS
+from .cells import CELL_NAMES, CELLS
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class TrainConfig:
     batch_size: int = field(default=100, metadata={"help": "N: sequences per batch"})
     num_steps: int = field(default=100, metadata={"help": "M: characters per sequence (steps unrolled)"})
     # model
-    cell: str = field(default="lstm", metadata={"help": "lstm, gru or rnn (plain tanh RNN)"})
+    cell: str = field(default="lstm", metadata={"help": ", ".join(CELL_NAMES) + " (rnn: a plain tanh RNN)"})
     num_layers: int = field(default=2, metadata={"help": "stacked recurrent layers"})
     hidden_size: int = field(default=512, metadata={"help": "units per layer (the chapter's lstm_size)"})
     dropout: float = field(default=0.5, metadata={"help": "dropout between layers and before the output (1 - keep_prob)"})
@@ -36,7 +36,7 @@ class TrainConfig:
     max_seconds: float = field(default=0.0, metadata={"help": "stop after this much training time (0: no limit)"})
     bf16: bool = field(default=False, metadata={"help": "bfloat16 autocast on the CPU (faster, slightly less precise)"})
     seed: int = field(default=0, metadata={"help": "random seed (weights, dropout, samples)"})
-    num_threads: int = field(default=0, metadata={"help": "torch CPU threads (0: leave as is)"})
+    num_threads: int = field(default=0, metadata={"help": "torch CPU threads, set by the CLI (0: leave as is)"})
     # reporting
     eval_every: int = field(default=100, metadata={"help": "validation loss every N steps (0: only at the end)"})
     eval_batches: int = field(default=20, metadata={"help": "batches of the validation text per evaluation (0: all)"})
@@ -128,3 +128,23 @@ def preset(name: str, **overrides) -> TrainConfig:
         raise CharLMError(f"Unknown preset {name!r}; choose one of: {', '.join(PRESETS)}.", key="unknown_preset",
                           name=name, choices=", ".join(PRESETS))
     return PRESETS[name].replace(**overrides)
+
+
+# A run that is resumed must keep what shapes the model and the order of the data ...
+ARCHITECTURE_FIELDS = ("cell", "num_layers", "hidden_size", "batch_size", "num_steps", "val_fraction")
+# ... and may change how long and how hard it trains.
+RESUMABLE_FIELDS = ("epochs", "max_steps", "learning_rate", "grad_clip", "dropout")
+
+
+def resume_config(saved: TrainConfig, requested: TrainConfig) -> TrainConfig:
+    """The settings to resume ``saved`` with: its own, except the ``RESUMABLE_FIELDS`` of
+    ``requested`` (a form that also shows the architecture can be sent as it is)."""
+    return saved.replace(**{name: getattr(requested, name) for name in RESUMABLE_FIELDS})
+
+
+def live_cadence(config: TrainConfig) -> TrainConfig:
+    """``config`` reporting often enough for a page that plots it live: a validation loss and a
+    sample every 100 steps, a checkpoint at most every 50 (and never more often than the preset
+    says), no time limit, and torch's thread count left to the server that runs several trainings."""
+    return config.replace(eval_every=100, eval_batches=10, sample_every=100, sample_length=200,
+                          save_every=max(50, config.save_every), max_seconds=0.0, num_threads=0)

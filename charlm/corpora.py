@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import CharLMError
+from .vocab import Corpus, load_text
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,31 @@ def python_source_text(limit: int = PYTHON_SOURCE_BYTES) -> str:
     if not parts:
         raise CharLMError("Could not read Python's standard library source on this machine.", key="no_python_source")
     return "".join(parts)[:limit]
+
+
+def builtin_names() -> tuple[str, ...]:
+    """Every built-in corpus, the one that is always there first."""
+    return (PYTHON_SOURCE, *REGISTRY)
+
+
+def default_corpus_name() -> str:
+    """The chapter's novel when it is on this computer, else the text that always is."""
+    return "anna-karenina" if local_path("anna-karenina") else PYTHON_SOURCE
+
+
+def builtin_title(name: str) -> str:
+    """A built-in corpus's English title (interfaces may translate it)."""
+    return REGISTRY[name].title if name in REGISTRY else "Python standard library source"
+
+
+def load_builtin(name: str, val_fraction: float = 0.1) -> Corpus:
+    """A built-in corpus, read from this computer (never downloaded here)."""
+    resolved = resolve_corpus_path(name) if name in builtin_names() else None
+    if resolved is None:
+        raise CharLMError(f"Unknown corpus {name!r}; choose one of: {', '.join(builtin_names())}.",
+                          key="unknown_corpus", name=name)
+    text = python_source_text() if resolved == PYTHON_SOURCE else load_text(resolved)
+    return Corpus.from_text(text, val_fraction, name=name)
 
 
 def download(name: str, progress: bool = True, timeout: float = 30.0) -> Path:

@@ -7,7 +7,11 @@
 * ``trace`` / ``feature_correlations`` / ``gate_saturation``: what the LSTM's cells and gates
   do while reading a passage (Karpathy, Johnson & Fei-Fei 2015, "Visualizing and Understanding
   Recurrent Networks").
-* ``next_char_guesses``: the model's top guesses at every position, and how surprised it was.
+* ``next_char_guesses`` / ``mean_surprise``: the model's top guesses at every position, and how
+  surprised it was on average (the cross-entropy, in nats per character).
+* ``comparison_config``: the protocol of the RNN vs GRU vs LSTM race the app runs.
+
+Nothing here touches torch's global random state: each experiment draws from its own generator.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .cells import ALL_GATES, simplest_first
+from .config import TrainConfig, preset
 from .errors import CharLMError
 from .model import CharRNN, ModelConfig
 from .sample import Sampler, softmax
@@ -49,8 +55,8 @@ def toy_model(word: str = "hello", cell: str = "rnn", hidden_size: int = 8, step
     stoi = {c: i for i, c in enumerate(chars)}
     ids = torch.tensor([[stoi[c] for c in word]])
     x, y = ids[:, :-1], ids[:, 1:]
-    torch.manual_seed(seed)
-    model = CharRNN(ModelConfig(len(chars), cell=cell, hidden_size=hidden_size, num_layers=1, dropout=0.0))
+    model = CharRNN(ModelConfig(len(chars), cell=cell, hidden_size=hidden_size, num_layers=1, dropout=0.0),
+                    generator=torch.Generator().manual_seed(seed))
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
 
     def scores() -> np.ndarray:
@@ -102,13 +108,36 @@ def gradient_decay(model: CharRNN, ids: np.ndarray) -> np.ndarray:
 
 
 def fresh_models(vocab_size: int, hidden_size: int = 128, num_layers: int = 1, seed: int = 0) -> dict[str, CharRNN]:
-    """An untrained RNN, GRU and LSTM of the same size, for a side-by-side comparison."""
-    models = {}
-    for cell in ("rnn", "gru", "lstm"):
-        torch.manual_seed(seed)
-        models[cell] = CharRNN(ModelConfig(vocab_size, cell=cell, hidden_size=hidden_size, num_layers=num_layers,
-                                           dropout=0.0))
-    return models
+    """One untrained model per cell type (simplest first), all of the same size, for a side-by-side comparison."""
+    return {cell: CharRNN(ModelConfig(vocab_size, cell=cell, hidden_size=hidden_size, num_layers=num_layers,
+                                      dropout=0.0), generator=torch.Generator().manual_seed(seed))
+            for cell in simplest_first()}
+
+
+GRADIENT_WINDOW = (100, 201)  # the characters whose gradients are measured: 100 steps back from the last
+
+
+def gradient_window(ids: np.ndarray) -> np.ndarray:
+    """The stretch of a text ``gradient_decay`` is measured on: characters 100-200, away from the
+    text's first lines (a title page is not typical text)."""
+    start, end = GRADIENT_WINDOW
+    if len(ids) <= end:
+        raise CharLMError(f"The loaded text is too short: it needs at least {end + 1} characters.",
+                          key="gradient_text_short", n=end + 1)
+    return np.asarray(ids[start:end])
+
+
+def gradient_curves(vocab_size: int, ids: np.ndarray, hidden_size: int = 128) -> dict[str, np.ndarray]:
+    """``gradient_decay`` of an untrained model of every cell type, on the same characters."""
+    window = gradient_window(ids)
+    return {cell: gradient_decay(model, window) for cell, model in fresh_models(vocab_size, hidden_size).items()}
+
+
+def comparison_config(cell: str, seconds: float) -> TrainConfig:
+    """The app's cell race: the ``quick`` preset at 128 units, the same seconds of training for each
+    cell, a validation loss every 50 steps, no checkpoints or samples."""
+    return preset("quick", cell=cell, hidden_size=128, max_steps=0, max_seconds=float(seconds), epochs=50,
+                  eval_every=50, eval_batches=5, save_every=0, sample_every=0)
 
 
 # ------------------------------------------------------------------------------- cells and gates
@@ -188,7 +217,7 @@ def gate_saturation(tr: Trace, low: float = 0.1, high: float = 0.9) -> list[dict
     """Per layer and gate: the share of values below ``low`` (closed) and above ``high`` (open)."""
     result = []
     for layer in tr.layers:
-        gates = {k: v for k, v in layer.items() if k in ("input", "forget", "output", "reset", "update")}
+        gates = {k: v for k, v in layer.items() if k in ALL_GATES}
         result.append({k: (float((v < low).mean()), float((v > high).mean())) for k, v in gates.items()})
     return result
 
@@ -211,3 +240,8 @@ def next_char_guesses(sampler: Sampler, text: str, k: int = 5) -> list[Guess]:
         actual = sampler.vocab.stoi[text[i + 1]]
         guesses.append(Guess(text[i + 1], float(p[actual]), [(sampler.vocab.chars[j], float(p[j])) for j in order]))
     return guesses
+
+
+def mean_surprise(guesses: list[Guess]) -> float:
+    """The cross-entropy of the passage under the model: the mean of -ln P(actual next character), in nats."""
+    return float(-np.mean([np.log(max(g.prob, 1e-12)) for g in guesses]))

@@ -13,10 +13,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .cells import CELLS, bf16_kernel_works
 from .errors import CharLMError
 from .vocab import ONE_HOT_LIMIT
 
-CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 # For vocabularies too large for one-hot input (thousands of Chinese characters).
 DEFAULT_EMBEDDING_DIM = 256
 
@@ -55,35 +55,42 @@ class ModelConfig:
 
 
 class CharRNN(nn.Module):
-    def __init__(self, config: ModelConfig):
+    """One-hot (or embedded) characters -> a stack of recurrent layers -> dropout -> scores.
+
+    The weights are drawn from ``generator`` (a fixed seed when none is given), never from
+    torch's global random state: two trainings in two threads each get the weights their own
+    seed says. The layers are first made on the "meta" device (shapes only, no drawing), then
+    given memory and filled.
+    """
+
+    def __init__(self, config: ModelConfig, generator: torch.Generator | None = None):
         super().__init__()
         self.config = config
-        if config.embedding_dim:
-            self.embedding = nn.Embedding(config.vocab_size, config.embedding_dim)
-            input_size = config.embedding_dim
-        else:
-            self.embedding = None
-            input_size = config.vocab_size
-        rnn_kwargs = {"nonlinearity": "tanh"} if config.cell == "rnn" else {}
-        self.rnn = CELLS[config.cell](
-            input_size, config.hidden_size, config.num_layers, batch_first=True,
-            dropout=config.dropout if config.num_layers > 1 else 0.0, **rnn_kwargs,
-        )
-        self.dropout = nn.Dropout(config.dropout)
-        self.decoder = nn.Linear(config.hidden_size, config.vocab_size)
-        self._init_weights()
+        cell = CELLS[config.cell]
+        input_size = config.embedding_dim or config.vocab_size
+        meta = torch.device("meta")
+        self.embedding = nn.Embedding(config.vocab_size, config.embedding_dim, device=meta) \
+            if config.embedding_dim else None
+        # dropout between layers is applied here (``_stack``), with the caller's generator
+        self.rnn = cell.module(input_size, config.hidden_size, config.num_layers, batch_first=True, device=meta)
+        self.decoder = nn.Linear(config.hidden_size, config.vocab_size, device=meta)
+        self.to_empty(device="cpu")
+        self.reset_parameters(generator if generator is not None else torch.Generator().manual_seed(0))
 
-    def _init_weights(self) -> None:
+    @torch.no_grad()
+    def reset_parameters(self, generator: torch.Generator) -> None:
+        H = self.config.hidden_size
+        bound = H ** -0.5  # PyTorch's own recurrent initialisation, drawn from our generator
+        for p in self.rnn.parameters():
+            p.uniform_(-bound, bound, generator=generator)
+        if self.embedding is not None:
+            self.embedding.weight.normal_(generator=generator)
         # The chapter's output layer: truncated normal (std 0.1) weights, zero biases.
-        nn.init.trunc_normal_(self.decoder.weight, std=0.1, a=-0.2, b=0.2)
+        nn.init.trunc_normal_(self.decoder.weight, std=0.1, a=-0.2, b=0.2, generator=generator)
         nn.init.zeros_(self.decoder.bias)
-        if self.config.cell == "lstm":
-            # TensorFlow's BasicLSTMCell adds 1 to the forget gate; start the same way, so that at
-            # first the cell keeps its memory instead of halving it at every step.
-            hidden = self.config.hidden_size
-            for layer in range(self.config.num_layers):
-                getattr(self.rnn, f"bias_ih_l{layer}").data[hidden: 2 * hidden].fill_(1.0)
-                getattr(self.rnn, f"bias_hh_l{layer}").data[hidden: 2 * hidden].fill_(0.0)
+        cell = CELLS[self.config.cell]
+        if cell.init is not None:
+            cell.init(self.rnn, H, self.config.num_layers)
 
     def encode_input(self, x: torch.Tensor) -> torch.Tensor:
         if self.embedding is not None:
@@ -93,14 +100,51 @@ class CharRNN(nn.Module):
     def init_state(self, batch_size: int) -> State:
         c = self.config
         zeros = torch.zeros(c.num_layers, batch_size, c.hidden_size, device=self.decoder.weight.device)
-        return (zeros, zeros.clone()) if c.cell == "lstm" else zeros
+        return (zeros, zeros.clone()) if CELLS[c.cell].has_cell_state else zeros
 
-    def forward(self, x: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
-        """x: (N, M) character codes -> logits (N, M, vocab) and the state after the last step."""
+    def forward(self, x: torch.Tensor, state: State | None = None,
+                generator: torch.Generator | None = None) -> tuple[torch.Tensor, State]:
+        """x: (N, M) character codes -> logits (N, M, vocab) and the state after the last step.
+
+        In training, dropout masks are drawn from ``generator`` (torch's global one if None).
+        """
         if state is None:
             state = self.init_state(x.shape[0])
-        out, state = self.rnn(self.encode_input(x), state)
-        return self.decoder(self.dropout(out)), state
+        inputs = self.encode_input(x)
+        if torch.is_autocast_enabled("cpu") and not bf16_kernel_works(self.config.cell):
+            with torch.autocast("cpu", enabled=False):
+                out, state = self._recurrent(inputs.float(), state, generator)
+        else:
+            out, state = self._recurrent(inputs, state, generator)
+        return self.decoder(self._drop(out, generator)), state
+
+    def _recurrent(self, inputs: torch.Tensor, state: State, generator: torch.Generator | None):
+        if self.training and self.config.dropout and self.config.num_layers > 1:
+            return self._stack(inputs, state, generator)
+        return self.rnn(inputs, state)  # the fused kernel over the whole stack
+
+    def _drop(self, x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        p = self.config.dropout
+        if not self.training or not p:
+            return x
+        keep = torch.empty_like(x).bernoulli_(1.0 - p, generator=generator)
+        return x * keep / (1.0 - p)
+
+    def _stack(self, x: torch.Tensor, state: State, generator: torch.Generator | None) -> tuple[torch.Tensor, State]:
+        """The stack one layer at a time, with dropout between layers (as nn.LSTM's ``dropout``
+        does, but drawing from ``generator``)."""
+        kernel = CELLS[self.config.cell].kernel
+        parts = state if isinstance(state, tuple) else (state,)
+        finals = []
+        for layer in range(self.config.num_layers):
+            weights = [getattr(self.rnn, f"{name}_l{layer}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            layer_state = tuple(p[layer: layer + 1] for p in parts)
+            x, final = kernel(x, layer_state if len(parts) > 1 else layer_state[0], weights, True)
+            finals.append(final if isinstance(final, tuple) else (final,))
+            if layer + 1 < self.config.num_layers:
+                x = self._drop(x, generator)
+        stacked = tuple(torch.cat(p) for p in zip(*finals))
+        return x, (stacked if len(stacked) > 1 else stacked[0])
 
 
 def detach_state(state: State) -> State:

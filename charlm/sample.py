@@ -18,6 +18,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
+from .cells import CELLS
 from .errors import CharLMError
 from .model import CharRNN
 from .vocab import Vocab
@@ -93,14 +94,6 @@ def pick_next(logits: np.ndarray, top_n: int, temperature: float, rng: np.random
     return ranked[-1][1]
 
 
-def _sigmoid_(x: np.ndarray) -> np.ndarray:
-    np.negative(x, out=x)
-    np.exp(x, out=x)
-    x += 1.0
-    np.reciprocal(x, out=x)
-    return x
-
-
 @dataclass
 class _Layer:
     w_in: np.ndarray  # (input, G·H): input weights, transposed so that a row vector multiplies them
@@ -133,23 +126,15 @@ class Sampler:
             raise CharLMError("The model and the vocabulary do not match in size.", key="model_vocab_mismatch")
         self.vocab, self.cell, self.H, self.L = vocab, cfg.cell, cfg.hidden_size, cfg.num_layers
         sd = {k: v.detach().float().numpy() for k, v in model.state_dict().items()}
-        H = self.H
-        # LSTM gates come as (i, f, g, o); reorder to (i, f, o, g) so one sigmoid covers 3H values.
-        order = np.r_[0:2 * H, 3 * H:4 * H, 2 * H:3 * H] if self.cell == "lstm" else slice(None)
+        self.spec = CELLS[self.cell]
         self.layers: list[_Layer] = []
         for l in range(self.L):
-            w_ih, w_hh = sd[f"rnn.weight_ih_l{l}"][order], sd[f"rnn.weight_hh_l{l}"][order]
-            b_ih, b_hh = sd[f"rnn.bias_ih_l{l}"][order], sd[f"rnn.bias_hh_l{l}"][order]
-            if self.cell != "gru":  # the two biases simply add up
+            weights = tuple(sd[f"rnn.{name}_l{l}"] for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+            w_ih, w_hh, b_ih, b_hh = self.spec.prepare(weights, self.H)
+            if self.spec.fused_input:  # input and recurrent parts are added before the step: so are the biases
                 b_ih, b_hh = b_ih + b_hh, np.zeros_like(b_hh)
-            if self.cell == "lstm":
-                # sigmoid(x) = (tanh(x/2) + 1) / 2: halving the three sigmoid gates' weights here lets
-                # one tanh over all four gates do the work of a sigmoid and a tanh at every step.
-                w_ih, w_hh, b_ih = w_ih.copy(), w_hh.copy(), b_ih.copy()
-                for a in (w_ih, w_hh, b_ih):
-                    a[: 3 * H] *= 0.5
             w_in, w_rec = np.ascontiguousarray(w_ih.T), np.ascontiguousarray(w_hh.T)
-            w_cat = np.ascontiguousarray(np.vstack([w_in, w_rec])) if l > 0 and self.cell != "gru" else None
+            w_cat = np.ascontiguousarray(np.vstack([w_in, w_rec])) if l > 0 and self.spec.fused_input else None
             self.layers.append(_Layer(w_in, w_rec, b_ih, b_hh, w_cat))
         first = self.layers[0]
         if cfg.embedding_dim:
@@ -171,14 +156,25 @@ class Sampler:
         gates = np.zeros(self.layers[0].w_hh.shape[1], np.float32)
         return SamplerState(h, c, xh, gates)
 
-    def _first_layer_gates(self, state: SamplerState, x: int) -> np.ndarray:
-        """Layer 0's input and recurrent contributions, into the state's scratch space."""
-        layer, g = self.layers[0], state.gates
-        np.dot(state.h[0], layer.w_hh, out=g)
+    def _input_part(self, state: SamplerState, l: int, x: int) -> np.ndarray:
+        """What layer ``l`` receives from below (input weights and bias applied): a new array."""
+        layer = self.layers[l]
+        if l > 0:
+            return state.h[l - 1] @ layer.w_in + layer.b_in
         if self.input_table is not None:
-            g += self.input_table[x]
+            return self.input_table[x].copy()
+        return self.embedding[x] @ layer.w_in + layer.b_in
+
+    def _fused_part(self, state: SamplerState, l: int, x: int) -> np.ndarray:
+        """Input and recurrent parts summed, into the state's scratch space (one product when it can)."""
+        layer, g = self.layers[l], state.gates
+        if l == 0:
+            np.dot(state.h[0], layer.w_hh, out=g)
+            g += self.input_table[x] if self.input_table is not None else self.embedding[x] @ layer.w_in + layer.b_in
         else:
-            g += self.embedding[x] @ layer.w_in
+            xh = state.xh[l]
+            xh[: self.H] = state.h[l - 1]
+            np.dot(xh, layer.w_cat, out=g)
             g += layer.b_in
         return g
 
@@ -188,52 +184,14 @@ class Sampler:
 
         With ``record``, append per layer what the cells did at this step (for ``inspect``).
         """
-        H = self.H
+        spec, H = self.spec, self.H
         for l, layer in enumerate(self.layers):
-            h, c = state.h[l], state.c[l]
-            if self.cell == "gru":  # its candidate gate needs the input and recurrent parts apart
-                if l > 0:
-                    gi = state.h[l - 1] @ layer.w_in + layer.b_in
-                elif self.input_table is not None:
-                    gi = self.input_table[x]
-                else:
-                    gi = self.embedding[x] @ layer.w_in + layer.b_in
-                gh = h @ layer.w_hh
-                gh += layer.b_hh
-                rz = gi[: 2 * H] + gh[: 2 * H]
-                _sigmoid_(rz)
-                n = np.tanh(gi[2 * H:] + rz[:H] * gh[2 * H:])
-                z = rz[H:]
-                h[...] = n + z * (h - n)
-                if record is not None:
-                    record.append({"reset": rz[:H].copy(), "update": z.copy(), "hidden": h.copy()})
-                continue
-            # LSTM and plain RNN: one matrix-vector product per layer, into preallocated space
-            if l == 0:
-                g = self._first_layer_gates(state, x)
+            if spec.fused_input:
+                spec.step(self._fused_part(state, l, x), None, state.h[l], state.c[l], H, record)
             else:
-                xh, g = state.xh[l], state.gates
-                xh[:H] = state.h[l - 1]
-                np.dot(xh, layer.w_cat, out=g)
-                g += layer.b_in
-            if self.cell == "lstm":
-                np.tanh(g, out=g)
-                sig = g[: 3 * H]
-                sig *= 0.5
-                sig += 0.5
-                cand = g[3 * H:]
-                cand *= g[:H]
-                c *= g[H: 2 * H]
-                c += cand
-                np.tanh(c, out=h)
-                h *= g[2 * H: 3 * H]
-                if record is not None:  # gates (i, f, o) after the sigmoid, the cell and hidden state
-                    record.append({"input": g[:H].copy(), "forget": g[H:2 * H].copy(),
-                                   "output": g[2 * H:3 * H].copy(), "cell": c.copy(), "hidden": h.copy()})
-            else:
-                np.tanh(g, out=h)
-                if record is not None:
-                    record.append({"hidden": h.copy()})
+                recurrent = state.h[l] @ layer.w_hh
+                recurrent += layer.b_hh
+                spec.step(self._input_part(state, l, x), recurrent, state.h[l], state.c[l], H, record)
         if not want_logits:
             return None
         logits = state.h[-1] @ self.w_out

@@ -22,13 +22,12 @@ import torch.nn.functional as F
 
 from .batches import Batches, check_fits
 from .checkpoint import Checkpoint, Progress, restore_optimizer, save_checkpoint
-from .config import TrainConfig
+from .config import ARCHITECTURE_FIELDS, TrainConfig
 from .errors import CharLMError
 from .model import CharRNN, ModelConfig, detach_state
+from .sample import Sampler
 from .vocab import Corpus
 
-# Settings that change the model or the data order: a resumed run must keep them.
-ARCHITECTURE_FIELDS = ("cell", "num_layers", "hidden_size", "batch_size", "num_steps", "val_fraction")
 
 
 @dataclass
@@ -136,6 +135,135 @@ def check_corpus(corpus: Corpus, config: TrainConfig) -> None:
         )
 
 
+class _Run:
+    """One training run's moving parts: the model, its optimizer, where it stands, and what it
+    carries from one batch to the next. ``train`` below drives it one named stage at a time."""
+
+    def __init__(self, corpus: Corpus, config: TrainConfig, out_dir: Path | None, emit: EventHandler,
+                 resume: Checkpoint | None):
+        self.corpus, self.config, self.out_dir, self.emit = corpus, config, out_dir, emit
+        self.batches = Batches(corpus.train_data, config.batch_size, config.num_steps, "The training part of the text")
+        self.val_batches = validation_batches(corpus.val_data, config) if config.val_fraction > 0 else None
+        self.inputs, self.targets = torch.from_numpy(self.batches.inputs), torch.from_numpy(self.batches.targets)
+        # The run's own random numbers (weights, dropout): never torch's global generator, which
+        # other trainings and visitors in the same process share.
+        self.generator = torch.Generator().manual_seed(config.seed)
+        if resume is None:
+            self.model = CharRNN(ModelConfig.for_vocab(len(corpus.vocab), cell=config.cell,
+                                                       hidden_size=config.hidden_size, num_layers=config.num_layers,
+                                                       dropout=config.dropout), generator=self.generator)
+            self.progress, self.state = Progress(), None
+            self.last_checkpoint, self.saved_step = None, -1
+        else:
+            check_resumable(resume, corpus, config)
+            self.model, self.progress, self.state = resume.model, resume.progress, resume.carry_state
+            if resume.rng_state is not None:
+                self.generator.set_state(resume.rng_state)
+            if self.model.config.dropout != config.dropout:
+                self.model = _with_dropout(self.model, config.dropout)
+            self.last_checkpoint, self.saved_step = resume.path, resume.progress.step
+        self.model.train()
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.learning_rate)
+        if resume is not None:
+            restore_optimizer(self.model, self.optimizer, resume.optimizer_state)
+        self.total_steps = config.epochs * len(self.batches)
+        if config.max_steps:
+            self.total_steps = min(self.total_steps, config.max_steps)
+        if self.progress.batch == 0:
+            self.state = None  # a pass over the text starts from a blank memory
+        self.started = time.perf_counter() - self.progress.elapsed  # the clock goes on from the checkpoint's
+
+    def reason_to_stop(self, stop: threading.Event | None) -> str | None:
+        """Why the run ends before the next batch, or None to go on (moving to the next epoch
+        when this one's batches are used up)."""
+        p, config = self.progress, self.config
+        if p.batch >= len(self.batches):
+            p.epoch, p.batch = p.epoch + 1, 0
+            self.state = None  # a new pass over the text starts from a blank memory
+        if p.epoch >= config.epochs:
+            return "finished"
+        if config.max_steps and p.step >= config.max_steps:
+            return "max_steps"
+        if config.max_seconds and p.elapsed >= config.max_seconds:
+            return "time_limit"
+        if stop is not None and stop.is_set():
+            return "stopped"
+        return None
+
+    def train_step(self) -> StepEvent:
+        """One mini-batch: forward over M steps from the carried state, cross-entropy, backward,
+        clip, Adam; then cut the graph at the batch boundary (truncated BPTT)."""
+        p, config = self.progress, self.config
+        started = time.perf_counter()
+        cols = slice(p.batch * config.num_steps, (p.batch + 1) * config.num_steps)
+        x, y = self.inputs[:, cols], self.targets[:, cols]
+        lr = learning_rate_at(config, p.step, self.total_steps)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
+            logits, self.state = self.model(x, self.state, generator=self.generator)
+        loss = _loss(logits, y)
+        loss_value = loss.item()
+        if not math.isfinite(loss_value):
+            where = f" The last good checkpoint is {self.last_checkpoint}." if self.last_checkpoint else ""
+            raise CharLMError(
+                f"Training diverged: the loss became {loss_value} at step {p.step + 1}. "
+                f"Lower the learning rate (now {lr:g}) or keep gradient clipping on.{where}",
+                key="diverged", loss=str(loss_value), step=p.step + 1, lr=lr, checkpoint=str(self.last_checkpoint or ""),
+            )
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if config.grad_clip:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.grad_clip)
+        self.optimizer.step()
+        self.state = detach_state(self.state)
+        took = time.perf_counter() - started
+        p.step += 1
+        p.batch += 1
+        p.elapsed = time.perf_counter() - self.started
+        p.train_loss.append((p.step, loss_value))
+        return StepEvent(p.epoch + 1, config.epochs, p.step, self.total_steps, loss_value, took, x.numel() / took, lr,
+                         p.elapsed)
+
+    def evaluate(self) -> None:
+        """The loss on the held-out text, recorded and reported (nothing when there is none)."""
+        if self.val_batches is not None:
+            val = evaluate(self.model, self.val_batches, self.config.eval_batches, self.config.bf16)
+            self.progress.val_loss.append((self.progress.step, val))
+            self.emit(EvalEvent(self.progress.step, val))
+
+    def sample(self) -> None:
+        self.emit(SampleEvent(self.progress.step, sample_text(self.model, self.corpus, self.config)))
+
+    def save(self) -> None:
+        """A checkpoint of this step, unless there is no folder or it is saved already."""
+        if self.out_dir is None or self.saved_step == self.progress.step:
+            return
+        self.last_checkpoint = save_checkpoint(
+            self.out_dir, self.model, self.corpus.vocab, self.config, self.progress, self.optimizer,
+            carry_state=self.state, rng_state=self.generator.get_state(), corpus_name=self.corpus.name)
+        self.saved_step = self.progress.step
+        self.emit(CheckpointEvent(self.progress.step, self.last_checkpoint))
+
+
+def check_resumable(resume: Checkpoint, corpus: Corpus, config: TrainConfig) -> None:
+    """A checkpoint continues only on the same text, with the same architecture and batch shape."""
+    if resume.vocab != corpus.vocab:
+        raise CharLMError("This checkpoint was trained on a text with a different vocabulary; resume it on the "
+                          "same text.", key="resume_vocab")
+    changed = [f for f in ARCHITECTURE_FIELDS if getattr(resume.train_config, f) != getattr(config, f)]
+    if changed:
+        raise CharLMError(f"Cannot resume with different {', '.join(changed)}; keep the checkpoint's settings.",
+                          key="resume_changed", fields=", ".join(changed))
+    if not resume.can_resume:
+        raise CharLMError("This checkpoint holds weights only (no optimizer state), so training cannot resume "
+                          "from it.", key="resume_weights_only")
+
+
+def _due(every: int, step: int) -> bool:
+    return bool(every) and step % every == 0
+
+
 def train(
     corpus: Corpus,
     config: TrainConfig,
@@ -144,135 +272,40 @@ def train(
     stop: threading.Event | None = None,
     resume: Checkpoint | None = None,
 ) -> TrainResult:
+    """Train (or resume) a model on ``corpus``; report through ``on_event``; end cleanly at the
+    next step boundary once ``stop`` is set.
+
+    Thread-safe: all randomness comes from the run's own generator seeded by ``config.seed``, and
+    torch's thread count (a process-wide setting) is left to the caller (the CLI sets it from
+    ``--num-threads``; the app once at start-up), so several runs in one process do not disturb
+    one another and each is reproducible.
+    """
+    # Stage 1: the data, cut into batches; fail early, with a fix, if the text is too short.
     corpus = corpus.with_val_fraction(config.val_fraction)
     check_corpus(corpus, config)
-    emit = on_event or (lambda event: None)
-    if config.num_threads:
-        torch.set_num_threads(config.num_threads)
-    vocab = corpus.vocab
-    batches = Batches(corpus.train_data, config.batch_size, config.num_steps, "The training part of the text")
-    val_batches = validation_batches(corpus.val_data, config) if config.val_fraction > 0 else None
-    inputs, targets = torch.from_numpy(batches.inputs), torch.from_numpy(batches.targets)
-    M = config.num_steps
-
-    if resume is None:
-        torch.manual_seed(config.seed)
-        model = CharRNN(ModelConfig.for_vocab(len(vocab), cell=config.cell, hidden_size=config.hidden_size,
-                                              num_layers=config.num_layers, dropout=config.dropout))
-        progress, state = Progress(), None
-    else:
-        if resume.vocab != vocab:
-            raise CharLMError("This checkpoint was trained on a text with a different vocabulary; resume it on the "
-                              "same text.", key="resume_vocab")
-        changed = [f for f in ARCHITECTURE_FIELDS if getattr(resume.train_config, f) != getattr(config, f)]
-        if changed:
-            raise CharLMError(f"Cannot resume with different {', '.join(changed)}; keep the checkpoint's settings.",
-                              key="resume_changed", fields=", ".join(changed))
-        if not resume.can_resume:
-            raise CharLMError("This checkpoint holds weights only (no optimizer state), so training cannot resume "
-                              "from it.", key="resume_weights_only")
-        model, progress, state = resume.model, resume.progress, resume.carry_state
-        if resume.rng_state is not None:
-            torch.set_rng_state(resume.rng_state)
-        if model.config.dropout != config.dropout:
-            model = _with_dropout(model, config.dropout)
-    model.train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
-    if resume is not None:
-        restore_optimizer(model, optimizer, resume.optimizer_state)
-
-    total_steps = config.epochs * len(batches)
-    if config.max_steps:
-        total_steps = min(total_steps, config.max_steps)
-    out_dir = Path(out_dir) if out_dir is not None else None
-    last_checkpoint: Path | None = resume.path if resume is not None else None
-    saved_step = progress.step if resume is not None else -1
-
-    def save() -> None:
-        nonlocal last_checkpoint, saved_step
-        if out_dir is None or saved_step == progress.step:
-            return
-        last_checkpoint = save_checkpoint(out_dir, model, vocab, config, progress, optimizer,
-                                          carry_state=state, rng_state=torch.get_rng_state(),
-                                          corpus_name=corpus.name)
-        saved_step = progress.step
-        emit(CheckpointEvent(progress.step, last_checkpoint))
-
-    def run_eval() -> None:
-        if val_batches is not None:
-            val = evaluate(model, val_batches, config.eval_batches, config.bf16)
-            progress.val_loss.append((progress.step, val))
-            emit(EvalEvent(progress.step, val))
-
-    reason = "finished"
-    started = time.perf_counter() - progress.elapsed
-    while progress.epoch < config.epochs:
-        if progress.batch == 0:
-            state = None  # a new pass over the text starts from a blank memory
-        while progress.batch < len(batches):
-            if config.max_steps and progress.step >= config.max_steps:
-                reason = "max_steps"
-                break
-            if config.max_seconds and progress.elapsed >= config.max_seconds:
-                reason = "time_limit"
-                break
-            if stop is not None and stop.is_set():
-                reason = "stopped"
-                break
-            t0 = time.perf_counter()
-            cols = slice(progress.batch * M, (progress.batch + 1) * M)
-            x, y = inputs[:, cols], targets[:, cols]
-            lr = learning_rate_at(config, progress.step, total_steps)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
-                logits, state = model(x, state)
-            loss = _loss(logits, y)
-            loss_value = loss.item()
-            if not math.isfinite(loss_value):
-                where = f" The last good checkpoint is {last_checkpoint}." if last_checkpoint else ""
-                raise CharLMError(
-                    f"Training diverged: the loss became {loss_value} at step {progress.step + 1}. "
-                    f"Lower the learning rate (now {lr:g}) or keep gradient clipping on.{where}",
-                    key="diverged", loss=str(loss_value), step=progress.step + 1, lr=lr,
-                    checkpoint=str(last_checkpoint or ""),
-                )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.grad_clip:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            optimizer.step()
-            state = detach_state(state)
-            dt = time.perf_counter() - t0
-
-            progress.step += 1
-            progress.batch += 1
-            progress.elapsed = time.perf_counter() - started
-            progress.train_loss.append((progress.step, loss_value))
-            emit(StepEvent(progress.epoch + 1, config.epochs, progress.step, total_steps, loss_value, dt,
-                           x.numel() / dt, lr, progress.elapsed))
-            if config.eval_every and progress.step % config.eval_every == 0:
-                run_eval()
-            if config.sample_every and progress.step % config.sample_every == 0:
-                emit(SampleEvent(progress.step, sample_text(model, corpus, config)))
-            if config.save_every and progress.step % config.save_every == 0:
-                save()
-        else:
-            progress.epoch += 1
-            progress.batch = 0
-            continue
-        break
-    if not progress.val_loss or progress.val_loss[-1][0] != progress.step:
-        if progress.step:
-            run_eval()
-    save()
-    model.eval()
-    return TrainResult(reason, model, progress, last_checkpoint)
+    # Stage 2: a new model from the seed, or everything a checkpoint carries (weights, Adam's
+    # moments, the memory carried into the next batch, the random state, the place in the text).
+    run = _Run(corpus, config, Path(out_dir) if out_dir is not None else None, on_event or (lambda event: None), resume)
+    # Stage 3: the loop. One batch per step; the state flows on from batch to batch within an
+    # epoch; the held-out loss, a sample and a checkpoint now and then.
+    while (reason := run.reason_to_stop(stop)) is None:
+        run.emit(run.train_step())
+        step = run.progress.step
+        if _due(config.eval_every, step):
+            run.evaluate()
+        if _due(config.sample_every, step):
+            run.sample()
+        if _due(config.save_every, step):
+            run.save()
+    # Stage 4: always end with a held-out loss of the final weights and a checkpoint of them.
+    if run.progress.step and (not run.progress.val_loss or run.progress.val_loss[-1][0] != run.progress.step):
+        run.evaluate()
+    run.save()
+    run.model.eval()
+    return TrainResult(reason, run.model, run.progress, run.last_checkpoint)
 
 
 def sample_text(model: CharRNN, corpus: Corpus, config: TrainConfig) -> str:
-    from .sample import Sampler  # sampling imports the model, not the trainer
-
     return Sampler(model, corpus.vocab).generate(_sample_prime(corpus), config.sample_length, seed=config.seed)
 
 

@@ -195,8 +195,8 @@ def test_a_diverged_training_is_reported_in_chinese_with_its_last_good_checkpoin
 
     original = CharRNN.forward
 
-    def poisoned(self, x, state=None):
-        logits, state = original(self, x, state)
+    def poisoned(self, x, state=None, **kwargs):
+        logits, state = original(self, x, state, **kwargs)
         poisoned.calls += self.training
         return (logits * float("nan") if poisoned.calls == 8 else logits), state
 

@@ -57,10 +57,10 @@ def test_state_is_carried_between_batches_and_reset_each_epoch(monkeypatch):
     seen = []
     original = CharRNN.forward
 
-    def spy(self, x, state=None):
+    def spy(self, x, state=None, **kwargs):
         if self.training:
             seen.append(state is None)
-        return original(self, x, state)
+        return original(self, x, state, **kwargs)
 
     monkeypatch.setattr(CharRNN, "forward", spy)
     train(corpus, cfg)
@@ -101,8 +101,8 @@ def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(tm
     original = CharRNN.forward
     calls = {"n": 0}
 
-    def poisoned(self, x, state=None):
-        logits, state = original(self, x, state)
+    def poisoned(self, x, state=None, **kwargs):
+        logits, state = original(self, x, state, **kwargs)
         if self.training:
             calls["n"] += 1
             if calls["n"] == 13:
