@@ -23,7 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from demo.app import AppConfig, CharLMApp  # noqa: E402
-from demo.i18n import EN, ZH  # noqa: E402
+from demo.i18n import EN  # noqa: E402
+
+ZH = "zh-CN"
 
 
 def free_port() -> int:
@@ -83,8 +85,8 @@ def main() -> None:
         langs = iter([ZH, EN] * args.calls)
         reference = timed(lambda: client.predict(api_name="/stop_generation"), args.calls)
         switch = timed(lambda: client.predict(next(langs), api_name="/set_language"), args.calls)
-        size = len(json.dumps(app._relabel(ZH), ensure_ascii=False).encode("utf-8"))
-        print(f"{len(app._translated)} components re-labelled; {size / 1024:.1f} KiB of text per switch")
+        size = len(json.dumps(app.language.relabel(ZH), ensure_ascii=False).encode("utf-8"))
+        print(f"{len(app.language.translated)} components re-labelled; {size / 1024:.1f} KiB of text per switch")
         print(describe("/stop_generation (reference)", reference))
         print(describe("/set_language", switch))
         print(f"ratio of medians: {statistics.median(switch) / statistics.median(reference):.2f}×")

@@ -1,11 +1,13 @@
-"""English and Simplified Chinese: looking up the app's text, and translating charlm's errors.
+"""Looking up the page's text in the visitor's language, and translating charlm's errors.
 
 Two mechanisms, because Gradio has two kinds of text:
 - static text (labels, hints, the explanations) is given to components as ``I18N(key)``; the
-  browser translates it (``gr.I18n``): the browser's language picks the default and the footer's
-  settings switch it;
+  browser translates it from ``i18n_table()`` (``gr.I18n``): the browser's language picks the
+  default and the footer's settings switch it;
 - text made in Python (status lines, messages, figures) is made with ``t(key, lang)``, ``lang``
   being the visitor's choice in the page (kept in the browser with ``gr.BrowserState``).
+
+The languages themselves are data, in ``demo/locales/``: nothing here names one.
 """
 
 from __future__ import annotations
@@ -14,42 +16,69 @@ import re
 import string
 
 import gradio as gr
+from gradio.i18n import I18nData
 
 from charlm import CharLMError
 
-from .texts import ERRORS_ZH, HINTS_ZH, TERMS_ZH, UI
+from .locales import DEFAULT, LOCALES, Locale
 
-EN, ZH = "en", "zh-CN"
-LANGUAGES = (EN, ZH)
-LANGUAGE_CHOICES = [("English", EN), ("中文", ZH)]
-
-# Gradio translates these: keys into the tables below, looked up in the browser.
-I18N = gr.I18n(**{EN: {k: v[0] for k, v in UI.items()}, ZH: {k: v[1] for k, v in UI.items()}})
-
+EN = DEFAULT
 _I18N_KEY = re.compile(r'^__i18n__\{"__type__": "translation_metadata", "key": "([^"]+)"\}$')
 
 
+def I18N(key: str) -> I18nData:  # noqa: N802 (it stands in for a gr.I18n object, which is called like this)
+    """A static text, translated in the browser."""
+    return I18nData(key)
+
+
+def i18n_table() -> gr.I18n:
+    """Every language's texts for Gradio's own translation, each completed with English."""
+    english = LOCALES[DEFAULT].texts
+    return gr.I18n(**{code: {**english, **loc.texts} for code, loc in LOCALES.items()})
+
+
+def language_choices() -> list[tuple[str, str]]:
+    """The page's switch: (the language's own name, its code)."""
+    return [(loc.name, code) for code, loc in LOCALES.items()]
+
+
+def _match(tag: str) -> str | None:
+    """The language we have for one tag (exact, else the same language in any region)."""
+    tag = tag.strip().replace("_", "-").lower()
+    for code in LOCALES:
+        if code.lower() == tag:
+            return code
+    primary = tag.split("-")[0]
+    return next((code for code, loc in LOCALES.items() if loc.primary == primary), None)
+
+
 def normalise(lang: str | None) -> str:
-    """Any spelling of a language (``zh``, ``zh-CN``, ``zh_TW``, ``en-GB``, a header) → one we have."""
-    return ZH if isinstance(lang, str) and lang.strip().lower().startswith("zh") else EN
+    """Any spelling of a language (``zh``, ``zh_TW``, ``en-GB``) → one we have (else English)."""
+    return (_match(lang) if isinstance(lang, str) and lang.strip() else None) or DEFAULT
 
 
 def from_accept_language(header: str | None) -> str:
     """The first language of an Accept-Language header that we have (English when none)."""
     for part in (header or "").split(","):
-        tag = part.split(";")[0].strip().lower()
-        if tag.startswith("zh"):
-            return ZH
-        if tag.startswith("en"):
-            return EN
-    return EN
+        found = _match(part.split(";")[0]) if part.strip() else None
+        if found:
+            return found
+    return DEFAULT
 
 
-def t(key: str, lang: str, **params) -> str:
-    """The text for ``key`` in ``lang``, with ``params`` filled in (English if ``lang`` is unknown)."""
-    en, zh = UI[key]
-    template = zh if lang == ZH else en
+def locale(lang: str) -> Locale:
+    return LOCALES.get(lang) or LOCALES[DEFAULT]
+
+
+def t(key: str, lang: str, default: str | None = None, **params) -> str:
+    """The text for ``key`` in ``lang``, with ``params`` filled in; missing there: English, then
+    ``default``, then the key itself (a page with an untranslated text still builds)."""
+    template = locale(lang).texts.get(key) or LOCALES[DEFAULT].texts.get(key) or default or key
     return template.format(**params) if params else template
+
+
+def has_text(key: str) -> bool:
+    return key in LOCALES[DEFAULT].texts
 
 
 def key_of(value) -> str | None:
@@ -59,25 +88,20 @@ def key_of(value) -> str | None:
 
 
 def placeholders(template: str) -> set[str]:
-    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+    return {name.split("[")[0].split(".")[0] for _, name, _, _ in string.Formatter().parse(template) if name}
 
 
-def _zh_params(err: CharLMError) -> dict:
-    """The error's parameters, with English phrases translated and the few composed hints built."""
-    p = {k: TERMS_ZH.get(v, v) if isinstance(v, str) else v for k, v in err.params.items()}
-    if err.key == "too_short_for_batch":
-        fit = p.get("fit")
-        p["fit_hint"] = HINTS_ZH["fit"].format(n=fit[0], m=fit[1]) if fit else HINTS_ZH["no_fit"]
-    elif err.key == "text_binary":
-        p["utf16_hint"] = HINTS_ZH["utf16"] if p.get("utf16") else ""
-    elif err.key == "diverged":
-        p["checkpoint_hint"] = HINTS_ZH["checkpoint"].format(path=p["checkpoint"]) if p.get("checkpoint") else ""
-    return p
+def _error_params(err: CharLMError, loc: Locale) -> dict:
+    """The error's parameters in ``loc``: English phrases translated, composed hints built."""
+    params = {k: loc.terms.get(v, v) if isinstance(v, str) else v for k, v in err.params.items()}
+    for name, (depends_on, when_set, when_not) in loc.hints.items():
+        params[name] = (when_set if params.get(depends_on) else when_not).format(**params)
+    return params
 
 
 def _named(params: dict, lang: str) -> dict:
     """Parameters that name a setting (``"name.lr"``) become that setting's name in ``lang``."""
-    return {k: t(v, lang) if isinstance(v, str) and v.startswith("name.") and v in UI else v
+    return {k: t(v, lang) if isinstance(v, str) and v.startswith("name.") and has_text(v) else v
             for k, v in params.items()}
 
 
@@ -93,15 +117,16 @@ class AppError(CharLMError):
 
 def error_text(err: Exception, lang: str) -> str:
     """What to show for an error: the app's or charlm's message in ``lang`` (charlm's English
-    sentence when it has no translation), never a stack trace."""
+    sentence when there is no translation), never a stack trace."""
     if isinstance(err, AppError):
         return err.text(lang)
     if not isinstance(err, CharLMError):
         return t("err.generic", lang, kind=type(err).__name__)
-    if lang == ZH and err.key in ERRORS_ZH:
+    loc = locale(lang)
+    if err.key in loc.errors:
         try:
-            return ERRORS_ZH[err.key].format(**_zh_params(err))
-        except (KeyError, IndexError, ValueError):  # a template out of step with its raise: say it in English
+            return loc.errors[err.key].format(**_error_params(err, loc))
+        except (KeyError, IndexError, ValueError, TypeError):  # a template out of step with its raise: English
             pass
     return str(err)
 

@@ -1,48 +1,20 @@
-"""Turning charlm objects into what the page shows: HTML grids, tables and figures.
+"""Turning charlm objects into what the page shows as text: HTML grids, tables, status lines.
 
-Formatting only: every number here comes from ``charlm``.
+Formatting only: every number here comes from ``charlm`` (figures are in ``figures.py``).
 """
 
 from __future__ import annotations
 
 import html
 
-import matplotlib
 import numpy as np
 import pandas as pd
-from matplotlib import font_manager
-from matplotlib.figure import Figure
 
 from charlm import Batches, Corpus, Vocab, one_hot
+from charlm.inspect import Guess, ToyResult, mean_surprise
 from charlm.jobs import JobSnapshot
 
 from .i18n import EN, error_text, t
-
-CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Serif CJK SC", "WenQuanYi Zen Hei", "SimHei")
-
-
-def _cjk_font() -> str | None:
-    names = {f.name for f in font_manager.fontManager.ttflist}
-    return next((name for name in CJK_FONTS if name in names), None)
-
-
-# Chinese characters in figures (vocabulary ticks, labels): fall back to a CJK font when one is
-# installed (Debian: fonts-noto-cjk); without one they would show as empty boxes.
-CJK_FONT = _cjk_font()
-if CJK_FONT:
-    matplotlib.rcParams["font.family"] = ["DejaVu Sans", CJK_FONT]
-
-
-def figure_lang(lang: str) -> str:
-    """The language for figure labels: without a CJK font Chinese would be boxes, so English."""
-    return lang if lang == EN or CJK_FONT else EN
-
-
-def new_figure(width: float, height: float):
-    """A figure and its axes without pyplot: pyplot keeps global state and is not safe to use
-    from the several threads that serve a class at once; a bare Figure is."""
-    fig = Figure(figsize=(width, height), dpi=90)
-    return fig, fig.subplots()
 
 # Colours for the input/target shift: target column j shares the colour of input column j+1.
 PALETTE = ["#fde68a", "#bfdbfe", "#bbf7d0", "#fbcfe8", "#ddd6fe", "#fed7aa", "#a5f3fc", "#e5e7eb"]
@@ -146,33 +118,6 @@ def one_hot_html(sequence: np.ndarray, vocab: Vocab, lang: str = EN, max_steps: 
             f'{"".join(body)}</table><div class="cl-note">{t("onehot.note", lang)}</div></div>')
 
 
-def loss_figure(snap: JobSnapshot, lang: str = EN, max_points: int = 2000):
-    """Training loss per step (thin) with its moving average, and validation loss (dots)."""
-    lang = figure_lang(lang)
-    fig, ax = new_figure(9, 3.6)
-    if snap.train_loss:
-        steps = np.array([s for s, _ in snap.train_loss])
-        losses = np.array([v for _, v in snap.train_loss])
-        stride = max(1, int(np.ceil(len(steps) / max_points)))
-        ax.plot(steps[::stride], losses[::stride], color="#fdba74", lw=0.8, label=t("plot.train_each", lang))
-        window = min(len(losses), max(5, len(losses) // 30))
-        smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
-        ax.plot(steps[window - 1:][::stride], smooth[::stride], color="#ea580c", lw=1.8, label=t("plot.train_smooth", lang))
-    if snap.val_loss:
-        ax.plot([s for s, _ in snap.val_loss], [v for _, v in snap.val_loss], "o-", color="#2563eb", ms=4,
-                lw=1.2, label=t("plot.validation", lang))
-    ax.set_xlabel(t("plot.step", lang))
-    ax.set_ylabel(t("plot.loss", lang))
-    ax.grid(alpha=0.3)
-    if snap.train_loss or snap.val_loss:
-        ax.legend(loc="upper right", fontsize=8)
-    else:
-        ax.text(0.5, 0.5, t("plot.empty", lang), ha="center", va="center",
-                transform=ax.transAxes, color="#888")
-    fig.tight_layout()
-    return fig
-
-
 def format_seconds(seconds: float | None) -> str:
     if seconds is None:
         return "–"
@@ -205,3 +150,53 @@ def probability_frame(probs: np.ndarray, vocab: Vocab, top_n: int, lang: str = E
         "probability": probs[order].astype(float),
         "kind": [t("gen.in_top" if rank < top_n else "gen.out_top", lang) for rank in range(len(order))],
     })
+
+
+# ------------------------------------------------------------------ tab 5: inside the network
+def toy_table(r: ToyResult, lang: str = EN) -> str:
+    """The toy's pairs: each input one-hot, the scores and softmax before and after training."""
+    head = "".join(f"<th>{html.escape(show_char(c))}</th>" for c in r.vocab)
+    rows = []
+    for i, (context, target) in enumerate(r.pairs):
+        right = r.vocab.index(target)
+
+        def cells(values, fmt, target=right):
+            return "".join(
+                f'<td style="{"background:#bbf7d0;font-weight:600" if j == target else ""}">{fmt.format(v)}</td>'
+                for j, v in enumerate(values))
+
+        rows.append(
+            f"<tr><td><b>{html.escape(context)}</b> → <b>{html.escape(target)}</b></td>"
+            f"<td>{' '.join(str(int(v)) for v in r.one_hot[i])}</td>{cells(r.scores_before[i], '{:+.2f}')}"
+            f"{cells(r.probs_before[i], '{:.2f}')}{cells(r.scores_after[i], '{:+.2f}')}"
+            f"{cells(r.probs_after[i], '{:.2f}')}</tr>")
+    span = f'<th colspan="{len(r.vocab)}">'
+    heads = "".join(f"{span}{t(key, lang)}</th>" for key in ("toy.scores_before", "toy.softmax_before",
+                                                            "toy.scores_after", "toy.softmax_after"))
+    note = t("toy.note", lang, before=r.losses[0], after=r.losses[-1], steps=len(r.losses))
+    return (f'<div class="cl-grid"><table><tr><th>{t("toy.pair", lang)}</th><th>{t("toy.input", lang)}</th>{heads}</tr>'
+            f'<tr><th></th><th>{" ".join(map(html.escape, r.vocab))}</th>{head * 4}</tr>{"".join(rows)}</table>'
+            f'<div class="cl-note">{note}</div></div>')
+
+
+def coloured_text(text: str, values: np.ndarray) -> str:
+    scale = max(1e-6, float(np.max(np.abs(values))))
+    spans = []
+    for c, v in zip(text, values):
+        a = min(1.0, abs(float(v)) / scale)
+        rgb = "220,38,38" if v > 0 else "37,99,235"
+        shown = "⏎<br>" if c == "\n" else html.escape(c)
+        spans.append(f'<span title="{v:+.3f}" style="background:rgba({rgb},{a:.2f})">{shown}</span>')
+    return f'<div class="cl-text">{"".join(spans)}</div>'
+
+
+def guesses_html(text: str, guesses: list[Guess], lang: str = EN) -> str:
+    spans = [html.escape(text[0])]
+    for g in guesses:
+        surprise = 1.0 - g.prob
+        tip = html.escape(", ".join(f"{show_char(c)} {p:.0%}" for c, p in g.top)
+                          + f" | {t('guess.actual', lang)}: {g.prob:.1%}")
+        shown = "⏎<br>" if g.char == "\n" else html.escape(g.char)
+        spans.append(f'<span title="{tip}" style="background:rgba(234,88,12,{surprise:.2f})">{shown}</span>')
+    return (f'<div class="cl-text">{"".join(spans)}</div>'
+            f'<div class="cl-note">{t("guess.mean", lang, loss=mean_surprise(guesses))}</div>')

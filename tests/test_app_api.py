@@ -242,12 +242,13 @@ def test_a_chinese_corpus_trains_and_generates_in_chinese(server, tmp_path):
 
 def test_offline_machine_without_the_novels_falls_back_to_python_source(tmp_path, monkeypatch):
     from charlm import CharLMError
-    from demo.app import AppConfig, CharLMApp
+    from charlm.corpora import default_corpus_name
+    from demo.context import builtin_corpus
 
     monkeypatch.setenv("CHARLM_DATA_DIR", str(tmp_path / "empty"))
-    app = CharLMApp(AppConfig(sessions_root=tmp_path / "sessions"))
-    assert app.default_corpus_name() == "python-stdlib"
-    corpus = app.builtin_corpus("python-stdlib", 0.1)
+    builtin_corpus.cache_clear()  # texts read earlier in this process are kept for everyone
+    assert default_corpus_name() == "python-stdlib"
+    corpus = builtin_corpus("python-stdlib", 0.1)
     assert len(corpus.data) == 1_500_000 and "def " in corpus.text
     with pytest.raises(CharLMError, match="python -m charlm download anna-karenina"):
-        app.builtin_corpus("anna-karenina", 0.1)
+        builtin_corpus("anna-karenina", 0.1)

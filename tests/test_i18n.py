@@ -12,10 +12,14 @@ from charlm import CharLMError, Corpus
 from charlm.batches import check_fits
 from charlm.jobs import JobSnapshot
 from charlm.vocab import decode_text
-from demo import i18n, inside, views
-from demo.app import CharLMApp
-from demo.i18n import EN, ZH, AppError, t
-from demo.texts import ERRORS_ZH, TERMS_ZH, UI
+from demo import figures, i18n, views
+from demo.app import AppConfig, CharLMApp
+from demo.i18n import EN, AppError, t
+from demo.locales import LOCALES
+
+ZH = "zh-CN"
+ENGLISH = LOCALES[EN].texts
+CHINESE = LOCALES[ZH]
 
 ROOT = Path(__file__).resolve().parents[1]
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -24,20 +28,34 @@ LATIN_WORD = re.compile(r"[A-Za-z]{3,}")
 SAME_IN_BOTH = {"status.running", "name.top_n", "name.dropout"}
 
 
-@pytest.mark.parametrize("key", sorted(UI))
+@pytest.mark.parametrize("key", sorted(ENGLISH))
 def test_every_text_exists_in_both_languages(key):
-    en, zh = UI[key]
+    en, zh = ENGLISH[key], CHINESE.texts.get(key, "")
     assert en.strip() and zh.strip(), f"{key}: an empty text"
     assert i18n.placeholders(en) == i18n.placeholders(zh), f"{key}: the placeholders differ"
     if key not in SAME_IN_BOTH and LATIN_WORD.search(en):
         assert CJK.search(zh), f"{key}: the Chinese text has no Chinese in it"
 
 
-def test_gradio_gets_both_tables_with_the_same_keys():
-    tables = i18n.I18N.translations_dict
-    assert set(tables) == {EN, ZH}
-    assert set(tables[EN]) == set(tables[ZH]) == set(UI)
+@pytest.mark.parametrize("code", sorted(LOCALES))
+def test_every_language_translates_only_keys_that_exist_with_the_same_placeholders(code):
+    texts = LOCALES[code].texts
+    assert set(texts) <= set(ENGLISH), f"{code}: keys English does not have: {set(texts) - set(ENGLISH)}"
+    for key, text in texts.items():
+        assert i18n.placeholders(text) == i18n.placeholders(ENGLISH[key]), f"{code} {key}: the placeholders differ"
+
+
+def test_gradio_gets_every_language_complete():
+    tables = i18n.i18n_table().translations_dict
+    assert set(tables) == set(LOCALES) == {EN, ZH}
+    assert all(set(table) == set(ENGLISH) for table in tables.values())
     assert all(v.strip() for table in tables.values() for v in table.values())
+
+
+def test_a_missing_text_falls_back_to_english_then_to_the_key():
+    assert t("tab.corpus", "fr") == t("tab.corpus", EN) == "1 · Corpus"
+    assert t("no.such.key", ZH) == "no.such.key" and t("no.such.key", ZH, default="x") == "x"
+    assert i18n.normalise("zh_TW") == ZH and i18n.normalise("en-GB") == EN and i18n.normalise("fr") == EN
 
 
 def _core_errors():
@@ -52,20 +70,20 @@ def _core_errors():
                 yield f"{path.name}:{node.lineno}", getattr(key, "value", None), set(kwargs)
 
 
-COMPOSED = {"fit_hint", "utf16_hint", "checkpoint_hint"}  # built by demo.i18n from other parameters
+COMPOSED = set(CHINESE.hints)  # built by demo.i18n from other parameters
 
 
 @pytest.mark.parametrize("where,key,params", list(_core_errors()), ids=lambda v: v if isinstance(v, str) else "")
 def test_every_core_error_has_a_chinese_translation(where, key, params):
     assert key, f"{where}: CharLMError without a key cannot be translated"
-    assert key in ERRORS_ZH, f"{where}: no Chinese for {key!r}"
-    missing = i18n.placeholders(ERRORS_ZH[key]) - params - COMPOSED
+    assert key in CHINESE.errors, f"{where}: no Chinese for {key!r}"
+    missing = i18n.placeholders(CHINESE.errors[key]) - params - COMPOSED
     assert not missing, f"{where}: the Chinese for {key!r} needs {missing}, which the raise does not pass"
 
 
 def test_no_translation_is_left_over():
     used = {key for _, key, _ in _core_errors()}
-    assert set(ERRORS_ZH) <= used, f"translations of errors nobody raises: {set(ERRORS_ZH) - used}"
+    assert set(CHINESE.errors) <= used, f"translations of errors nobody raises: {set(CHINESE.errors) - used}"
 
 
 def _error(fn, *args, **kwargs) -> CharLMError:
@@ -92,7 +110,7 @@ def test_core_errors_read_in_chinese_with_their_numbers():
 
 
 def test_app_errors_name_the_setting_in_the_language_asked_for():
-    err = AppError("err.whole_range", name="name.lr", low=1, high=4, value=9)
+    err = AppError("err.whole_range", name="name.learning_rate", low=1, high=4, value=9)
     assert str(err) == "The learning rate must be a whole number from 1 to 4; got 9."
     assert err.text(ZH) == "学习率必须是 1 到 4 之间的整数；收到的是 9。"
     assert i18n.message(err, ZH) == "⚠️ " + err.text(ZH)
@@ -101,8 +119,8 @@ def test_app_errors_name_the_setting_in_the_language_asked_for():
 
 def test_terms_the_core_passes_are_the_ones_it_uses():
     source = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "charlm").glob("*.py"))
-    source += (ROOT / "demo" / "app.py").read_text(encoding="utf-8")
-    for term in TERMS_ZH:
+    source += "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "demo").rglob("*.py"))
+    for term in CHINESE.terms:
         assert f'"{term}"' in source
 
 
@@ -114,7 +132,7 @@ def test_the_browser_language_picks_the_default(header, lang):
 
 def test_every_static_text_of_the_page_is_translated(tmp_path):
     """No component shows a hard-coded English label, hint or explanation."""
-    app = CharLMApp()
+    app = CharLMApp(AppConfig(sessions_root=tmp_path / "sessions"))
     demo = app.build()
     untranslated = []
     for block in demo.blocks.values():
@@ -126,15 +144,16 @@ def test_every_static_text_of_the_page_is_translated(tmp_path):
             if i18n.key_of(block.value) is None:
                 untranslated.append(f"{type(block).__name__}.value = {block.value[:40]!r}")
     assert not untranslated, untranslated
-    keys = {key for block, props in app._translated for key in props.values()}
-    assert keys <= set(UI)
+    keys = {key for block, props in app.language.translated for key in props.values()}
+    assert keys <= set(ENGLISH)
     assert {"tab.corpus", "tab.inside", "explain.train", "hint.top_n", "cells.explain"} <= keys
     # the page's switch re-labels exactly these, in the language asked for
-    relabel = app._relabel(ZH)
-    assert len(relabel) == len(app._translated) > 60
-    by_key = {props.get("label") or props.get("value"): update for (_, props), update in zip(app._translated, relabel)}
+    relabel = app.language.relabel(ZH)
+    assert len(relabel) == len(app.language.translated) > 60
+    by_key = {props.get("label") or props.get("value"): update
+              for (_, props), update in zip(app.language.translated, relabel)}
     assert by_key["tab.corpus"]["label"] == "1 · 语料" and by_key["corpus.load"]["value"] == "载入文本"
-    assert by_key["corpus.builtin"] == {"__type__": "update", "label": "内置文本", "info": UI["hint.builtin"][1]}
+    assert by_key["corpus.builtin"] == {"__type__": "update", "label": "内置文本", "info": CHINESE.texts["hint.builtin"]}
 
 
 def _snapshot() -> JobSnapshot:
@@ -156,13 +175,13 @@ def _texts(fig) -> list[str]:
     return [ax.get_xlabel(), ax.get_ylabel(), *[x.get_text() for x in ax.get_legend().get_texts()]]
 
 
-@pytest.mark.skipif(views.CJK_FONT is None, reason="no CJK font installed (see .ci/run: fonts-noto-cjk)")
+@pytest.mark.skipif(not figures.FONTS.get(ZH), reason="no CJK font installed (see .ci/run: fonts-noto-cjk)")
 def test_chinese_figures_render_without_missing_glyphs():
-    fig = views.loss_figure(_snapshot(), ZH)
+    fig = figures.loss_figure(_snapshot(), ZH)
     assert "步数（已训练的小批量数）" in _texts(fig) and "验证" in _texts(fig)
-    gates = inside.saturation_figure([{"input": (0.1, 0.3), "forget": (0.0, 0.6)}], ZH)
+    gates = figures.saturation_figure([{"input": (0.1, 0.3), "forget": (0.0, 0.6)}], ZH)
     assert "L0 遗忘门" in [x.get_text() for x in gates.axes[0].get_yticklabels()]
-    compare = inside.compare_figure({"rnn": [(50, 2.4)], "lstm": [(50, 2.1)]}, ZH)
+    compare = figures.compare_figure({"rnn": [(50, 2.4)], "lstm": [(50, 2.1)]}, ZH)
     assert compare.axes[0].get_ylabel() == "验证损失（nat/字符）"
     for figure in (fig, gates, compare):
         png = io.BytesIO()
@@ -173,20 +192,25 @@ def test_chinese_figures_render_without_missing_glyphs():
 
 
 def test_figures_fall_back_to_english_without_a_cjk_font(monkeypatch):
-    monkeypatch.setattr(views, "CJK_FONT", None)
-    assert views.figure_lang(ZH) == EN
-    assert "step (batches seen)" in _texts(views.loss_figure(_snapshot(), ZH))
+    monkeypatch.setitem(figures.FONTS, ZH, None)
+    assert figures.figure_lang(ZH) == EN
+    assert "step (batches seen)" in _texts(figures.loss_figure(_snapshot(), ZH))
 
 
 def test_every_text_key_used_in_the_code_exists():
     """t("…") and I18N("…") calls name keys that exist (a typo would only show at run time)."""
     used = set()
-    for path in (ROOT / "demo").glob("*.py"):
+    for path in (ROOT / "demo").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if (isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("t", "I18N", "AppError")
                     and node.args and isinstance(node.args[0], ast.Constant)):
                 used.add(node.args[0].value)
-    assert used and not used - set(UI), used - set(UI)
+    from demo import fields
+
+    for field in vars(fields).values():  # the settings' labels, hints and names in messages
+        if isinstance(field, fields.Field):
+            used |= {key for key in (field.label, field.hint, field.message_name) if key}
+    assert used and not used - set(ENGLISH), used - set(ENGLISH)
     assert t("gen.done", ZH, n=5, seed=1) == "完成：5 个字符（随机种子 1）。"
 
 

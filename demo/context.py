@@ -1,0 +1,159 @@
+"""What every tab is built with: the server's settings, the visitors, the shared caches, and a
+helper that wires an event so that any error becomes a message in the page.
+
+A tab receives one ``Context`` and uses only what it declares here, so a tab can be read (and
+added) on its own.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import gradio as gr
+import torch
+
+from charlm import CharLMError, Corpus
+from charlm.corpora import REGISTRY, default_corpus_name, load_builtin, local_path
+from charlm.jobs import JobSlots
+
+from . import i18n
+from .i18n import AppError
+from .models import ModelCatalogue
+from .state import SessionStore, Visitor
+
+log = logging.getLogger(__name__)
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class AppConfig:
+    max_jobs: int = 2  # trainings running at once, for everyone together
+    torch_threads: int = 0  # 0: the CPU count divided among the training slots
+    max_upload_mb: int = 20
+    session_ttl_hours: float = 6.0
+    heavy_concurrency: int = 4  # generations / uploads / training starts handled at once
+    assets_dir: Path = ROOT / "assets"
+    sessions_root: Path | None = None
+
+    @classmethod
+    def from_env(cls) -> "AppConfig":
+        return cls(max_jobs=int(os.environ.get("CHARLM_MAX_JOBS", 2)),
+                   torch_threads=int(os.environ.get("CHARLM_TORCH_THREADS", 0)),
+                   max_upload_mb=int(os.environ.get("CHARLM_MAX_UPLOAD_MB", 20)))
+
+
+@dataclass
+class Refresh:
+    """Something a tab redraws when the page opens, the language changes or the corpus changes."""
+
+    name: str  # its events are named "<name>_on_<when>" in the API
+    fn: Callable
+    inputs: list
+    outputs: list
+    on: tuple[str, ...]  # of "open", "language", "corpus"
+
+
+@dataclass
+class Context:
+    config: AppConfig
+    store: SessionStore
+    slots: JobSlots
+    models: ModelCatalogue
+    refreshes: list[Refresh] = field(default_factory=list)
+    shared: dict[str, gr.components.Component] = field(default_factory=dict)  # offered by one tab to the others
+
+    @classmethod
+    def create(cls, config: AppConfig) -> "Context":
+        """The server's shared state; call it in the main thread (it sets torch's thread count)."""
+        root = config.sessions_root or Path(tempfile.mkdtemp(prefix="charlm-sessions-"))
+        threads = config.torch_threads or max(1, (os.cpu_count() or 2) // max(1, config.max_jobs))
+        torch.set_num_threads(threads)  # process-wide: here, once, never from a worker thread
+        return cls(config, SessionStore(Path(root), ttl_seconds=config.session_ttl_hours * 3600),
+                   JobSlots(config.max_jobs), ModelCatalogue(config.assets_dir))
+
+    # the visitor ----------------------------------------------------------------------------
+    def visitor(self, request: gr.Request | None) -> Visitor:
+        return self.store.get(getattr(request, "session_hash", None))
+
+    def lang(self, request: gr.Request | None) -> str:
+        """The visitor's language: their choice in the page, else their browser's (API clients: English)."""
+        visitor = self.visitor(request)
+        if visitor.lang is None:
+            headers = getattr(request, "headers", None) or {}
+            return i18n.from_accept_language(headers.get("accept-language"))
+        return visitor.lang
+
+    def corpus(self, visitor: Visitor) -> Corpus:
+        """The visitor's corpus; the default one until they load another (API clients never see the page)."""
+        if visitor.corpus is None:
+            visitor.corpus = builtin_corpus(default_corpus_name(), 0.1)
+        return visitor.corpus
+
+    # wiring ---------------------------------------------------------------------------------
+    def on(self, trigger: Callable, fn: Callable, inputs, outputs, *, heavy: bool = False, messages: bool = True,
+           **kwargs):
+        """``trigger(fn, inputs, outputs)`` (``button.click``, ``event.then``, ...), with ``fn`` guarded:
+        an error shows as a message in the first Markdown among ``outputs`` (the other outputs keep
+        what they show; with ``messages=False`` or no Markdown, it is only logged). Heavy work shares
+        a bounded pool; cheap work runs at once."""
+        outputs = outputs if isinstance(outputs, list) else ([outputs] if outputs is not None else [])
+        at = next((i for i, o in enumerate(outputs) if isinstance(o, gr.Markdown)), None) if messages else None
+        limits = ({"concurrency_id": "heavy", "concurrency_limit": self.config.heavy_concurrency} if heavy
+                  else {"concurrency_limit": None})
+        return trigger(guard(fn, len(outputs), at, self.lang), inputs, outputs or None, **limits, **kwargs)
+
+    def refresh(self, name: str, fn: Callable, inputs: list, outputs: list, on: tuple[str, ...]) -> None:
+        self.refreshes.append(Refresh(name, fn, inputs, outputs, on))
+
+
+@functools.lru_cache(maxsize=4)
+def builtin_corpus(name: str, val_fraction: float) -> Corpus:
+    """A built-in corpus, read once for everyone (a class opening the page at once reads it once)."""
+    if name in REGISTRY and local_path(name) is None:
+        raise AppError("err.corpus_missing", name=name)
+    return load_builtin(name, val_fraction)
+
+
+def request_of(args, kwargs) -> gr.Request | None:
+    return next((a for a in (*args, *kwargs.values()) if isinstance(a, gr.Request)), None)
+
+
+def guard(fn: Callable, n_outputs: int, message_at: int | None, lang_of: Callable) -> Callable:
+    """``fn`` that never fails: an error becomes a message (in the visitor's language) in output
+    ``message_at``, every other output is left as it was; generators too."""
+
+    def failure(err: Exception, args, kwargs):
+        if not isinstance(err, CharLMError):
+            log.exception("handler %s failed", fn.__name__)
+        if message_at is None:
+            return gr.skip() if n_outputs <= 1 else tuple(gr.skip() for _ in range(n_outputs))
+        message = i18n.message(err, lang_of(request_of(args, kwargs)))
+        if n_outputs == 1:
+            return message
+        return tuple(message if i == message_at else gr.skip() for i in range(n_outputs))
+
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def stream(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            except Exception as err:  # never a stack trace in the page
+                yield failure(err, args, kwargs)
+
+        return stream
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except Exception as err:  # never a stack trace in the page
+            return failure(err, args, kwargs)
+
+    return call

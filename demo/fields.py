@@ -1,0 +1,113 @@
+"""Every number or choice a visitor sets, written once: its range, step, widget and texts.
+
+A ``Field`` builds its own component (slider, number box or radio) and checks what comes back
+(from the page, or from an API client that sends anything), with a message in the visitor's
+language that names the setting. ``TRAIN_FORM`` is the Train tab's form: its components are
+built from it and its values become a ``TrainConfig`` through it, so the ranges the sliders
+offer are the ranges the server accepts.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import gradio as gr
+
+from charlm import PRESETS, TrainConfig, preset
+from charlm.cells import CELL_NAMES
+from charlm.config import live_cadence
+
+from .i18n import I18N, AppError
+
+UI_PRESETS = ("quick", "small", "textbook")  # the presets the Train tab offers (all of them are in charlm)
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str  # the argument it fills (a TrainConfig field for the Train form)
+    label: str  # text keys: its label, its hint, and its name in messages
+    hint: str | None
+    low: float = 0
+    high: float = 0
+    step: float | None = 1
+    whole: bool = True
+    widget: str = "slider"  # "slider", "number" (typed in; checked here, in the visitor's language) or "radio"
+    choices: tuple[str, ...] = ()
+    says: str | None = None  # the text key of its name in messages (default ``name.<name>``)
+
+    @property
+    def message_name(self) -> str:
+        return self.says or f"name.{self.name}"
+
+    def component(self, value, **kwargs) -> gr.components.Component:
+        """The widget, with its label and hint in the page's language."""
+        texts = {"label": I18N(self.label), **({"info": I18N(self.hint)} if self.hint else {})}
+        if self.widget == "radio":
+            return gr.Radio(list(self.choices), value=value, **texts, **kwargs)
+        if self.widget == "number":
+            return gr.Number(value, precision=0 if self.whole else None, **texts, **kwargs)
+        return gr.Slider(self.low, kwargs.pop("maximum", self.high), value=value, step=self.step, **texts, **kwargs)
+
+    def parse(self, value, high: float | None = None):
+        """``value`` checked against this field's range (``high`` narrows it: a model's vocabulary)."""
+        if self.widget == "radio":
+            if value not in self.choices:
+                raise AppError("err.choice", name=self.message_name, choices=", ".join(self.choices), value=value)
+            return value
+        high = self.high if high is None else high
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise AppError("err.whole_number" if self.whole else "err.number", name=self.message_name,
+                           value=value) from None
+        in_range = math.isfinite(number) and self.low <= number <= high
+        if self.whole and not (in_range and number == int(number)):
+            raise AppError("err.whole_range", name=self.message_name, low=self.low, high=high, value=value)
+        if not in_range:
+            raise AppError("err.number_range", name=self.message_name, low=self.low, high=high, value=value)
+        return int(number) if self.whole else number
+
+
+# The Train tab's form, in the order its values are sent (after the preset's name).
+TRAIN_FORM: tuple[Field, ...] = (
+    Field("cell", "train.cell", "hint.cell", widget="radio", choices=CELL_NAMES, says="name.cell"),
+    Field("num_layers", "train.layers", "hint.num_layers", 1, 4),
+    Field("hidden_size", "train.hidden", "hint.hidden_size", 16, 1024, step=16),
+    Field("dropout", "train.dropout", "hint.dropout", 0.0, 0.9, step=0.05, whole=False),
+    Field("batch_size", "train.n", "hint.batch_size", 1, 512, says="name.n"),
+    Field("num_steps", "train.m", "hint.num_steps", 1, 512, says="name.m"),
+    Field("learning_rate", "train.lr", "hint.learning_rate", 1e-5, 0.1, step=None, whole=False, widget="number"),
+    Field("grad_clip", "train.clip", "hint.grad_clip", 0.0, 100.0, step=None, whole=False, widget="number"),
+    Field("epochs", "train.epochs", "hint.epochs", 1, 100, widget="number"),
+    Field("max_steps", "train.max_steps", "hint.max_steps", 0, 1_000_000, widget="number"),
+)
+
+
+def preset_values(name: str) -> tuple:
+    """The form's values for a preset (an unknown name: the first one)."""
+    config = preset(name if name in UI_PRESETS else UI_PRESETS[0])
+    return tuple(getattr(config, f.name) for f in TRAIN_FORM)
+
+
+def config_from_form(preset_name: str, *values) -> TrainConfig:
+    """The preset with the form's values, checked, reporting as often as a live page needs."""
+    if preset_name not in UI_PRESETS:
+        raise AppError("err.unknown_preset", name=preset_name, choices=", ".join(UI_PRESETS))
+    checked = {f.name: f.parse(v) for f, v in zip(TRAIN_FORM, values, strict=True)}
+    return live_cadence(PRESETS[preset_name].replace(**checked))
+
+
+# The other tabs' settings.
+BATCH_N = Field("n", "batch.n", "hint.batch_size", 1, 200)
+BATCH_M = Field("m", "batch.m", "hint.num_steps", 1, 200)
+BATCH_INDEX = Field("batch_index", "batch.index", "hint.batch_index", 0, 10 ** 9)
+BATCH_ROW = Field("row", "batch.row", "hint.row", 0, 10 ** 6)
+VAL_SHARE = Field("val_share", "corpus.val_share", "hint.val_fraction", 0.0, 0.5, step=0.01, whole=False)
+LENGTH = Field("length", "gen.length", "hint.length", 1, 5000)
+TOP_N = Field("top_n", "gen.top_n", "hint.top_n", 1, 100_000)
+TEMPERATURE = Field("temperature", "gen.temperature", "hint.temperature", 0.1, 3.0, step=0.05, whole=False)
+SEED = Field("seed", "gen.seed", "hint.seed", 0, 2 ** 32 - 1, widget="number")
+TOY_STEPS = Field("steps", "toy.steps", None, 1, 1000)
+TOY_CELL = Field("toy_cell", "toy.cell", None, widget="radio", choices=CELL_NAMES, says="name.cell")
+COMPARE_SECONDS = Field("seconds", "cmp.seconds", None, 5, 120, step=5)

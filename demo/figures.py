@@ -1,0 +1,117 @@
+"""The page's figures, drawn with matplotlib (every number comes from ``charlm``).
+
+Figures are bare ``Figure`` objects, never pyplot: pyplot keeps global state and is not safe in
+the several threads that serve a class at once. Labels are in the visitor's language when a font
+can draw it (``figure_lang``); each cell type has one colour in every figure (``charlm.cells``).
+"""
+
+from __future__ import annotations
+
+import matplotlib
+import numpy as np
+from matplotlib import font_manager
+from matplotlib.figure import Figure
+
+from charlm.cells import CELLS
+from charlm.jobs import JobSnapshot
+
+from .i18n import EN, locale, t
+from .locales import LOCALES
+
+
+def _installed(fonts: tuple[str, ...]) -> str | None:
+    names = {f.name for f in font_manager.fontManager.ttflist}
+    return next((name for name in fonts if name in names), None)
+
+
+# For each language that needs its own font (Chinese: Debian's fonts-noto-cjk), the installed one.
+FONTS: dict[str, str | None] = {code: _installed(loc.figure_fonts) for code, loc in LOCALES.items() if loc.figure_fonts}
+if any(FONTS.values()):  # fall back to them for characters DejaVu lacks (vocabulary ticks, labels)
+    matplotlib.rcParams["font.family"] = ["DejaVu Sans", *dict.fromkeys(f for f in FONTS.values() if f)]
+
+
+def figure_lang(lang: str) -> str:
+    """The language for figure labels: one without an installed font would show boxes, so English."""
+    needs = locale(lang).figure_fonts
+    return lang if not needs or FONTS.get(locale(lang).code) else EN
+
+
+def new_figure(width: float, height: float):
+    fig = Figure(figsize=(width, height), dpi=90)
+    return fig, fig.subplots()
+
+
+def loss_figure(snap: JobSnapshot, lang: str = EN, max_points: int = 2000):
+    """Training loss per step (thin) with its moving average, and validation loss (dots)."""
+    lang = figure_lang(lang)
+    fig, ax = new_figure(9, 3.6)
+    if snap.train_loss:
+        steps = np.array([s for s, _ in snap.train_loss])
+        losses = np.array([v for _, v in snap.train_loss])
+        stride = max(1, int(np.ceil(len(steps) / max_points)))
+        ax.plot(steps[::stride], losses[::stride], color="#fdba74", lw=0.8, label=t("plot.train_each", lang))
+        window = min(len(losses), max(5, len(losses) // 30))
+        smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
+        ax.plot(steps[window - 1:][::stride], smooth[::stride], color="#ea580c", lw=1.8, label=t("plot.train_smooth", lang))
+    if snap.val_loss:
+        ax.plot([s for s, _ in snap.val_loss], [v for _, v in snap.val_loss], "o-", color="#2563eb", ms=4,
+                lw=1.2, label=t("plot.validation", lang))
+    ax.set_xlabel(t("plot.step", lang))
+    ax.set_ylabel(t("plot.loss", lang))
+    ax.grid(alpha=0.3)
+    if snap.train_loss or snap.val_loss:
+        ax.legend(loc="upper right", fontsize=8)
+    else:
+        ax.text(0.5, 0.5, t("plot.empty", lang), ha="center", va="center",
+                transform=ax.transAxes, color="#888")
+    fig.tight_layout()
+    return fig
+
+
+
+def gradient_figure(curves: dict[str, np.ndarray], lang: str = EN):
+    """Gradient size against distance, one curve per cell type (log scale)."""
+    lang = figure_lang(lang)
+    fig, ax = new_figure(8, 3.6)
+    for cell, curve in curves.items():
+        ax.semilogy(np.arange(len(curve)), np.maximum(curve, 1e-30), label=cell.upper(), color=CELLS[cell].colour)
+    ax.set_xlabel(t("grad.x", lang))
+    ax.set_ylabel(t("grad.y", lang))
+    ax.set_ylim(bottom=1e-20)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def saturation_figure(sat: list[dict], lang: str = EN):
+    lang = figure_lang(lang)
+    fig, ax = new_figure(7, 3)
+    labels, closed, opened = [], [], []
+    for layer, gates in enumerate(sat):
+        for gate, (lo, hi) in gates.items():
+            labels.append(f"L{layer} {t('gate.' + gate, lang, default=gate)}")
+            closed.append(lo)
+            opened.append(hi)
+    y = np.arange(len(labels))
+    ax.barh(y, closed, color="#64748b", label=t("gates.shut", lang))
+    ax.barh(y, opened, left=closed, color="#f59e0b", label=t("gates.open", lang))
+    ax.set_yticks(y, labels)
+    ax.set_xlim(0, 1)
+    ax.set_xlabel(t("gates.x", lang))
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def compare_figure(curves: dict[str, list[tuple[int, float]]], lang: str = EN):
+    lang = figure_lang(lang)
+    fig, ax = new_figure(8, 3.6)
+    for cell, points in curves.items():
+        ax.plot([s for s, _ in points], [v for _, v in points], "o-", ms=3, label=cell.upper(), color=CELLS[cell].colour)
+    ax.set_xlabel(t("cmp.x", lang))
+    ax.set_ylabel(t("cmp.y", lang))
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,109 @@
+"""The models a visitor can generate with, and the loaded samplers they share.
+
+Three kinds, each shown by its name in the visitor's language but chosen by a stable English
+label (what the API sends):
+- shipped: ``assets/*.safetensors`` with their ``.json`` (the same for everyone);
+- this session's: the checkpoints of the visitor's own trainings (``run<k>/i<step>_l<hidden>``);
+- uploaded: checkpoints the visitor uploaded (checked on arrival; never unpickled).
+A visitor can only ever load files inside their own folder or the shipped ones.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+
+import gradio as gr
+
+from charlm import CharLMError, Sampler, list_checkpoints, load_checkpoint
+
+from .i18n import EN, AppError, t
+from .locales import LOCALES
+from .state import Visitor
+
+MAX_UPLOAD_BYTES = 512 * 1024 * 1024
+CACHED_SAMPLERS = 24
+
+
+def _names(key: str, **params) -> dict[str, str]:
+    """A model's shown name in every language."""
+    return {code: t(key, code, **params) for code in LOCALES}
+
+
+class ModelCatalogue:
+    def __init__(self, assets_dir: Path):
+        self.assets_dir = assets_dir
+        self._samplers: dict[tuple[str, float], Sampler] = {}
+        self._lock = threading.Lock()
+
+    def shipped(self) -> dict[str, Path]:
+        """Models shipped in assets/: label -> file."""
+        return {t("model.pretrained", EN, name=path.stem): path
+                for path in sorted(self.assets_dir.glob("*.safetensors")) if path.with_suffix(".json").is_file()}
+
+    def sampler(self, path: Path) -> Sampler:
+        """A loaded model, shared by every generation that uses it (samplers hold no state)."""
+        key = (str(path), path.stat().st_mtime)
+        with self._lock:  # one load at a time: a class opening the tab at once loads it once
+            sampler = self._samplers.get(key)
+            if sampler is None:
+                ckpt = load_checkpoint(path)
+                sampler = Sampler(ckpt.model, ckpt.vocab)
+                if len(self._samplers) >= CACHED_SAMPLERS:
+                    self._samplers.pop(next(iter(self._samplers)))
+                self._samplers[key] = sampler
+        return sampler
+
+    def sampler_for(self, label: str | None, visitor: Visitor) -> Sampler:
+        return self.sampler(self.resolve(label, visitor))
+
+    def resolve(self, label: str | None, visitor: Visitor) -> Path:
+        if not label:
+            raise AppError("err.no_model")
+        shipped = self.shipped()
+        if label in shipped:
+            return shipped[label]
+        path = visitor.models.get(label)
+        if path is None or not visitor.owns(path) or not path.is_file():
+            raise AppError("err.unknown_model", label=label)
+        return path
+
+    def choices(self, visitor: Visitor, lang: str, select: str | None = None):
+        """The dropdown's update: (name in ``lang``, label) for every model, newest of the visitor's first
+        after the shipped ones; ``select`` (if offered) or the first is chosen."""
+        for run in sorted(visitor.checkpoints_dir.glob("run*"), key=lambda d: int(d.name[3:])):
+            for path in list_checkpoints(run):
+                name = f"{run.name}/{path.stem}"
+                label = t("model.session", EN, name=name)
+                visitor.models[label] = path
+                visitor.model_names[label] = _names("model.session", name=name)
+        visitor.models = {k: v for k, v in visitor.models.items() if v.is_file()}
+        shown = {label: t("model.pretrained", lang, name=path.stem) for label, path in self.shipped().items()}
+        for label in reversed(visitor.models):
+            shown[label] = visitor.model_names[label].get(lang) or label
+        choices = [(name, label) for label, name in shown.items()]
+        value = select if select in shown else (choices[0][1] if choices else None)
+        return gr.update(choices=choices, value=value)
+
+    def add_upload(self, visitor: Visitor, upload) -> str:
+        """Keep a checkpoint the visitor uploaded, once it loads; return its label."""
+        if not upload:
+            raise AppError("err.choose_checkpoint")
+        source = Path(upload if isinstance(upload, str) else upload["path"])
+        if source.stat().st_size > MAX_UPLOAD_BYTES:
+            raise AppError("err.checkpoint_too_large")
+        visitor.uploads_dir.mkdir(parents=True, exist_ok=True)
+        target = visitor.uploads_dir / f"upload{len(visitor.models) + 1}.safetensors"
+        shutil.copyfile(source, target)
+        try:
+            cfg = load_checkpoint(target).model_config
+        except CharLMError:
+            target.unlink(missing_ok=True)
+            raise
+        params = {"name": Path(source.name).stem[:40], "layers": cfg.num_layers, "hidden": cfg.hidden_size,
+                  "cell": cfg.cell}
+        label = t("model.uploaded", EN, **params)
+        visitor.models[label] = target
+        visitor.model_names[label] = _names("model.uploaded", **params)
+        return label

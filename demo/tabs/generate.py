@@ -1,0 +1,102 @@
+"""Tab 4, sampling (chapter §5.12): a model, a prime, top-N and temperature; the text streams in,
+and the next-character distribution shows which characters can be drawn."""
+
+from __future__ import annotations
+
+import time
+
+import gradio as gr
+
+from .. import views
+from ..context import Context
+from ..fields import LENGTH, SEED, TEMPERATURE, TOP_N
+from ..i18n import I18N, AppError, t
+from ..locales import LOCALES
+
+ID, TITLE = "generate", "tab.generate"
+IN_TOP, OUT_OF_TOP = "#f59e0b", "#94a3b8"
+
+
+def build(ctx: Context) -> None:
+    gr.Markdown(I18N("explain.generate"))
+    with gr.Row():
+        model_box = gr.Dropdown([], label=I18N("gen.model"), info=I18N("hint.model"), elem_id="model-choice")
+        ckpt_upload = gr.File(label=I18N("gen.upload"), file_types=[".safetensors"], type="filepath")
+    with gr.Row():
+        prime = gr.Textbox("Far", label=I18N("gen.prime"), info=I18N("hint.prime"), elem_id="prime")
+        length = LENGTH.component(500)
+        top_n = TOP_N.component(4, maximum=83)  # its maximum follows the model's vocabulary
+        temperature = TEMPERATURE.component(1.0)
+        seed = SEED.component(1)
+    with gr.Row():
+        gen_btn = gr.Button(I18N("gen.generate"), variant="primary", elem_id="generate-btn")
+        gen_stop = gr.Button(I18N("gen.stop"), variant="stop")
+    status = gr.Markdown(elem_id="gen-status")
+    with gr.Row():
+        text_box = gr.Textbox(label=I18N("gen.text"), lines=14, interactive=False, elem_id="gen-text")
+        with gr.Column():
+            note = gr.Markdown()
+            colours = {t(key, code): colour for code in LOCALES
+                       for key, colour in (("gen.in_top", IN_TOP), ("gen.out_top", OUT_OF_TOP))}
+            dist_plot = gr.BarPlot(x="character", y="probability", color="kind", sort="-y", height=320,
+                                   title=I18N("gen.dist_title"), color_map=colours, color_title=I18N("gen.kind"),
+                                   x_title=I18N("axis.character"), y_title=I18N("axis.probability"))
+    ctx.shared["model_box"] = model_box
+
+    def model_choices(request: gr.Request):
+        return ctx.models.choices(ctx.visitor(request), ctx.lang(request))
+
+    def upload_checkpoint(upload, request: gr.Request):
+        visitor, lang = ctx.visitor(request), ctx.lang(request)
+        label = ctx.models.add_upload(visitor, upload)
+        return (t("gen.loaded", lang, label=visitor.model_names[label][lang]),
+                ctx.models.choices(visitor, lang, select=label))
+
+    def next_char(label, prime_text, temp, top, request: gr.Request):
+        sampler = ctx.models.sampler_for(label, ctx.visitor(request))
+        temp, top = TEMPERATURE.parse(temp), TOP_N.parse(top)
+        top = min(top, len(sampler.vocab))
+        probs = sampler.next_char_distribution(prime_text, temp)
+        tail = prime_text[-12:] if len(prime_text) > 1 else prime_text[-1:]
+        lang = ctx.lang(request)
+        return (t("gen.next_note", lang, prime=views.show_char(tail), temperature=temp, top_n=top),
+                views.probability_frame(probs, sampler.vocab, top, lang), gr.update(maximum=len(sampler.vocab)))
+
+    def generate(label, prime_text, n_chars, top, temp, seed_value, request: gr.Request):
+        visitor, lang = ctx.visitor(request), ctx.lang(request)
+        sampler = ctx.models.sampler_for(label, visitor)
+        n_chars, top, temp = LENGTH.parse(n_chars), TOP_N.parse(top), TEMPERATURE.parse(temp)
+        if top > len(sampler.vocab):
+            raise AppError("err.top_n_vocab", size=len(sampler.vocab), value=top)
+        seed_value = None if seed_value is None or seed_value == "" else SEED.parse(seed_value)
+        visitor.generation += 1
+        ticket = visitor.generation
+        text, last = prime_text, 0.0  # the first character is shown at once
+        for i, ch in enumerate(sampler.stream(prime_text, n_chars, top, temp, seed_value)):
+            text += ch
+            if visitor.generation != ticket:  # Stop was pressed
+                yield text, t("gen.stopped_after", lang, n=i + 1)
+                return
+            if time.monotonic() - last > 0.05:
+                last = time.monotonic()
+                yield text, t("gen.progress", lang, i=i + 1, n=n_chars)
+        random = t("gen.random", lang)
+        yield text, t("gen.done", lang, n=n_chars, seed=seed_value if seed_value is not None else random)
+
+    def stop_generation(request: gr.Request):
+        ctx.visitor(request).generation += 1
+        return t("gen.stopped", ctx.lang(request))
+
+    dist_in, dist_out = [model_box, prime, temperature, top_n], [note, dist_plot, top_n]
+    ctx.on(ctx.shared["tab:generate"].select, model_choices, None, model_box, api_name="model_choices")
+    ctx.on(ckpt_upload.upload, upload_checkpoint, ckpt_upload, [status, model_box], heavy=True,
+           api_name="upload_checkpoint")
+    ctx.on(prime.submit, next_char, dist_in, dist_out, api_name="next_char")
+    for name, component in (("model", model_box), ("temperature", temperature), ("top", top_n)):
+        ctx.on(component.change, next_char, dist_in, dist_out, api_name=f"next_char_on_{name}",
+               api_visibility="private", trigger_mode="always_last")
+    ctx.on(gen_btn.click, generate, [model_box, prime, length, top_n, temperature, seed], [text_box, status],
+           heavy=True, api_name="generate")
+    ctx.on(gen_btn.click, next_char, dist_in, dist_out, api_name="next_char_on_generate", api_visibility="private")
+    ctx.on(gen_stop.click, stop_generation, None, status, api_name="stop_generation")
+    ctx.refresh("models", model_choices, [], [model_box], on=("open", "language"))

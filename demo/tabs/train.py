@@ -1,0 +1,100 @@
+"""Tab 3, training (chapter §5.4-5.11): presets and every setting, Start/Stop/Resume, the live log."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from charlm import list_checkpoints, load_checkpoint
+from charlm.config import resume_config
+from charlm.jobs import JobSnapshot, TrainingJob
+
+from .. import figures, views
+from ..context import Context
+from ..fields import TRAIN_FORM, UI_PRESETS, config_from_form, preset_values
+from ..i18n import I18N, AppError, t
+from .corpus import corpus_title
+
+ID, TITLE = "train", "tab.train"
+FIRST_ROW = 5  # the form's first fields (the model) in one row, the rest (batches, optimiser, length) below
+
+
+def build(ctx: Context) -> None:
+    gr.Markdown(I18N("explain.train"))
+    defaults = dict(zip((f.name for f in TRAIN_FORM), preset_values(UI_PRESETS[0])))
+    with gr.Row():
+        preset_box = gr.Dropdown(list(UI_PRESETS), value=UI_PRESETS[0], label=I18N("train.preset"),
+                                 info=I18N("hint.preset"))
+        form = [f.component(defaults[f.name]) for f in TRAIN_FORM[: FIRST_ROW - 1]]
+    with gr.Row():
+        form += [f.component(defaults[f.name]) for f in TRAIN_FORM[FIRST_ROW - 1:]]
+    with gr.Row():
+        start_btn = gr.Button(I18N("train.start"), variant="primary", elem_id="start-training")
+        stop_btn = gr.Button(I18N("train.stop"), variant="stop", elem_id="stop-training")
+        resume_btn = gr.Button(I18N("train.resume"), elem_id="resume-training")
+    message = gr.Markdown(elem_id="train-message")
+    status = gr.Markdown(I18N("train.no_training"), elem_id="train-status")
+    loss_plot = gr.Plot(label=I18N("train.loss_plot"), elem_id="loss-plot")
+    sample_box = gr.Textbox(label=I18N("train.sample"), lines=6, interactive=False, elem_id="train-sample")
+    ckpt_files = gr.File(label=I18N("train.checkpoints"), file_count="multiple", interactive=False)
+    timer = gr.Timer(1.0, active=False)
+    shown = [status, loss_plot, sample_box, ckpt_files, timer]
+
+    def start_training(request: gr.Request, preset_name: str, *values):  # the request first: the form's length varies
+        visitor = ctx.visitor(request)
+        if visitor.job is not None and not visitor.job.finished:
+            raise AppError("err.already_training")
+        corpus = ctx.corpus(visitor)
+        config = config_from_form(preset_name, *values)
+        visitor.run += 1  # earlier runs' checkpoints stay available in the Generate tab
+        visitor.job = TrainingJob(corpus, config, visitor.run_dir, slots=ctx.slots, niceness=10).start()
+        lang = ctx.lang(request)
+        return (t("train.started", lang, corpus=corpus_title(corpus.name, lang), layers=config.num_layers,
+                  hidden=config.hidden_size, cell=config.cell), gr.Timer(active=True))
+
+    def resume_training(request: gr.Request, preset_name: str, *values):
+        visitor = ctx.visitor(request)
+        if visitor.job is not None and not visitor.job.finished:
+            raise AppError("err.still_training")
+        latest = list_checkpoints(visitor.run_dir)
+        if not latest or visitor.corpus is None:
+            raise AppError("err.nothing_to_resume")
+        ckpt = load_checkpoint(latest[-1])
+        config = resume_config(ckpt.train_config, config_from_form(preset_name, *values))
+        visitor.job = TrainingJob(visitor.corpus, config, visitor.run_dir, resume=ckpt, slots=ctx.slots,
+                                  niceness=10).start()
+        return t("train.resumed", ctx.lang(request), step=ckpt.progress.step), gr.Timer(active=True)
+
+    def stop_training(request: gr.Request):
+        visitor = ctx.visitor(request)
+        if visitor.job is None or visitor.job.finished:
+            return t("train.not_running", ctx.lang(request))
+        visitor.job.stop()
+        return t("train.stopping", ctx.lang(request))
+
+    def training_status(request: gr.Request):
+        visitor = ctx.visitor(request)
+        lang = ctx.lang(request)
+        if visitor.job is None:
+            return (t("train.none_yet", lang), figures.loss_figure(JobSnapshot("pending"), lang), "", [],
+                    gr.Timer(active=False))
+        snap = visitor.job.snapshot()
+        sample = ""
+        if snap.samples:
+            sample = t("train.sample_header", lang, step=snap.samples[-1][0]) + "\n" + snap.samples[-1][1]
+        # redraw the figure only when there is something new to show (or in another language)
+        key = (id(visitor.job), snap.step, len(snap.val_loss), lang)
+        figure = gr.skip() if key == visitor.plotted else figures.loss_figure(snap, lang)
+        visitor.plotted = key
+        files = [str(p) for p in snap.checkpoints[-3:]]
+        return views.status_line(snap, lang), figure, sample, files, gr.Timer(active=not visitor.job.finished)
+
+    with_form = [preset_box, *form]
+    ctx.on(preset_box.change, preset_values, preset_box, form, api_name="preset_values")
+    ctx.on(start_btn.click, start_training, with_form, [message, timer], heavy=True,
+           api_name="start_training")
+    ctx.on(resume_btn.click, resume_training, with_form, [message, timer], heavy=True,
+           api_name="resume_training")
+    ctx.on(stop_btn.click, stop_training, None, message, api_name="stop_training")
+    ctx.on(timer.tick, training_status, None, shown, api_name="training_status")
+    ctx.refresh("status", training_status, [], shown, on=("language",))
+
