@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.common import CORPORA, machine  # noqa: E402
-from charlm import Corpus, Sampler, evaluate, preset, train  # noqa: E402
-from charlm.train import validation_batches  # noqa: E402
+from bench.common import CORPORA, machine
+from charlm import Corpus, Sampler, evaluate, preset, train
+from charlm.train import validation_batches
 
 
 def main() -> None:

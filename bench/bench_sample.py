@@ -15,9 +15,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.common import machine, peak_memory_mb, reset_peak_memory  # noqa: E402
-from charlm import Sampler, Vocab, reference_generate  # noqa: E402
-from charlm.model import CharRNN, ModelConfig  # noqa: E402
+from bench.common import machine, peak_memory_mb, reset_peak_memory
+from charlm import Sampler, Vocab, reference_generate
+from charlm.model import CharRNN, ModelConfig
 
 GOALS = {512: 2400, 256: 6000, 128: 9000}
 

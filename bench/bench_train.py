@@ -18,8 +18,8 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.common import CORPORA, machine, peak_memory_mb, reset_peak_memory  # noqa: E402
-from charlm import Corpus, StepEvent, preset, train  # noqa: E402
+from bench.common import CORPORA, machine, peak_memory_mb, reset_peak_memory
+from charlm import Corpus, StepEvent, preset, train
 
 
 def plain_loop(data: torch.Tensor, vocab_size: int, cfg, steps: int, warmup: int) -> float:
@@ -73,7 +73,8 @@ def main() -> None:
     corpus = Corpus.from_text(text, val_fraction=0.0, name="anna.txt")
     data = torch.from_numpy(corpus.data)
     print(f"# training speed on anna.txt — {machine()}")
-    print("| preset | model | batch | precision | plain loop chars/s | charlm chars/s | charlm sec/batch | ratio | peak MB |")
+    print("| preset | model | batch | precision | plain loop chars/s | charlm chars/s | charlm sec/batch | ratio "
+          "| peak MB |")
     print("|---|---|---|---|---:|---:|---:|---:|---:|")
     for name in args.presets.split(","):
         for bf16 in ((False, True) if name == "textbook" else (False,)):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 from pathlib import Path
@@ -14,10 +15,8 @@ CORPORA = Path(os.environ.get("CHARLM_DATA_DIR") or ROOT.parent / "shared" / "co
 
 def reset_peak_memory() -> None:
     """Linux: start a new peak-RSS measurement (writing 5 to clear_refs resets VmHWM)."""
-    try:
+    with contextlib.suppress(OSError):
         Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass
 
 
 def peak_memory_mb() -> float:

@@ -32,7 +32,7 @@ FORM = ["quick", "lstm", 1, 128, 0.0, 32, 64, 4e-3, 5.0, 50, 100_000]
 
 def percentile(values: list[float], q: float) -> float:
     values = sorted(values)
-    return values[min(len(values) - 1, int(round(q * (len(values) - 1))))] if values else float("nan")
+    return values[min(len(values) - 1, round(q * (len(values) - 1)))] if values else float("nan")
 
 
 def server_peak_mb(pid: int) -> float:
@@ -106,7 +106,7 @@ def run(visitors: int, port: int, deadline_s: float) -> None:
                         stats["first_chars_training"].append(stats["first_chars"][-1])
                     if not result[0].startswith("Far"):
                         stats["errors"].append(result[1])
-            except Exception as err:  # noqa: BLE001 - every failure is a finding
+            except Exception as err:
                 with lock:
                     stats["errors"].append(f"{type(err).__name__}: {err}")
 
@@ -123,7 +123,8 @@ def run(visitors: int, port: int, deadline_s: float) -> None:
         print(f"| {visitors} | {stats['requests']} | {len(stats['errors'])} | {stats['started']} started, "
               f"{stats['busy']} told busy | {percentile(stats['preview'], 0.5) * 1000:.0f} / "
               f"{percentile(stats['preview'], 0.95) * 1000:.0f} ms | "
-              f"{percentile(stats['first_chars'], 0.5) * 1000:.0f} / {percentile(stats['first_chars'], 0.95) * 1000:.0f} ms | "
+              f"{percentile(stats['first_chars'], 0.5) * 1000:.0f} / "
+              f"{percentile(stats['first_chars'], 0.95) * 1000:.0f} ms | "
               f"{wall:.0f} s | {peak:,.0f} MB |", flush=True)
         for err in stats["errors"][:5]:
             print("   error:", err[:200])

@@ -78,6 +78,6 @@ class Batches:
 def one_hot(ids: np.ndarray, vocab_size: int) -> np.ndarray:
     """One-hot vectors for integer codes: shape ``ids.shape + (vocab_size,)``, float32."""
     ids = np.asarray(ids)
-    out = np.zeros(ids.shape + (vocab_size,), dtype=np.float32)
+    out = np.zeros((*ids.shape, vocab_size), dtype=np.float32)
     np.put_along_axis(out, ids[..., None], 1.0, axis=-1)
     return out

@@ -18,8 +18,8 @@ sampler, the CLI's ``--cell`` and the app's choices all read this table. A test
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch

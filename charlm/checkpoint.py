@@ -15,6 +15,7 @@ last and marks the checkpoint complete, so a crash mid-save leaves the previous 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -52,7 +53,7 @@ class Progress:
     val_loss: list[tuple[int, float]] = field(default_factory=list)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Progress":
+    def from_dict(cls, data: dict) -> Progress:
         try:
             return cls(
                 step=int(data["step"]), epoch=int(data["epoch"]), batch=int(data["batch"]),
@@ -102,10 +103,8 @@ def _atomic_write(path: Path, data: bytes) -> None:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise
     try:  # make the rename itself durable
         dir_fd = os.open(path.parent, os.O_RDONLY)
@@ -200,7 +199,8 @@ def _refuse_foreign(blob: bytes, filename: str) -> None:
     if blob[:1] == b"\x80" or blob[:2] == b"PK":
         raise CharLMError(
             f"{filename} is a pickled PyTorch file (.pt/.pth). charlm never unpickles files, because "
-            "unpickling can run arbitrary code; use a charlm checkpoint (.safetensors).", key="ckpt_pickle", name=filename
+            "unpickling can run arbitrary code; use a charlm checkpoint (.safetensors).", key="ckpt_pickle",
+            name=filename,
         )
 
 

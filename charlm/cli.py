@@ -19,10 +19,10 @@ import torch
 
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import PRESETS, TrainConfig, preset
+from .corpora import PYTHON_SOURCE, REGISTRY, download, python_source_text, resolve_corpus_path
 from .errors import CharLMError
 from .sample import Sampler, check_settings, prepare_prime
 from .train import CheckpointEvent, EvalEvent, SampleEvent, StepEvent, evaluate, train, validation_batches
-from .corpora import PYTHON_SOURCE, REGISTRY, download, python_source_text, resolve_corpus_path
 from .vocab import Corpus, load_text
 
 
@@ -196,7 +196,8 @@ def cmd_download(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"download": cmd_download, "train": cmd_train, "sample": cmd_sample, "evaluate": cmd_evaluate, "export": cmd_export}
+COMMANDS = {"download": cmd_download, "train": cmd_train, "sample": cmd_sample, "evaluate": cmd_evaluate,
+            "export": cmd_export}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field, fields, replace
 
-from .errors import CharLMError
 from .cells import CELL_NAMES, CELLS
+from .errors import CharLMError
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,8 @@ class TrainConfig:
     cell: str = field(default="lstm", metadata={"help": ", ".join(CELL_NAMES) + " (rnn: a plain tanh RNN)"})
     num_layers: int = field(default=2, metadata={"help": "stacked recurrent layers"})
     hidden_size: int = field(default=512, metadata={"help": "units per layer (the chapter's lstm_size)"})
-    dropout: float = field(default=0.5, metadata={"help": "dropout between layers and before the output (1 - keep_prob)"})
+    dropout: float = field(default=0.5,
+                           metadata={"help": "dropout between layers and before the output (1 - keep_prob)"})
     # optimisation
     learning_rate: float = field(default=1e-3, metadata={"help": "Adam learning rate"})
     lr_schedule: str = field(default="constant", metadata={"help": "constant, or cosine (decays to min_lr_ratio x lr)"})
@@ -80,7 +81,7 @@ class TrainConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "TrainConfig":
+    def from_dict(cls, data: dict) -> TrainConfig:
         """Rebuild from a checkpoint's JSON; unknown keys (from a newer version) are ignored."""
         known = {f.name: f for f in fields(cls)}
         kwargs = {}
@@ -95,7 +96,7 @@ class TrainConfig:
                 kwargs[key] = value
         return cls(**kwargs)
 
-    def replace(self, **changes) -> "TrainConfig":
+    def replace(self, **changes) -> TrainConfig:
         return replace(self, **changes)
 
 

@@ -194,8 +194,8 @@ def download(name: str, progress: bool = True, timeout: float = 30.0) -> Path:
                 detail=str(getattr(err, "reason", err)),
             ) from None
         if digest.hexdigest() != info.download_sha256:
-            raise CharLMError(f"The download of {name} is damaged or changed upstream (checksum differs); it was deleted.",
-                              key="download_checksum", name=name)
+            raise CharLMError(f"The download of {name} is damaged or changed upstream (checksum differs); it was "
+                              "deleted.", key="download_checksum", name=name)
         data = tmp_path.read_bytes().replace(b"\r\n", b"\n")
         if hashlib.sha256(data).hexdigest() != info.sha256:
             raise CharLMError(f"The download of {name} does not match the expected text; it was deleted.",

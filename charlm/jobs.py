@@ -10,6 +10,7 @@ so a class on one small server cannot start more trainings than it has cores for
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -102,7 +103,7 @@ class TrainingJob:
         self.model: CharRNN | None = None
 
     # lifecycle -------------------------------------------------------------------------
-    def start(self) -> "TrainingJob":
+    def start(self) -> TrainingJob:
         if self._thread is not None:
             raise CharLMError("This training job has already been started.", key="job_started")
         if self.slots is not None:
@@ -151,7 +152,8 @@ class TrainingJob:
                 s.step, s.total_steps, s.epoch, s.epochs = event.step, event.total_steps, event.epoch, event.epochs
                 s.loss, s.elapsed = event.loss, event.elapsed
                 # a smoothed pace, so the ETA does not jump with every batch
-                s.sec_per_batch = event.sec_per_batch if not s.sec_per_batch else 0.9 * s.sec_per_batch + 0.1 * event.sec_per_batch
+                s.sec_per_batch = (0.9 * s.sec_per_batch + 0.1 * event.sec_per_batch if s.sec_per_batch
+                                   else event.sec_per_batch)
                 s.chars_per_sec = self.config.batch_size * self.config.num_steps / s.sec_per_batch
                 s.train_loss.append((event.step, event.loss))
             elif isinstance(event, EvalEvent):
@@ -164,10 +166,8 @@ class TrainingJob:
     def _run(self) -> None:
         started = time.perf_counter()
         if self.niceness:
-            try:  # Linux schedules threads individually: lower this one's priority only
+            with contextlib.suppress(AttributeError, OSError):  # Linux: lower this thread's priority only
                 os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.niceness)
-            except (AttributeError, OSError):
-                pass
         try:
             result = train(self.corpus, self.config, self.out_dir, on_event=self._on_event, stop=self._stop,
                            resume=self.resume)

@@ -17,6 +17,7 @@ from .cells import CELLS, bf16_kernel_works
 from .errors import CharLMError
 from .vocab import ONE_HOT_LIMIT
 
+WEIGHT_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")  # one recurrent layer's, as PyTorch names them
 # For vocabularies too large for one-hot input (thousands of Chinese characters).
 DEFAULT_EMBEDDING_DIM = 256
 
@@ -45,7 +46,7 @@ class ModelConfig:
             raise CharLMError("embedding_dim must be 0 (one-hot) or positive.", key="model_embedding")
 
     @classmethod
-    def for_vocab(cls, vocab_size: int, **kwargs) -> "ModelConfig":
+    def for_vocab(cls, vocab_size: int, **kwargs) -> ModelConfig:
         """One-hot input up to ``ONE_HOT_LIMIT`` characters, an embedding beyond it."""
         embedding_dim = 0 if vocab_size <= ONE_HOT_LIMIT else DEFAULT_EMBEDDING_DIM
         return cls(vocab_size=vocab_size, embedding_dim=embedding_dim, **kwargs)
@@ -137,7 +138,7 @@ class CharRNN(nn.Module):
         parts = state if isinstance(state, tuple) else (state,)
         finals = []
         for layer in range(self.config.num_layers):
-            weights = [getattr(self.rnn, f"{name}_l{layer}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            weights = [getattr(self.rnn, f"{name}_l{layer}") for name in WEIGHT_NAMES]
             layer_state = tuple(p[layer: layer + 1] for p in parts)
             x, final = kernel(x, layer_state if len(parts) > 1 else layer_state[0], weights, True)
             finals.append(final if isinstance(final, tuple) else (final,))

@@ -12,9 +12,9 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -27,7 +27,6 @@ from .errors import CharLMError
 from .model import CharRNN, ModelConfig, detach_state
 from .sample import Sampler
 from .vocab import Corpus
-
 
 
 @dataclass
@@ -209,7 +208,8 @@ class _Run:
             raise CharLMError(
                 f"Training diverged: the loss became {loss_value} at step {p.step + 1}. "
                 f"Lower the learning rate (now {lr:g}) or keep gradient clipping on.{where}",
-                key="diverged", loss=str(loss_value), step=p.step + 1, lr=lr, checkpoint=str(self.last_checkpoint or ""),
+                key="diverged", loss=str(loss_value), step=p.step + 1, lr=lr,
+                checkpoint=str(self.last_checkpoint or ""),
             )
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()

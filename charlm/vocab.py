@@ -91,7 +91,7 @@ class Vocab:
         object.__setattr__(self, "stoi", {c: i for i, c in enumerate(self.chars)})
 
     @classmethod
-    def from_text(cls, text: str) -> "Vocab":
+    def from_text(cls, text: str) -> Vocab:
         chars = tuple(sorted(set(text)))
         if len(chars) > MAX_VOCAB_SIZE:
             raise CharLMError(
@@ -155,7 +155,7 @@ class Corpus:
 
     @classmethod
     def from_text(cls, text: str, val_fraction: float = 0.1, name: str = "text",
-                  vocab: Vocab | None = None) -> "Corpus":
+                  vocab: Vocab | None = None) -> Corpus:
         if not text:
             raise CharLMError("The text is empty: choose a file that contains some text.", key="text_empty")
         if not (0.0 <= val_fraction < 1.0) or val_fraction != val_fraction:
@@ -166,13 +166,13 @@ class Corpus:
 
     @classmethod
     def from_source(cls, source: str | Path | bytes, val_fraction: float = 0.1,
-                    max_bytes: int | None = None, name: str | None = None) -> "Corpus":
+                    max_bytes: int | None = None, name: str | None = None) -> Corpus:
         text = load_text(source, max_bytes=max_bytes)
         if name is None:
             name = Path(source).name if isinstance(source, (str, Path)) else "upload"
         return cls.from_text(text, val_fraction=val_fraction, name=name)
 
-    def with_val_fraction(self, val_fraction: float) -> "Corpus":
+    def with_val_fraction(self, val_fraction: float) -> Corpus:
         """The same text and codes, split at a different point."""
         if val_fraction == self.val_fraction:
             return self
@@ -183,7 +183,7 @@ class Corpus:
 
     @property
     def split_index(self) -> int:
-        return len(self.data) - int(round(len(self.data) * self.val_fraction))
+        return len(self.data) - round(len(self.data) * self.val_fraction)
 
     @property
     def train_data(self) -> np.ndarray:

@@ -12,9 +12,9 @@ import inspect
 import logging
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import gradio as gr
 import torch
@@ -43,7 +43,7 @@ class AppConfig:
     sessions_root: Path | None = None
 
     @classmethod
-    def from_env(cls) -> "AppConfig":
+    def from_env(cls) -> AppConfig:
         return cls(max_jobs=int(os.environ.get("CHARLM_MAX_JOBS", 2)),
                    torch_threads=int(os.environ.get("CHARLM_TORCH_THREADS", 0)),
                    max_upload_mb=int(os.environ.get("CHARLM_MAX_UPLOAD_MB", 20)))
@@ -70,7 +70,7 @@ class Context:
     shared: dict[str, gr.components.Component] = field(default_factory=dict)  # offered by one tab to the others
 
     @classmethod
-    def create(cls, config: AppConfig) -> "Context":
+    def create(cls, config: AppConfig) -> Context:
         """The server's shared state; call it in the main thread (it sets torch's thread count)."""
         root = config.sessions_root or Path(tempfile.mkdtemp(prefix="charlm-sessions-"))
         threads = config.torch_threads or max(1, (os.cpu_count() or 2) // max(1, config.max_jobs))

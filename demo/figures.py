@@ -52,7 +52,8 @@ def loss_figure(snap: JobSnapshot, lang: str = EN, max_points: int = 2000):
         ax.plot(steps[::stride], losses[::stride], color="#fdba74", lw=0.8, label=t("plot.train_each", lang))
         window = min(len(losses), max(5, len(losses) // 30))
         smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
-        ax.plot(steps[window - 1:][::stride], smooth[::stride], color="#ea580c", lw=1.8, label=t("plot.train_smooth", lang))
+        ax.plot(steps[window - 1:][::stride], smooth[::stride], color="#ea580c", lw=1.8,
+                label=t("plot.train_smooth", lang))
     if snap.val_loss:
         ax.plot([s for s, _ in snap.val_loss], [v for _, v in snap.val_loss], "o-", color="#2563eb", ms=4,
                 lw=1.2, label=t("plot.validation", lang))
@@ -108,7 +109,8 @@ def compare_figure(curves: dict[str, list[tuple[int, float]]], lang: str = EN):
     lang = figure_lang(lang)
     fig, ax = new_figure(8, 3.6)
     for cell, points in curves.items():
-        ax.plot([s for s, _ in points], [v for _, v in points], "o-", ms=3, label=cell.upper(), color=CELLS[cell].colour)
+        ax.plot([s for s, _ in points], [v for _, v in points], "o-", ms=3, label=cell.upper(),
+                color=CELLS[cell].colour)
     ax.set_xlabel(t("cmp.x", lang))
     ax.set_ylabel(t("cmp.y", lang))
     ax.grid(alpha=0.3)

@@ -64,10 +64,10 @@ def reshape_html(batches: Batches, index: int, n_chars: int, lang: str = EN) -> 
     for r in range(shown_rows):
         cells = "".join(
             f'<span class="cl-win{" cl-on" if j == index else ""}"></span>' for j in range(shown_windows))
-        more = "…" if K > shown_windows else ""
+        more = "…" if shown_windows < K else ""
         label = t("reshape.row", lang, r=r, start=f"{r * K * M:,}", end=f"{(r + 1) * K * M - 1:,}")
         rows.append(f'<div class="cl-row"><span class="cl-lab">{label}</span>{cells}{more}</div>')
-    if N > shown_rows:
+    if shown_rows < N:
         rows.append(f'<div class="cl-row">{t("reshape.more_rows", lang, n=N - shown_rows)}</div>')
     text = t("reshape.text", lang, n_chars=f"{n_chars:,}", k=f"{K:,}", n=N, m=M, nm=f"{N * M:,}",
              dropped=f"{batches.dropped - 1:,}", km=f"{K * M:,}", index=index, start=f"{index * M:,}",
@@ -121,8 +121,10 @@ def one_hot_html(sequence: np.ndarray, vocab: Vocab, lang: str = EN, max_steps: 
 def format_seconds(seconds: float | None) -> str:
     if seconds is None:
         return "–"
-    seconds = int(round(seconds))
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 else f"{seconds // 60}:{seconds % 60:02d}"
+    seconds = round(seconds)
+    if seconds >= 3600:
+        return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+    return f"{seconds // 60}:{seconds % 60:02d}"
 
 
 def failure_text(snap: JobSnapshot, lang: str = EN) -> str:

@@ -4,10 +4,9 @@ import re
 import time
 
 import pytest
+from app_server import running_app
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
-
-from app_server import running_app
 
 STORY = ("The old man walked to the sea every morning, and every morning the sea was there. "
          "He counted the boats, he counted the birds, and he went home to his wife. ") * 40
@@ -52,12 +51,12 @@ def wait_for(predicate, timeout=90, every=0.5):
 def test_corpus_batches_training_and_generation(server, story_file):
     app, url = server
     c = client(url)
-    status, summary, vocab, codes, freq = c.predict(None, handle_file(str(story_file)), 0.1, api_name="/load_corpus")
+    status, summary, vocab, _codes, _freq = c.predict(None, handle_file(str(story_file)), 0.1, api_name="/load_corpus")
     assert "Loaded story.txt" in status
     assert f"{len(STORY):,} characters" in summary and f"**{len(set(STORY))}** distinct" in summary
     assert "0:⏎" not in vocab and "0:␣" in vocab  # sorted: the space comes first
 
-    info, reshape, gx, gy, *_ = c.predict(10, 20, 3, 2, True, api_name="/preview_batch")
+    info, _reshape, gx, gy, *_ = c.predict(10, 20, 3, 2, True, api_name="/preview_batch")
     assert "both 10×20" in info
     x, y = grid_cells(gx), grid_cells(gy)
     assert len(x) == len(y) == 10
@@ -113,7 +112,7 @@ def test_bad_uploads_get_a_message_and_keep_the_old_corpus(server, story_file, t
     c.predict(None, handle_file(str(story_file)), 0.1, api_name="/load_corpus")
     bad = tmp_path / "bad.txt"
     bad.write_bytes(content)
-    status, *rest = c.predict(None, handle_file(str(bad)), 0.1, api_name="/load_corpus")
+    status, *_rest = c.predict(None, handle_file(str(bad)), 0.1, api_name="/load_corpus")
     assert message in status and "Traceback" not in status
     info = c.predict(4, 10, 0, 0, False, api_name="/preview_batch")[0]
     expected_batches = (int(len(STORY) * 0.9) - 1) // 40
@@ -159,7 +158,7 @@ def test_bad_generation_settings_get_a_message(server, story_file, args, message
     wait_for(lambda: "done" in c.predict(api_name="/training_status")[0])
     label = next(v for v, _ in c.predict(api_name="/model_choices")["choices"] if v.startswith("this session"))
     args = tuple(label if a == "MODEL" else a for a in args)
-    text, status = c.predict(*args, api_name="/generate")
+    _text, status = c.predict(*args, api_name="/generate")
     assert message in status and "Traceback" not in status
     # a model that is not offered is refused by the dropdown itself, and the session goes on
     with pytest.raises(AppError, match="not in the list of choices"):
@@ -168,8 +167,9 @@ def test_bad_generation_settings_get_a_message(server, story_file, args, message
 
 
 def test_uploaded_checkpoints_are_checked_and_usable(server, story_file, tmp_path):
-    from charlm import Corpus, preset, train
     from conftest import write_pickle_payload
+
+    from charlm import Corpus, preset, train
 
     _, url = server
     c = client(url)
@@ -178,7 +178,7 @@ def test_uploaded_checkpoints_are_checked_and_usable(server, story_file, tmp_pat
     assert "Loaded uploaded" in status
     label = models["value"] if isinstance(models, dict) and "value" in models else None
     label = label or next(v for v, _ in c.predict(api_name="/model_choices")["choices"] if v.startswith("uploaded"))
-    text, done = c.predict(label, "The ", 40, 4, 1.0, 3, api_name="/generate")
+    text, _done = c.predict(label, "The ", 40, 4, 1.0, 3, api_name="/generate")
     assert text.startswith("The ") and len(text) == 44
 
     marker = tmp_path / "executed"
@@ -216,7 +216,7 @@ def test_a_chinese_corpus_trains_and_generates_in_chinese(server, tmp_path):
     text = chinese_text()
     path = tmp_path / "中文.txt"
     path.write_text(text, encoding="utf-8")
-    status, summary, vocab, *_ = c.predict(None, handle_file(str(path)), 0.1, api_name="/load_corpus")
+    status, summary, _vocab, *_ = c.predict(None, handle_file(str(path)), 0.1, api_name="/load_corpus")
     assert status == "已载入 中文.txt。"
     assert "嵌入向量" in summary and f"不同的字符 **{len(set(text))}** 个" in summary
     info, *_ = c.predict(8, 32, 0, 0, False, api_name="/preview_batch")

@@ -3,9 +3,8 @@
 import re
 
 import pytest
-from gradio_client import Client
-
 from app_server import running_app
+from gradio_client import Client
 
 
 @pytest.fixture(scope="module")
@@ -15,7 +14,7 @@ def client(tmp_path_factory):
 
 
 def test_toy_table_shows_four_pairs_and_learns(client):
-    msg, table = client.predict("hello", "rnn", 300, api_name="/toy")
+    _msg, table = client.predict("hello", "rnn", 300, api_name="/toy")
     assert table.count("→") == 4
     after = re.findall(r"after (\d+) steps", table)
     assert after == ["300"]
@@ -46,5 +45,5 @@ def test_cells_and_guesses_on_a_session_model(client):
     assert "inside quotes" in features and "position in the line" in features
     bad = client.predict(label, passage, 5, 0, "cell", api_name="/look_inside")[0]
     assert "2 layer(s)" in bad
-    msg, guesses = client.predict(label, passage, api_name="/next_char_guesses")
+    _msg, guesses = client.predict(label, passage, api_name="/next_char_guesses")
     assert guesses.count("<span") == len(passage) - 1 and "nats per character" in guesses

@@ -14,7 +14,7 @@ def test_targets_are_inputs_shifted_by_one_including_last_column():
         # every target is the character right after its input in the text
         assert np.array_equal(y, x + 1)
     # the last target column is the first input column of the next window (not a wrap-around)
-    x0, y0 = b[0]
+    _x0, y0 = b[0]
     x1, _ = b[1]
     assert np.array_equal(y0[:, -1], x1[:, 0])
 

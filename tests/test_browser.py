@@ -6,7 +6,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from app_server import running_app
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -112,7 +111,7 @@ def test_the_page_in_chinese_and_the_switch_between_languages(browser, tmp_path)
     is remembered; the footer's settings move the page's switch along."""
     corpus = tmp_path / "安娜.txt"
     corpus.write_text(CHINESE, encoding="utf-8")
-    with running_app(tmp_path) as (app, url):
+    with running_app(tmp_path) as (_app, url):
         context = browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 1000})
         page = context.new_page()
         page.goto(url)

@@ -2,9 +2,9 @@ import subprocess
 import sys
 
 import pytest
+from conftest import ROOT
 
 from charlm.cli import main
-from conftest import ROOT
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,11 @@
 import hashlib
 import io
+import typing
 
 import pytest
-
-from charlm import CharLMError, Corpus
-from charlm import corpora
 from conftest import CORPORA
+
+from charlm import CharLMError, Corpus, corpora
 
 
 def test_registered_corpora_are_found_in_the_data_dir_with_their_checksums():
@@ -26,7 +26,7 @@ def test_missing_corpus_says_how_to_get_it(tmp_path, monkeypatch):
 
 
 class FakeResponse(io.BytesIO):
-    headers = {}
+    headers: typing.ClassVar[dict] = {}
 
     def __enter__(self):
         return self
@@ -64,7 +64,7 @@ def test_offline_download_fails_fast_with_advice(tmp_path, monkeypatch):
         raise OSError("Network is unreachable")
 
     monkeypatch.setattr(corpora.urllib.request, "urlopen", offline)
-    with pytest.raises(CharLMError, match="put tinyshakespeare.txt in"):
+    with pytest.raises(CharLMError, match=r"put tinyshakespeare\.txt in"):
         corpora.download("tiny-shakespeare", progress=False)
     assert list(tmp_path.iterdir()) == []
 

@@ -8,9 +8,9 @@ import textwrap
 import time
 
 import torch
+from conftest import ROOT
 
 from charlm import latest_checkpoint, list_checkpoints, load_checkpoint
-from conftest import ROOT
 
 WRITER = textwrap.dedent("""
     import sys, torch

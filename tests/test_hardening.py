@@ -4,10 +4,10 @@ import time
 
 import httpx
 import pytest
+from app_server import running_app
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
-from app_server import running_app
 from demo.state import SessionStore
 
 TEXT = ("It was a bright cold day in April, and the clocks were striking thirteen. "
@@ -23,7 +23,7 @@ def server(tmp_path_factory):
 @pytest.fixture()
 def visitor(server, tmp_path):
     """A client with a corpus and a small trained model (label in .model)."""
-    app, url = server
+    _app, url = server
     c = Client(url, verbose=False)
     path = tmp_path / "orwell.txt"
     path.write_text(TEXT, encoding="utf-8")
@@ -68,13 +68,14 @@ def test_bad_uploads(visitor, tmp_path, name):
 def test_upload_beyond_the_size_limit(visitor, tmp_path):
     big = tmp_path / "big.txt"
     big.write_bytes(b"All work and no play makes Jack a dull boy.\n" * 30_000)  # 1.3 MB > 1 MB limit
-    with pytest.raises(Exception, match="(?i)file size|too large|exceed|limit"):
+    with pytest.raises(Exception, match=r"(?i)file size|too large|exceed|limit"):
         visitor.predict(None, handle_file(str(big)), 0.1, api_name="/load_corpus")
     still_works(visitor)
 
 
-@pytest.mark.parametrize("args", [(-1, 10, 0, 0, False), (0, 10, 0, 0, False), (4, "nan", 0, 0, False), (4, "inf", 0, 0, False),
-                                  (4, 10 ** 12, 0, 0, False), (4, 10, -5, 0, False), (10 ** 6, 10 ** 6, 0, 0, False)])
+@pytest.mark.parametrize("args", [(-1, 10, 0, 0, False), (0, 10, 0, 0, False), (4, "nan", 0, 0, False),
+                                  (4, "inf", 0, 0, False), (4, 10 ** 12, 0, 0, False), (4, 10, -5, 0, False),
+                                  (10 ** 6, 10 ** 6, 0, 0, False)])
 def test_out_of_range_batch_settings(visitor, args):
     message = answer(lambda: visitor.predict(*args, api_name="/preview_batch"))
     assert message and "Traceback" not in message

@@ -140,9 +140,9 @@ def test_every_static_text_of_the_page_is_translated(tmp_path):
             value = getattr(block, prop, None)
             if isinstance(value, str) and value.strip() and i18n.key_of(value) is None:
                 untranslated.append(f"{type(block).__name__}.{prop} = {value!r}")
-        if type(block).__name__ in ("Markdown", "Button") and isinstance(block.value, str) and block.value:
-            if i18n.key_of(block.value) is None:
-                untranslated.append(f"{type(block).__name__}.value = {block.value[:40]!r}")
+        markup = type(block).__name__ in ("Markdown", "Button") and isinstance(block.value, str) and block.value
+        if markup and i18n.key_of(block.value) is None:
+            untranslated.append(f"{type(block).__name__}.value = {block.value[:40]!r}")
     assert not untranslated, untranslated
     keys = {key for block, props in app.language.translated for key in props.values()}
     assert keys <= set(ENGLISH)
@@ -153,7 +153,8 @@ def test_every_static_text_of_the_page_is_translated(tmp_path):
     by_key = {props.get("label") or props.get("value"): update
               for (_, props), update in zip(app.language.translated, relabel)}
     assert by_key["tab.corpus"]["label"] == "1 · 语料" and by_key["corpus.load"]["value"] == "载入文本"
-    assert by_key["corpus.builtin"] == {"__type__": "update", "label": "内置文本", "info": CHINESE.texts["hint.builtin"]}
+    expected = {"__type__": "update", "label": "内置文本", "info": CHINESE.texts["hint.builtin"]}
+    assert by_key["corpus.builtin"] == expected
 
 
 def _snapshot() -> JobSnapshot:

@@ -2,8 +2,16 @@ import numpy as np
 import pytest
 
 from charlm import CharLMError, Corpus, Sampler, preset, train
-from charlm.inspect import (feature_correlations, fresh_models, gate_saturation, gradient_decay, next_char_guesses,
-                            text_features, toy_model, trace)
+from charlm.inspect import (
+    feature_correlations,
+    fresh_models,
+    gate_saturation,
+    gradient_decay,
+    next_char_guesses,
+    text_features,
+    toy_model,
+    trace,
+)
 
 
 def test_toy_hello_scores_become_the_right_predictions():

@@ -4,10 +4,10 @@ import math
 import re
 
 import pytest
+from conftest import ANNA, ROOT
 
 from charlm import Corpus, Sampler, load_checkpoint
 from charlm.train import evaluate, validation_batches
-from conftest import ANNA, ROOT
 
 ASSETS = ROOT / "assets"
 CARD = ASSETS / "MODEL_CARD.md"
@@ -17,7 +17,8 @@ MODELS = sorted(ASSETS.glob("*.safetensors"))
 def card_figures() -> dict[str, float]:
     """`model-file: validation loss X` lines of the card."""
     text = CARD.read_text(encoding="utf-8")
-    return {m.group(1): float(m.group(2)) for m in re.finditer(r"`([\w.-]+\.safetensors)`: validation loss ([\d.]+)", text)}
+    found = re.finditer(r"`([\w.-]+\.safetensors)`: validation loss ([\d.]+)", text)
+    return {m.group(1): float(m.group(2)) for m in found}
 
 
 def test_the_pretrained_models_are_shipped_with_a_card():

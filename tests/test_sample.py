@@ -86,7 +86,7 @@ def test_fast_sampler_matches_the_plain_pytorch_loop(cell, layers, embedding):
 def test_unknown_prime_characters_error_or_skip(trained):
     model, vocab = trained
     s = Sampler(model, vocab)
-    with pytest.raises(CharLMError, match="'Z'.*'!'"):
+    with pytest.raises(CharLMError, match=r"'Z'.*'!'"):
         s.generate("Far Z!", 10)
     with pytest.warns(UserWarning, match="skipping"):
         text = s.generate("FarZ", 10, seed=1, on_unknown="skip")

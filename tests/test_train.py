@@ -4,8 +4,17 @@ import numpy as np
 import pytest
 import torch
 
-from charlm import (CharLMError, CheckpointEvent, Corpus, EvalEvent, SampleEvent, StepEvent, load_checkpoint,
-                    preset, train)
+from charlm import (
+    CharLMError,
+    CheckpointEvent,
+    Corpus,
+    EvalEvent,
+    SampleEvent,
+    StepEvent,
+    load_checkpoint,
+    preset,
+    train,
+)
 from charlm.model import CharRNN, ModelConfig
 from charlm.train import learning_rate_at
 
@@ -87,8 +96,8 @@ def test_stop_request_ends_at_a_step_boundary_and_saves(tmp_path):
 def test_events_report_eval_samples_and_checkpoints(tmp_path):
     corpus = Corpus.from_text("The cat sat on the mat. " * 300, val_fraction=0.1)
     events = []
-    train(corpus, preset("tiny", epochs=10, max_steps=40, eval_every=20, save_every=20, sample_every=20, sample_length=30),
-          tmp_path, on_event=events.append)
+    config = preset("tiny", epochs=10, max_steps=40, eval_every=20, save_every=20, sample_every=20, sample_length=30)
+    train(corpus, config, tmp_path, on_event=events.append)
     kinds = {type(e) for e in events}
     assert {StepEvent, EvalEvent, SampleEvent, CheckpointEvent} <= kinds
     samples = [e.text for e in events if isinstance(e, SampleEvent)]
@@ -110,7 +119,7 @@ def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(tm
         return logits, state
 
     monkeypatch.setattr(CharRNN, "forward", poisoned)
-    with pytest.raises(CharLMError, match="diverged.*step 13.*i10_l64"):
+    with pytest.raises(CharLMError, match=r"diverged.*step 13.*i10_l64"):
         train(corpus, preset("tiny", epochs=10, max_steps=50, save_every=5), tmp_path)
     good = load_checkpoint(tmp_path / "i10_l64.safetensors")
     assert all(torch.isfinite(p).all() for p in good.model.parameters())

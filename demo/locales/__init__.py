@@ -27,7 +27,7 @@ class Locale:
     figure_fonts: tuple[str, ...] = ()  # empty: the default fonts draw it
 
     @classmethod
-    def from_module(cls, module: ModuleType) -> "Locale":
+    def from_module(cls, module: ModuleType) -> Locale:
         return cls(code=module.CODE, name=module.NAME, texts=module.TEXTS, errors=getattr(module, "ERRORS", {}),
                    hints=getattr(module, "HINTS", {}), terms=getattr(module, "TERMS", {}),
                    figure_fonts=tuple(getattr(module, "FIGURE_FONTS", ())))

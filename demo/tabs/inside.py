@@ -8,8 +8,16 @@ import time
 import gradio as gr
 
 from charlm.cells import simplest_first
-from charlm.inspect import (comparison_config, feature_correlations, gate_saturation, gradient_curves,
-                            next_char_guesses, text_features, toy_model, trace)
+from charlm.inspect import (
+    comparison_config,
+    feature_correlations,
+    gate_saturation,
+    gradient_curves,
+    next_char_guesses,
+    text_features,
+    toy_model,
+    trace,
+)
 from charlm.jobs import TrainingJob
 
 from .. import figures, views
@@ -47,7 +55,8 @@ def build(ctx: Context) -> None:
         with gr.Row():
             layer = gr.Number(0, precision=0, label=I18N("cells.layer"), minimum=0)
             unit = gr.Number(0, precision=0, label=I18N("cells.unit"), minimum=0)
-            quantity = gr.Radio(["cell", "hidden"], value="cell", label=I18N("cells.show"), info=I18N("cells.show_info"))
+            quantity = gr.Radio(["cell", "hidden"], value="cell", label=I18N("cells.show"),
+                                info=I18N("cells.show_info"))
         look_btn = gr.Button(I18N("cells.button"))
         look_msg, look_text, look_features, look_gates = gr.Markdown(), gr.HTML(), gr.Markdown(), gr.Plot()
     with gr.Accordion(I18N("guess.title"), open=False):
@@ -77,7 +86,8 @@ def build(ctx: Context) -> None:
             visitor.job = job
             while not job.wait(1.0):
                 snap = job.snapshot()
-                yield t("cmp.progress", lang, cell=cell.upper(), step=snap.step, loss=snap.loss or float("nan")), gr.skip()
+                loss = snap.loss or float("nan")
+                yield t("cmp.progress", lang, cell=cell.upper(), step=snap.step, loss=loss), gr.skip()
             snap = job.snapshot()
             if snap.state == "failed":
                 yield "⚠️ " + views.failure_text(snap, lang), gr.skip()
