@@ -114,7 +114,7 @@ def _unchanged(weights: Weights, H: int) -> Weights:
 @dataclass(frozen=True)
 class Cell:
     name: str  # what the CLI, the app and checkpoints call it
-    module: type[nn.RNNBase]  # the fused layer that trains it (whole stacks at once)
+    module: Callable[..., nn.RNNBase]  # the fused layer that trains it (whole stacks at once): nn.LSTM, ...
     kernel: Callable  # one layer of that kernel: (x, layer state, [w_ih, w_hh, b_ih, b_hh], train) -> (out, state)
     blocks: int  # its weight matrices are (blocks·H, ·)
     gates: tuple[str, ...]  # gate values it records per step, each between 0 (shut) and 1 (open)
@@ -139,8 +139,15 @@ CELLS: dict[str, Cell] = {c.name: c for c in (
     Cell("rnn", nn.RNN, _rnn_kernel, blocks=1, gates=(), has_cell_state=False,
          fused_input=True, step=_rnn_step, colour="#dc2626"),
 )}
-CELL_NAMES: tuple[str, ...] = tuple(CELLS)
-ALL_GATES: tuple[str, ...] = tuple(dict.fromkeys(g for c in CELLS.values() for g in c.gates))
+
+
+def cell_names() -> tuple[str, ...]:
+    """Every cell type, in the table's order (read when asked, so an entry added later counts)."""
+    return tuple(CELLS)
+
+
+def all_gates() -> tuple[str, ...]:
+    return tuple(dict.fromkeys(g for c in CELLS.values() for g in c.gates))
 
 
 @functools.cache

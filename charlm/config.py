@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field, fields, replace
 
-from .cells import CELL_NAMES, CELLS
+from .cells import CELLS, cell_names
 from .errors import CharLMError
 
 
@@ -21,7 +21,7 @@ class TrainConfig:
     batch_size: int = field(default=100, metadata={"help": "N: sequences per batch"})
     num_steps: int = field(default=100, metadata={"help": "M: characters per sequence (steps unrolled)"})
     # model
-    cell: str = field(default="lstm", metadata={"help": ", ".join(CELL_NAMES) + " (rnn: a plain tanh RNN)"})
+    cell: str = field(default="lstm", metadata={"help": ", ".join(cell_names()) + " (rnn: a plain tanh RNN)"})
     num_layers: int = field(default=2, metadata={"help": "stacked recurrent layers"})
     hidden_size: int = field(default=512, metadata={"help": "units per layer (the chapter's lstm_size)"})
     dropout: float = field(default=0.5,

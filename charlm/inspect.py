@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .cells import ALL_GATES, simplest_first
+from .cells import all_gates, simplest_first
 from .config import TrainConfig, preset
 from .errors import CharLMError
 from .model import CharRNN, ModelConfig
@@ -217,7 +217,7 @@ def gate_saturation(tr: Trace, low: float = 0.1, high: float = 0.9) -> list[dict
     """Per layer and gate: the share of values below ``low`` (closed) and above ``high`` (open)."""
     result = []
     for layer in tr.layers:
-        gates = {k: v for k, v in layer.items() if k in ALL_GATES}
+        gates = {k: v for k, v in layer.items() if k in all_gates()}
         result.append({k: (float((v < low).mean()), float((v > high).mean())) for k, v in gates.items()})
     return result
 

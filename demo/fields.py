@@ -10,12 +10,13 @@ offer are the ranges the server accepts.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import gradio as gr
 
 from charlm import PRESETS, TrainConfig, preset
-from charlm.cells import CELL_NAMES
+from charlm.cells import cell_names
 from charlm.config import live_cadence
 
 from .i18n import I18N, AppError
@@ -33,8 +34,12 @@ class Field:
     step: float | None = 1
     whole: bool = True
     widget: str = "slider"  # "slider", "number" (typed in; checked here, in the visitor's language) or "radio"
-    choices: tuple[str, ...] = ()
+    choices: tuple[str, ...] | Callable[[], tuple[str, ...]] = ()  # a function: read when the page is built
     says: str | None = None  # the text key of its name in messages (default ``name.<name>``)
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        return self.choices() if callable(self.choices) else self.choices
 
     @property
     def message_name(self) -> str:
@@ -44,7 +49,7 @@ class Field:
         """The widget, with its label and hint in the page's language."""
         texts = {"label": I18N(self.label), **({"info": I18N(self.hint)} if self.hint else {})}
         if self.widget == "radio":
-            return gr.Radio(list(self.choices), value=value, **texts, **kwargs)
+            return gr.Radio(list(self.options), value=value, **texts, **kwargs)
         if self.widget == "number":
             return gr.Number(value, precision=0 if self.whole else None, **texts, **kwargs)
         return gr.Slider(self.low, kwargs.pop("maximum", self.high), value=value, step=self.step, **texts, **kwargs)
@@ -52,8 +57,8 @@ class Field:
     def parse(self, value, high: float | None = None):
         """``value`` checked against this field's range (``high`` narrows it: a model's vocabulary)."""
         if self.widget == "radio":
-            if value not in self.choices:
-                raise AppError("err.choice", name=self.message_name, choices=", ".join(self.choices), value=value)
+            if value not in self.options:
+                raise AppError("err.choice", name=self.message_name, choices=", ".join(self.options), value=value)
             return value
         high = self.high if high is None else high
         try:
@@ -71,7 +76,7 @@ class Field:
 
 # The Train tab's form, in the order its values are sent (after the preset's name).
 TRAIN_FORM: tuple[Field, ...] = (
-    Field("cell", "train.cell", "hint.cell", widget="radio", choices=CELL_NAMES, says="name.cell"),
+    Field("cell", "train.cell", "hint.cell", widget="radio", choices=cell_names, says="name.cell"),
     Field("num_layers", "train.layers", "hint.num_layers", 1, 4),
     Field("hidden_size", "train.hidden", "hint.hidden_size", 16, 1024, step=16),
     Field("dropout", "train.dropout", "hint.dropout", 0.0, 0.9, step=0.05, whole=False),
@@ -109,5 +114,5 @@ TOP_N = Field("top_n", "gen.top_n", "hint.top_n", 1, 100_000)
 TEMPERATURE = Field("temperature", "gen.temperature", "hint.temperature", 0.1, 3.0, step=0.05, whole=False)
 SEED = Field("seed", "gen.seed", "hint.seed", 0, 2 ** 32 - 1, widget="number")
 TOY_STEPS = Field("steps", "toy.steps", None, 1, 1000)
-TOY_CELL = Field("toy_cell", "toy.cell", None, widget="radio", choices=CELL_NAMES, says="name.cell")
+TOY_CELL = Field("toy_cell", "toy.cell", None, widget="radio", choices=cell_names, says="name.cell")
 COMPARE_SECONDS = Field("seconds", "cmp.seconds", None, 5, 120, step=5)

@@ -2,6 +2,7 @@
 
 import re
 import time
+from pathlib import Path
 
 import pytest
 from app_server import running_app
@@ -79,7 +80,9 @@ def test_corpus_batches_training_and_generation(server, story_file):
     status = wait_for(lambda: (lambda s: s if "stopped" in s[0] or "done" in s[0] else None)(
         c.predict(api_name="/training_status")))
     assert status[3], "checkpoints are listed for download"
-    stopped_at = int(re.search(r"Step: (\d+)", status[0]).group(1))
+    # Resume continues from the newest checkpoint, the one listed last (the stop saved it)
+    stopped_at = max(int(re.search(r"i(\d+)_l48", Path(f).name).group(1)) for f in status[3])
+    assert stopped_at >= 120
     msg, _ = c.predict(*tiny_form(), api_name="/resume_training")
     assert msg == f"Resumed from step {stopped_at}."
     c.predict(api_name="/stop_training")

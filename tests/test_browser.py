@@ -36,7 +36,7 @@ def test_a_lesson_in_the_browser(browser, tmp_path):
 
         # Corpus: upload a text and load it
         page.locator("input[type=file]").first.set_input_files(str(corpus))
-        page.wait_for_timeout(1000)
+        page.get_by_text("family.txt").first.wait_for(timeout=20_000)  # uploaded
         page.get_by_role("button", name="Load text").click()
         page.locator("#corpus-summary").get_by_text("family.txt").wait_for(timeout=20_000)
         assert f"{len(TEXT):,} characters" in page.locator("#corpus-summary").inner_text()
@@ -74,10 +74,11 @@ def test_a_lesson_in_the_browser(browser, tmp_path):
 
         # Generate: pick this session's model and write text
         page.get_by_role("tab", name="4 · Generate").click()
-        page.wait_for_timeout(1500)
-        page.locator("#model-choice input").click()  # the pretrained model is the default: pick ours
+        model = page.locator("#model-choice input")
+        playwright.expect(model).to_have_value(re.compile("pretrained"), timeout=20_000)  # the default
+        model.click()  # pick ours
         page.get_by_role("option", name=re.compile("this session")).first.click()
-        page.wait_for_timeout(500)
+        playwright.expect(model).to_have_value(re.compile("this session"), timeout=10_000)
         page.locator("#prime textarea").fill("Far")
         page.locator("#generate-btn").click()  # this text has no capital F: a clear message
         page.locator("#gen-status").get_by_text("never saw").wait_for(timeout=30_000)
@@ -124,7 +125,7 @@ def test_the_page_in_chinese_and_the_switch_between_languages(browser, tmp_path)
 
         # A Chinese text: an embedding, and a one-hot view of only the rows that light up
         page.locator("input[type=file]").first.set_input_files(str(corpus))
-        page.wait_for_timeout(1000)
+        page.get_by_text("安娜.txt").first.wait_for(timeout=20_000)  # uploaded
         page.get_by_role("button", name="载入文本").click()
         page.locator("#corpus-summary").get_by_text("安娜.txt").wait_for(timeout=20_000)
         assert "嵌入向量" in page.locator("#corpus-summary").inner_text()
@@ -144,14 +145,14 @@ def test_the_page_in_chinese_and_the_switch_between_languages(browser, tmp_path)
         assert page.get_by_role("tab").all_inner_texts()[0] == "1 · Corpus"
 
         # The footer's settings switch the labels, and the page's switch follows
-        def footer_language(name):
+        def footer_language(name, lang):
             page.get_by_text(re.compile("^(Language|语言)$")).locator("xpath=..").locator("input").first.click()
             page.get_by_role("option", name=name).first.click()
-            page.wait_for_timeout(500)
+            playwright.expect(page.locator("html")).to_have_attribute("lang", lang, timeout=10_000)
 
         page.locator("footer button.settings").click()
-        footer_language("English")  # the browser's Chinese, switched off and on again
-        footer_language("简体中文")
+        footer_language("English", "en")  # the browser's Chinese, switched off and on again
+        footer_language("简体中文", "zh-CN")
         page.keyboard.press("Escape")
         status.get_by_text("已载入").wait_for(timeout=20_000)
         playwright.expect(page.locator('#language input[value="zh-CN"]')).to_be_checked(timeout=10_000)
