@@ -11,7 +11,7 @@ class CharLMError(ValueError):
 
     ``key`` and ``params`` let an interface show the same message in another language: the
     English sentence stays here, next to the check that raises it, and a translation keyed by
-    ``key`` is filled in from ``params`` (the web app keeps its Chinese ones in demo/texts.py).
+    ``key`` is filled in from ``params``. Nothing here knows which interfaces or languages exist.
     """
 
     def __init__(self, message: str, *, key: str | None = None, **params):

@@ -3,6 +3,7 @@ each added here in that one place only (as docs/ARCHITECTURE.md's recipes say), 
 builds with them, offers them and uses them."""
 
 import functools
+import types
 
 import numpy as np
 import pytest
@@ -103,3 +104,43 @@ def test_a_new_language_is_one_file_and_the_page_speaks_it(extra_language, tmp_p
     with pytest.raises(Exception) as info:
         check_fits(10, 5, 20, what="The text")
     assert i18n.error_text(info.value, "fr") == str(info.value)
+
+
+def test_a_new_tab_is_one_module_in_the_list(monkeypatch, tmp_path):
+    import gradio as gr
+
+    from demo import app as shell
+    from demo.i18n import t
+
+    def build(ctx):
+        note = gr.Markdown(elem_id="notes")
+
+        def show(request: gr.Request):
+            return t("tab.notes", ctx.lang(request))
+
+        ctx.refresh("notes", show, [], [note], on=("language",))
+
+    notes = types.SimpleNamespace(ID="notes", TITLE="tab.notes", build=build)
+    monkeypatch.setattr(shell, "TABS", (*shell.TABS, notes))
+    app = CharLMApp(AppConfig(sessions_root=tmp_path / "sessions"))
+    demo = app.build()
+    tab = app.ctx.shared["tab:notes"]
+    assert isinstance(tab, gr.Tab) and i18n.key_of(tab.label) == "tab.notes" and tab.id == "notes"
+    names = {d.api_name for d in demo.fns.values()}
+    assert "notes_on_language" in names and "load_corpus" in names
+
+
+def test_a_new_preset_is_one_entry_and_is_the_same_in_the_cli_and_the_page(monkeypatch, tmp_path):
+    from charlm import PRESETS, TrainConfig
+    from charlm.cli import build_parser
+
+    lesson = TrainConfig(batch_size=24, num_steps=48, num_layers=1, hidden_size=128, max_steps=600)
+    monkeypatch.setitem(PRESETS, "lesson", lesson)
+    monkeypatch.setattr(fields, "UI_PRESETS", (*fields.UI_PRESETS, "lesson"))  # offered on the page too
+    app = CharLMApp(AppConfig(sessions_root=tmp_path / "sessions"))
+    demo = app.build()
+    assert any(type(b).__name__ == "Dropdown" and ("lesson", "lesson") in b.choices for b in demo.blocks.values())
+    config = fields.config_from_form("lesson", *fields.preset_values("lesson"))
+    assert (config.batch_size, config.hidden_size, config.max_steps) == (24, 128, 600)
+    args = build_parser().parse_args(["train", "--corpus", "x.txt", "--out", "runs/x", "--preset", "lesson"])
+    assert args.preset == "lesson"

@@ -8,9 +8,9 @@ from charlm import list_checkpoints, load_checkpoint
 from charlm.config import resume_config
 from charlm.jobs import JobSnapshot, TrainingJob
 
-from .. import figures, views
+from .. import fields, figures, views
 from ..context import Context
-from ..fields import TRAIN_FORM, UI_PRESETS, config_from_form, preset_values
+from ..fields import TRAIN_FORM, config_from_form, preset_values
 from ..i18n import I18N, AppError, t
 from .corpus import corpus_title
 
@@ -20,9 +20,9 @@ FIRST_ROW = 5  # the form's first fields (the model) in one row, the rest (batch
 
 def build(ctx: Context) -> None:
     gr.Markdown(I18N("explain.train"))
-    defaults = dict(zip((f.name for f in TRAIN_FORM), preset_values(UI_PRESETS[0])))
+    defaults = dict(zip((f.name for f in TRAIN_FORM), preset_values(fields.UI_PRESETS[0])))
     with gr.Row():
-        preset_box = gr.Dropdown(list(UI_PRESETS), value=UI_PRESETS[0], label=I18N("train.preset"),
+        preset_box = gr.Dropdown(list(fields.UI_PRESETS), value=fields.UI_PRESETS[0], label=I18N("train.preset"),
                                  info=I18N("hint.preset"))
         form = [f.component(defaults[f.name]) for f in TRAIN_FORM[: FIRST_ROW - 1]]
     with gr.Row():
