@@ -157,16 +157,18 @@ class Sampler:
         return SamplerState(h, c, xh, gates)
 
     def _input_part(self, state: SamplerState, l: int, x: int) -> np.ndarray:
-        """What layer ``l`` receives from below (input weights and bias applied): a new array."""
+        """What layer ``l`` receives from below, input weights and bias applied (read-only: it may
+        be a row of the input table)."""
         layer = self.layers[l]
         if l > 0:
             return state.h[l - 1] @ layer.w_in + layer.b_in
         if self.input_table is not None:
-            return self.input_table[x].copy()
+            return self.input_table[x]
         return self.embedding[x] @ layer.w_in + layer.b_in
 
     def _fused_part(self, state: SamplerState, l: int, x: int) -> np.ndarray:
-        """Input and recurrent parts summed, into the state's scratch space (one product when it can)."""
+        """Input and recurrent parts summed, into the state's scratch space (one product when it can);
+        the cell's step may overwrite it."""
         layer, g = self.layers[l], state.gates
         if l == 0:
             np.dot(state.h[0], layer.w_hh, out=g)
@@ -184,17 +186,18 @@ class Sampler:
 
         With ``record``, append per layer what the cells did at this step (for ``inspect``).
         """
-        spec, H = self.spec, self.H
-        for l, layer in enumerate(self.layers):
-            if spec.fused_input:
-                spec.step(self._fused_part(state, l, x), None, state.h[l], state.c[l], H, record)
-            else:
-                recurrent = state.h[l] @ layer.w_hh
+        cell_step, H, h, c = self.spec.step, self.H, state.h, state.c
+        if self.spec.fused_input:
+            for l in range(self.L):
+                cell_step(self._fused_part(state, l, x), None, h[l], c[l], H, record)
+        else:
+            for l, layer in enumerate(self.layers):
+                recurrent = h[l] @ layer.w_hh
                 recurrent += layer.b_hh
-                spec.step(self._input_part(state, l, x), recurrent, state.h[l], state.c[l], H, record)
+                cell_step(self._input_part(state, l, x), recurrent, h[l], c[l], H, record)
         if not want_logits:
             return None
-        logits = state.h[-1] @ self.w_out
+        logits = h[-1] @ self.w_out
         logits += self.b_out
         return logits
 

@@ -67,7 +67,7 @@ class Context:
     slots: JobSlots
     models: ModelCatalogue
     refreshes: list[Refresh] = field(default_factory=list)
-    shared: dict[str, gr.components.Component] = field(default_factory=dict)  # offered by one tab to the others
+    shared: dict[str, object] = field(default_factory=dict)  # what one tab offers the others (components, events)
 
     @classmethod
     def create(cls, config: AppConfig) -> Context:
