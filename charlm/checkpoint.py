@@ -15,12 +15,9 @@ last and marks the checkpoint complete, so a crash mid-save leaves the previous 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
 import re
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -31,6 +28,7 @@ from safetensors.torch import save as save_safetensors_bytes
 
 from .config import TrainConfig
 from .errors import CharLMError
+from .files import atomic_write
 from .model import CharRNN, ModelConfig, State
 from .vocab import Vocab
 
@@ -89,31 +87,6 @@ class Checkpoint:
 
 def checkpoint_name(step: int, hidden_size: int) -> str:
     return f"i{step}_l{hidden_size}"
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a process killed mid-write
-        stale.unlink(missing_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o644)  # mkstemp makes files private; a checkpoint is meant to be shared
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    try:  # make the rename itself durable
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:
-        pass
 
 
 def _optimizer_tensors(model: CharRNN, optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
@@ -177,9 +150,9 @@ def save_checkpoint(
     }
     blob = save_safetensors_bytes(tensors, metadata={"charlm": json.dumps(meta, ensure_ascii=False)})
     weights_path = directory / f"{name}.safetensors"
-    _atomic_write(weights_path, blob)
+    atomic_write(weights_path, blob)
     sidecar = dict(meta, weights_file=weights_path.name, weights_sha256=hashlib.sha256(blob).hexdigest())
-    _atomic_write(directory / f"{name}.json", json.dumps(sidecar, ensure_ascii=False, indent=1).encode("utf-8"))
+    atomic_write(directory / f"{name}.json", json.dumps(sidecar, ensure_ascii=False, indent=1).encode("utf-8"))
     return weights_path
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,45 +23,10 @@ from .batches import Batches, check_fits
 from .checkpoint import Checkpoint, Progress, restore_optimizer, save_checkpoint
 from .config import ARCHITECTURE_FIELDS, TrainConfig
 from .errors import CharLMError
+from .events import CheckpointEvent, EvalEvent, EventHandler, SampleEvent, StepEvent
 from .model import CharRNN, ModelConfig, detach_state
 from .sample import Sampler
 from .vocab import Corpus
-
-
-@dataclass
-class StepEvent:
-    epoch: int  # 1-based, for the log line
-    epochs: int
-    step: int
-    total_steps: int
-    loss: float
-    sec_per_batch: float
-    chars_per_sec: float
-    learning_rate: float
-    elapsed: float
-
-    def log_line(self) -> str:
-        """The chapter's log line, plus throughput."""
-        return (f"Epoch: {self.epoch}/{self.epochs}... Step: {self.step}... loss: {self.loss:.4f}... "
-                f"{self.sec_per_batch:.3f} sec/batch, {self.chars_per_sec:,.0f} chars/s")
-
-
-@dataclass
-class EvalEvent:
-    step: int
-    val_loss: float
-
-
-@dataclass
-class SampleEvent:
-    step: int
-    text: str
-
-
-@dataclass
-class CheckpointEvent:
-    step: int
-    path: Path
 
 
 @dataclass
@@ -71,9 +35,6 @@ class TrainResult:
     model: CharRNN
     progress: Progress
     checkpoint: Path | None
-
-
-EventHandler = Callable[[object], None]
 
 
 def learning_rate_at(config: TrainConfig, step: int, total_steps: int) -> float:

@@ -1,0 +1,50 @@
+"""What a training reports as it goes: one small dataclass per kind of news.
+
+``train`` passes each to the ``on_event`` callable it was given: the CLI prints them, a
+``TrainingJob`` folds them into the snapshot the app polls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class StepEvent:
+    epoch: int  # 1-based, for the log line
+    epochs: int
+    step: int
+    total_steps: int
+    loss: float
+    sec_per_batch: float
+    chars_per_sec: float
+    learning_rate: float
+    elapsed: float
+
+    def log_line(self) -> str:
+        """The chapter's log line, plus throughput."""
+        return (f"Epoch: {self.epoch}/{self.epochs}... Step: {self.step}... loss: {self.loss:.4f}... "
+                f"{self.sec_per_batch:.3f} sec/batch, {self.chars_per_sec:,.0f} chars/s")
+
+
+@dataclass
+class EvalEvent:
+    step: int
+    val_loss: float
+
+
+@dataclass
+class SampleEvent:
+    step: int
+    text: str
+
+
+@dataclass
+class CheckpointEvent:
+    step: int
+    path: Path
+
+
+EventHandler = Callable[[object], None]
