@@ -13,8 +13,9 @@ from pathlib import Path
 import gradio as gr
 
 from .context import AppConfig, Context, Refresh
-from .i18n import I18N, i18n_table
+from .i18n import I18N, i18n_table, t
 from .language import LanguageSwitch
+from .locales import LOCALES
 from .state import SessionStore
 from .tabs import TABS
 
@@ -39,8 +40,8 @@ class CharLMApp:
 
     def build(self) -> gr.Blocks:
         # Gradio keeps copies of served files (checkpoint downloads) in its cache: clear them hourly.
-        with gr.Blocks(title="charlm — character-level language model · 字符级语言模型",
-                       delete_cache=(3600, 6 * 3600)) as demo:
+        title = " · ".join(dict.fromkeys(t("page.title", code) for code in LOCALES))  # the browser tab's, in all
+        with gr.Blocks(title=title, delete_cache=(3600, 6 * 3600)) as demo:
             with gr.Row(equal_height=True):
                 with gr.Column(scale=4):
                     gr.Markdown(I18N("intro"))

@@ -10,6 +10,7 @@ CODE = "en"
 NAME = "English"
 
 TEXTS: dict[str, str] = {
+    'page.title': 'charlm — character-level language model',
     'intro': '# charlm — a character-level language model you can watch learn\nThe chapter builds a recurrent network that reads a novel one character at a time and learns to predict the next one. Each tab below is one step of that recipe: the text, its mini-batches, training, and generating new text.',
     'lang.label': 'Language · 语言',
     'lang.info': 'Messages, status lines and figures too; remembered in this browser.',

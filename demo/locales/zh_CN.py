@@ -16,6 +16,7 @@ NAME = "中文"
 FIGURE_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Serif CJK SC", "WenQuanYi Zen Hei", "SimHei")
 
 TEXTS: dict[str, str] = {
+    'page.title': '字符级语言模型',
     'intro': '# charlm——看得见学习过程的字符级语言模型\n本章搭建一个循环神经网络：它逐个字符地读一部小说，学习预测下一个字符。下面每个标签页对应这套做法中的一步：文本、小批量、训练，以及生成新文本。',
     'lang.label': '语言 · Language',
     'lang.info': '消息、状态行和图表也随之切换；浏览器会记住这个选择。',
