@@ -29,7 +29,7 @@ from safetensors.torch import save as save_safetensors_bytes
 from .config import TrainConfig
 from .errors import CharLMError
 from .files import atomic_write
-from .model import CharRNN, ModelConfig, State
+from .model import CharRNN, ModelConfig, State, parameter_shapes
 from .vocab import Vocab
 
 FORMAT = "charlm-checkpoint"
@@ -215,7 +215,8 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         header_len = int.from_bytes(blob[:8], "little")
         header = json.loads(blob[8: 8 + header_len])
         meta = json.loads(header.get("__metadata__", {}).get("charlm", "null"))
-    except (SafetensorError, ValueError, UnicodeDecodeError, OverflowError, AttributeError, TypeError) as err:
+    except (SafetensorError, ValueError, UnicodeDecodeError, OverflowError, AttributeError, TypeError,
+            RecursionError) as err:
         _refuse_foreign(blob, path.name)
         raise CharLMError(f"{path.name} is not a valid checkpoint (it is damaged or not a safetensors file: {err}).",
                           key="ckpt_invalid", name=path.name) from None
@@ -231,19 +232,18 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         model_config = ModelConfig(**meta["model_config"])
         train_config = TrainConfig.from_dict(meta["train_config"])
         progress = Progress.from_dict(meta["progress"])
-    except (KeyError, TypeError) as err:
+    except (KeyError, TypeError, AttributeError, RecursionError) as err:
         raise CharLMError(f"{path.name} has a malformed description ({err}).", key="ckpt_malformed", name=path.name,
                           detail=str(err)) from None
     if model_config.vocab_size != len(vocab):
         raise CharLMError(f"{path.name}: the model expects {model_config.vocab_size} characters but the vocabulary "
                           f"has {len(vocab)}.", key="ckpt_mismatch", name=path.name,
                           detail=f"{model_config.vocab_size} ≠ {len(vocab)}")
-    model = CharRNN(model_config)
-    expected = model.state_dict()
+    expected = parameter_shapes(model_config)  # checked before the model is allocated
     weights = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
     missing = sorted(set(expected) - set(weights))
     extra = sorted(set(weights) - set(expected))
-    wrong = sorted(k for k in set(expected) & set(weights) if weights[k].shape != expected[k].shape)
+    wrong = sorted(k for k in set(expected) & set(weights) if tuple(weights[k].shape) != expected[k])
     if missing or extra or wrong:
         detail = "; ".join(x for x in (
             f"missing {', '.join(missing[:4])}" if missing else "",
@@ -255,6 +255,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         if not v.is_floating_point() or not torch.isfinite(v).all():
             raise CharLMError(f"{path.name}: tensor {k} holds non-finite or non-float values.", key="ckpt_nonfinite",
                               name=path.name, tensor=k)
+    model = CharRNN(model_config)
     model.load_state_dict({k: v.float() for k, v in weights.items()})
     model.eval()
     carry = None

@@ -15,9 +15,11 @@ from torch import nn
 
 from .cells import CELLS, bf16_kernel_works
 from .errors import CharLMError
-from .vocab import ONE_HOT_LIMIT
+from .vocab import MAX_VOCAB_SIZE, ONE_HOT_LIMIT
 
 WEIGHT_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")  # one recurrent layer's, as PyTorch names them
+# The largest model charlm builds (a checkpoint describing a larger one is refused before anything is allocated).
+MAX_HIDDEN, MAX_LAYERS, MAX_EMBEDDING = 4096, 8, 4096
 # For vocabularies too large for one-hot input (thousands of Chinese characters).
 DEFAULT_EMBEDDING_DIM = 256
 
@@ -34,6 +36,12 @@ class ModelConfig:
     embedding_dim: int = 0  # 0: one-hot input, as in the chapter
 
     def __post_init__(self) -> None:
+        # A checkpoint's description is untrusted: check types and bounds before anything is allocated.
+        whole = ("vocab_size", "hidden_size", "num_layers", "embedding_dim")
+        if any(not isinstance(getattr(self, n), int) or isinstance(getattr(self, n), bool) for n in whole) or \
+                not isinstance(self.dropout, (int, float)) or not isinstance(self.cell, str):
+            raise CharLMError("The model's sizes must be whole numbers, its dropout a number and its cell a name.",
+                              key="model_types")
         if self.cell not in CELLS:
             raise CharLMError(f"cell must be one of {', '.join(CELLS)}; got {self.cell!r}.", key="model_cell",
                               value=str(self.cell))
@@ -44,6 +52,12 @@ class ModelConfig:
                               value=self.dropout)
         if self.embedding_dim < 0:
             raise CharLMError("embedding_dim must be 0 (one-hot) or positive.", key="model_embedding")
+        if (self.vocab_size > MAX_VOCAB_SIZE or self.hidden_size > MAX_HIDDEN or self.num_layers > MAX_LAYERS
+                or self.embedding_dim > MAX_EMBEDDING):
+            raise CharLMError(
+                f"The model is larger than charlm builds: at most {MAX_VOCAB_SIZE:,} characters, {MAX_HIDDEN} hidden "
+                f"units, {MAX_LAYERS} layers and a {MAX_EMBEDDING}-wide embedding.", key="model_too_large",
+                vocab=MAX_VOCAB_SIZE, hidden=MAX_HIDDEN, layers=MAX_LAYERS, embedding=MAX_EMBEDDING)
 
     @classmethod
     def for_vocab(cls, vocab_size: int, **kwargs) -> ModelConfig:
@@ -64,7 +78,7 @@ class CharRNN(nn.Module):
     given memory and filled.
     """
 
-    def __init__(self, config: ModelConfig, generator: torch.Generator | None = None):
+    def __init__(self, config: ModelConfig, generator: torch.Generator | None = None, device: str = "cpu"):
         super().__init__()
         self.config = config
         cell = CELLS[config.cell]
@@ -75,8 +89,9 @@ class CharRNN(nn.Module):
         # dropout between layers is applied here (``_stack``), with the caller's generator
         self.rnn = cell.module(input_size, config.hidden_size, config.num_layers, batch_first=True, device=meta)
         self.decoder = nn.Linear(config.hidden_size, config.vocab_size, device=meta)
-        self.to_empty(device="cpu")
-        self.reset_parameters(generator if generator is not None else torch.Generator().manual_seed(0))
+        if device != "meta":  # "meta": shapes only, nothing allocated (see ``parameter_shapes``)
+            self.to_empty(device=device)
+            self.reset_parameters(generator if generator is not None else torch.Generator().manual_seed(0))
 
     @torch.no_grad()
     def reset_parameters(self, generator: torch.Generator) -> None:
@@ -161,3 +176,8 @@ def detach_state(state: State) -> State:
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def parameter_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
+    """Every weight's name and shape for ``config``, without allocating any of them."""
+    return {name: tuple(t.shape) for name, t in CharRNN(config, device="meta").state_dict().items()}

@@ -82,7 +82,11 @@ class Vocab:
     def __post_init__(self) -> None:
         if len(self.chars) == 0:
             raise CharLMError("A vocabulary needs at least one character.", key="vocab_invalid")
-        if len(set(self.chars)) != len(self.chars) or any(len(c) != 1 for c in self.chars):
+        if len(self.chars) > MAX_VOCAB_SIZE:
+            raise CharLMError(f"The vocabulary has {len(self.chars):,} characters; the limit is {MAX_VOCAB_SIZE:,}.",
+                              key="vocab_size_limit", n=len(self.chars), limit=MAX_VOCAB_SIZE)
+        if (any(not isinstance(c, str) or len(c) != 1 for c in self.chars) or len(set(self.chars)) != len(self.chars)
+                or any("\ud800" <= c <= "\udfff" for c in self.chars)):  # a lone surrogate is not text
             raise CharLMError("A vocabulary must be a list of distinct single characters.", key="vocab_invalid")
         codepoints = np.fromiter((ord(c) for c in self.chars), dtype=np.int64, count=len(self.chars))
         order = np.argsort(codepoints, kind="stable")

@@ -311,6 +311,9 @@ ERRORS: dict[str, str] = {
     'model_cell': '单元类型必须是 lstm、gru 或 rnn；收到的是 {value!r}。',
     'model_sizes': '字符表大小、隐藏单元数和层数都必须至少为 1。',
     'model_dropout': 'Dropout 必须大于等于 0 且小于 1；收到的是 {value}。',
+    'model_types': '模型的尺寸必须是整数，dropout 必须是数字，单元类型必须是名称。',
+    'model_too_large': '模型超出了 charlm 能构建的大小：最多 {vocab:,} 个字符、{hidden} 个隐藏单元、{layers} 层、{embedding} 维嵌入。',
+    'vocab_size_limit': '字符表有 {n:,} 个字符，上限是 {limit:,}。',
     'model_embedding': '嵌入维度必须是 0（独热编码）或正数。',
 }
 
