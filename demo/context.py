@@ -22,6 +22,7 @@ import torch
 from charlm import CharLMError, Corpus
 from charlm.corpora import REGISTRY, default_corpus_name, load_builtin, local_path
 from charlm.jobs import JobSlots
+from charlm.memory import host_memory_bytes
 
 from . import i18n
 from .i18n import AppError
@@ -39,6 +40,7 @@ class AppConfig:
     max_upload_mb: int = 20
     session_ttl_hours: float = 6.0
     heavy_concurrency: int = 4  # generations / uploads / training starts handled at once
+    job_memory_mb: int = 0  # memory one training may use (0: this host's or container's, shared by max_jobs)
     assets_dir: Path = ROOT / "assets"
     sessions_root: Path | None = None
 
@@ -46,7 +48,15 @@ class AppConfig:
     def from_env(cls) -> AppConfig:
         return cls(max_jobs=int(os.environ.get("CHARLM_MAX_JOBS", 2)),
                    torch_threads=int(os.environ.get("CHARLM_TORCH_THREADS", 0)),
-                   max_upload_mb=int(os.environ.get("CHARLM_MAX_UPLOAD_MB", 20)))
+                   max_upload_mb=int(os.environ.get("CHARLM_MAX_UPLOAD_MB", 20)),
+                   job_memory_mb=int(os.environ.get("CHARLM_JOB_MEMORY_MB", 0)))
+
+    @property
+    def job_memory_bytes(self) -> int:
+        """A training's share: 80 % of the host's memory less 1 GB for the server and its models, per slot."""
+        if self.job_memory_mb:
+            return self.job_memory_mb << 20
+        return max(256 << 20, int(host_memory_bytes() * 0.8 - (1 << 30)) // max(1, self.max_jobs))
 
 
 @dataclass

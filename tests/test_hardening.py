@@ -1,5 +1,6 @@
 """Bad input through every path of the app, isolation between visitors, and cleanup."""
 
+import re
 import time
 
 import httpx
@@ -16,7 +17,7 @@ TEXT = ("It was a bright cold day in April, and the clocks were striking thirtee
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    with running_app(tmp_path_factory.mktemp("hard"), max_jobs=2, max_upload_mb=1) as (app, url):
+    with running_app(tmp_path_factory.mktemp("hard"), max_jobs=2, max_upload_mb=1, job_memory_mb=2048) as (app, url):
         yield app, url
 
 
@@ -95,6 +96,17 @@ def test_out_of_range_training_settings(visitor, index, value):
     assert "Training started" not in message and "Traceback" not in message
     assert message.strip() not in ("", "Error")
     assert trained_model(visitor)  # and a good request still trains
+
+
+def test_the_train_tabs_maxima_are_refused_before_they_take_the_memory(server, visitor):
+    app, _ = server
+    running = app.slots.running
+    form = ["quick", "lstm", 4, 1024, 0.0, 512, 512, 0.01, 5.0, 50, 30]  # ~43 GB: it killed the server once
+    message = answer(lambda: visitor.predict(*form, api_name="/start_training"))
+    assert "GB of memory" in message and "2.0 GB" in message and "With N=" in message
+    assert app.slots.running == running  # nothing started
+    found = re.search(r"With N=(\d+)", message)
+    assert 1 <= int(found.group(1)) < 512
 
 
 def trained_model(c):

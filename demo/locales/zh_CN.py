@@ -314,10 +314,12 @@ ERRORS: dict[str, str] = {
     'model_types': '模型的尺寸必须是整数，dropout 必须是数字，单元类型必须是名称。',
     'model_too_large': '模型超出了 charlm 能构建的大小：最多 {vocab:,} 个字符、{hidden} 个隐藏单元、{layers} 层、{embedding} 维嵌入。',
     'vocab_size_limit': '字符表有 {n:,} 个字符，上限是 {limit:,}。',
+    'memory_budget': '这次训练大约需要 {need_gb:.1f} GB 内存；这台服务器上每个训练最多可用 {budget_gb:.1f} GB。{fits_hint}',
     'model_embedding': '嵌入维度必须是 0（独热编码）或正数。',
 }
 
 HINTS: dict[str, tuple[str, str, str]] = {
+    'fits_hint': ('fits', '每批 N={fits} 条序列就放得下。', '即使每批只有一条序列也放不下：请减少层数、隐藏单元数或 M。'),
     'fit_hint': ('fit', '能放得下的形状：N={fit[0]}，M={fit[1]}。', '文本至少需要 2 个字符。'),
     'utf16_hint': ('utf16', '它看起来是 UTF-16 编码；请另存为 UTF-8。', ''),
     'checkpoint_hint': ('checkpoint', '最后一个正常的检查点是 {checkpoint}。', ''),

@@ -7,6 +7,7 @@ import gradio as gr
 from charlm import list_checkpoints, load_checkpoint
 from charlm.config import resume_config
 from charlm.jobs import JobSnapshot, TrainingJob
+from charlm.memory import check_training_memory
 
 from .. import fields, figures, views
 from ..context import Context
@@ -45,6 +46,7 @@ def build(ctx: Context) -> None:
             raise AppError("err.already_training")
         corpus = ctx.corpus(visitor)
         config = config_from_form(preset_name, *values)
+        check_training_memory(config, len(corpus.vocab), ctx.config.job_memory_bytes)
         visitor.run += 1  # earlier runs' checkpoints stay available in the Generate tab
         visitor.job = TrainingJob(corpus, config, visitor.run_dir, slots=ctx.slots, niceness=10).start()
         lang = ctx.lang(request)
@@ -60,6 +62,7 @@ def build(ctx: Context) -> None:
             raise AppError("err.nothing_to_resume")
         ckpt = load_checkpoint(latest[-1])
         config = resume_config(ckpt.train_config, config_from_form(preset_name, *values))
+        check_training_memory(config, len(ckpt.vocab), ctx.config.job_memory_bytes)
         visitor.job = TrainingJob(visitor.corpus, config, visitor.run_dir, resume=ckpt, slots=ctx.slots,
                                   niceness=10).start()
         return t("train.resumed", ctx.lang(request), step=ckpt.progress.step), gr.Timer(active=True)

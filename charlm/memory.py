@@ -1,0 +1,78 @@
+"""How much memory a training needs, and how much this host can give one: checked before it starts.
+
+A run that does not fit is refused with the shape that would, instead of being killed by the
+operating system half-way (with everyone else's work on the same server).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .cells import CELLS
+from .config import TrainConfig
+from .errors import CharLMError
+from .model import ModelConfig, parameter_shapes
+
+# Measured on a CPU (peak RSS of two training steps, torch 2.13; bench/bench_memory.py): saved activations
+# come to about (2·blocks + 4) floats per unit, layer, step and sequence (LSTM 11.7, GRU 10, plain RNN 4.4
+# measured), plus one layer's gates once (a single 1024-unit layer needed that much more); then a margin.
+MARGIN = 1.3
+FLOAT = 4
+
+
+def estimate_training_bytes(config: TrainConfig, vocab_size: int) -> int:
+    """Peak memory of one training step: weights, gradients and Adam's two moments, the activations
+    kept for back-propagation, and the inputs and scores of one batch."""
+    fixed, per_sequence = _terms(config, vocab_size)
+    return fixed + config.batch_size * per_sequence
+
+
+def _terms(config: TrainConfig, vocab_size: int) -> tuple[int, int]:
+    """(bytes whatever the batch, bytes per sequence in the batch)."""
+    model = ModelConfig.for_vocab(vocab_size, cell=config.cell, hidden_size=config.hidden_size,
+                                  num_layers=config.num_layers, dropout=config.dropout)
+    params = sum(_numel(shape) for shape in parameter_shapes(model).values())
+    blocks, H = CELLS[config.cell].blocks, config.hidden_size
+    per_position = config.num_layers * H * (2 * blocks + 4) + blocks * H + 4 * vocab_size
+    return int(MARGIN * FLOAT * 4 * params), int(MARGIN * FLOAT * config.num_steps * per_position)
+
+
+def _numel(shape: tuple[int, ...]) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def host_memory_bytes() -> int:
+    """The memory this process may use: its cgroup's limit (a container, a Space), else the machine's."""
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = Path(path).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit() and int(text) < 1 << 60:  # "max" or a huge number: no limit
+            return int(text)
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return (os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")) if hasattr(os, "sysconf") else 8 << 30
+
+
+def check_training_memory(config: TrainConfig, vocab_size: int, budget_bytes: int) -> None:
+    """Refuse, with a shape that fits, a training that would need more than ``budget_bytes``."""
+    fixed, per_sequence = _terms(config, vocab_size)
+    need = fixed + config.batch_size * per_sequence
+    if need <= budget_bytes:
+        return
+    fits = max(0, (budget_bytes - fixed) // per_sequence)  # the largest N that fits, the rest unchanged
+    hint = (f" With N={fits} sequences per batch it fits." if fits else
+            " Even one sequence per batch does not fit: use fewer layers, fewer hidden units or a smaller M.")
+    raise CharLMError(
+        f"This training would need about {need / 2**30:.1f} GB of memory; a training on this server may use "
+        f"{budget_bytes / 2**30:.1f} GB.{hint}", key="memory_budget", need_gb=need / 2**30,
+        budget_gb=budget_bytes / 2**30, fits=fits or 0)
