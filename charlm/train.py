@@ -197,8 +197,8 @@ class _Run:
         self.emit(SampleEvent(self.progress.step, sample_text(self.model, self.corpus, self.config)))
 
     def save(self) -> None:
-        """A checkpoint of this step, unless there is no folder or it is saved already."""
-        if self.out_dir is None or self.saved_step == self.progress.step:
+        """A checkpoint of this step, unless there is no folder, it is saved already, or nothing was trained."""
+        if self.out_dir is None or self.saved_step == self.progress.step or self.progress.step == 0:
             return
         self.last_checkpoint = save_checkpoint(
             self.out_dir, self.model, self.corpus.vocab, self.config, self.progress, self.optimizer,

@@ -36,6 +36,8 @@ class Visitor:
     run: int = 0  # trainings started in this tab; each keeps its checkpoints in its own folder
     lang: str | None = None  # chosen in the page ("en" / "zh-CN"); None: not yet known
     model_names: dict[str, dict[str, str]] = field(default_factory=dict)  # label -> {language: shown name}
+    # held while a training is checked and started: two Starts at once (a double click, a script) start one
+    starting: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def checkpoints_dir(self) -> Path:
@@ -44,7 +46,10 @@ class Visitor:
     @property
     def run_dir(self) -> Path:
         """The folder of the latest training (Resume continues it; Start opens the next one)."""
-        return self.checkpoints_dir / f"run{self.run}"
+        return self.run_dir_for(self.run)
+
+    def run_dir_for(self, run: int) -> Path:
+        return self.checkpoints_dir / f"run{run}"
 
     @property
     def uploads_dir(self) -> Path:

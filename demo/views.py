@@ -137,6 +137,8 @@ def status_line(snap: JobSnapshot, lang: str = EN) -> str:
     if snap.state == "failed":
         return f"❌ {failure_text(snap, lang)}"
     if snap.step == 0:
+        if snap.state in ("stopped", "done"):  # ended before its first step
+            return t("status." + snap.state, lang)
         return t("status.starting" if snap.state == "running" else "status.waiting", lang)
     val = t("status.val", lang, loss=snap.val_loss[-1][1]) if snap.val_loss else ""
     line = t("status.line", lang, epoch=snap.epoch, epochs=snap.epochs, step=snap.step, total=snap.total_steps,

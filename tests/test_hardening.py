@@ -177,3 +177,35 @@ def test_session_folders_are_random_and_expire(tmp_path):
     time.sleep(0.3)
     store.sweep()
     assert len(store) == 0 and not a.folder.exists() and not b.folder.exists()
+
+
+def test_four_starts_at_once_from_one_visitor_start_one_training(server, visitor, monkeypatch):
+    """Check-then-start was a race: widen its window, and only one of four simultaneous Starts may win."""
+    import demo.tabs.train as train_tab
+
+    class SlowStart(train_tab.TrainingJob):
+        def start(self):
+            time.sleep(0.3)
+            return super().start()
+
+    app, _ = server
+    monkeypatch.setattr(train_tab, "TrainingJob", SlowStart)
+    form = [*FORM[:-1], 100_000]
+    jobs = [visitor.submit(*form, api_name="/start_training") for _ in range(4)]
+    messages = [job.result()[0] for job in jobs]
+    assert sum("Training started" in m for m in messages) == 1, messages
+    assert sum("already running" in m for m in messages) == 3, messages
+    visitor.predict(api_name="/stop_training")
+    deadline = time.time() + 60
+    while app.slots.running and time.time() < deadline:
+        time.sleep(0.2)
+    assert app.slots.running == 0  # the one training, stopped
+
+
+def test_resume_on_another_text_says_why_instead_of_resumed(visitor, tmp_path):
+    trained_model(visitor)
+    other = tmp_path / "digits.txt"
+    other.write_text("0123456789 " * 300, encoding="utf-8")
+    visitor.predict(None, handle_file(str(other)), 0.1, api_name="/load_corpus")
+    message = answer(lambda: visitor.predict(*FORM, api_name="/resume_training"))
+    assert "different vocabulary" in message and "Resumed" not in message

@@ -53,3 +53,17 @@ def test_an_unexpected_exception_is_reported_and_frees_the_slot(tmp_path, monkey
     snap = job.snapshot()
     assert snap.state == "failed" and "RuntimeError" in snap.error and "simulated" in snap.error
     assert slots.running == 0
+
+
+def test_a_job_stopped_before_its_first_step_says_so_and_saves_nothing(tmp_path):
+    from demo.views import status_line
+
+    corpus = Corpus.from_text(TEXT, val_fraction=0.1)
+    job = TrainingJob(corpus, preset("tiny", max_steps=100_000, epochs=1000), tmp_path)
+    job.stop()  # before it even started
+    job.start()
+    assert job.wait(30)
+    snap = job.snapshot()
+    assert snap.state == "stopped" and snap.step == 0 and snap.checkpoints == []
+    assert list(tmp_path.glob("*.safetensors")) == []  # no checkpoint of an untrained model
+    assert status_line(snap) == "⏹ stopped."

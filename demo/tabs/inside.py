@@ -76,14 +76,17 @@ def build(ctx: Context) -> None:
     def run_compare(seconds, request: gr.Request):
         visitor, lang = ctx.visitor(request), ctx.lang(request)
         seconds = COMPARE_SECONDS.parse(seconds)
-        if visitor.job is not None and not visitor.job.finished:
-            yield "⚠️ " + t("cmp.busy", lang), gr.skip()
-            return
         curves = {}
         for cell in simplest_first():
-            job = TrainingJob(ctx.corpus(visitor), comparison_config(cell, seconds), visitor.folder / f"compare-{cell}",
-                              slots=ctx.slots, niceness=10).start()
-            visitor.job = job
+            with visitor.starting:  # one training per visitor, the race's included
+                busy = visitor.job is not None and not visitor.job.finished
+                if not busy:
+                    job = TrainingJob(ctx.corpus(visitor), comparison_config(cell, seconds),
+                                      visitor.folder / f"compare-{cell}", slots=ctx.slots, niceness=10).start()
+                    visitor.job = job
+            if busy:
+                yield "⚠️ " + t("cmp.busy", lang), gr.skip()
+                return
             while not job.wait(1.0):
                 snap = job.snapshot()
                 loss = snap.loss or float("nan")

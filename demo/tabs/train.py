@@ -8,6 +8,7 @@ from charlm import list_checkpoints, load_checkpoint
 from charlm.config import resume_config
 from charlm.jobs import JobSnapshot, TrainingJob
 from charlm.memory import check_training_memory
+from charlm.train import check_resumable
 
 from .. import fields, figures, views
 from ..context import Context
@@ -42,29 +43,33 @@ def build(ctx: Context) -> None:
 
     def start_training(request: gr.Request, preset_name: str, *values):  # the request first: the form's length varies
         visitor = ctx.visitor(request)
-        if visitor.job is not None and not visitor.job.finished:
-            raise AppError("err.already_training")
         corpus = ctx.corpus(visitor)
         config = config_from_form(preset_name, *values)
         check_training_memory(config, len(corpus.vocab), ctx.config.job_memory_bytes)
-        visitor.run += 1  # earlier runs' checkpoints stay available in the Generate tab
-        visitor.job = TrainingJob(corpus, config, visitor.run_dir, slots=ctx.slots, niceness=10).start()
+        with visitor.starting:
+            if visitor.job is not None and not visitor.job.finished:
+                raise AppError("err.already_training")
+            job = TrainingJob(corpus, config, visitor.run_dir_for(visitor.run + 1), slots=ctx.slots, niceness=10)
+            visitor.job = job.start()
+            visitor.run += 1  # earlier runs' checkpoints stay available in the Generate tab
         lang = ctx.lang(request)
         return (t("train.started", lang, corpus=corpus_title(corpus.name, lang), layers=config.num_layers,
                   hidden=config.hidden_size, cell=config.cell), gr.Timer(active=True))
 
     def resume_training(request: gr.Request, preset_name: str, *values):
         visitor = ctx.visitor(request)
-        if visitor.job is not None and not visitor.job.finished:
-            raise AppError("err.still_training")
-        latest = list_checkpoints(visitor.run_dir)
-        if not latest or visitor.corpus is None:
-            raise AppError("err.nothing_to_resume")
-        ckpt = load_checkpoint(latest[-1])
-        config = resume_config(ckpt.train_config, config_from_form(preset_name, *values))
-        check_training_memory(config, len(ckpt.vocab), ctx.config.job_memory_bytes)
-        visitor.job = TrainingJob(visitor.corpus, config, visitor.run_dir, resume=ckpt, slots=ctx.slots,
-                                  niceness=10).start()
+        with visitor.starting:
+            if visitor.job is not None and not visitor.job.finished:
+                raise AppError("err.still_training")
+            latest = list_checkpoints(visitor.run_dir)
+            if not latest or visitor.corpus is None:
+                raise AppError("err.nothing_to_resume")
+            ckpt = load_checkpoint(latest[-1])
+            config = resume_config(ckpt.train_config, config_from_form(preset_name, *values))
+            check_resumable(ckpt, visitor.corpus, config)  # before saying "Resumed"
+            check_training_memory(config, len(ckpt.vocab), ctx.config.job_memory_bytes)
+            visitor.job = TrainingJob(visitor.corpus, config, visitor.run_dir, resume=ckpt, slots=ctx.slots,
+                                      niceness=10).start()
         return t("train.resumed", ctx.lang(request), step=ckpt.progress.step), gr.Timer(active=True)
 
     def stop_training(request: gr.Request):
