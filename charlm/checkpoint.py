@@ -283,6 +283,17 @@ def list_checkpoints(directory: str | Path) -> list[Path]:
     return [p for _, _, p in sorted(found)]
 
 
+def prune_checkpoints(directory: str | Path, keep_last: int, keep: Path | None = None) -> list[Path]:
+    """Delete all but the latest ``keep_last`` checkpoints (and ``keep``, the best one); return what went.
+    The JSON goes first: without it a checkpoint no longer counts as complete, even if the rest stays."""
+    found = list_checkpoints(directory)
+    doomed = [p for p in found[:-keep_last] if keep is None or p != keep] if keep_last else []
+    for weights in doomed:
+        weights.with_suffix(".json").unlink(missing_ok=True)
+        weights.unlink(missing_ok=True)
+    return doomed
+
+
 def latest_checkpoint(directory: str | Path) -> Path | None:
     found = list_checkpoints(directory)
     return found[-1] if found else None

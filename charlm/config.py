@@ -42,6 +42,8 @@ class TrainConfig:
     eval_every: int = field(default=100, metadata={"help": "validation loss every N steps (0: only at the end)"})
     eval_batches: int = field(default=20, metadata={"help": "batches of the validation text per evaluation (0: all)"})
     save_every: int = field(default=100, metadata={"help": "checkpoint every N steps (0: only at the end)"})
+    keep_checkpoints: int = field(default=0, metadata={
+        "help": "keep the latest N checkpoints and the best by validation loss, delete older ones (0: keep all)"})
     sample_every: int = field(default=0, metadata={"help": "generate a short sample every N steps (0: never)"})
     sample_length: int = field(default=200, metadata={"help": "characters in those samples"})
 
@@ -58,7 +60,7 @@ class TrainConfig:
         for name in ("batch_size", "num_steps", "num_layers", "hidden_size", "epochs"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be at least 1")
-        for name in ("max_steps", "eval_every", "eval_batches", "save_every", "sample_every",
+        for name in ("max_steps", "eval_every", "eval_batches", "save_every", "sample_every", "keep_checkpoints",
                      "sample_length", "warmup_steps", "num_threads", "max_seconds", "grad_clip"):
             if getattr(self, name) < 0:
                 problems.append(f"{name} must not be negative")
@@ -134,7 +136,7 @@ def preset(name: str, **overrides) -> TrainConfig:
 # A run that is resumed must keep what shapes the model and the order of the data ...
 ARCHITECTURE_FIELDS = ("cell", "num_layers", "hidden_size", "batch_size", "num_steps", "val_fraction")
 # ... and may change how long and how hard it trains.
-RESUMABLE_FIELDS = ("epochs", "max_steps", "learning_rate", "grad_clip", "dropout")
+RESUMABLE_FIELDS = ("epochs", "max_steps", "max_seconds", "learning_rate", "grad_clip", "dropout")
 
 
 def resume_config(saved: TrainConfig, requested: TrainConfig) -> TrainConfig:
@@ -143,9 +145,11 @@ def resume_config(saved: TrainConfig, requested: TrainConfig) -> TrainConfig:
     return saved.replace(**{name: getattr(requested, name) for name in RESUMABLE_FIELDS})
 
 
-def live_cadence(config: TrainConfig) -> TrainConfig:
+def live_cadence(config: TrainConfig, max_seconds: float = 0.0) -> TrainConfig:
     """``config`` reporting often enough for a page that plots it live: a validation loss and a
     sample every 100 steps, a checkpoint at most every 50 (and never more often than the preset
-    says), no time limit, and torch's thread count left to the server that runs several trainings."""
+    says), the latest three checkpoints and the best one kept, ``max_seconds`` of training at most
+    (0: no limit), and torch's thread count left to the server that runs several trainings."""
     return config.replace(eval_every=100, eval_batches=10, sample_every=100, sample_length=200,
-                          save_every=max(50, config.save_every), max_seconds=0.0, num_threads=0)
+                          save_every=max(50, config.save_every), keep_checkpoints=3, max_seconds=max_seconds,
+                          num_threads=0)

@@ -147,6 +147,13 @@ class Sampler:
         self.w_out = np.ascontiguousarray(sd["decoder.weight"].T)
         self.b_out = sd["decoder.bias"]
 
+    @property
+    def nbytes(self) -> int:
+        """The memory its weights take (a server keeps samplers up to a budget of these)."""
+        arrays = [self.w_out, self.b_out, self.embedding, self.input_table]
+        arrays += [a for layer in self.layers for a in (layer.w_in, layer.w_hh, layer.b_in, layer.b_hh, layer.w_cat)]
+        return sum(a.nbytes for a in arrays if a is not None)
+
     def new_state(self) -> SamplerState:
         """A blank memory, as at the start of a text."""
         H, L = self.H, self.L

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from .batches import Batches, check_fits
-from .checkpoint import Checkpoint, Progress, restore_optimizer, save_checkpoint
+from .checkpoint import Checkpoint, Progress, prune_checkpoints, restore_optimizer, save_checkpoint
 from .config import ARCHITECTURE_FIELDS, TrainConfig
 from .errors import CharLMError
 from .events import CheckpointEvent, EvalEvent, EventHandler, SampleEvent, StepEvent
@@ -122,6 +122,7 @@ class _Run:
             if self.model.config.dropout != config.dropout:
                 self.model = _with_dropout(self.model, config.dropout)
             self.last_checkpoint, self.saved_step = resume.path, resume.progress.step
+        self.best: tuple[float, Path] | None = None  # the lowest validation loss saved so far, and its checkpoint
         self.model.train()
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.learning_rate)
         if resume is not None:
@@ -204,6 +205,11 @@ class _Run:
             self.out_dir, self.model, self.corpus.vocab, self.config, self.progress, self.optimizer,
             carry_state=self.state, rng_state=self.generator.get_state(), corpus_name=self.corpus.name)
         self.saved_step = self.progress.step
+        val = self.progress.val_loss[-1] if self.progress.val_loss else None
+        if val is not None and val[0] == self.progress.step and (self.best is None or val[1] < self.best[0]):
+            self.best = (val[1], self.last_checkpoint)
+        if self.config.keep_checkpoints:
+            prune_checkpoints(self.out_dir, self.config.keep_checkpoints, keep=self.best[1] if self.best else None)
         self.emit(CheckpointEvent(self.progress.step, self.last_checkpoint))
 
 

@@ -39,9 +39,10 @@ class CharLMApp:
         return self.ctx.slots
 
     def build(self) -> gr.Blocks:
-        # Gradio keeps copies of served files (checkpoint downloads) in its cache: clear them hourly.
+        # Gradio keeps copies of served files (checkpoint downloads) in its cache: every 15 minutes, drop
+        # those older than an hour.
         title = " · ".join(dict.fromkeys(t("page.title", code) for code in LOCALES))  # the browser tab's, in all
-        with gr.Blocks(title=title, delete_cache=(3600, 6 * 3600)) as demo:
+        with gr.Blocks(title=title, delete_cache=(900, 3600)) as demo:
             with gr.Row(equal_height=True):
                 with gr.Column(scale=4):
                     gr.Markdown(I18N("intro"))

@@ -7,10 +7,12 @@ added) on its own.
 
 from __future__ import annotations
 
+import atexit
 import functools
 import inspect
 import logging
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,7 +41,10 @@ class AppConfig:
     torch_threads: int = 0  # 0: the CPU count divided among the training slots
     max_upload_mb: int = 20
     session_ttl_hours: float = 6.0
+    anonymous_ttl_minutes: float = 10.0  # API clients (no browser) are forgotten after this idle time
+    max_job_minutes: float = 30.0  # a training on the page stops after this long (a class setting; 0: no limit)
     heavy_concurrency: int = 4  # generations / uploads / training starts handled at once
+    sampler_cache_mb: int = 1024  # loaded models kept for everyone, least recently used out first
     job_memory_mb: int = 0  # memory one training may use (0: this host's or container's, shared by max_jobs)
     assets_dir: Path = ROOT / "assets"
     sessions_root: Path | None = None
@@ -82,11 +87,15 @@ class Context:
     @classmethod
     def create(cls, config: AppConfig) -> Context:
         """The server's shared state; call it in the main thread (it sets torch's thread count)."""
-        root = config.sessions_root or Path(tempfile.mkdtemp(prefix="charlm-sessions-"))
+        root = config.sessions_root or _process_folder()
         threads = config.torch_threads or max(1, (os.cpu_count() or 2) // max(1, config.max_jobs))
         torch.set_num_threads(threads)  # process-wide: here, once, never from a worker thread
-        return cls(config, SessionStore(Path(root), ttl_seconds=config.session_ttl_hours * 3600),
-                   JobSlots(config.max_jobs), ModelCatalogue(config.assets_dir))
+        models = ModelCatalogue(config.assets_dir, cache_bytes=config.sampler_cache_mb << 20)
+        store = SessionStore(Path(root), ttl_seconds=config.session_ttl_hours * 3600,
+                             anonymous_ttl_seconds=config.anonymous_ttl_minutes * 60,
+                             on_dispose=lambda visitor: models.forget(visitor.folder))
+        store.start_sweeper()
+        return cls(config, store, JobSlots(config.max_jobs), models)
 
     # the visitor ----------------------------------------------------------------------------
     def visitor(self, request: gr.Request | None) -> Visitor:
@@ -121,6 +130,31 @@ class Context:
 
     def refresh(self, name: str, fn: Callable, inputs: list, outputs: list, on: tuple[str, ...]) -> None:
         self.refreshes.append(Refresh(name, fn, inputs, outputs, on))
+
+
+SESSIONS = Path(tempfile.gettempdir()) / "charlm-sessions"
+
+
+def _process_folder() -> Path:
+    """This process's folder for visitors' files, after removing those of processes that are gone
+    (a server killed mid-class leaves them; nothing else would)."""
+    SESSIONS.mkdir(parents=True, exist_ok=True)
+    for folder in SESSIONS.iterdir():
+        if folder.is_dir() and folder.name.isdigit() and not _alive(int(folder.name)):
+            shutil.rmtree(folder, ignore_errors=True)
+    own = SESSIONS / str(os.getpid())
+    atexit.register(shutil.rmtree, own, ignore_errors=True)
+    return own
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @functools.lru_cache(maxsize=4)

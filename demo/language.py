@@ -57,7 +57,8 @@ class LanguageSwitch:
             lang = stored
         else:
             lang = i18n.normalise(browser) if browser else self.ctx.lang(request)
-        self.ctx.visitor(request).lang = lang
+        visitor = self.ctx.visitor(request)
+        visitor.lang, visitor.browser = lang, True  # only a page in a browser sends this
         return lang
 
     def open(self, stored: str | None, browser: str | None, request: gr.Request):

@@ -10,20 +10,21 @@ A visitor can only ever load files inside their own folder or the shipped ones.
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import gradio as gr
 
-from charlm import CharLMError, Sampler, list_checkpoints, load_checkpoint
+from charlm import Sampler, list_checkpoints, load_checkpoint
 
 from .i18n import EN, AppError, t
 from .locales import LOCALES
 from .state import Visitor
 
 MAX_UPLOAD_BYTES = 512 * 1024 * 1024
-CACHED_SAMPLERS = 24
 
 
 def _names(key: str, **params) -> dict[str, str]:
@@ -32,9 +33,10 @@ def _names(key: str, **params) -> dict[str, str]:
 
 
 class ModelCatalogue:
-    def __init__(self, assets_dir: Path):
+    def __init__(self, assets_dir: Path, cache_bytes: int = 1 << 30):
         self.assets_dir = assets_dir
-        self._samplers: dict[tuple[str, float], Sampler] = {}
+        self.cache_bytes = cache_bytes  # loaded samplers are kept up to this many bytes, least recently used out
+        self._samplers: OrderedDict[tuple[str, float], Sampler] = OrderedDict()
         self._lock = threading.Lock()
 
     def shipped(self) -> dict[str, Path]:
@@ -50,10 +52,20 @@ class ModelCatalogue:
             if sampler is None:
                 ckpt = load_checkpoint(path)
                 sampler = Sampler(ckpt.model, ckpt.vocab)
-                if len(self._samplers) >= CACHED_SAMPLERS:
-                    self._samplers.pop(next(iter(self._samplers)))
                 self._samplers[key] = sampler
+                while len(self._samplers) > 1 and self.cached_bytes() > self.cache_bytes:
+                    self._samplers.popitem(last=False)
+            self._samplers.move_to_end(key)
         return sampler
+
+    def cached_bytes(self) -> int:
+        return sum(s.nbytes for s in self._samplers.values())
+
+    def forget(self, folder: Path) -> None:
+        """Drop the samplers of a visitor's own files (their session ended)."""
+        with self._lock:
+            for key in [k for k in self._samplers if Path(k[0]).is_relative_to(folder)]:
+                del self._samplers[key]
 
     def sampler_for(self, label: str | None, visitor: Visitor) -> Sampler:
         return self.sampler(self.resolve(label, visitor))
@@ -93,17 +105,21 @@ class ModelCatalogue:
         source = Path(upload if isinstance(upload, str) else upload["path"])
         if source.stat().st_size > MAX_UPLOAD_BYTES:
             raise AppError("err.checkpoint_too_large")
+        cfg = load_checkpoint(source).model_config  # checked where it landed: errors name the visitor's file
         visitor.uploads_dir.mkdir(parents=True, exist_ok=True)
-        target = visitor.uploads_dir / f"upload{len(visitor.models) + 1}.safetensors"
-        shutil.copyfile(source, target)
+        target = visitor.uploads_dir / f"{secrets.token_hex(8)}.safetensors"  # never an earlier upload's name
         try:
-            cfg = load_checkpoint(target).model_config
-        except CharLMError:
+            shutil.copyfile(source, target)
+        except OSError:
             target.unlink(missing_ok=True)
-            raise
-        params = {"name": Path(source.name).stem[:40], "layers": cfg.num_layers, "hidden": cfg.hidden_size,
-                  "cell": cfg.cell}
-        label = t("model.uploaded", EN, **params)
+            raise AppError("err.disk_full") from None
+        stem = Path(source.name).stem[:40]
+        params = {"name": stem, "layers": cfg.num_layers, "hidden": cfg.hidden_size, "cell": cfg.cell}
+        label, copy = t("model.uploaded", EN, **params), 1
+        while label in visitor.models:  # the same file uploaded again: a second entry, the first one kept
+            copy += 1
+            params["name"] = f"{stem} ({copy})"
+            label = t("model.uploaded", EN, **params)
         visitor.models[label] = target
         visitor.model_names[label] = _names("model.uploaded", **params)
         return label

@@ -13,6 +13,7 @@ import secrets
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +39,7 @@ class Visitor:
     model_names: dict[str, dict[str, str]] = field(default_factory=dict)  # label -> {language: shown name}
     # held while a training is checked and started: two Starts at once (a double click, a script) start one
     starting: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    browser: bool = False  # the page opened in a browser (API clients never open it, nor say goodbye)
 
     @property
     def checkpoints_dir(self) -> Path:
@@ -65,9 +67,14 @@ class Visitor:
 
 
 class SessionStore:
-    def __init__(self, root: Path, ttl_seconds: float = 6 * 3600, grace_seconds: float = 15.0):
+    def __init__(self, root: Path, ttl_seconds: float = 6 * 3600, grace_seconds: float = 15.0,
+                 on_dispose: Callable[[Visitor], None] | None = None, anonymous_ttl_seconds: float = 600.0):
         self.root = root
-        self.ttl = ttl_seconds
+        self.on_dispose = on_dispose  # what else to free with a visitor (their loaded models)
+        self.ttl = ttl_seconds  # a browser tab unheard of this long is gone (an open page polls while it trains)
+        # A client without a browser (the REST API) never reports that it left: it is gone after this idle time,
+        # its training stopped and its files removed.
+        self.anonymous_ttl = anonymous_ttl_seconds
         # A closed tab's files are kept this long: a flaky connection (a laptop's Wi-Fi in class)
         # can report a tab as closed and then come back.
         self.grace = grace_seconds
@@ -77,7 +84,6 @@ class SessionStore:
 
     def get(self, session_hash: str | None) -> Visitor:
         key = session_hash or "anonymous"
-        self.sweep()
         with self._lock:
             visitor = self._visitors.get(key)
             if visitor is None:
@@ -111,13 +117,28 @@ class SessionStore:
         self._dispose(visitor)
 
     def sweep(self) -> None:
+        """Forget visitors unheard of for longer than their time-to-live, stopping their trainings."""
         now = time.monotonic()
         with self._lock:
             stale = [k for k, v in self._visitors.items()
-                     if now - v.last_seen > self.ttl and (v.job is None or v.job.finished)]
+                     if now - v.last_seen > (self.ttl if v.browser else self.anonymous_ttl)]
             gone = [self._visitors.pop(k) for k in stale]
         for visitor in gone:
             self._dispose(visitor)
+
+    def start_sweeper(self, every: float = 30.0) -> threading.Event:
+        """Sweep in the background every ``every`` seconds (until the returned event is set)."""
+        stop = threading.Event()
+
+        def loop() -> None:
+            while not stop.wait(every):
+                try:
+                    self.sweep()
+                except Exception:  # keep sweeping whatever one visitor's files did
+                    log.exception("sweep failed")
+
+        threading.Thread(target=loop, name="charlm-sweeper", daemon=True).start()
+        return stop
 
     def visitors(self) -> list[Visitor]:
         """A snapshot of the current visitors (for monitoring and tests)."""
@@ -128,10 +149,11 @@ class SessionStore:
         with self._lock:
             return len(self._visitors)
 
-    @staticmethod
-    def _dispose(visitor: Visitor) -> None:
+    def _dispose(self, visitor: Visitor) -> None:
         if visitor.job is not None and not visitor.job.finished:
             visitor.job.stop()
             visitor.job.wait(30)
         shutil.rmtree(visitor.folder, ignore_errors=True)
+        if self.on_dispose is not None:
+            self.on_dispose(visitor)
         log.info("session folder %s removed", visitor.folder.name)

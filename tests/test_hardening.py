@@ -209,3 +209,78 @@ def test_resume_on_another_text_says_why_instead_of_resumed(visitor, tmp_path):
     visitor.predict(None, handle_file(str(other)), 0.1, api_name="/load_corpus")
     message = answer(lambda: visitor.predict(*FORM, api_name="/resume_training"))
     assert "different vocabulary" in message and "Resumed" not in message
+
+
+def test_uploading_the_same_file_twice_then_a_broken_one_keeps_both_models(visitor, tmp_path):
+    from charlm import Corpus, preset, train
+
+    result = train(Corpus.from_text(TEXT, val_fraction=0.1), preset("tiny", max_steps=5), tmp_path / "ck")
+    upload = tmp_path / "m.safetensors"
+    upload.write_bytes(result.checkpoint.read_bytes())
+    first = visitor.predict(handle_file(str(upload)), api_name="/upload_checkpoint")[1]["value"]
+    second = visitor.predict(handle_file(str(upload)), api_name="/upload_checkpoint")[1]["value"]
+    assert first != second and first.startswith("uploaded: m (") and second.startswith("uploaded: m (2)")
+    upload.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all")
+    status = visitor.predict(handle_file(str(upload)), api_name="/upload_checkpoint")[0]
+    assert "m.safetensors is not a valid checkpoint" in status and "upload" not in status.split("is not")[0]
+    for label in (first, second):  # both still there, and both still work
+        assert visitor.predict(label, "It", 5, 4, 1.0, 1, api_name="/generate")[0].startswith("It")
+
+
+def test_loaded_models_are_kept_up_to_a_byte_budget_and_freed_with_their_visitor(tmp_path):
+    from charlm import Corpus, preset, train
+    from demo.models import ModelCatalogue
+
+    corpus = Corpus.from_text(TEXT, val_fraction=0.1)
+    paths = [train(corpus, preset("tiny", max_steps=2, hidden_size=h), tmp_path / f"h{h}").checkpoint
+             for h in (32, 48, 64)]
+    catalogue = ModelCatalogue(tmp_path, cache_bytes=1)  # room for one at a time
+    samplers = [catalogue.sampler(p) for p in paths]
+    assert catalogue.sampler(paths[-1]) is samplers[-1]  # the latest stays
+    assert catalogue.sampler(paths[0]) is not samplers[0]  # the older ones were let go
+    catalogue.cache_bytes = 1 << 30
+    for p in paths:
+        catalogue.sampler(p)
+    assert catalogue.cached_bytes() == sum(s.nbytes for s in samplers)
+    catalogue.forget(tmp_path / "h32")
+    assert catalogue.cached_bytes() == samplers[1].nbytes + samplers[2].nbytes
+
+
+def test_a_client_without_a_browser_is_forgotten_when_idle_and_its_training_stopped(tmp_path):
+    from charlm import Corpus, preset
+    from charlm.jobs import TrainingJob
+
+    store = SessionStore(tmp_path / "s", ttl_seconds=3600, anonymous_ttl_seconds=0.2)
+    api, page = store.get("rest-client"), store.get("browser-tab")
+    page.browser = True
+    corpus = Corpus.from_text(TEXT, val_fraction=0.1)
+    api.job = TrainingJob(corpus, preset("tiny", max_steps=10 ** 6, epochs=10 ** 4), api.run_dir).start()
+    time.sleep(0.3)
+    store.sweep()
+    assert api.job.finished and api.job.snapshot().state == "stopped"
+    assert not api.folder.exists() and page.folder.exists() and store.visitors() == [page]
+
+
+def test_a_new_server_removes_the_files_of_one_that_was_killed(monkeypatch, tmp_path):
+    from demo import context
+
+    monkeypatch.setattr(context, "SESSIONS", tmp_path)
+    dead = tmp_path / "999999999"  # no such process
+    (dead / "visitor").mkdir(parents=True)
+    alive = tmp_path / "1"  # init: alive
+    alive.mkdir()
+    own = context._process_folder()
+    assert not dead.exists() and alive.exists() and own == tmp_path / str(__import__("os").getpid())
+
+
+def test_a_page_training_has_a_time_limit():
+    from demo.fields import config_from_form, preset_values
+
+    assert config_from_form("quick", *preset_values("quick"), max_seconds=1800).max_seconds == 1800
+    assert config_from_form("quick", *preset_values("quick")).keep_checkpoints == 3
+
+
+def test_a_prime_longer_than_the_server_allows_is_refused(visitor):
+    label = trained_model(visitor)
+    _, status = visitor.predict(label, "It was " * 4000, 5, 4, 1.0, 1, api_name="/generate")
+    assert "28,000 characters" in status and "20,000" in status

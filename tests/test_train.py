@@ -176,3 +176,16 @@ def test_large_vocabulary_uses_an_embedding():
     result = train(corpus, preset("tiny", max_steps=5, batch_size=8, num_steps=16))
     assert result.model.embedding is not None and result.model.config.embedding_dim > 0
     assert ModelConfig.for_vocab(83).embedding_dim == 0
+
+
+def test_only_the_latest_checkpoints_and_the_best_are_kept(tmp_path):
+    corpus = Corpus.from_text("The cat sat on the mat. " * 300, val_fraction=0.1)
+    config = preset("tiny", epochs=20, max_steps=60, eval_every=5, save_every=5, keep_checkpoints=2,
+                    learning_rate=0.05)
+    result = train(corpus, config, tmp_path)
+    kept = sorted(int(p.stem.split("_")[0][1:]) for p in tmp_path.glob("*.json"))
+    assert len(list(tmp_path.glob("*.safetensors"))) == len(kept) <= 3
+    assert kept[-2:] == [55, 60]
+    best_step = min(result.progress.val_loss, key=lambda sv: sv[1])[0]
+    assert best_step in kept  # the best by validation loss stays, however old
+    assert load_checkpoint(tmp_path / f"i{best_step}_l64.safetensors").progress.step == best_step

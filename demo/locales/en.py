@@ -217,6 +217,8 @@ TEXTS: dict[str, str] = {
     'err.nothing_to_resume': 'Nothing to resume yet: start a training first.',
     'err.no_model': 'No model yet: train one (Train tab) or upload a checkpoint.',
     'err.unknown_model': 'Unknown model {label!r}: pick one from the list.',
+    'err.prime_long': 'The prime text has {n:,} characters; here it may have {limit:,}.',
+    'err.disk_full': "The server's disk is full, so the file was not kept; nothing else changed. Try again later.",
     'err.choose_checkpoint': 'Choose a .safetensors checkpoint file to upload.',
     'err.checkpoint_too_large': 'That file is too large to be a charlm checkpoint.',
     'err.top_n_vocab': 'Top-N can be at most the vocabulary size ({size}); got {value}.',

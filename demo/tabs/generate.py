@@ -15,6 +15,13 @@ from ..locales import LOCALES
 
 ID, TITLE = "generate", "tab.generate"
 IN_TOP, OUT_OF_TOP = "#f59e0b", "#94a3b8"
+PRIME_LIMIT = 20_000  # characters: a second of the server's time at most, however many visitors send one
+
+
+def checked_prime(text: str) -> str:
+    if isinstance(text, str) and len(text) > PRIME_LIMIT:
+        raise AppError("err.prime_long", n=len(text), limit=PRIME_LIMIT)
+    return text
 
 
 def build(ctx: Context) -> None:
@@ -56,7 +63,7 @@ def build(ctx: Context) -> None:
         sampler = ctx.models.sampler_for(label, ctx.visitor(request))
         temp, top = TEMPERATURE.parse(temp), TOP_N.parse(top)
         top = min(top, len(sampler.vocab))
-        probs = sampler.next_char_distribution(prime_text, temp)
+        probs = sampler.next_char_distribution(checked_prime(prime_text), temp)
         tail = prime_text[-12:] if len(prime_text) > 1 else prime_text[-1:]
         lang = ctx.lang(request)
         return (t("gen.next_note", lang, prime=views.show_char(tail), temperature=temp, top_n=top),
@@ -69,6 +76,7 @@ def build(ctx: Context) -> None:
         if top > len(sampler.vocab):
             raise AppError("err.top_n_vocab", size=len(sampler.vocab), value=top)
         seed_value = None if seed_value is None or seed_value == "" else SEED.parse(seed_value)
+        prime_text = checked_prime(prime_text)
         visitor.generation += 1
         ticket = visitor.generation
         text, last = prime_text, 0.0  # the first character is shown at once

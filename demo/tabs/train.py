@@ -44,7 +44,7 @@ def build(ctx: Context) -> None:
     def start_training(request: gr.Request, preset_name: str, *values):  # the request first: the form's length varies
         visitor = ctx.visitor(request)
         corpus = ctx.corpus(visitor)
-        config = config_from_form(preset_name, *values)
+        config = config_from_form(preset_name, *values, max_seconds=ctx.config.max_job_minutes * 60)
         check_training_memory(config, len(corpus.vocab), ctx.config.job_memory_bytes)
         with visitor.starting:
             if visitor.job is not None and not visitor.job.finished:
@@ -65,7 +65,9 @@ def build(ctx: Context) -> None:
             if not latest or visitor.corpus is None:
                 raise AppError("err.nothing_to_resume")
             ckpt = load_checkpoint(latest[-1])
-            config = resume_config(ckpt.train_config, config_from_form(preset_name, *values))
+            requested = config_from_form(preset_name, *values, max_seconds=ckpt.progress.elapsed
+                                         + ctx.config.max_job_minutes * 60 if ctx.config.max_job_minutes else 0.0)
+            config = resume_config(ckpt.train_config, requested)
             check_resumable(ckpt, visitor.corpus, config)  # before saying "Resumed"
             check_training_memory(config, len(ckpt.vocab), ctx.config.job_memory_bytes)
             visitor.job = TrainingJob(visitor.corpus, config, visitor.run_dir, resume=ckpt, slots=ctx.slots,
