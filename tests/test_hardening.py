@@ -174,6 +174,7 @@ def test_session_folders_are_random_and_expire(tmp_path):
     b = store.get("session-b")
     assert a.folder != b.folder and "session" not in a.folder.name and len(a.folder.name) >= 24
     assert store.get("session-a") is a
+    a.browser = b.browser = True  # pages in a browser: the ordinary time-to-live
     time.sleep(0.3)
     store.sweep()
     assert len(store) == 0 and not a.folder.exists() and not b.folder.exists()
