@@ -178,8 +178,8 @@ class TrainingJob:
             self._set(state="failed", error=str(err), failure=err, checkpoints=list_checkpoints(self.out_dir))
         except Exception as err:  # a bug or an out-of-memory: report it, never hang the slot
             log.error("training failed:\n%s", traceback.format_exc())
-            failure = CharLMError(f"Training failed unexpectedly ({type(err).__name__}: {err}).", key="train_crashed",
-                                  kind=type(err).__name__, detail=str(err))
+            failure = CharLMError(f"Training failed unexpectedly ({type(err).__name__}); the server's log has the "
+                                  "details.", key="train_crashed", kind=type(err).__name__)  # no server paths shown
             self._set(state="failed", error=str(failure), failure=failure, checkpoints=list_checkpoints(self.out_dir))
         finally:
             if self.slots is not None:

@@ -166,12 +166,12 @@ class _Run:
         loss = _loss(logits, y)
         loss_value = loss.item()
         if not math.isfinite(loss_value):
-            where = f" The last good checkpoint is {self.last_checkpoint}." if self.last_checkpoint else ""
+            where = f" The last good checkpoint is {self.last_checkpoint.name}." if self.last_checkpoint else ""
             raise CharLMError(
                 f"Training diverged: the loss became {loss_value} at step {p.step + 1}. "
                 f"Lower the learning rate (now {lr:g}) or keep gradient clipping on.{where}",
                 key="diverged", loss=str(loss_value), step=p.step + 1, lr=lr,
-                checkpoint=str(self.last_checkpoint or ""),
+                checkpoint=self.last_checkpoint.name if self.last_checkpoint else "",
             )
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -201,9 +201,16 @@ class _Run:
         """A checkpoint of this step, unless there is no folder, it is saved already, or nothing was trained."""
         if self.out_dir is None or self.saved_step == self.progress.step or self.progress.step == 0:
             return
-        self.last_checkpoint = save_checkpoint(
-            self.out_dir, self.model, self.corpus.vocab, self.config, self.progress, self.optimizer,
-            carry_state=self.state, rng_state=self.generator.get_state(), corpus_name=self.corpus.name)
+        try:
+            self.last_checkpoint = save_checkpoint(
+                self.out_dir, self.model, self.corpus.vocab, self.config, self.progress, self.optimizer,
+                carry_state=self.state, rng_state=self.generator.get_state(), corpus_name=self.corpus.name)
+        except OSError as err:  # a full disk, say: nothing half-written is left (atomic_write), the last one stays
+            kept = f" The last one saved is {self.last_checkpoint.name}." if self.last_checkpoint else ""
+            raise CharLMError(f"The checkpoint of step {self.progress.step} could not be written "
+                              f"({err.strerror or type(err).__name__}).{kept}", key="save_failed",
+                              step=self.progress.step, detail=err.strerror or type(err).__name__,
+                              checkpoint=self.last_checkpoint.name if self.last_checkpoint else "") from None
         self.saved_step = self.progress.step
         val = self.progress.val_loss[-1] if self.progress.val_loss else None
         if val is not None and val[0] == self.progress.step and (self.best is None or val[1] < self.best[0]):

@@ -231,4 +231,4 @@ def test_a_diverged_training_is_reported_in_chinese_with_its_last_good_checkpoin
                  preset("tiny", epochs=10, max_steps=50, save_every=5), tmp_path)
     zh = i18n.error_text(err, ZH)
     assert zh.startswith("训练发散了：第 8 步的损失变成了 nan。") and "请降低学习率（当前为 0.01）" in zh
-    assert zh.endswith(f"最后一个正常的检查点是 {tmp_path / 'i5_l64.safetensors'}。")
+    assert zh.endswith("最后一个正常的检查点是 i5_l64.safetensors。") and str(tmp_path) not in zh  # no server path

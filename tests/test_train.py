@@ -189,3 +189,23 @@ def test_only_the_latest_checkpoints_and_the_best_are_kept(tmp_path):
     best_step = min(result.progress.val_loss, key=lambda sv: sv[1])[0]
     assert best_step in kept  # the best by validation loss stays, however old
     assert load_checkpoint(tmp_path / f"i{best_step}_l64.safetensors").progress.step == best_step
+
+
+def test_a_full_disk_stops_the_run_with_a_message_and_keeps_the_last_checkpoint(tmp_path, monkeypatch):
+    import importlib
+
+    loop = importlib.import_module("charlm.train")  # the module (charlm.train is also the function)
+    corpus = Corpus.from_text("The cat sat on the mat. " * 300, val_fraction=0.1)
+    real_save = loop.save_checkpoint
+
+    def save(directory, model, *args, **kwargs):
+        if args[2].step > 10:  # progress
+            raise OSError(28, "No space left on device", str(directory / "i15_l64.safetensors"))
+        return real_save(directory, model, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "save_checkpoint", save)
+    with pytest.raises(CharLMError, match="step 15 could not be written") as info:
+        train(corpus, preset("tiny", epochs=20, max_steps=40, save_every=5), tmp_path)
+    assert "No space left on device" in str(info.value) and str(tmp_path) not in str(info.value)
+    assert "i10_l64.safetensors" in str(info.value)
+    assert load_checkpoint(tmp_path / "i10_l64.safetensors").progress.step == 10
