@@ -126,7 +126,39 @@ class Context:
         at = next((i for i, o in enumerate(outputs) if isinstance(o, gr.Markdown)), None) if messages else None
         limits = ({"concurrency_id": "heavy", "concurrency_limit": self.config.heavy_concurrency} if heavy
                   else {"concurrency_limit": None})
+        fn = self._one_visitors_share(fn) if heavy else fn
         return trigger(guard(fn, len(outputs), at, self.lang), inputs, outputs or None, **limits, **kwargs)
+
+    def _one_visitors_share(self, fn: Callable) -> Callable:
+        """``fn`` refused while its visitor already has ``HEAVY_PER_VISITOR`` heavy calls running: one
+        visitor (or script) cannot take every worker of the shared pool."""
+
+        def take(args, kwargs):
+            visitor = self.visitor(request_of(args, kwargs))
+            if not visitor.heavy_calls.acquire(blocking=False):
+                raise AppError("err.too_many_calls")
+            return visitor
+
+        if inspect.isgeneratorfunction(fn):
+            @functools.wraps(fn)
+            def stream(*args, **kwargs):
+                visitor = take(args, kwargs)
+                try:
+                    yield from fn(*args, **kwargs)
+                finally:
+                    visitor.heavy_calls.release()
+
+            return stream
+
+        @functools.wraps(fn)
+        def call(*args, **kwargs):
+            visitor = take(args, kwargs)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                visitor.heavy_calls.release()
+
+        return call
 
     def refresh(self, name: str, fn: Callable, inputs: list, outputs: list, on: tuple[str, ...]) -> None:
         self.refreshes.append(Refresh(name, fn, inputs, outputs, on))

@@ -25,6 +25,7 @@ from .locales import LOCALES
 from .state import Visitor
 
 MAX_UPLOAD_BYTES = 512 * 1024 * 1024
+MAX_UPLOADS = 8  # checkpoints one visitor may keep (a visitor's disk stays bounded)
 
 
 def _names(key: str, **params) -> dict[str, str]:
@@ -105,6 +106,8 @@ class ModelCatalogue:
         source = Path(upload if isinstance(upload, str) else upload["path"])
         if source.stat().st_size > MAX_UPLOAD_BYTES:
             raise AppError("err.checkpoint_too_large")
+        if len(list(visitor.uploads_dir.glob("*.safetensors"))) >= MAX_UPLOADS:
+            raise AppError("err.too_many_uploads", n=MAX_UPLOADS)
         cfg = load_checkpoint(source).model_config  # checked where it landed: errors name the visitor's file
         visitor.uploads_dir.mkdir(parents=True, exist_ok=True)
         target = visitor.uploads_dir / f"{secrets.token_hex(8)}.safetensors"  # never an earlier upload's name

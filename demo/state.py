@@ -21,6 +21,8 @@ from charlm import Corpus
 from charlm.jobs import TrainingJob
 
 log = logging.getLogger(__name__)
+HEAVY_PER_VISITOR = 2  # heavy calls (generations, uploads, experiments) one visitor may have running at once
+RUNS_KEPT = 4  # a visitor's trainings whose checkpoints stay available; older ones are removed at the next Start
 
 
 @dataclass
@@ -40,6 +42,8 @@ class Visitor:
     # held while a training is checked and started: two Starts at once (a double click, a script) start one
     starting: threading.Lock = field(default_factory=threading.Lock, repr=False)
     browser: bool = False  # the page opened in a browser (API clients never open it, nor say goodbye)
+    heavy_calls: threading.Semaphore = field(default_factory=lambda: threading.BoundedSemaphore(HEAVY_PER_VISITOR),
+                                             repr=False)  # one visitor's share of the server's heavy work
 
     @property
     def checkpoints_dir(self) -> Path:
@@ -52,6 +56,11 @@ class Visitor:
 
     def run_dir_for(self, run: int) -> Path:
         return self.checkpoints_dir / f"run{run}"
+
+    def prune_runs(self, keep: int = RUNS_KEPT) -> None:
+        """Remove all but the newest ``keep`` trainings' folders: a visitor's disk stays bounded."""
+        for run in range(1, self.run - keep + 1):
+            shutil.rmtree(self.run_dir_for(run), ignore_errors=True)
 
     @property
     def uploads_dir(self) -> Path:

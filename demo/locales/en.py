@@ -218,6 +218,8 @@ TEXTS: dict[str, str] = {
     'err.no_model': 'No model yet: train one (Train tab) or upload a checkpoint.',
     'err.unknown_model': 'Unknown model {label!r}: pick one from the list.',
     'err.prime_long': 'The prime text has {n:,} characters; here it may have {limit:,}.',
+    'err.too_many_calls': 'You already have two long requests running: wait for one to finish.',
+    'err.too_many_uploads': 'You have uploaded {n} checkpoints in this session, as many as it keeps.',
     'err.disk_full': "The server's disk is full, so the file was not kept; nothing else changed. Try again later.",
     'err.choose_checkpoint': 'Choose a .safetensors checkpoint file to upload.',
     'err.checkpoint_too_large': 'That file is too large to be a charlm checkpoint.',

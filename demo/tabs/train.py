@@ -51,7 +51,8 @@ def build(ctx: Context) -> None:
                 raise AppError("err.already_training")
             job = TrainingJob(corpus, config, visitor.run_dir_for(visitor.run + 1), slots=ctx.slots, niceness=10)
             visitor.job = job.start()
-            visitor.run += 1  # earlier runs' checkpoints stay available in the Generate tab
+            visitor.run += 1  # earlier runs' checkpoints stay available in the Generate tab (the last few)
+            visitor.prune_runs()
         lang = ctx.lang(request)
         return (t("train.started", lang, corpus=corpus_title(corpus.name, lang), layers=config.num_layers,
                   hidden=config.hidden_size, cell=config.cell), gr.Timer(active=True))
