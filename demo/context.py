@@ -54,7 +54,8 @@ class AppConfig:
         return cls(max_jobs=int(os.environ.get("CHARLM_MAX_JOBS", 2)),
                    torch_threads=int(os.environ.get("CHARLM_TORCH_THREADS", 0)),
                    max_upload_mb=int(os.environ.get("CHARLM_MAX_UPLOAD_MB", 20)),
-                   job_memory_mb=int(os.environ.get("CHARLM_JOB_MEMORY_MB", 0)))
+                   job_memory_mb=int(os.environ.get("CHARLM_JOB_MEMORY_MB", 0)),
+                   anonymous_ttl_minutes=float(os.environ.get("CHARLM_API_IDLE_MINUTES", 10)))
 
     @property
     def job_memory_bytes(self) -> int:

@@ -1,0 +1,151 @@
+"""Soak test: many visitors for minutes, mixing everything a class does, then leaving. Loopback only,
+bounded in visitors and time, stops by itself.
+
+    python bench/soak.py [--visitors 30] [--minutes 10] [--idle-minutes 1]
+
+Starts ``app.py`` in a subprocess (API clients forgotten after ``--idle-minutes``). Each visitor loops over
+random actions: load the novel or upload a small text, preview batches, train for a few seconds and stop,
+generate, upload a checkpoint, or abandon its session and come back as a new one. Prints, every 15 s, the
+server's RSS and the disk its visitors use; at the end, requests, unexpected errors, p50/p95 latency per
+action, and RSS and disk once the visitors have left and their sessions expired, against the start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+from gradio_client import Client, handle_file
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from bench.common import CORPORA  # noqa: E402
+from bench.load import percentile  # noqa: E402
+
+TRAIN = ["quick", "lstm", 1, 64, 0.0, 16, 32, 4e-3, 5.0, 50, 300]
+TEXT = "It was a bright cold day in April, and the clocks were striking thirteen. " * 60
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def disk_mb(folder: Path) -> float:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e6 if folder.exists() else 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--visitors", type=int, default=30)
+    parser.add_argument("--minutes", type=float, default=10)
+    parser.add_argument("--idle-minutes", type=float, default=1)
+    parser.add_argument("--port", type=int, default=7871)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="charlm-soak-"))
+    (work / "story.txt").write_text(TEXT, encoding="utf-8")
+    env = {**os.environ, "CHARLM_DATA_DIR": str(CORPORA), "GRADIO_ANALYTICS_ENABLED": "False",
+           "CHARLM_API_IDLE_MINUTES": str(args.idle_minutes), "TMPDIR": str(work)}
+    server = subprocess.Popen([sys.executable, "app.py", "--port", str(args.port)], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{args.port}/"
+    sessions = work / "charlm-sessions" / str(server.pid)
+    lock = threading.Lock()
+    stats: dict = {"requests": 0, "errors": [], "latency": {}}
+    try:
+        for _ in range(240):
+            try:
+                if httpx.get(url, timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        warm = Client(url, verbose=False)  # what every class shares stays loaded: the novel, the shipped model
+        warm.predict("anna-karenina", None, 0.1, api_name="/load_corpus")
+        warm.predict(warm.predict(api_name="/model_choices")["value"], "The ", 50, 4, 1.0, 1, api_name="/generate")
+        start_rss, start_disk = rss_mb(server.pid), disk_mb(sessions)
+        stop_at = time.monotonic() + args.minutes * 60
+
+        def timed(name, call, *args, **kwargs):
+            t = time.perf_counter()
+            out = call(*args, **kwargs)
+            with lock:
+                stats["requests"] += 1
+                stats["latency"].setdefault(name, []).append(time.perf_counter() - t)
+            first = out[0] if isinstance(out, (list, tuple)) else out
+            if isinstance(first, str) and ("Something went wrong" in first or "Traceback" in first):
+                with lock:
+                    stats["errors"].append(f"{name}: {first[:120]}")
+            return out
+
+        def visitor(i: int) -> None:
+            rng = random.Random(i)
+            c = Client(url, verbose=False)
+            ckpt = None
+            while time.monotonic() < stop_at:
+                action = rng.choice(["load", "upload_text", "preview", "train", "generate", "upload_ckpt", "leave"])
+                try:
+                    if action == "load":
+                        timed(action, c.predict, "anna-karenina", None, 0.1, api_name="/load_corpus")
+                    elif action == "upload_text":
+                        timed(action, c.predict, None, handle_file(str(work / "story.txt")), 0.1, api_name="/load_corpus")
+                    elif action == "preview":
+                        timed(action, c.predict, rng.randint(1, 50), rng.randint(1, 100), 0, 0, False, api_name="/preview_batch")
+                    elif action == "train":
+                        timed(action, c.predict, *TRAIN, api_name="/start_training")
+                        time.sleep(rng.uniform(1, 4))
+                        timed("stop", c.predict, api_name="/stop_training")
+                        files = c.predict(api_name="/training_status")[3]
+                        ckpt = files[-1] if files else ckpt
+                    elif action == "generate":
+                        label = c.predict(api_name="/model_choices")["value"]
+                        timed(action, c.predict, label, "The ", 200, 4, 1.0, rng.randint(0, 99), api_name="/generate")
+                    elif action == "upload_ckpt" and ckpt and Path(ckpt).exists():
+                        timed(action, c.predict, handle_file(ckpt), api_name="/upload_checkpoint")
+                    elif action == "leave":  # abandon this session without a goodbye; come back as another
+                        c, ckpt = Client(url, verbose=False), None
+                except Exception as err:  # Gradio's own input checks answer some random shapes; count the rest
+                    message = str(err)
+                    if "minimum" not in message and "maximum" not in message:
+                        with lock:
+                            stats["errors"].append(f"{action}: {type(err).__name__}: {message[:120]}")
+
+        threads = [threading.Thread(target=visitor, args=(i,), daemon=True) for i in range(args.visitors)]
+        for t in threads:
+            t.start()
+        began = time.monotonic()
+        print(f"# {args.visitors} visitors for {args.minutes:g} min; start: RSS {start_rss:,.0f} MB, "
+              f"disk {start_disk:.1f} MB", flush=True)
+        while any(t.is_alive() for t in threads):
+            time.sleep(15)
+            print(f"{time.monotonic() - began:5.0f} s  RSS {rss_mb(server.pid):7,.0f} MB  disk "
+                  f"{disk_mb(sessions):7.1f} MB  requests {stats['requests']}", flush=True)
+        print("# the visitors left; waiting for their sessions to expire", flush=True)
+        time.sleep(args.idle_minutes * 60 + 45)  # the idle time, and the next sweep
+        end_rss, end_disk = rss_mb(server.pid), disk_mb(sessions)
+        print(f"requests {stats['requests']}, unexpected errors {len(stats['errors'])}")
+        for err in stats["errors"][:10]:
+            print("  ", err)
+        for name, values in sorted(stats["latency"].items()):
+            print(f"  {name:12s} n={len(values):4d}  p50 {percentile(values, 0.5) * 1000:7.0f} ms  "
+                  f"p95 {percentile(values, 0.95) * 1000:7.0f} ms")
+        print(f"after: RSS {end_rss:,.0f} MB ({end_rss / start_rss:.2f}× the start), disk {end_disk:.1f} MB "
+              f"(start {start_disk:.1f} MB)")
+    finally:
+        server.terminate()
+        server.wait(30)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
