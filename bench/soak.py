@@ -98,9 +98,11 @@ def main() -> None:
                     if action == "load":
                         timed(action, c.predict, "anna-karenina", None, 0.1, api_name="/load_corpus")
                     elif action == "upload_text":
-                        timed(action, c.predict, None, handle_file(str(work / "story.txt")), 0.1, api_name="/load_corpus")
+                        story = handle_file(str(work / "story.txt"))
+                        timed(action, c.predict, None, story, 0.1, api_name="/load_corpus")
                     elif action == "preview":
-                        timed(action, c.predict, rng.randint(1, 50), rng.randint(1, 100), 0, 0, False, api_name="/preview_batch")
+                        shape = rng.randint(1, 50), rng.randint(1, 100)
+                        timed(action, c.predict, *shape, 0, 0, False, api_name="/preview_batch")
                     elif action == "train":
                         timed(action, c.predict, *TRAIN, api_name="/start_training")
                         time.sleep(rng.uniform(1, 4))
