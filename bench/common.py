@@ -5,8 +5,12 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import httpx
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,3 +38,17 @@ def peak_memory_mb() -> float:
 def machine() -> str:
     return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
             f"{torch.get_num_threads()} torch threads")
+
+
+def start_app(port: int, env: dict) -> tuple[subprocess.Popen, str]:
+    """``app.py`` in a subprocess on a loopback port, once it answers: (the process, its URL)."""
+    server = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/"
+    for _ in range(240):
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    return server, url

@@ -14,18 +14,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
-import httpx
 from gradio_client import Client
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from bench.common import CORPORA  # noqa: E402
+from bench.common import CORPORA, start_app  # noqa: E402
 
 FORM = ["quick", "lstm", 1, 128, 0.0, 32, 64, 4e-3, 5.0, 50, 100_000]
 
@@ -44,16 +42,8 @@ def server_peak_mb(pid: int) -> float:
 
 def run(visitors: int, port: int, deadline_s: float) -> None:
     env = {**os.environ, "CHARLM_MAX_JOBS": "2", "CHARLM_DATA_DIR": str(CORPORA), "GRADIO_ANALYTICS_ENABLED": "False"}
-    server = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/"
+    server, url = start_app(port, env)
     try:
-        for _ in range(120):
-            try:
-                if httpx.get(url, timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
         lock = threading.Lock()
         stats = {"requests": 0, "errors": [], "busy": 0, "started": 0, "preview": [], "first_chars": [],
                  "first_chars_training": []}

@@ -16,19 +16,17 @@ import argparse
 import os
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-import httpx
 from gradio_client import Client, handle_file
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from bench.common import CORPORA  # noqa: E402
+from bench.common import CORPORA, start_app  # noqa: E402
 from bench.load import percentile  # noqa: E402
 
 TRAIN = ["quick", "lstm", 1, 64, 0.0, 16, 32, 4e-3, 5.0, 50, 300]
@@ -57,19 +55,11 @@ def main() -> None:
     (work / "story.txt").write_text(TEXT, encoding="utf-8")
     env = {**os.environ, "CHARLM_DATA_DIR": str(CORPORA), "GRADIO_ANALYTICS_ENABLED": "False",
            "CHARLM_API_IDLE_MINUTES": str(args.idle_minutes), "TMPDIR": str(work)}
-    server = subprocess.Popen([sys.executable, "app.py", "--port", str(args.port)], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{args.port}/"
+    server, url = start_app(args.port, env)
     sessions = work / "charlm-sessions" / str(server.pid)
     lock = threading.Lock()
     stats: dict = {"requests": 0, "errors": [], "latency": {}}
     try:
-        for _ in range(240):
-            try:
-                if httpx.get(url, timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
         warm = Client(url, verbose=False)  # what every class shares stays loaded: the novel, the shipped model
         warm.predict("anna-karenina", None, 0.1, api_name="/load_corpus")
         warm.predict(warm.predict(api_name="/model_choices")["value"], "The ", 50, 4, 1.0, 1, api_name="/generate")
