@@ -305,3 +305,9 @@ def test_a_visitor_keeps_its_last_trainings_not_all_of_them(tmp_path):
         v.run = run
         v.prune_runs(keep=4)
     assert sorted(p.name for p in v.checkpoints_dir.iterdir()) == ["run4", "run5", "run6", "run7"]
+
+
+def test_a_batch_index_is_checked_against_the_shape_asked_for_not_the_previous_one(visitor):
+    visitor.predict(100, 50, 0, 0, False, api_name="/preview_batch")  # one batch: the index slider's maximum is 1
+    info = visitor.predict(1, 10, 500, 0, False, api_name="/preview_batch")[0]
+    assert "Batch 500 of" in info or "batch 500 of" in info, info
