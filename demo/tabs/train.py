@@ -66,8 +66,9 @@ def build(ctx: Context) -> None:
             if not latest or visitor.corpus is None:
                 raise AppError("err.nothing_to_resume")
             ckpt = load_checkpoint(latest[-1])
-            requested = config_from_form(preset_name, *values, max_seconds=ckpt.progress.elapsed
-                                         + ctx.config.max_job_minutes * 60 if ctx.config.max_job_minutes else 0.0)
+            limit = ctx.config.max_job_minutes * 60  # more of it: the clock goes on from the checkpoint's
+            until = ckpt.progress.elapsed + limit if limit else 0.0
+            requested = config_from_form(preset_name, *values, max_seconds=until)
             config = resume_config(ckpt.train_config, requested)
             check_resumable(ckpt, visitor.corpus, config)  # before saying "Resumed"
             check_training_memory(config, len(ckpt.vocab), ctx.config.job_memory_bytes)
