@@ -6,7 +6,8 @@ A checkpoint named ``i{step}_l{hidden}`` is two files:
   recurrent state carried into the next batch and the random-number state. The JSON description
   is embedded in its header too, so the one file is enough to upload or share.
 * ``i{step}_l{hidden}.json``: the same description, readable by people: vocabulary, model and
-  training settings, step, epoch and loss history, and the weights' sha256.
+  training settings, step, epoch, the loss curve (thinned: the whole history is stored once per
+  run, in ``losses.csv``; see ``history.py``), and the weights' sha256.
 
 Nothing is ever unpickled: safetensors holds only raw tensors, so a hostile file cannot run
 code. Both files are written to a temporary name, flushed to disk and renamed; the JSON goes
@@ -29,6 +30,7 @@ from safetensors.torch import save as save_safetensors_bytes
 from .config import TrainConfig
 from .errors import CharLMError
 from .files import atomic_write
+from .history import thin
 from .model import CharRNN, ModelConfig, State, parameter_shapes
 from .vocab import Vocab
 
@@ -145,7 +147,7 @@ def save_checkpoint(
         "vocab": list(vocab.chars),
         "model_config": model.config.to_dict(),
         "train_config": train_config.to_dict(),
-        "progress": asdict(progress),
+        "progress": dict(asdict(progress), train_loss=thin(progress.train_loss), val_loss=thin(progress.val_loss)),
         "corpus_name": corpus_name,
     }
     blob = save_safetensors_bytes(tensors, metadata={"charlm": json.dumps(meta, ensure_ascii=False)})

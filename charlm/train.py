@@ -9,6 +9,7 @@ at the next step boundary, with a checkpoint.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -24,9 +25,12 @@ from .checkpoint import Checkpoint, Progress, prune_checkpoints, restore_optimiz
 from .config import ARCHITECTURE_FIELDS, TrainConfig
 from .errors import CharLMError
 from .events import CheckpointEvent, EvalEvent, EventHandler, SampleEvent, StepEvent
+from .history import append_history, read_history, restart_history
 from .model import CharRNN, ModelConfig, detach_state
 from .sample import Sampler
 from .vocab import Corpus
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -122,6 +126,14 @@ class _Run:
             if self.model.config.dropout != config.dropout:
                 self.model = _with_dropout(self.model, config.dropout)
             self.last_checkpoint, self.saved_step = resume.path, resume.progress.step
+            # The checkpoint carries a thinned curve; its run folder has the whole history.
+            full = read_history(resume.path.parent, resume.progress.step)
+            if full is not None:
+                self.progress.train_loss, self.progress.val_loss = full
+            if self.out_dir is not None:
+                self.out_dir.mkdir(parents=True, exist_ok=True)
+                restart_history(self.out_dir, self.progress.train_loss, self.progress.val_loss)
+        self.logged = (len(self.progress.train_loss), len(self.progress.val_loss))  # points already in losses.csv
         self.best: tuple[float, Path] | None = None  # the lowest validation loss saved so far, and its checkpoint
         self.model.train()
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.learning_rate)
@@ -199,7 +211,10 @@ class _Run:
 
     def save(self) -> None:
         """A checkpoint of this step, unless there is no folder, it is saved already, or nothing was trained."""
-        if self.out_dir is None or self.saved_step == self.progress.step or self.progress.step == 0:
+        if self.out_dir is None or self.progress.step == 0:
+            return
+        if self.saved_step == self.progress.step:
+            self._log_history()  # a held-out loss taken after the save still belongs in the log
             return
         try:
             self.last_checkpoint = save_checkpoint(
@@ -212,12 +227,24 @@ class _Run:
                               step=self.progress.step, detail=err.strerror or type(err).__name__,
                               checkpoint=self.last_checkpoint.name if self.last_checkpoint else "") from None
         self.saved_step = self.progress.step
+        self._log_history()
         val = self.progress.val_loss[-1] if self.progress.val_loss else None
         if val is not None and val[0] == self.progress.step and (self.best is None or val[1] < self.best[0]):
             self.best = (val[1], self.last_checkpoint)
         if self.config.keep_checkpoints:
             prune_checkpoints(self.out_dir, self.config.keep_checkpoints, keep=self.best[1] if self.best else None)
         self.emit(CheckpointEvent(self.progress.step, self.last_checkpoint))
+
+
+    def _log_history(self) -> None:
+        """Append the losses since the last save to the run's ``losses.csv`` (a log: losing it loses no weights)."""
+        p, (n_train, n_val) = self.progress, self.logged
+        try:
+            append_history(self.out_dir, p.train_loss[n_train:], p.val_loss[n_val:])
+        except OSError as err:
+            log.warning("could not append to the loss history: %s", err.strerror)
+            return
+        self.logged = (len(p.train_loss), len(p.val_loss))
 
 
 def check_resumable(resume: Checkpoint, corpus: Corpus, config: TrainConfig) -> None:
