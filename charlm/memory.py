@@ -1,7 +1,8 @@
 """How much memory a training needs, and how much this host can give one: checked before it starts.
 
 A run that does not fit is refused with the shape that would, instead of being killed by the
-operating system half-way (with everyone else's work on the same server).
+operating system half-way (with everyone else's work on the same server). The disk its
+checkpoints take is estimated here too, for the same reason.
 """
 
 from __future__ import annotations
@@ -26,6 +27,25 @@ def estimate_training_bytes(config: TrainConfig, vocab_size: int) -> int:
     kept for back-propagation, and the inputs and scores of one batch."""
     fixed, per_sequence = _terms(config, vocab_size)
     return fixed + config.batch_size * per_sequence
+
+
+def checkpoint_bytes(config: TrainConfig, vocab_size: int) -> int:
+    """The size of one checkpoint file: the weights and Adam's two moments in float32, the memory carried
+    to the next batch, and a description (vocabulary, settings, a thinned loss curve) under 256 KB."""
+    model = ModelConfig.for_vocab(vocab_size, cell=config.cell, hidden_size=config.hidden_size,
+                                  num_layers=config.num_layers, dropout=config.dropout)
+    params = sum(_numel(shape) for shape in parameter_shapes(model).values())
+    carry = (2 if CELLS[config.cell].has_cell_state else 1) * config.num_layers * config.batch_size * config.hidden_size
+    return FLOAT * (3 * params + carry) + (256 << 10)
+
+
+def run_disk_bytes(config: TrainConfig, vocab_size: int) -> int:
+    """The most disk a run keeps at once: its ``keep_checkpoints`` latest, the best one, one being written,
+    and its loss log (about 25 bytes a step: 4 MB is over two hours at 20 steps a second). Unbounded
+    (0) when it keeps every checkpoint."""
+    if not config.keep_checkpoints:
+        return 0
+    return (config.keep_checkpoints + 2) * checkpoint_bytes(config, vocab_size) + (4 << 20)
 
 
 def _terms(config: TrainConfig, vocab_size: int) -> tuple[int, int]:

@@ -46,6 +46,7 @@ class AppConfig:
     heavy_concurrency: int = 4  # generations / uploads / training starts handled at once
     sampler_cache_mb: int = 1024  # loaded models kept for everyone, least recently used out first
     job_memory_mb: int = 0  # memory one training may use (0: this host's or container's, shared by max_jobs)
+    session_disk_mb: int = 1024  # disk one visitor's checkpoints and uploads may take
     assets_dir: Path = ROOT / "assets"
     sessions_root: Path | None = None
 
@@ -55,6 +56,7 @@ class AppConfig:
                    torch_threads=int(os.environ.get("CHARLM_TORCH_THREADS", 0)),
                    max_upload_mb=int(os.environ.get("CHARLM_MAX_UPLOAD_MB", 20)),
                    job_memory_mb=int(os.environ.get("CHARLM_JOB_MEMORY_MB", 0)),
+                   session_disk_mb=int(os.environ.get("CHARLM_SESSION_DISK_MB", 1024)),
                    anonymous_ttl_minutes=float(os.environ.get("CHARLM_API_IDLE_MINUTES", 10)))
 
     @property

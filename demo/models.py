@@ -99,8 +99,9 @@ class ModelCatalogue:
         value = select if select in shown else (choices[0][1] if choices else None)
         return gr.update(choices=choices, value=value)
 
-    def add_upload(self, visitor: Visitor, upload) -> str:
-        """Keep a checkpoint the visitor uploaded, once it loads; return its label."""
+    def add_upload(self, visitor: Visitor, upload, disk_budget: int) -> str:
+        """Keep a checkpoint the visitor uploaded, once it loads; return its label. Their oldest trainings
+        make way if their files would take more than ``disk_budget`` bytes."""
         if not upload:
             raise AppError("err.choose_checkpoint")
         source = Path(upload if isinstance(upload, str) else upload["path"])
@@ -109,6 +110,7 @@ class ModelCatalogue:
         if len(list(visitor.uploads_dir.glob("*.safetensors"))) >= MAX_UPLOADS:
             raise AppError("err.too_many_uploads", n=MAX_UPLOADS)
         cfg = load_checkpoint(source).model_config  # checked where it landed: errors name the visitor's file
+        visitor.make_room(source.stat().st_size, disk_budget)
         visitor.uploads_dir.mkdir(parents=True, exist_ok=True)
         target = visitor.uploads_dir / f"{secrets.token_hex(8)}.safetensors"  # never an earlier upload's name
         try:

@@ -22,6 +22,8 @@ from pathlib import Path
 from charlm import Corpus
 from charlm.jobs import TrainingJob
 
+from .i18n import AppError
+
 log = logging.getLogger(__name__)
 HEAVY_PER_VISITOR = 2  # heavy calls (generations, uploads, experiments) one visitor may have running at once
 RUNS_KEPT = 4  # a visitor's trainings whose checkpoints stay available; older ones are removed at the next Start
@@ -62,6 +64,25 @@ class Visitor:
     def prune_runs(self, keep: int = RUNS_KEPT) -> None:
         """Remove all but the newest ``keep`` trainings' folders: a visitor's disk stays bounded."""
         for run in range(1, self.run - keep + 1):
+            shutil.rmtree(self.run_dir_for(run), ignore_errors=True)
+
+    def disk_bytes(self) -> int:
+        """What this visitor's files take on the server's disk."""
+        return sum(f.stat().st_size for f in self.folder.rglob("*") if f.is_file())
+
+    def make_room(self, need: int, budget: int) -> None:
+        """Remove the oldest trainings' folders until ``need`` more bytes fit in the visitor's ``budget``;
+        refuse (nothing removed) when even removing them all would not be enough."""
+        training = self.job is not None and not self.job.finished  # its folder is in use
+        runs = [r for r in range(1, self.run + 1) if self.run_dir_for(r).is_dir() and not (training and r == self.run)]
+        used = self.disk_bytes()
+        freeable = sum(f.stat().st_size for r in runs for f in self.run_dir_for(r).rglob("*") if f.is_file())
+        if used - freeable + need > budget:
+            raise AppError("err.disk_budget", need_mb=need / 2**20, used_mb=(used - freeable) / 2**20,
+                           budget_mb=budget / 2**20)
+        for run in runs:
+            if self.disk_bytes() + need <= budget:
+                return
             shutil.rmtree(self.run_dir_for(run), ignore_errors=True)
 
     @property

@@ -311,3 +311,44 @@ def test_a_batch_index_is_checked_against_the_shape_asked_for_not_the_previous_o
     visitor.predict(100, 50, 0, 0, False, api_name="/preview_batch")  # one batch: the index slider's maximum is 1
     info = visitor.predict(1, 10, 500, 0, False, api_name="/preview_batch")[0]
     assert "Batch 500 of" in info or "batch 500 of" in info, info
+
+
+def test_a_checkpoints_size_is_estimated_before_the_run(tmp_path):
+    from charlm import Corpus, preset, train
+    from charlm.memory import checkpoint_bytes
+
+    corpus = Corpus.from_text(TEXT, val_fraction=0.1)
+    for cell, layers, hidden in (("lstm", 2, 64), ("gru", 1, 128), ("rnn", 3, 32)):
+        config = preset("tiny", max_steps=3, cell=cell, num_layers=layers, hidden_size=hidden)
+        size = train(corpus, config, tmp_path / cell).checkpoint.stat().st_size
+        assert size <= checkpoint_bytes(config, len(corpus.vocab)) <= size + (300 << 10), cell
+
+
+def test_a_visitors_disk_budget_makes_room_from_the_oldest_training_or_refuses(tmp_path):
+    from demo.i18n import AppError as PageError
+
+    store = SessionStore(tmp_path)
+    v = store.get("s")
+    for run in (1, 2, 3):
+        v.run_dir_for(run).mkdir(parents=True)
+        (v.run_dir_for(run) / "i1_l8.safetensors").write_bytes(b"x" * 1000)
+        v.run = run
+    v.uploads_dir.mkdir()
+    (v.uploads_dir / "a.safetensors").write_bytes(b"x" * 1500)
+    v.make_room(1200, budget=5000)  # 4500 used: the oldest training makes way, the others stay
+    assert sorted(p.name for p in v.checkpoints_dir.iterdir()) == ["run2", "run3"]
+    with pytest.raises(PageError) as refused:  # more than the trainings could free: refused, nothing removed
+        v.make_room(4000, budget=5000)
+    assert refused.value.key == "err.disk_budget"
+    assert sorted(p.name for p in v.checkpoints_dir.iterdir()) == ["run2", "run3"]
+
+
+def test_a_training_whose_checkpoints_would_not_fit_the_visitors_disk_is_refused(server, visitor, monkeypatch):
+    app, _ = server
+    monkeypatch.setattr(app.config, "session_disk_mb", 12)
+    form = list(FORM)
+    form[2], form[3] = 2, 512  # two layers of 512: about 40 MB a checkpoint
+    message = answer(lambda: visitor.predict(*form, api_name="/start_training"))
+    assert "one visitor's files may take 12 MB" in message and "Choose a smaller model" in message
+    assert "Training started" in answer(lambda: visitor.predict(*FORM, api_name="/start_training"))  # 1×32 fits
+    visitor.predict(api_name="/stop_training")

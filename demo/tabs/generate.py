@@ -55,7 +55,7 @@ def build(ctx: Context) -> None:
 
     def upload_checkpoint(upload, request: gr.Request):
         visitor, lang = ctx.visitor(request), ctx.lang(request)
-        label = ctx.models.add_upload(visitor, upload)
+        label = ctx.models.add_upload(visitor, upload, ctx.config.session_disk_mb << 20)
         return (t("gen.loaded", lang, label=visitor.model_names[label][lang]),
                 ctx.models.choices(visitor, lang, select=label))
 

@@ -7,7 +7,7 @@ import gradio as gr
 from charlm import list_checkpoints, load_checkpoint
 from charlm.config import resume_config
 from charlm.jobs import JobSnapshot, TrainingJob
-from charlm.memory import check_training_memory
+from charlm.memory import check_training_memory, run_disk_bytes
 from charlm.train import check_resumable
 
 from .. import fields, figures, views
@@ -49,6 +49,7 @@ def build(ctx: Context) -> None:
         with visitor.starting:
             if visitor.job is not None and not visitor.job.finished:
                 raise AppError("err.already_training")
+            visitor.make_room(run_disk_bytes(config, len(corpus.vocab)), ctx.config.session_disk_mb << 20)
             job = TrainingJob(corpus, config, visitor.run_dir_for(visitor.run + 1), slots=ctx.slots, niceness=10)
             visitor.job = job.start()
             visitor.run += 1  # earlier runs' checkpoints stay available in the Generate tab (the last few)
