@@ -352,3 +352,20 @@ def test_a_training_whose_checkpoints_would_not_fit_the_visitors_disk_is_refused
     assert "one visitor's files may take 12 MB" in message and "Choose a smaller model" in message
     assert "Training started" in answer(lambda: visitor.predict(*FORM, api_name="/start_training"))  # 1×32 fits
     visitor.predict(api_name="/stop_training")
+
+
+def test_a_comparison_stops_when_its_client_goes_away(server):
+    """The cell comparison trains in the background; a client that disconnects must not leave it running."""
+    app, url = server
+    event = httpx.post(url + "gradio_api/call/compare_cells", json={"data": [30]}).json()["event_id"]
+    with httpx.stream("GET", url + f"gradio_api/call/compare_cells/{event}", timeout=60) as stream:
+        lines = stream.iter_lines()
+        while "step" not in next(lines):  # the first progress line: the training is under way
+            pass
+    deadline = time.time() + 20  # well short of the 30 s it would otherwise train
+    while time.time() < deadline:
+        jobs = [v.job for v in app.store.visitors() if v.job is not None and "compare" in str(v.job.out_dir)]
+        if jobs and all(j.finished for j in jobs):
+            break
+        time.sleep(0.2)
+    assert jobs and all(j.snapshot().state == "stopped" for j in jobs), [j.snapshot().state for j in jobs]

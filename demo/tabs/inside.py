@@ -87,10 +87,14 @@ def build(ctx: Context) -> None:
             if busy:
                 yield "⚠️ " + t("cmp.busy", lang), gr.skip()
                 return
-            while not job.wait(1.0):
-                snap = job.snapshot()
-                loss = snap.loss or float("nan")
-                yield t("cmp.progress", lang, cell=cell.upper(), step=snap.step, loss=loss), gr.skip()
+            try:
+                while not job.wait(1.0):
+                    snap = job.snapshot()
+                    loss = snap.loss or float("nan")
+                    yield t("cmp.progress", lang, cell=cell.upper(), step=snap.step, loss=loss), gr.skip()
+            finally:  # the page went away (Gradio stops asking for updates and closes this generator): so does the work
+                if not job.finished:
+                    job.stop()
             snap = job.snapshot()
             if snap.state == "failed":
                 yield "⚠️ " + views.failure_text(snap, lang), gr.skip()
