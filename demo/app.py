@@ -11,8 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from .context import AppConfig, Context, Refresh
+from .disk import DiskGuard, gradio_upload_folder
 from .i18n import I18N, i18n_table, t
 from .language import LanguageSwitch
 from .locales import LOCALES
@@ -94,4 +96,5 @@ class CharLMApp:
             js=(STATIC / "follow_settings.js").read_text(encoding="utf-8"),
             max_file_size=f"{self.config.max_upload_mb}mb", i18n=i18n_table(),
             show_error=True,  # Gradio's own input checks (a number sent where a slider expects one) explain themselves
-            footer_links=["api", "settings"], **kwargs)
+            footer_links=["api", "settings"],
+            app_kwargs={"middleware": [Middleware(DiskGuard, folder=gradio_upload_folder())]}, **kwargs)

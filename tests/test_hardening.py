@@ -369,3 +369,27 @@ def test_a_comparison_stops_when_its_client_goes_away(server):
             break
         time.sleep(0.2)
     assert jobs and all(j.snapshot().state == "stopped" for j in jobs), [j.snapshot().state for j in jobs]
+
+
+def test_an_upload_on_a_full_disk_gets_a_message_in_the_visitors_language(server, monkeypatch):
+    import errno
+
+    import gradio.routes
+
+    import demo.disk
+
+    _, url = server
+    files = {"files": ("m.safetensors", b"x" * 1000)}
+    assert httpx.post(url + "gradio_api/upload", files=files).status_code == 200
+    monkeypatch.setattr(demo.disk, "free_bytes", lambda folder: 10 << 20)  # less than the reserve: refused at once
+    refused = httpx.post(url + "gradio_api/upload", files=files, headers={"accept-language": "zh-CN,zh;q=0.9"})
+    assert refused.status_code == 507 and "服务器磁盘太满" in refused.text
+    monkeypatch.setattr(demo.disk, "free_bytes", lambda folder: 1 << 40)
+
+    async def disk_fills_up(*args, **kwargs):  # room at first, none by the time the file is written
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(gradio.routes, "upload_fn", disk_fills_up)
+    failed = httpx.post(url + "gradio_api/upload", files=files)
+    assert failed.status_code == 507 and failed.text.startswith("The server's disk is too full")
+    assert "/" not in failed.text  # no server path

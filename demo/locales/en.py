@@ -221,6 +221,7 @@ TEXTS: dict[str, str] = {
     'err.too_many_calls': 'You already have two long requests running: wait for one to finish.',
     'err.too_many_uploads': 'You have uploaded {n} checkpoints in this session, as many as it keeps.',
     'err.disk_budget': "This needs about {need_mb:.0f} MB of the server's disk, and one visitor's files may take {budget_mb:.0f} MB ({used_mb:.0f} MB of that are your uploaded models). Choose a smaller model: fewer layers or hidden units.",
+    'err.upload_disk_full': "The server's disk is too full to take this file, so it was not uploaded; nothing else changed. Try again later.",
     'err.disk_full': "The server's disk is full, so the file was not kept; nothing else changed. Try again later.",
     'err.choose_checkpoint': 'Choose a .safetensors checkpoint file to upload.',
     'err.checkpoint_too_large': 'That file is too large to be a charlm checkpoint.',
