@@ -65,15 +65,12 @@ def _numel(shape: tuple[int, ...]) -> int:
     return n
 
 
-def host_memory_bytes() -> int:
-    """The memory this process may use: its cgroup's limit (a container, a Space), else the machine's."""
-    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
-        try:
-            text = Path(path).read_text().strip()
-        except OSError:
-            continue
-        if text.isdigit() and int(text) < 1 << 60:  # "max" or a huge number: no limit
-            return int(text)
+def host_memory_bytes(cgroup_root: Path = Path("/sys/fs/cgroup"), own: Path = Path("/proc/self/cgroup")) -> int:
+    """The memory this process may use: the tightest limit of its cgroup and the cgroups above it (a
+    container, a Space, a teacher's ``systemd-run -p MemoryMax=``), else the machine's."""
+    limits = [limit for limit in _cgroup_limits(cgroup_root, own) if limit < 1 << 60]  # "max": no limit
+    if limits:
+        return min(limits)
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemTotal:"):
@@ -81,6 +78,35 @@ def host_memory_bytes() -> int:
     except OSError:
         pass
     return (os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")) if hasattr(os, "sysconf") else 8 << 30
+
+
+def _cgroup_limits(root: Path, own: Path) -> list[int]:
+    """The memory limits on the way from this process's cgroup up to the root (cgroup v2 and v1)."""
+    try:
+        lines = own.read_text().splitlines()
+    except OSError:
+        lines = []
+    places = []
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if controllers == "":
+            places.append((root, path, "memory.max"))
+        elif "memory" in controllers.split(","):
+            places.append((root / "memory", path, "memory.limit_in_bytes"))
+    places = places or [(root, "/", "memory.max"), (root / "memory", "/", "memory.limit_in_bytes")]
+    limits = []
+    for base, path, name in places:
+        folder = base / path.lstrip("/")
+        for level in (folder, *folder.parents):
+            try:
+                text = (level / name).read_text().strip()
+            except OSError:
+                text = ""
+            if text.isdigit():
+                limits.append(int(text))
+            if level == base:
+                break
+    return limits
 
 
 def check_training_memory(config: TrainConfig, vocab_size: int, budget_bytes: int) -> None:
