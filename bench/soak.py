@@ -1,9 +1,12 @@
 """Soak test: many visitors for minutes, mixing everything a class does, then leaving. Loopback only,
 bounded in visitors and time, stops by itself.
 
-    python bench/soak.py [--visitors 30] [--minutes 10] [--idle-minutes 1]
+    python bench/soak.py [--visitors 30] [--minutes 10] [--idle-minutes 1] [--memory-limit-gb 4]
 
-Starts ``app.py`` in a subprocess (API clients forgotten after ``--idle-minutes``). Each visitor loops over
+Starts ``app.py`` in a subprocess (API clients forgotten after ``--idle-minutes``), in a memory cgroup of
+``--memory-limit-gb`` where this user may create one (as root, or with a delegated cgroup), so the kernel
+kills it if it goes over, as a Space's container would. The start is measured after one warm-up visitor has
+done everything once and left (what any server holds after its first visitor). Each visitor loops over
 random actions: load the novel or upload a small text, preview batches, train for a few seconds and stop,
 generate, upload a checkpoint, or abandon its session and come back as a new one. Prints, every 15 s, the
 server's RSS and the disk its visitors use; at the end, requests, unexpected errors, p50/p95 latency per
@@ -26,16 +29,18 @@ from gradio_client import Client, handle_file
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from bench.common import CORPORA, start_app  # noqa: E402
+from bench.common import CORPORA, memory_cgroup, start_app  # noqa: E402
 from bench.load import percentile  # noqa: E402
 
 TRAIN = ["quick", "lstm", 1, 64, 0.0, 16, 32, 4e-3, 5.0, 50, 300]
 TEXT = "It was a bright cold day in April, and the clocks were striking thirteen. " * 60
 
 
-def rss_mb(pid: int) -> float:
+def rss_mb(pid: int, kind: str = "VmRSS") -> float:
+    """The server's resident memory; ``kind="RssAnon"``: without the library code it has paged in
+    (which the kernel can drop at any time), i.e. the memory it really holds."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(kind + ":"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -50,20 +55,22 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10)
     parser.add_argument("--idle-minutes", type=float, default=1)
     parser.add_argument("--port", type=int, default=7871)
+    parser.add_argument("--memory-limit-gb", type=float, default=4)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="charlm-soak-"))
     (work / "story.txt").write_text(TEXT, encoding="utf-8")
     env = {**os.environ, "CHARLM_DATA_DIR": str(CORPORA), "GRADIO_ANALYTICS_ENABLED": "False",
            "CHARLM_API_IDLE_MINUTES": str(args.idle_minutes), "TMPDIR": str(work)}
-    server, url = start_app(args.port, env)
+    cgroup = memory_cgroup(int(args.memory_limit_gb * 2**30), f"charlm-soak-{os.getpid()}")
+    print(f"# server in a {args.memory_limit_gb:g} GB memory cgroup ({cgroup})" if cgroup else
+          "# no memory cgroup could be made here: the server runs without a memory limit", flush=True)
+    server, url = start_app(args.port, env, cgroup)
     sessions = work / "charlm-sessions" / str(server.pid)
     lock = threading.Lock()
     stats: dict = {"requests": 0, "errors": [], "latency": {}}
     try:
-        warm = Client(url, verbose=False)  # what every class shares stays loaded: the novel, the shipped model
-        warm.predict("anna-karenina", None, 0.1, api_name="/load_corpus")
-        warm.predict(warm.predict(api_name="/model_choices")["value"], "The ", 50, 4, 1.0, 1, api_name="/generate")
-        start_rss, start_disk = rss_mb(server.pid), disk_mb(sessions)
+        warm_up(url, work, args.idle_minutes)
+        start_rss, start_anon, start_disk = rss_mb(server.pid), rss_mb(server.pid, "RssAnon"), disk_mb(sessions)
         stop_at = time.monotonic() + args.minutes * 60
 
         def timed(name, call, *args, **kwargs):
@@ -120,23 +127,67 @@ def main() -> None:
               f"disk {start_disk:.1f} MB", flush=True)
         while any(t.is_alive() for t in threads):
             time.sleep(15)
-            print(f"{time.monotonic() - began:5.0f} s  RSS {rss_mb(server.pid):7,.0f} MB  disk "
+            if server.poll() is not None:
+                print(f"# THE SERVER DIED (exit {server.returncode}; -9: killed, out of memory?)", flush=True)
+                break
+            print(f"{time.monotonic() - began:5.0f} s  RSS {rss_mb(server.pid):7,.0f} MB  "
+                  f"(anon {rss_mb(server.pid, 'RssAnon'):7,.0f} MB)  disk "
                   f"{disk_mb(sessions):7.1f} MB  requests {stats['requests']}", flush=True)
         print("# the visitors left; waiting for their sessions to expire", flush=True)
         time.sleep(args.idle_minutes * 60 + 45)  # the idle time, and the next sweep
-        end_rss, end_disk = rss_mb(server.pid), disk_mb(sessions)
+        if server.poll() is not None:
+            raise SystemExit(f"the server died (exit {server.returncode})")
+        end_rss, end_anon, end_disk = rss_mb(server.pid), rss_mb(server.pid, "RssAnon"), disk_mb(sessions)
         print(f"requests {stats['requests']}, unexpected errors {len(stats['errors'])}")
         for err in stats["errors"][:10]:
             print("  ", err)
         for name, values in sorted(stats["latency"].items()):
             print(f"  {name:12s} n={len(values):4d}  p50 {percentile(values, 0.5) * 1000:7.0f} ms  "
                   f"p95 {percentile(values, 0.95) * 1000:7.0f} ms")
-        print(f"after: RSS {end_rss:,.0f} MB ({end_rss / start_rss:.2f}× the start), disk {end_disk:.1f} MB "
-              f"(start {start_disk:.1f} MB)")
+        print(f"after: RSS {end_rss:,.0f} MB ({end_rss / start_rss:.2f}× the start's {start_rss:,.0f} MB); without "
+              f"library code (RssAnon) {end_anon:,.0f} MB ({end_anon / start_anon:.2f}× {start_anon:,.0f} MB); "
+              f"disk {end_disk:.1f} MB (start {start_disk:.1f} MB)")
+        if cgroup:
+            print(f"cgroup: peak {peak_mb(cgroup):,.0f} MB of {args.memory_limit_gb:g} GB, "
+                  f"times at the limit: {_read_int(cgroup, 'memory.failcnt')}")
     finally:
         server.terminate()
         server.wait(30)
         shutil.rmtree(work, ignore_errors=True)
+        if cgroup:
+            cgroup.rmdir()
+
+
+def warm_up(url: str, work: Path, idle_minutes: float) -> None:
+    """One visitor does everything once and leaves: what stays loaded after that (the novel, the shipped
+    model, matplotlib, Gradio's routes) is the server's resting size, the start the soak compares with."""
+    c = Client(url, verbose=False)
+    c.predict(None, handle_file(str(work / "story.txt")), 0.1, api_name="/load_corpus")
+    c.predict("anna-karenina", None, 0.1, api_name="/load_corpus")
+    c.predict(8, 20, 0, 0, False, api_name="/preview_batch")
+    c.predict(*TRAIN, api_name="/start_training")
+    time.sleep(3)
+    c.predict(api_name="/stop_training")
+    time.sleep(2)
+    files = c.predict(api_name="/training_status")[3]
+    if files:
+        c.predict(handle_file(files[-1]), api_name="/upload_checkpoint")
+    c.predict(c.predict(api_name="/model_choices")["value"], "The ", 50, 4, 1.0, 1, api_name="/generate")
+    time.sleep(idle_minutes * 60 + 45)  # its session expires
+
+
+def peak_mb(cgroup: Path) -> float:
+    for name in ("memory.peak", "memory.max_usage_in_bytes"):
+        if (cgroup / name).exists():
+            return _read_int(cgroup, name) / 2**20
+    return float("nan")
+
+
+def _read_int(cgroup: Path, name: str) -> int:
+    try:
+        return int((cgroup / name).read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return -1
 
 
 if __name__ == "__main__":

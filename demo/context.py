@@ -29,7 +29,7 @@ from charlm.memory import host_memory_bytes
 from . import i18n
 from .i18n import AppError
 from .models import ModelCatalogue
-from .state import SessionStore, Visitor
+from .state import SessionStore, Visitor, tune_allocator
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,6 +93,7 @@ class Context:
         root = config.sessions_root or _process_folder()
         threads = config.torch_threads or max(1, (os.cpu_count() or 2) // max(1, config.max_jobs))
         torch.set_num_threads(threads)  # process-wide: here, once, never from a worker thread
+        tune_allocator()  # process-wide too
         models = ModelCatalogue(config.assets_dir, cache_bytes=config.sampler_cache_mb << 20)
         store = SessionStore(Path(root), ttl_seconds=config.session_ttl_hours * 3600,
                              anonymous_ttl_seconds=config.anonymous_ttl_minutes * 60,

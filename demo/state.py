@@ -193,6 +193,17 @@ class SessionStore:
         log.info("session folder %s removed", visitor.folder.name)
 
 
+def tune_allocator() -> None:
+    """glibc, once at start-up, in the main thread: large blocks (tensors, corpora, figures) always get their
+    own mappings, handed back to the system when freed. By default glibc raises that threshold after the first
+    large block is freed, so a class's arrays end up scattered through the heap, which then cannot shrink; and
+    at most two heaps (arenas) for the worker threads, so freed memory is reused rather than spread across many."""
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 256 << 10)  # M_MMAP_THRESHOLD: fixed at 256 KB
+        libc.mallopt(-8, 2)  # M_ARENA_MAX
+
+
 def _return_freed_memory() -> None:
     """Hand the memory of forgotten visitors back to the system. glibc keeps freed heap for reuse, so
     without this a server's footprint stays at its class's peak long after the class has left."""
