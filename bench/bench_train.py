@@ -58,7 +58,7 @@ def plain_loop(data: torch.Tensor, vocab_size: int, cfg, steps: int, warmup: int
 def library(corpus: Corpus, cfg, steps: int, warmup: int) -> tuple[float, float]:
     times = []
     cfg = cfg.replace(max_steps=warmup + steps, epochs=1000, eval_every=0, save_every=0, sample_every=0,
-                      val_fraction=0.0, max_seconds=0)
+                      val_fraction=0.0, max_seconds=0, device="cpu")  # against the CPU loop (bench/gpu.py: a GPU)
     train(corpus, cfg, on_event=lambda e: times.append(e.sec_per_batch) if isinstance(e, StepEvent) else None)
     sec = sum(times[warmup:]) / steps
     return cfg.batch_size * cfg.num_steps / sec, sec

@@ -16,6 +16,7 @@ action, and RSS and disk once the visitors have left and their sessions expired,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import shutil
@@ -46,7 +47,13 @@ def rss_mb(pid: int, kind: str = "VmRSS") -> float:
 
 
 def disk_mb(folder: Path) -> float:
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e6 if folder.exists() else 0.0
+    """The files under ``folder`` (which the server is creating and deleting meanwhile)."""
+    total = 0
+    for parent, _, names in os.walk(folder):
+        for name in names:
+            with contextlib.suppress(OSError):
+                total += os.stat(os.path.join(parent, name)).st_size
+    return total / 1e6
 
 
 def main() -> None:

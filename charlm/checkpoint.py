@@ -98,7 +98,7 @@ def _optimizer_tensors(model: CharRNN, optimizer: torch.optim.Optimizer) -> dict
     for p, st in optimizer.state.items():
         for key, value in st.items():
             if torch.is_tensor(value):
-                out[f"optimizer.{names[id(p)]}.{key}"] = value.detach().float().contiguous()
+                out[f"optimizer.{names[id(p)]}.{key}"] = value.detach().float().cpu().contiguous()
     return out
 
 
@@ -113,7 +113,9 @@ def restore_optimizer(model: CharRNN, optimizer: torch.optim.Optimizer, tensors:
         if slot != "step" and value.shape != param.shape:
             raise CharLMError(f"The checkpoint's optimizer state for {name} has the wrong shape.",
                               key="ckpt_optimizer", name=name)
-        optimizer.state[param][slot] = value.clone().to(param.dtype if slot != "step" else torch.float32)
+        # Adam keeps its step count on the CPU unless told otherwise; its moments live with their weights
+        optimizer.state[param][slot] = (value.clone().to(torch.float32) if slot == "step"
+                                        else value.to(device=param.device, dtype=param.dtype, copy=True))
 
 
 def save_checkpoint(
@@ -132,15 +134,16 @@ def save_checkpoint(
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     name = name or checkpoint_name(progress.step, model.config.hidden_size)
-    tensors = {f"model.{k}": v.detach().float().contiguous() for k, v in model.state_dict().items()}
+    # always from the CPU: a checkpoint trained on a GPU loads anywhere
+    tensors = {f"model.{k}": v.detach().float().cpu().contiguous() for k, v in model.state_dict().items()}
     if optimizer is not None:
         tensors.update(_optimizer_tensors(model, optimizer))
     if carry_state is not None:
         parts = carry_state if isinstance(carry_state, tuple) else (carry_state,)
         for key, t in zip(("h", "c"), parts):
-            tensors[f"carry.{key}"] = t.detach().float().contiguous()
+            tensors[f"carry.{key}"] = t.detach().float().cpu().contiguous()
     if rng_state is not None:
-        tensors["rng.torch"] = rng_state.clone()
+        tensors["rng.torch"] = rng_state.cpu().clone()
     meta = {
         "format": FORMAT,
         "version": FORMAT_VERSION,

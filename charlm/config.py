@@ -11,6 +11,7 @@ import math
 from dataclasses import asdict, dataclass, field, fields, replace
 
 from .cells import CELLS, cell_names
+from .device import DEVICES
 from .errors import CharLMError
 
 
@@ -35,7 +36,10 @@ class TrainConfig:
     epochs: int = field(default=5, metadata={"help": "passes over the training text"})
     max_steps: int = field(default=0, metadata={"help": "stop after this many steps (0: no limit)"})
     max_seconds: float = field(default=0.0, metadata={"help": "stop after this much training time (0: no limit)"})
-    bf16: bool = field(default=False, metadata={"help": "bfloat16 autocast on the CPU (faster, slightly less precise)"})
+    bf16: bool = field(default=False, metadata={
+        "help": "bfloat16 mixed precision on the CPU or a GPU that has it (faster, slightly less precise)"})
+    device: str = field(default="auto", metadata={
+        "help": "auto (a CUDA GPU, else an Apple GPU, else the CPU), cpu, cuda or mps"})
     seed: int = field(default=0, metadata={"help": "random seed (weights, dropout, samples)"})
     num_threads: int = field(default=0, metadata={"help": "torch CPU threads, set by the CLI (0: leave as is)"})
     # reporting
@@ -55,6 +59,8 @@ class TrainConfig:
                 problems.append(f"{f.name} must be a finite number")
         if self.cell not in CELLS:
             problems.append(f"cell must be one of {', '.join(CELLS)}")
+        if self.device not in DEVICES:
+            problems.append(f"device must be one of {', '.join(DEVICES)}")
         if self.lr_schedule not in ("constant", "cosine"):
             problems.append("lr_schedule must be constant or cosine")
         for name in ("batch_size", "num_steps", "num_layers", "hidden_size", "epochs"):
@@ -135,8 +141,8 @@ def preset(name: str, **overrides) -> TrainConfig:
 
 # A run that is resumed must keep what shapes the model and the order of the data ...
 ARCHITECTURE_FIELDS = ("cell", "num_layers", "hidden_size", "batch_size", "num_steps", "val_fraction")
-# ... and may change how long and how hard it trains.
-RESUMABLE_FIELDS = ("epochs", "max_steps", "max_seconds", "learning_rate", "grad_clip", "dropout")
+# ... and may change how long and how hard it trains, and where (a run started on a GPU can go on on a CPU).
+RESUMABLE_FIELDS = ("epochs", "max_steps", "max_seconds", "learning_rate", "grad_clip", "dropout", "device")
 
 
 def resume_config(saved: TrainConfig, requested: TrainConfig) -> TrainConfig:

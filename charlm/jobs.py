@@ -2,7 +2,8 @@
 
     pending -> running -> (stopping ->) done | stopped | failed
 
-A ``TrainingJob`` runs ``train`` in a daemon thread and records what its events say; callers
+A ``TrainingJob`` runs ``train`` in a daemon thread (or, with ``run_in_chunks``, in the caller's
+thread one time-boxed chunk after another) and records what its events say; callers
 (the web app's timer, a test) read a consistent ``snapshot()`` at any time and call ``stop()``
 to end it at the next step boundary. ``JobSlots`` caps how many jobs run at once in a process,
 so a class on one small server cannot start more trainings than it has cores for.
@@ -16,10 +17,12 @@ import os
 import threading
 import time
 import traceback
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .checkpoint import Checkpoint, list_checkpoints
+from .chunks import STOP_FILE, ChunkEnd
 from .config import TrainConfig
 from .errors import CharLMError
 from .model import CharRNN
@@ -116,6 +119,9 @@ class TrainingJob:
     def stop(self) -> None:
         """Ask the job to end after the current step (it saves a checkpoint first)."""
         self._stop.set()
+        if self._thread is None and self._snap.state == "running":  # in chunks: tell the chunk through the disk
+            with contextlib.suppress(OSError):
+                (self.out_dir / STOP_FILE).touch()
         with self._lock:
             if self._snap.state == "running":
                 self._snap.state = "stopping"
@@ -164,16 +170,55 @@ class TrainingJob:
                 s.checkpoints = list_checkpoints(self.out_dir)
 
     def _run(self) -> None:
-        started = time.perf_counter()
         if self.niceness:
             with contextlib.suppress(AttributeError, OSError):  # Linux: lower this thread's priority only
                 os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.niceness)
-        try:
+        with self._outcome():
             result = train(self.corpus, self.config, self.out_dir, on_event=self._on_event, stop=self._stop,
                            resume=self.resume)
             self.model = result.model
             self._set(state="stopped" if result.reason == "stopped" else "done", reason=result.reason,
                       checkpoints=list_checkpoints(self.out_dir))
+
+    def run_in_chunks(self, chunk: Callable[..., Iterator[object]], seconds: float) -> Iterator[None]:
+        """Run the job in the caller's thread, one chunk after another, instead of ``start()``: ``chunk`` is
+        ``charlm.chunks.train_chunk`` or a stand-in for it (on a ZeroGPU Space, the same function wrapped so
+        that it runs on a GPU in a worker process). Yields after each event, so the caller (the visitor's
+        own page event, which the GPU time is charged to) can stay alive and answer; ``stop()`` ends the
+        current chunk early through its stop file. Nothing passes between chunks but the checkpoint."""
+        if self._thread is not None or self._snap.state != "pending":
+            raise CharLMError("This training job has already been started.", key="job_started")
+        if self.slots is not None:
+            self.slots.acquire()
+        self._set(state="running")
+        stop_file = self.out_dir / STOP_FILE
+        stop_file.unlink(missing_ok=True)
+        resume_path = str(self.resume.path) if self.resume is not None else None
+        try:
+            with self._outcome():
+                self.out_dir.mkdir(parents=True, exist_ok=True)
+                end = ChunkEnd("chunk", resume_path, self._snap.step)
+                while end.reason == "chunk" and not self._stop.is_set():
+                    for item in chunk(self.corpus, self.config, str(self.out_dir), end.checkpoint, seconds):
+                        if isinstance(item, ChunkEnd):
+                            end = item
+                        else:
+                            self._on_event(item)
+                        yield
+                reason = "stopped" if end.reason in ("chunk", "stopped") else end.reason
+                self._set(state="stopped" if reason == "stopped" else "done", reason=reason,
+                          checkpoints=list_checkpoints(self.out_dir))
+        finally:
+            stop_file.unlink(missing_ok=True)
+            if not self.finished:  # the page went away mid-chunk (the chunk was closed, and saved on its way out)
+                self._set(state="stopped", reason="stopped", checkpoints=list_checkpoints(self.out_dir))
+
+    @contextlib.contextmanager
+    def _outcome(self) -> Iterator[None]:
+        """Whatever happens inside becomes the job's state: a failure is reported, never hangs the slot."""
+        started = time.perf_counter()
+        try:
+            yield
         except CharLMError as err:
             self._set(state="failed", error=str(err), failure=err, checkpoints=list_checkpoints(self.out_dir))
         except Exception as err:  # a bug or an out-of-memory: report it, never hang the slot

@@ -125,7 +125,7 @@ class Sampler:
         if cfg.vocab_size != len(vocab):
             raise CharLMError("The model and the vocabulary do not match in size.", key="model_vocab_mismatch")
         self.vocab, self.cell, self.H, self.L = vocab, cfg.cell, cfg.hidden_size, cfg.num_layers
-        sd = {k: v.detach().float().numpy() for k, v in model.state_dict().items()}
+        sd = {k: v.detach().float().cpu().numpy() for k, v in model.state_dict().items()}
         self.spec = CELLS[self.cell]
         self.layers: list[_Layer] = []
         for l in range(self.L):

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from .batches import Batches, check_fits
 from .checkpoint import Checkpoint, Progress, prune_checkpoints, restore_optimizer, save_checkpoint
 from .config import ARCHITECTURE_FIELDS, TrainConfig
+from .device import generator_for, mixed_precision, resolve_device, restore_generator
 from .errors import CharLMError
 from .events import CheckpointEvent, EvalEvent, EventHandler, SampleEvent, StepEvent
 from .history import append_history, read_history, restart_history
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class TrainResult:
-    reason: str  # "finished", "max_steps", "time_limit" or "stopped"
+    reason: str  # "finished", "max_steps", "time_limit", "stopped", or "chunk" (this call's share done)
     model: CharRNN
     progress: Progress
     checkpoint: Path | None
@@ -65,22 +66,24 @@ def validation_batches(data: np.ndarray, config: TrainConfig) -> Batches:
 
 @torch.inference_mode()
 def evaluate(model: CharRNN, batches: Batches, max_batches: int = 0, bf16: bool = False) -> float:
-    """Mean cross-entropy per character (nats) over the windows, state carried as in training."""
+    """Mean cross-entropy per character (nats) over the windows, state carried as in training, on the
+    model's device. The sum stays on the device until the end: one synchronisation, not one per batch."""
     was_training = model.training
     model.eval()
-    total, count, state = 0.0, 0, None
+    device = model.decoder.weight.device
+    total, count, state = torch.zeros((), dtype=torch.float64, device=device), 0, None
     n = len(batches) if not max_batches else min(max_batches, len(batches))
     try:
         for i in range(n):
             x, y = batches[i]
-            x, y = torch.from_numpy(x), torch.from_numpy(y)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            x, y = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
+            with mixed_precision(device, bf16):
                 logits, state = model(x, state)
-            total += _loss(logits, y).item() * y.numel()
+            total += _loss(logits, y).double() * y.numel()
             count += y.numel()
     finally:
         model.train(was_training)
-    return total / count
+    return total.item() / count
 
 
 def _sample_prime(corpus: Corpus) -> str:
@@ -108,9 +111,13 @@ class _Run:
         self.corpus, self.config, self.out_dir, self.emit = corpus, config, out_dir, emit
         self.batches = Batches(corpus.train_data, config.batch_size, config.num_steps, "The training part of the text")
         self.val_batches = validation_batches(corpus.val_data, config) if config.val_fraction > 0 else None
-        self.inputs, self.targets = torch.from_numpy(self.batches.inputs), torch.from_numpy(self.batches.targets)
+        # The whole text goes to the device once; each step then slices its batch there.
+        self.device = resolve_device(config.device)
+        self.inputs = torch.from_numpy(self.batches.inputs).to(self.device)
+        self.targets = torch.from_numpy(self.batches.targets).to(self.device)
         # The run's own random numbers (weights, dropout): never torch's global generator, which
-        # other trainings and visitors in the same process share.
+        # other trainings and visitors in the same process share. The first weights are drawn on the
+        # CPU (the same start on every device); on the CPU that generator then draws the dropout masks too.
         self.generator = torch.Generator().manual_seed(config.seed)
         if resume is None:
             self.model = CharRNN(ModelConfig.for_vocab(len(corpus.vocab), cell=config.cell,
@@ -121,8 +128,6 @@ class _Run:
         else:
             check_resumable(resume, corpus, config)
             self.model, self.progress, self.state = resume.model, resume.progress, resume.carry_state
-            if resume.rng_state is not None:
-                self.generator.set_state(resume.rng_state)
             if self.model.config.dropout != config.dropout:
                 self.model = _with_dropout(self.model, config.dropout)
             self.last_checkpoint, self.saved_step = resume.path, resume.progress.step
@@ -134,6 +139,12 @@ class _Run:
                 self.out_dir.mkdir(parents=True, exist_ok=True)
                 restart_history(self.out_dir, self.progress.train_loss, self.progress.val_loss)
         self.logged = (len(self.progress.train_loss), len(self.progress.val_loss))  # points already in losses.csv
+        if self.device.type != "cpu":
+            self.generator = generator_for(self.device, config.seed)
+        if resume is not None:
+            restore_generator(self.generator, resume.rng_state, config.seed, resume.progress.step)
+        self.model.to(self.device)
+        self.state = _to_device(self.state, self.device)
         self.best: tuple[float, Path] | None = None  # the lowest validation loss saved so far, and its checkpoint
         self.model.train()
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.learning_rate)
@@ -145,10 +156,12 @@ class _Run:
         if self.progress.batch == 0:
             self.state = None  # a pass over the text starts from a blank memory
         self.started = time.perf_counter() - self.progress.elapsed  # the clock goes on from the checkpoint's
+        self.chunk_end_step: int | None = None  # this call's share of the run (see ``train``'s chunk_*)
+        self.chunk_deadline: float | None = None
 
     def reason_to_stop(self, stop: threading.Event | None) -> str | None:
         """Why the run ends before the next batch, or None to go on (moving to the next epoch
-        when this one's batches are used up)."""
+        when this one's batches are used up). "chunk": this call's share is done, the run is not."""
         p, config = self.progress, self.config
         if p.batch >= len(self.batches):
             p.epoch, p.batch = p.epoch + 1, 0
@@ -161,6 +174,10 @@ class _Run:
             return "time_limit"
         if stop is not None and stop.is_set():
             return "stopped"
+        if self.chunk_end_step is not None and p.step >= self.chunk_end_step:
+            return "chunk"
+        if self.chunk_deadline is not None and time.perf_counter() >= self.chunk_deadline:
+            return "chunk"
         return None
 
     def train_step(self) -> StepEvent:
@@ -173,10 +190,10 @@ class _Run:
         lr = learning_rate_at(config, p.step, self.total_steps)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.bf16):
+        with mixed_precision(self.device, config.bf16):
             logits, self.state = self.model(x, self.state, generator=self.generator)
         loss = _loss(logits, y)
-        loss_value = loss.item()
+        loss_value = loss.item()  # the one synchronisation a step makes with a GPU: the log needs the number
         if not math.isfinite(loss_value):
             where = f" The last good checkpoint is {self.last_checkpoint.name}." if self.last_checkpoint else ""
             raise CharLMError(
@@ -272,9 +289,16 @@ def train(
     on_event: EventHandler | None = None,
     stop: threading.Event | None = None,
     resume: Checkpoint | None = None,
+    chunk_steps: int = 0,
+    chunk_seconds: float = 0.0,
 ) -> TrainResult:
     """Train (or resume) a model on ``corpus``; report through ``on_event``; end cleanly at the
     next step boundary once ``stop`` is set.
+
+    ``chunk_steps`` / ``chunk_seconds`` (0: no limit) make this call train only that much and end
+    with reason "chunk" and a checkpoint; resuming from it continues the run exactly (bit for bit on
+    the CPU) as if it had not been cut. A GPU lent for a minute at a time (a ZeroGPU Space), a
+    Continue button, and a CPU shared by a class all train this way.
 
     Thread-safe: all randomness comes from the run's own generator seeded by ``config.seed``, and
     torch's thread count (a process-wide setting) is left to the caller (the CLI sets it from
@@ -287,6 +311,10 @@ def train(
     # Stage 2: a new model from the seed, or everything a checkpoint carries (weights, Adam's
     # moments, the memory carried into the next batch, the random state, the place in the text).
     run = _Run(corpus, config, Path(out_dir) if out_dir is not None else None, on_event or (lambda event: None), resume)
+    if chunk_steps:
+        run.chunk_end_step = run.progress.step + chunk_steps
+    if chunk_seconds:
+        run.chunk_deadline = time.perf_counter() + chunk_seconds
     # Stage 3: the loop. One batch per step; the state flows on from batch to batch within an
     # epoch; the held-out loss, a sample and a checkpoint now and then.
     while (reason := run.reason_to_stop(stop)) is None:
@@ -298,8 +326,10 @@ def train(
             run.sample()
         if _due(config.save_every, step):
             run.save()
-    # Stage 4: always end with a held-out loss of the final weights and a checkpoint of them.
-    if run.progress.step and (not run.progress.val_loss or run.progress.val_loss[-1][0] != run.progress.step):
+    # Stage 4: always end with a checkpoint, and, unless only this chunk ends, a held-out loss of the
+    # final weights (a chunk's extra evaluation would cost every chunk time and add points to the curve).
+    if run.progress.step and reason != "chunk" and (not run.progress.val_loss
+                                                    or run.progress.val_loss[-1][0] != run.progress.step):
         run.evaluate()
     run.save()
     run.model.eval()
@@ -308,6 +338,12 @@ def train(
 
 def sample_text(model: CharRNN, corpus: Corpus, config: TrainConfig) -> str:
     return Sampler(model, corpus.vocab).generate(_sample_prime(corpus), config.sample_length, seed=config.seed)
+
+
+def _to_device(state, device: torch.device):
+    if state is None:
+        return None
+    return tuple(t.to(device) for t in state) if isinstance(state, tuple) else state.to(device)
 
 
 def _with_dropout(model: CharRNN, dropout: float) -> CharRNN:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import logging
+import os
 import secrets
 import shutil
 import threading
@@ -66,9 +67,15 @@ class Visitor:
         for run in range(1, self.run - keep + 1):
             shutil.rmtree(self.run_dir_for(run), ignore_errors=True)
 
-    def disk_bytes(self) -> int:
-        """What this visitor's files take on the server's disk."""
-        return sum(f.stat().st_size for f in self.folder.rglob("*") if f.is_file())
+    def disk_bytes(self, folder: Path | None = None) -> int:
+        """What this visitor's files (or those in ``folder``) take on the server's disk; a file deleted
+        meanwhile (a training pruning its checkpoints) counts for nothing."""
+        total = 0
+        for parent, _, names in os.walk(folder or self.folder):
+            for name in names:
+                with contextlib.suppress(OSError):
+                    total += os.stat(os.path.join(parent, name)).st_size
+        return total
 
     def make_room(self, need: int, budget: int) -> None:
         """Remove the oldest trainings' folders until ``need`` more bytes fit in the visitor's ``budget``;
@@ -76,7 +83,7 @@ class Visitor:
         training = self.job is not None and not self.job.finished  # its folder is in use
         runs = [r for r in range(1, self.run + 1) if self.run_dir_for(r).is_dir() and not (training and r == self.run)]
         used = self.disk_bytes()
-        freeable = sum(f.stat().st_size for r in runs for f in self.run_dir_for(r).rglob("*") if f.is_file())
+        freeable = sum(self.disk_bytes(self.run_dir_for(r)) for r in runs)
         if used - freeable + need > budget:
             raise AppError("err.disk_budget", need_mb=need / 2**20, used_mb=(used - freeable) / 2**20,
                            budget_mb=budget / 2**20)

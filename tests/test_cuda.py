@@ -1,0 +1,41 @@
+"""On a CUDA GPU (skipped without one; CI has none): train there, checkpoint, go on on the CPU, sample."""
+
+import pytest
+import torch
+
+from charlm import Corpus, Sampler, latest_checkpoint, load_checkpoint, preset, train
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
+TEXT = "Happy families are all alike; every unhappy family is unhappy in its own way. " * 60
+
+
+def test_train_on_the_gpu_then_resume_on_the_cpu_and_sample(tmp_path):
+    corpus = Corpus.from_text(TEXT, val_fraction=0.1)
+    cfg = preset("tiny", max_steps=30, num_layers=2, dropout=0.2, eval_every=10, epochs=50, keep_checkpoints=2)
+    first = train(corpus, cfg.replace(device="cuda"), tmp_path, chunk_steps=15)
+    assert first.reason == "chunk" and next(first.model.parameters()).is_cuda
+    ckpt = load_checkpoint(latest_checkpoint(tmp_path))
+    assert all(t.device.type == "cpu" for t in ckpt.model.state_dict().values())  # device-free
+    rest = train(corpus, cfg.replace(device="cpu"), tmp_path, resume=ckpt)
+    assert rest.progress.step == 30 and next(rest.model.parameters()).device.type == "cpu"
+    assert rest.progress.train_loss[-1][1] < rest.progress.train_loss[0][1]
+    text = Sampler(rest.model, corpus.vocab).generate("The ", 60, seed=1)
+    assert text.startswith("The ") and len(text) == 64
+
+
+def test_gpu_and_cpu_losses_agree_from_the_same_start(tmp_path):
+    """The first weights are drawn on the CPU, so both devices start alike; without dropout they stay close."""
+    corpus = Corpus.from_text(TEXT, val_fraction=0.1)
+    cfg = preset("tiny", max_steps=20, num_layers=2, dropout=0.0, epochs=50)
+    gpu = [v for _, v in train(corpus, cfg.replace(device="cuda")).progress.train_loss]
+    cpu = [v for _, v in train(corpus, cfg.replace(device="cpu")).progress.train_loss]
+    assert abs(gpu[0] - cpu[0]) < 1e-3
+    assert max(abs(a - b) for a, b in zip(gpu, cpu)) < 0.05
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_bf16_on_the_gpu_trains(cell):
+    corpus = Corpus.from_text(TEXT, val_fraction=0.1)
+    result = train(corpus, preset("tiny", max_steps=40, cell=cell, bf16=True, device="cuda", epochs=50))
+    losses = [v for _, v in result.progress.train_loss]
+    assert losses[-1] < losses[0] - 0.5
