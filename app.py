@@ -1,8 +1,12 @@
 """Start the charlm teaching app: ``python app.py`` then open http://127.0.0.1:7860."""
 
 import argparse
+import contextlib
 import logging
 import os
+
+with contextlib.suppress(ImportError):  # on a ZeroGPU Space: before anything touches CUDA (see demo/runners.py)
+    import spaces  # noqa: F401
 
 from demo.app import AppConfig, CharLMApp
 

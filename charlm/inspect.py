@@ -135,9 +135,10 @@ def gradient_curves(vocab_size: int, ids: np.ndarray, hidden_size: int = 128) ->
 
 def comparison_config(cell: str, seconds: float) -> TrainConfig:
     """The app's cell race: the ``quick`` preset at 128 units, the same seconds of training for each
-    cell, a validation loss every 50 steps, no checkpoints or samples."""
+    cell, a validation loss every 50 steps, no checkpoints or samples; on the CPU, where a small model's
+    short run costs no GPU start-up (and, on a ZeroGPU Space, no visitor's quota)."""
     return preset("quick", cell=cell, hidden_size=128, max_steps=0, max_seconds=float(seconds), epochs=50,
-                  eval_every=50, eval_batches=5, save_every=0, sample_every=0)
+                  eval_every=50, eval_batches=5, save_every=0, sample_every=0, device="cpu")
 
 
 # ------------------------------------------------------------------------------- cells and gates

@@ -180,19 +180,25 @@ class TrainingJob:
             self._set(state="stopped" if result.reason == "stopped" else "done", reason=result.reason,
                       checkpoints=list_checkpoints(self.out_dir))
 
+    def begin_chunks(self) -> TrainingJob:
+        """Take a slot (or refuse, as ``start`` does) for a job that ``run_in_chunks`` will then drive."""
+        if self._thread is not None or self._snap.state != "pending":
+            raise CharLMError("This training job has already been started.", key="job_started")
+        if self.slots is not None:
+            self.slots.acquire()
+        self._set(state="running")
+        (self.out_dir / STOP_FILE).unlink(missing_ok=True)
+        return self
+
     def run_in_chunks(self, chunk: Callable[..., Iterator[object]], seconds: float) -> Iterator[None]:
         """Run the job in the caller's thread, one chunk after another, instead of ``start()``: ``chunk`` is
         ``charlm.chunks.train_chunk`` or a stand-in for it (on a ZeroGPU Space, the same function wrapped so
         that it runs on a GPU in a worker process). Yields after each event, so the caller (the visitor's
         own page event, which the GPU time is charged to) can stay alive and answer; ``stop()`` ends the
         current chunk early through its stop file. Nothing passes between chunks but the checkpoint."""
-        if self._thread is not None or self._snap.state != "pending":
-            raise CharLMError("This training job has already been started.", key="job_started")
-        if self.slots is not None:
-            self.slots.acquire()
-        self._set(state="running")
+        if self._thread is not None or self._snap.state not in ("running", "stopping"):
+            raise CharLMError("Call begin_chunks() first, once.", key="job_started")
         stop_file = self.out_dir / STOP_FILE
-        stop_file.unlink(missing_ok=True)
         resume_path = str(self.resume.path) if self.resume is not None else None
         try:
             with self._outcome():

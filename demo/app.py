@@ -91,7 +91,8 @@ class CharLMApp:
         self.ctx.store.end(getattr(request, "session_hash", None))
 
     def launch(self, demo: gr.Blocks, **kwargs):
-        return demo.queue(default_concurrency_limit=self.config.heavy_concurrency).launch(
+        return demo.queue(default_concurrency_limit=self.config.heavy_concurrency,
+                          max_size=self.config.queue_size).launch(
             css=(STATIC / "app.css").read_text(encoding="utf-8"),
             js=(STATIC / "follow_settings.js").read_text(encoding="utf-8"),
             max_file_size=f"{self.config.max_upload_mb}mb", i18n=i18n_table(),

@@ -29,6 +29,7 @@ from charlm.memory import host_memory_bytes
 from . import i18n
 from .i18n import AppError
 from .models import ModelCatalogue
+from .runners import ChunkRunner, ThreadRunner, runner_for
 from .state import SessionStore, Visitor, tune_allocator
 
 log = logging.getLogger(__name__)
@@ -44,9 +45,12 @@ class AppConfig:
     anonymous_ttl_minutes: float = 10.0  # API clients (no browser) are forgotten after this idle time
     max_job_minutes: float = 30.0  # a training on the page stops after this long (a class setting; 0: no limit)
     heavy_concurrency: int = 4  # generations / uploads / training starts handled at once
+    queue_size: int = 256  # requests waiting at once, for everyone (Gradio on ZeroGPU would default to 1)
     sampler_cache_mb: int = 1024  # loaded models kept for everyone, least recently used out first
     job_memory_mb: int = 0  # memory one training may use (0: this host's or container's, shared by max_jobs)
     session_disk_mb: int = 1024  # disk one visitor's checkpoints and uploads may take
+    runner: str = "auto"  # how trainings run: "thread", "chunks" (time-boxed GPU calls), "auto": chunks on ZeroGPU
+    chunk_seconds: float = 45.0  # one chunk's training time (ZeroGPU asks this much more for start-up and saving)
     assets_dir: Path = ROOT / "assets"
     sessions_root: Path | None = None
 
@@ -57,6 +61,8 @@ class AppConfig:
                    max_upload_mb=int(os.environ.get("CHARLM_MAX_UPLOAD_MB", 20)),
                    job_memory_mb=int(os.environ.get("CHARLM_JOB_MEMORY_MB", 0)),
                    session_disk_mb=int(os.environ.get("CHARLM_SESSION_DISK_MB", 1024)),
+                   runner=os.environ.get("CHARLM_RUNNER", "auto"),
+                   chunk_seconds=float(os.environ.get("CHARLM_CHUNK_SECONDS", 45)),
                    anonymous_ttl_minutes=float(os.environ.get("CHARLM_API_IDLE_MINUTES", 10)))
 
     @property
@@ -84,6 +90,7 @@ class Context:
     store: SessionStore
     slots: JobSlots
     models: ModelCatalogue
+    runner: ThreadRunner | ChunkRunner
     refreshes: list[Refresh] = field(default_factory=list)
     shared: dict[str, object] = field(default_factory=dict)  # what one tab offers the others (components, events)
 
@@ -99,7 +106,7 @@ class Context:
                              anonymous_ttl_seconds=config.anonymous_ttl_minutes * 60,
                              on_dispose=lambda visitor: models.forget(visitor.folder))
         store.start_sweeper()
-        return cls(config, store, JobSlots(config.max_jobs), models)
+        return cls(config, store, JobSlots(config.max_jobs), models, runner_for(config.runner, config.chunk_seconds))
 
     # the visitor ----------------------------------------------------------------------------
     def visitor(self, request: gr.Request | None) -> Visitor:
@@ -121,15 +128,16 @@ class Context:
 
     # wiring ---------------------------------------------------------------------------------
     def on(self, trigger: Callable, fn: Callable, inputs, outputs, *, heavy: bool = False, messages: bool = True,
-           **kwargs):
+           pool: tuple[str, int] | None = None, **kwargs):
         """``trigger(fn, inputs, outputs)`` (``button.click``, ``event.then``, ...), with ``fn`` guarded:
         an error shows as a message in the first Markdown among ``outputs`` (the other outputs keep
         what they show; with ``messages=False`` or no Markdown, it is only logged). Heavy work shares
-        a bounded pool; cheap work runs at once."""
+        a bounded pool (or its own, ``pool=(name, size)``: trainings driven by their event); cheap work
+        runs at once."""
         outputs = outputs if isinstance(outputs, list) else ([outputs] if outputs is not None else [])
         at = next((i for i, o in enumerate(outputs) if isinstance(o, gr.Markdown)), None) if messages else None
-        limits = ({"concurrency_id": "heavy", "concurrency_limit": self.config.heavy_concurrency} if heavy
-                  else {"concurrency_limit": None})
+        name, size = pool or ("heavy", self.config.heavy_concurrency)
+        limits = {"concurrency_id": name, "concurrency_limit": size} if heavy else {"concurrency_limit": None}
         fn = self._one_visitors_share(fn) if heavy else fn
         return trigger(guard(fn, len(outputs), at, self.lang), inputs, outputs or None, **limits, **kwargs)
 

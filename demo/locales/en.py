@@ -222,6 +222,8 @@ TEXTS: dict[str, str] = {
     'err.too_many_uploads': 'You have uploaded {n} checkpoints in this session, as many as it keeps.',
     'err.disk_budget': "This needs about {need_mb:.0f} MB of the server's disk, and one visitor's files may take {budget_mb:.0f} MB ({used_mb:.0f} MB of that are your uploaded models). Choose a smaller model: fewer layers or hidden units.",
     'err.upload_disk_full': "The server's disk is too full to take this file, so it was not uploaded; nothing else changed. Try again later.",
+    'err.gpu_quota': "Today's GPU time for your account is used up, so the training stopped; its last checkpoint is kept. Everything else works without a GPU: generate, look at batches, and the experiments of tab 5. Sign in to Hugging Face for more GPU time, or resume tomorrow.",
+    'err.gpu_failed': 'The GPU call failed or ran out of time, so the training stopped; its last checkpoint is kept. Press Resume to go on from it.',
     'err.disk_full': "The server's disk is full, so the file was not kept; nothing else changed. Try again later.",
     'err.choose_checkpoint': 'Choose a .safetensors checkpoint file to upload.',
     'err.checkpoint_too_large': 'That file is too large to be a charlm checkpoint.',

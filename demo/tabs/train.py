@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import gradio as gr
 
 from charlm import list_checkpoints, load_checkpoint
@@ -44,19 +46,22 @@ def build(ctx: Context) -> None:
     def start_training(request: gr.Request, preset_name: str, *values):  # the request first: the form's length varies
         visitor = ctx.visitor(request)
         corpus = ctx.corpus(visitor)
-        config = config_from_form(preset_name, *values, max_seconds=ctx.config.max_job_minutes * 60)
+        config = config_from_form(preset_name, *values, max_seconds=ctx.config.max_job_minutes * 60,
+                                  device=ctx.runner.device)
         check_training_memory(config, len(corpus.vocab), ctx.config.job_memory_bytes)
         with visitor.starting:
             if visitor.job is not None and not visitor.job.finished:
                 raise AppError("err.already_training")
             visitor.make_room(run_disk_bytes(config, len(corpus.vocab)), ctx.config.session_disk_mb << 20)
             job = TrainingJob(corpus, config, visitor.run_dir_for(visitor.run + 1), slots=ctx.slots, niceness=10)
-            visitor.job = job.start()
+            ctx.runner.start(job)
+            visitor.job = job
             visitor.run += 1  # earlier runs' checkpoints stay available in the Generate tab (the last few)
             visitor.prune_runs()
         lang = ctx.lang(request)
-        return (t("train.started", lang, corpus=corpus_title(corpus.name, lang), layers=config.num_layers,
-                  hidden=config.hidden_size, cell=config.cell), gr.Timer(active=True))
+        yield (t("train.started", lang, corpus=corpus_title(corpus.name, lang), layers=config.num_layers,
+                 hidden=config.hidden_size, cell=config.cell), gr.Timer(active=True))
+        yield from follow(job)
 
     def resume_training(request: gr.Request, preset_name: str, *values):
         visitor = ctx.visitor(request)
@@ -69,13 +74,24 @@ def build(ctx: Context) -> None:
             ckpt = load_checkpoint(latest[-1])
             limit = ctx.config.max_job_minutes * 60  # more of it: the clock goes on from the checkpoint's
             until = ckpt.progress.elapsed + limit if limit else 0.0
-            requested = config_from_form(preset_name, *values, max_seconds=until)
+            requested = config_from_form(preset_name, *values, max_seconds=until, device=ctx.runner.device)
             config = resume_config(ckpt.train_config, requested)
             check_resumable(ckpt, visitor.corpus, config)  # before saying "Resumed"
             check_training_memory(config, len(ckpt.vocab), ctx.config.job_memory_bytes)
-            visitor.job = TrainingJob(visitor.corpus, config, visitor.run_dir, resume=ckpt, slots=ctx.slots,
-                                      niceness=10).start()
-        return t("train.resumed", ctx.lang(request), step=ckpt.progress.step), gr.Timer(active=True)
+            job = TrainingJob(visitor.corpus, config, visitor.run_dir, resume=ckpt, slots=ctx.slots, niceness=10)
+            ctx.runner.start(job)
+            visitor.job = job
+        yield t("train.resumed", ctx.lang(request), step=ckpt.progress.step), gr.Timer(active=True)
+        yield from follow(job)
+
+    def follow(job: TrainingJob):
+        """While the runner trains in this event (chunks on a GPU), say nothing new once a second: the event
+        stays open, which is what charges the GPU to this visitor, and Gradio notices if the page goes away."""
+        last = time.monotonic()
+        for _ in ctx.runner.follow(job):
+            if time.monotonic() - last >= 1.0:
+                last = time.monotonic()
+                yield gr.skip(), gr.skip()
 
     def stop_training(request: gr.Request):
         visitor = ctx.visitor(request)
@@ -103,9 +119,11 @@ def build(ctx: Context) -> None:
 
     with_form = [preset_box, *form]
     ctx.on(preset_box.change, preset_values, preset_box, form, api_name="preset_values")
-    ctx.on(start_btn.click, start_training, with_form, [message, timer], heavy=True,
+    # In chunks, a training's own event drives it for as long as it runs: those events get a pool of their own.
+    pool = ("training", ctx.config.max_jobs) if ctx.runner.name == "chunks" else None
+    ctx.on(start_btn.click, start_training, with_form, [message, timer], heavy=True, pool=pool,
            api_name="start_training")
-    ctx.on(resume_btn.click, resume_training, with_form, [message, timer], heavy=True,
+    ctx.on(resume_btn.click, resume_training, with_form, [message, timer], heavy=True, pool=pool,
            api_name="resume_training")
     ctx.on(stop_btn.click, stop_training, None, message, api_name="stop_training")
     ctx.on(timer.tick, training_status, None, shown, api_name="training_status")

@@ -1,0 +1,100 @@
+"""Two ways the app runs a training, behind one interface, picked from the host.
+
+* ``ThreadRunner`` (a laptop, a CPU Space): the job trains in a background thread; the Start
+  event answers at once and the page's timer polls the job.
+* ``ChunkRunner`` (a ZeroGPU Space): the GPU exists only inside a call decorated with
+  ``@spaces.GPU``, for a bounded time, charged to the visitor whose event makes the call. So the
+  Start event itself drives the job, one time-boxed chunk after another (``charlm.chunks``), each
+  chunk a decorated call that resumes from the last checkpoint; the timer shows its progress
+  exactly as for a thread.
+
+``import spaces`` is optional: without the package (a laptop) or off ZeroGPU its decorator does
+nothing, and the chunks run here, on whatever device there is.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator
+
+from charlm import CharLMError
+from charlm.chunks import train_chunk
+from charlm.jobs import TrainingJob
+
+from .i18n import AppError
+
+log = logging.getLogger(__name__)
+
+ON_ZEROGPU = os.environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "t", "true")
+CHUNK_OVERHEAD_SECONDS = 20  # asked of ZeroGPU beyond a chunk's training: the worker's start, loading, saving
+
+try:  # must come before CUDA is first touched (app.py imports this module first)
+    import spaces
+except ImportError:
+    spaces = None
+
+
+def _chunk_duration(corpus, config, out_dir, resume_path, seconds) -> int:
+    """What a chunk asks of ZeroGPU (called with the chunk's own arguments): shorter requests wait less in
+    its queue."""
+    return int(seconds + CHUNK_OVERHEAD_SECONDS)
+
+
+# Decorated at import: a ZeroGPU Space with no decorated function is stopped at start-up.
+gpu_train_chunk = spaces.GPU(duration=_chunk_duration)(train_chunk) if spaces is not None else train_chunk
+
+
+def chunk_with_messages(chunk: Callable[..., Iterator[object]]) -> Callable[..., Iterator[object]]:
+    """``chunk``, with what ZeroGPU can answer instead of a GPU put in the visitor's words: the daily
+    quota is used up (and what needs no GPU), or the call failed or ran out of time (the last checkpoint
+    is kept: Resume goes on from it). charlm's own errors pass through."""
+
+    def run(*args) -> Iterator[object]:
+        try:
+            yield from chunk(*args)
+        except CharLMError:
+            raise
+        except Exception as err:  # ZeroGPU's answers are gr.Error / RuntimeError with a sentence
+            log.warning("GPU chunk failed: %s: %s", type(err).__name__, err)
+            raise AppError("err.gpu_quota" if "quota" in str(err).lower() else "err.gpu_failed") from None
+
+    return run
+
+
+class ThreadRunner:
+    """A training in a background thread: the Start event returns at once."""
+
+    name = "thread"
+
+    def __init__(self, device: str = "auto"):
+        self.device = device  # on ZeroGPU, "cpu": outside a decorated call, CUDA there is only emulated
+
+    def start(self, job: TrainingJob) -> None:
+        job.start()
+
+    def follow(self, job: TrainingJob) -> Iterator[None]:
+        yield from ()
+
+
+class ChunkRunner:
+    """A training in chunks of ``chunk_seconds``, driven by the visitor's own Start event."""
+
+    name = "chunks"
+    device = "auto"  # inside the decorated call: the GPU
+
+    def __init__(self, chunk_seconds: float, chunk: Callable[..., Iterator[object]] = gpu_train_chunk):
+        self.chunk_seconds, self.chunk = chunk_seconds, chunk_with_messages(chunk)
+
+    def start(self, job: TrainingJob) -> None:
+        job.begin_chunks()
+
+    def follow(self, job: TrainingJob) -> Iterator[None]:
+        yield from job.run_in_chunks(self.chunk, self.chunk_seconds)
+
+
+def runner_for(kind: str, chunk_seconds: float) -> ThreadRunner | ChunkRunner:
+    """``auto``: chunks on ZeroGPU, a thread elsewhere; or ``thread`` / ``chunks`` as asked."""
+    if kind == "chunks" or (kind == "auto" and ON_ZEROGPU):
+        return ChunkRunner(chunk_seconds)
+    return ThreadRunner(device="cpu" if ON_ZEROGPU else "auto")

@@ -1,0 +1,96 @@
+"""Training in time-boxed chunks (a ZeroGPU Space's way): from files to files, equal to an unbroken run,
+stoppable, and driven by the page's own event through the app's chunk runner."""
+
+import threading
+import time
+
+import torch
+from app_server import running_app
+from gradio_client import Client, handle_file
+
+from charlm import Corpus, StepEvent, preset, train
+from charlm.chunks import STOP_FILE, ChunkEnd, train_chunk
+from charlm.jobs import TrainingJob
+
+TEXT = "Happy families are all alike; every unhappy family is unhappy in its own way. " * 40
+
+
+def test_chunks_from_files_add_up_to_the_unbroken_run(tmp_path):
+    corpus = Corpus.from_text(TEXT, val_fraction=0.1)
+    cfg = preset("tiny", max_steps=60, num_layers=2, dropout=0.2, eval_every=10, epochs=50, keep_checkpoints=2)
+    straight = train(corpus, cfg, tmp_path / "straight")
+    out, resume, steps, chunks = tmp_path / "chunks", None, [], 0
+    while True:  # each chunk starts from the checkpoint file alone, like a GPU worker process would
+        chunks += 1
+        items = list(train_chunk(corpus, cfg, str(out), resume, seconds=0.4))
+        steps += [e.step for e in items if isinstance(e, StepEvent)]
+        end = items[-1]
+        assert isinstance(end, ChunkEnd) and end.checkpoint.endswith(f"i{end.step}_l64.safetensors")
+        if end.reason != "chunk":
+            break
+        resume = end.checkpoint
+    assert chunks > 1 and steps == list(range(1, 61))  # every step once, reported as it happened
+    from charlm import load_checkpoint
+
+    last = load_checkpoint(end.checkpoint).model.state_dict()
+    assert all(torch.equal(v, last[k]) for k, v in straight.model.state_dict().items())
+
+
+def test_a_stop_file_ends_the_chunk_with_a_checkpoint(tmp_path):
+    corpus = Corpus.from_text(TEXT, val_fraction=0.1)
+    chunk = train_chunk(corpus, preset("tiny", max_steps=0, epochs=10_000), str(tmp_path), None, seconds=600)
+    for item in chunk:
+        if isinstance(item, StepEvent) and item.step == 5:
+            (tmp_path / STOP_FILE).touch()  # what the app does when the visitor presses Stop
+        if isinstance(item, ChunkEnd):
+            break
+    assert item.reason == "stopped" and item.checkpoint
+
+
+def test_a_job_in_chunks_reports_progress_stops_and_survives_its_page_leaving(tmp_path):
+    corpus = Corpus.from_text(TEXT, val_fraction=0.1)
+    cfg = preset("tiny", max_steps=0, epochs=10_000)
+    job = TrainingJob(corpus, cfg, tmp_path / "a").begin_chunks()
+    driving = job.run_in_chunks(train_chunk, seconds=0.3)
+    while job.snapshot().step < 20:
+        next(driving)
+    assert job.snapshot().state == "running" and job.snapshot().train_loss
+    job.stop()
+    for _ in driving:  # the chunk under way sees the stop file, saves, and the job ends
+        pass
+    assert job.snapshot().state == "stopped" and job.snapshot().checkpoints
+
+    other = TrainingJob(corpus, cfg, tmp_path / "b").begin_chunks()
+    driving = other.run_in_chunks(train_chunk, seconds=30)
+    while other.snapshot().step < 5:
+        next(driving)
+    driving.close()  # the page went away: Gradio closes the event's generator
+    assert other.snapshot().state == "stopped"
+    assert not [t for t in threading.enumerate() if t.name == "charlm-chunk"]  # the training thread ended
+
+
+def test_the_app_trains_in_chunks_driven_by_the_start_event(tmp_path):
+    corpus = tmp_path / "family.txt"
+    corpus.write_text(TEXT, encoding="utf-8")
+    with running_app(tmp_path, runner="chunks", chunk_seconds=1.0) as (app, url):
+        calls = []
+        real = app.ctx.runner.chunk
+
+        def counted(*args):
+            calls.append(args[3])  # the checkpoint each chunk starts from
+            yield from real(*args)
+
+        app.ctx.runner.chunk = counted
+        c = Client(url, verbose=False)
+        c.predict(None, handle_file(str(corpus)), 0.1, api_name="/load_corpus")
+        form = ["quick", "lstm", 1, 32, 0.0, 8, 16, 0.01, 5.0, 50, 400]
+        job = c.submit(*form, api_name="/start_training")
+        seen = []
+        while not job.done():
+            seen.append(c.predict(api_name="/training_status")[0])
+            time.sleep(0.3)
+        assert "Training started" in job.outputs()[0][0]
+        assert any("Step:" in line for line in seen), seen  # progress reached the page while it ran
+        assert len(calls) > 1 and calls[0] is None and all(p and p.endswith(".safetensors") for p in calls[1:])
+        final = c.predict(api_name="/training_status")[0]
+        assert "400" in final, final
