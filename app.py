@@ -19,7 +19,10 @@ def main() -> None:
     parser.add_argument("--max-jobs", type=int, default=None, help="trainings at once, for all visitors (default 2)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    config = AppConfig.from_env()
+    try:
+        config = AppConfig.from_env()
+    except ValueError as err:  # a mistyped setting: say which, not a stack trace
+        raise SystemExit(f"charlm: {err}") from None
     if args.max_jobs is not None:
         config.max_jobs = args.max_jobs
     app = CharLMApp(config)

@@ -50,6 +50,9 @@ class CharLMApp:
                     gr.Markdown(I18N("intro"))
                 with gr.Column(scale=1, min_width=220):
                     self.language = LanguageSwitch(self.ctx)
+                    if self.config.space_id:  # on a Space: a copy of one's own, with its own limits and quota
+                        gr.DuplicateButton(I18N("space.duplicate"), size="sm")
+                        gr.Markdown(I18N("space.own_copy"), elem_classes=["cl-note"])
             with gr.Tabs():
                 for tab in TABS:
                     with gr.Tab(I18N(tab.TITLE), id=tab.ID) as block:

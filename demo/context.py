@@ -14,7 +14,7 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,16 +54,21 @@ class AppConfig:
     assets_dir: Path = ROOT / "assets"
     sessions_root: Path | None = None
 
+    space_id: str = ""  # the Hugging Face Space this runs as ("": not on a Space)
+
     @classmethod
-    def from_env(cls) -> AppConfig:
-        return cls(max_jobs=int(os.environ.get("CHARLM_MAX_JOBS", 2)),
-                   torch_threads=int(os.environ.get("CHARLM_TORCH_THREADS", 0)),
-                   max_upload_mb=int(os.environ.get("CHARLM_MAX_UPLOAD_MB", 20)),
-                   job_memory_mb=int(os.environ.get("CHARLM_JOB_MEMORY_MB", 0)),
-                   session_disk_mb=int(os.environ.get("CHARLM_SESSION_DISK_MB", 1024)),
-                   runner=os.environ.get("CHARLM_RUNNER", "auto"),
-                   chunk_seconds=float(os.environ.get("CHARLM_CHUNK_SECONDS", 45)),
-                   anonymous_ttl_minutes=float(os.environ.get("CHARLM_API_IDLE_MINUTES", 10)))
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> AppConfig:
+        """Defaults chosen for the host (``host_defaults``), then whatever ``CHARLM_*`` variables say."""
+        values: dict[str, object] = {**host_defaults(env), "space_id": env.get("SPACE_ID", "")}
+        for variable, name in ENVIRONMENT.items():
+            if env.get(variable):
+                kind = type(getattr(cls(), name))
+                try:
+                    values[name] = kind(env[variable])
+                except ValueError:
+                    raise ValueError(f"{variable} must be a {'whole ' if kind is int else ''}number; "
+                                     f"it is {env[variable]!r}.") from None
+        return cls(**values)
 
     @property
     def job_memory_bytes(self) -> int:
@@ -71,6 +76,30 @@ class AppConfig:
         if self.job_memory_mb:
             return self.job_memory_mb << 20
         return max(256 << 20, int(host_memory_bytes() * 0.8 - (1 << 30)) // max(1, self.max_jobs))
+
+
+# The settings a host may set by environment variable (on a Space: its "Variables"), each once.
+ENVIRONMENT = {
+    "CHARLM_MAX_JOBS": "max_jobs", "CHARLM_TORCH_THREADS": "torch_threads", "CHARLM_MAX_UPLOAD_MB": "max_upload_mb",
+    "CHARLM_JOB_MEMORY_MB": "job_memory_mb", "CHARLM_SESSION_DISK_MB": "session_disk_mb",
+    "CHARLM_MAX_JOB_MINUTES": "max_job_minutes", "CHARLM_API_IDLE_MINUTES": "anonymous_ttl_minutes",
+    "CHARLM_RUNNER": "runner", "CHARLM_CHUNK_SECONDS": "chunk_seconds", "CHARLM_QUEUE_SIZE": "queue_size",
+}
+
+
+def host_defaults(env: Mapping[str, str]) -> dict[str, object]:
+    """Trainings at once and each one's time limit, for the host the app finds itself on.
+
+    * ZeroGPU (``SPACES_ZERO_GPU``): trainings run on the shared GPU in chunks, each visitor's own daily quota
+      bounds them, and the server only relays progress: eight at once, ten minutes each.
+    * Another Space (``SPACE_ID``; ``CPU_CORES`` says how many cores it has): half the cores, at least two
+      trainings, fifteen minutes each, so that a class takes turns.
+    * A laptop or a teacher's machine: half the cores, at least two, thirty minutes.
+    """
+    if env.get("SPACES_ZERO_GPU", "").lower() in ("1", "t", "true"):
+        return {"max_jobs": 8, "max_job_minutes": 10.0}
+    cores = int(env.get("CPU_CORES") or os.cpu_count() or 2)
+    return {"max_jobs": max(2, cores // 2), "max_job_minutes": 15.0 if env.get("SPACE_ID") else 30.0}
 
 
 @dataclass

@@ -224,6 +224,8 @@ TEXTS: dict[str, str] = {
     'err.upload_disk_full': "The server's disk is too full to take this file, so it was not uploaded; nothing else changed. Try again later.",
     'err.gpu_quota': "Today's GPU time for your account is used up, so the training stopped; its last checkpoint is kept. Everything else works without a GPU: generate, look at batches, and the experiments of tab 5. Sign in to Hugging Face for more GPU time, or resume tomorrow.",
     'err.gpu_failed': 'The GPU call failed or ran out of time, so the training stopped; its last checkpoint is kept. Press Resume to go on from it.',
+    'space.duplicate': 'Duplicate this Space',
+    'space.own_copy': 'Your own copy runs only your class: set its limits under Settings → Variables (see the README).',
     'err.disk_full': "The server's disk is full, so the file was not kept; nothing else changed. Try again later.",
     'err.choose_checkpoint': 'Choose a .safetensors checkpoint file to upload.',
     'err.checkpoint_too_large': 'That file is too large to be a charlm checkpoint.',

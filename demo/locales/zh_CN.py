@@ -230,6 +230,8 @@ TEXTS: dict[str, str] = {
     'err.upload_disk_full': '服务器磁盘太满，放不下这个文件，所以没有上传；其他内容都没有变化。请稍后再试。',
     'err.gpu_quota': '你今天的 GPU 时间已用完，训练因此停止；最后一个检查点已保存。其他功能都不需要 GPU：生成文本、查看批次，以及第 5 页的实验。登录 Hugging Face 可获得更多 GPU 时间，或者明天再继续。',
     'err.gpu_failed': 'GPU 调用失败或超时，训练因此停止；最后一个检查点已保存。按“继续”从那里接着训练。',
+    'space.duplicate': '复制这个 Space',
+    'space.own_copy': '自己的副本只为你的班级运行：在 Settings → Variables 中设置它的限制（见 README）。',
     'err.disk_full': '服务器磁盘已满，所以没有保存这个文件；其他内容都没有变化。请稍后再试。',
     'err.choose_checkpoint': '请选择一个 .safetensors 检查点文件上传。',
     'err.checkpoint_too_large': '这个文件太大了，不可能是 charlm 检查点。',
