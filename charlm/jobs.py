@@ -1,6 +1,6 @@
 """Training in the background: one job, one thread, a clear lifecycle.
 
-    pending -> running -> (stopping ->) done | stopped | failed
+    pending -> (waiting ->) running -> (stopping ->) done | stopped | failed
 
 A ``TrainingJob`` runs ``train`` in a daemon thread (or, with ``run_in_chunks``, in the caller's
 thread one time-boxed chunk after another) and records what its events say; callers
@@ -52,6 +52,8 @@ class JobSnapshot:
     error: str = ""
     failure: CharLMError | None = None  # the error itself, so an interface can show it in its own language
     reason: str = ""
+    place: int = 0  # waiting: the place in line (1: next)
+    starts_in: float | None = None  # waiting: about how many seconds until it starts (None: not known yet)
 
     @property
     def eta(self) -> float | None:
@@ -62,31 +64,78 @@ class JobSnapshot:
 
 
 class JobSlots:
-    """At most ``limit`` jobs at once in this process; past it, a polite refusal."""
+    """At most ``limit`` jobs at once in this process. Past it, a job either is refused politely or, if
+    it asks to wait, joins a line and starts by itself when a slot frees (first come, first served)."""
 
     def __init__(self, limit: int = 2):
         self.limit = limit
         self._lock = threading.Lock()
         self._running = 0
+        self._jobs: set[TrainingJob] = set()  # those holding a slot (for the waiting time)
+        self._line: list[TrainingJob] = []
 
-    def acquire(self) -> None:
+    def acquire(self, job: TrainingJob | None = None, wait: bool = False) -> bool:
+        """A slot now (True); or, with ``wait``, a place in line (False: ``job`` is started when its turn
+        comes); without it, a refusal when all are taken."""
         with self._lock:
-            if self._running >= self.limit:
+            if self._running < self.limit and not self._line:
+                self._running += 1
+                if job is not None:
+                    self._jobs.add(job)
+                return True
+            if not wait or job is None:
                 raise CharLMError(
                     f"The server is busy: {self._running} trainings are already running (the limit is "
                     f"{self.limit}). Try again in a minute, or generate with a trained model meanwhile.",
                     key="server_busy", running=self._running, limit=self.limit,
                 )
-            self._running += 1
+            self._line.append(job)
+            return False
 
-    def release(self) -> None:
+    def release(self, job: TrainingJob | None = None) -> None:
+        """Free ``job``'s slot: it passes straight to the first in line, if anyone waits."""
         with self._lock:
-            self._running = max(0, self._running - 1)
+            self._jobs.discard(job)
+            following = self._line.pop(0) if self._line else None
+            if following is None:
+                self._running = max(0, self._running - 1)
+            else:
+                self._jobs.add(following)
+        if following is not None:
+            following._your_turn()
+
+    def leave(self, job: TrainingJob) -> bool:
+        """Take ``job`` out of the line (its visitor left or stopped it); False if it was not waiting."""
+        with self._lock:
+            if job in self._line:
+                self._line.remove(job)
+                return True
+            return False
+
+    def place(self, job: TrainingJob) -> tuple[int, float | None]:
+        """``job``'s place in line (1: next; 0: not waiting) and about how many seconds until it starts,
+        from the running jobs' time left (None when that is not known yet)."""
+        with self._lock:
+            if job not in self._line:
+                return 0, None
+            place, running = self._line.index(job) + 1, list(self._jobs)
+        left = [j.seconds_left() for j in running]
+        if not left or any(x is None for x in left):
+            return place, None
+        left.sort()
+        whole = max(j.config.max_seconds for j in running) or max(left)  # one training's length, for later rounds
+        rounds, index = divmod(place - 1, len(left))
+        return place, left[index] + rounds * whole
 
     @property
     def running(self) -> int:
         with self._lock:
             return self._running
+
+    @property
+    def waiting(self) -> int:
+        with self._lock:
+            return len(self._line)
 
 
 class TrainingJob:
@@ -104,20 +153,48 @@ class TrainingJob:
             self._snap.val_loss = list(resume.progress.val_loss)
             self._snap.step = resume.progress.step
         self.model: CharRNN | None = None
+        self._chunked = False  # driven by run_in_chunks (the caller's thread), not a thread of its own
+        self._turn = threading.Event()  # set when a chunked job waiting in line may go
 
     # lifecycle -------------------------------------------------------------------------
-    def start(self) -> TrainingJob:
-        if self._thread is not None:
+    def start(self, wait: bool = False) -> TrainingJob:
+        """Train in a background thread; when every slot is taken, refuse, or with ``wait`` join the line
+        (state "waiting") and start by itself when a slot frees."""
+        if self._thread is not None or self._snap.state != "pending":
             raise CharLMError("This training job has already been started.", key="job_started")
-        if self.slots is not None:
-            self.slots.acquire()
+        if self.slots is None or self.slots.acquire(self, wait):
+            self._launch()
+        else:
+            self._set(state="waiting")
+        return self
+
+    def _launch(self) -> None:
         self._set(state="running")
         self._thread = threading.Thread(target=self._run, name="charlm-training", daemon=True)
         self._thread.start()
-        return self
+
+    def _your_turn(self) -> None:
+        """Called by the slots when this waiting job's turn comes."""
+        if self._chunked:
+            self._set(state="running")
+            self._turn.set()
+        else:
+            self._launch()
+
+    def seconds_left(self) -> float | None:
+        """About how long until this running job ends: by its pace and steps, or its time limit."""
+        snap = self.snapshot()
+        limits = [x for x in (snap.eta, self.config.max_seconds - snap.elapsed if self.config.max_seconds else None)
+                  if x is not None]
+        return max(0.0, min(limits)) if limits else None
 
     def stop(self) -> None:
-        """Ask the job to end after the current step (it saves a checkpoint first)."""
+        """Ask the job to end after the current step (it saves a checkpoint first); one still waiting
+        in line just leaves it."""
+        if self._snap.state == "waiting" and self.slots is not None and self.slots.leave(self):
+            self._set(state="stopped", reason="left_line")
+            self._turn.set()  # a chunked Start event waiting for its turn ends
+            return
         self._stop.set()
         if self._thread is None and self._snap.state == "running":  # in chunks: tell the chunk through the disk
             with contextlib.suppress(OSError):
@@ -136,9 +213,10 @@ class TrainingJob:
         return self._snap.state in FINISHED_STATES
 
     def snapshot(self) -> JobSnapshot:
+        place, starts_in = self.slots.place(self) if self._snap.state == "waiting" and self.slots else (0, None)
         with self._lock:
             s = self._snap
-            return JobSnapshot(
+            return JobSnapshot(place=place, starts_in=starts_in,
                 state=s.state, step=s.step, total_steps=s.total_steps, epoch=s.epoch, epochs=s.epochs,
                 loss=s.loss, sec_per_batch=s.sec_per_batch, chars_per_sec=s.chars_per_sec, elapsed=s.elapsed,
                 train_loss=list(s.train_loss), val_loss=list(s.val_loss), samples=list(s.samples),
@@ -180,14 +258,17 @@ class TrainingJob:
             self._set(state="stopped" if result.reason == "stopped" else "done", reason=result.reason,
                       checkpoints=list_checkpoints(self.out_dir))
 
-    def begin_chunks(self) -> TrainingJob:
-        """Take a slot (or refuse, as ``start`` does) for a job that ``run_in_chunks`` will then drive."""
+    def begin_chunks(self, wait: bool = False) -> TrainingJob:
+        """Take a slot (or refuse, or join the line, as ``start`` does) for a job that ``run_in_chunks``
+        will then drive."""
         if self._thread is not None or self._snap.state != "pending":
             raise CharLMError("This training job has already been started.", key="job_started")
-        if self.slots is not None:
-            self.slots.acquire()
-        self._set(state="running")
+        self._chunked = True
         (self.out_dir / STOP_FILE).unlink(missing_ok=True)
+        if self.slots is None or self.slots.acquire(self, wait):
+            self._set(state="running")
+        else:
+            self._set(state="waiting")
         return self
 
     def run_in_chunks(self, chunk: Callable[..., Iterator[object]], seconds: float) -> Iterator[None]:
@@ -196,8 +277,13 @@ class TrainingJob:
         that it runs on a GPU in a worker process). Yields after each event, so the caller (the visitor's
         own page event, which the GPU time is charged to) can stay alive and answer; ``stop()`` ends the
         current chunk early through its stop file. Nothing passes between chunks but the checkpoint."""
-        if self._thread is not None or self._snap.state not in ("running", "stopping"):
+        if not self._chunked:
             raise CharLMError("Call begin_chunks() first, once.", key="job_started")
+        while self._snap.state == "waiting":  # in line: the event stays open until its turn
+            self._turn.wait(0.5)
+            yield
+        if self.finished:  # it left the line
+            return
         stop_file = self.out_dir / STOP_FILE
         resume_path = str(self.resume.path) if self.resume is not None else None
         try:
@@ -234,5 +320,5 @@ class TrainingJob:
             self._set(state="failed", error=str(failure), failure=failure, checkpoints=list_checkpoints(self.out_dir))
         finally:
             if self.slots is not None:
-                self.slots.release()
+                self.slots.release(self)
             log.info("training job ended after %.1f s", time.perf_counter() - started)

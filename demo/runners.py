@@ -71,7 +71,7 @@ class ThreadRunner:
         self.device = device  # on ZeroGPU, "cpu": outside a decorated call, CUDA there is only emulated
 
     def start(self, job: TrainingJob) -> None:
-        job.start()
+        job.start(wait=True)  # a full server: the visitor joins the line
 
     def follow(self, job: TrainingJob) -> Iterator[None]:
         yield from ()
@@ -87,7 +87,7 @@ class ChunkRunner:
         self.chunk_seconds, self.chunk = chunk_seconds, chunk_with_messages(chunk)
 
     def start(self, job: TrainingJob) -> None:
-        job.begin_chunks()
+        job.begin_chunks(wait=True)
 
     def follow(self, job: TrainingJob) -> Iterator[None]:
         yield from job.run_in_chunks(self.chunk, self.chunk_seconds)

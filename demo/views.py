@@ -136,6 +136,10 @@ def status_line(snap: JobSnapshot, lang: str = EN) -> str:
     """The chapter's log line ("Epoch: 1/20... Step: 10/3960... loss: ...") with speed and time left."""
     if snap.state == "failed":
         return f"❌ {failure_text(snap, lang)}"
+    if snap.state == "waiting":
+        if snap.starts_in is None:
+            return t("status.in_line", lang, place=snap.place)
+        return t("status.in_line_eta", lang, place=snap.place, eta=format_seconds(snap.starts_in))
     if snap.step == 0:
         if snap.state in ("stopped", "done"):  # ended before its first step
             return t("status." + snap.state, lang)

@@ -131,11 +131,13 @@ def test_two_visitors_are_kept_apart_and_the_cap_holds(server, story_file):
     assert "No training yet" in b.predict(api_name="/training_status")[0]
     assert "No training is running" in b.predict(api_name="/stop_training")
     assert "Training started" in b.predict(*tiny_form(max_steps=100_000, hidden=32), api_name="/start_training")[0]
-    assert "busy" in third.predict(*tiny_form(), api_name="/start_training")[0]
+    assert "number 1 in line" in third.predict(*tiny_form(max_steps=30), api_name="/start_training")[0]
+    assert "Number 1 in line" in third.predict(api_name="/training_status")[0]
+    wait_for(lambda: "Step:" in a.predict(api_name="/training_status")[0])  # a has trained (and will save)
     a.predict(api_name="/stop_training")
     wait_for(lambda: "stopped" in a.predict(api_name="/training_status")[0])
     assert "stopped" not in b.predict(api_name="/training_status")[0]  # b's job runs on
-    assert "Training started" in third.predict(*tiny_form(max_steps=30), api_name="/start_training")[0]
+    wait_for(lambda: "Step:" in third.predict(api_name="/training_status")[0])  # its turn came: it started by itself
     b.predict(api_name="/stop_training")
     wait_for(lambda: "stopped" in b.predict(api_name="/training_status")[0])
     # each visitor sees only its own checkpoints (a trained 1×48, b 1×32)

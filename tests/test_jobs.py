@@ -68,3 +68,34 @@ def test_a_job_stopped_before_its_first_step_says_so_and_saves_nothing(tmp_path)
     assert snap.state == "stopped" and snap.step == 0 and snap.checkpoints == []
     assert list(tmp_path.glob("*.safetensors")) == []  # no checkpoint of an untrained model
     assert status_line(snap) == "⏹ stopped."
+
+
+def wait_until(condition, seconds=60):
+    deadline = time.time() + seconds
+    while not condition() and time.time() < deadline:
+        time.sleep(0.05)
+    return condition()
+
+
+def test_a_full_server_puts_trainings_in_line_and_starts_them_in_turn(tmp_path):
+    corpus = Corpus.from_text(TEXT, val_fraction=0.1)
+    slots = JobSlots(limit=1)
+    long = preset("tiny", epochs=1000, max_steps=0, max_seconds=30, save_every=0)
+    first = TrainingJob(corpus, long, tmp_path / "1", slots=slots).start(wait=True)
+    second = TrainingJob(corpus, long, tmp_path / "2", slots=slots).start(wait=True)
+    third = TrainingJob(corpus, long, tmp_path / "3", slots=slots).start(wait=True)
+    leaver = TrainingJob(corpus, long, tmp_path / "4", slots=slots).start(wait=True)
+    assert [j.snapshot().state for j in (first, second, third, leaver)] == ["running", "waiting", "waiting", "waiting"]
+    assert wait_until(lambda: first.snapshot().step > 3)
+    places = [(j.snapshot().place, j.snapshot().starts_in) for j in (second, third, leaver)]
+    assert [p for p, _ in places] == [1, 2, 3]
+    assert all(s is not None for _, s in places) and places[0][1] < places[1][1] < places[2][1] <= 90
+    leaver.stop()  # its visitor left: out of the line, nothing started
+    assert leaver.snapshot().state == "stopped" and slots.waiting == 2 and not (tmp_path / "4").exists()
+    first.stop()
+    assert wait_until(lambda: second.snapshot().state == "running")  # its turn, by itself
+    assert third.snapshot().place == 1 and slots.running == 1
+    second.stop()
+    assert wait_until(lambda: third.snapshot().state == "running")
+    third.stop()
+    assert third.wait(30) and wait_until(lambda: slots.running == 0)

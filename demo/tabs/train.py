@@ -59,8 +59,9 @@ def build(ctx: Context) -> None:
             visitor.run += 1  # earlier runs' checkpoints stay available in the Generate tab (the last few)
             visitor.prune_runs()
         lang = ctx.lang(request)
-        yield (t("train.started", lang, corpus=corpus_title(corpus.name, lang), layers=config.num_layers,
-                 hidden=config.hidden_size, cell=config.cell), gr.Timer(active=True))
+        started = t("train.started", lang, corpus=corpus_title(corpus.name, lang), layers=config.num_layers,
+                    hidden=config.hidden_size, cell=config.cell)
+        yield in_line(job, started, lang), gr.Timer(active=True)
         yield from follow(job)
 
     def resume_training(request: gr.Request, preset_name: str, *values):
@@ -81,8 +82,14 @@ def build(ctx: Context) -> None:
             job = TrainingJob(visitor.corpus, config, visitor.run_dir, resume=ckpt, slots=ctx.slots, niceness=10)
             ctx.runner.start(job)
             visitor.job = job
-        yield t("train.resumed", ctx.lang(request), step=ckpt.progress.step), gr.Timer(active=True)
+        lang = ctx.lang(request)
+        yield in_line(job, t("train.resumed", lang, step=ckpt.progress.step), lang), gr.Timer(active=True)
         yield from follow(job)
+
+    def in_line(job: TrainingJob, started: str, lang: str) -> str:
+        """What Start says: started, or (every slot taken) the place in line and that it will start by itself."""
+        snap = job.snapshot()
+        return t("train.in_line", lang, place=snap.place, limit=ctx.slots.limit) if snap.state == "waiting" else started
 
     def follow(job: TrainingJob):
         """While the runner trains in this event (chunks on a GPU), say nothing new once a second: the event
