@@ -8,6 +8,10 @@ import os
 with contextlib.suppress(ImportError):  # on a ZeroGPU Space: before anything touches CUDA (see demo/runners.py)
     import spaces  # noqa: F401
 
+# oneDNN (torch's CPU kernels) caches up to 1,024 compiled kernels, each with its buffers, for every shape it
+# meets; a class brings many shapes. 64 keeps the few a training reuses; read once, before torch starts.
+os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "64")
+
 from demo.app import AppConfig, CharLMApp
 
 
