@@ -94,3 +94,32 @@ def test_the_app_trains_in_chunks_driven_by_the_start_event(tmp_path):
         assert len(calls) > 1 and calls[0] is None and all(p and p.endswith(".safetensors") for p in calls[1:])
         final = c.predict(api_name="/training_status")[0]
         assert "400" in final, final
+
+
+def test_a_gpu_call_that_fails_keeps_the_checkpoint_and_says_what_to_do(tmp_path):
+    from demo.runners import chunk_with_messages
+
+    corpus = tmp_path / "family.txt"
+    corpus.write_text(TEXT, encoding="utf-8")
+    with running_app(tmp_path, runner="chunks", chunk_seconds=0.5) as (app, url):
+        answers = iter([None, RuntimeError("ZeroGPU worker error: GPU task aborted"),
+                        None, RuntimeError("You have exceeded your GPU quota (120s requested vs. 30s left).")])
+
+        def flaky(*args):  # a chunk that trains, then the GPU's answers in turn
+            failure = next(answers)
+            if failure is not None:
+                raise failure
+            yield from train_chunk(*args)
+
+        app.ctx.runner.chunk = chunk_with_messages(flaky)
+        c = Client(url, verbose=False)
+        c.predict(None, handle_file(str(corpus)), 0.1, api_name="/load_corpus")
+        form = ["quick", "lstm", 1, 32, 0.0, 8, 16, 0.01, 5.0, 50, 100_000]
+        c.predict(*form, api_name="/start_training")  # the event ends when the job does
+        status, _plot, _sample, files, _timer = c.predict(api_name="/training_status")
+        assert "The GPU call failed or ran out of time" in status and "Resume" in status
+        assert files  # the first chunk's checkpoint is kept
+        c.predict(*form, api_name="/resume_training")
+        status = c.predict(api_name="/training_status")[0]
+        assert "GPU time for your account is used up" in status and "generate" in status
+        assert "Traceback" not in status and "/" not in status.split("quota")[0]
