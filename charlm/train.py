@@ -71,7 +71,7 @@ def evaluate(model: CharRNN, batches: Batches, max_batches: int = 0, bf16: bool 
     was_training = model.training
     model.eval()
     device = model.decoder.weight.device
-    total, count, state = torch.zeros((), dtype=torch.float64, device=device), 0, None
+    losses, sizes, state = [], [], None
     n = len(batches) if not max_batches else min(max_batches, len(batches))
     try:
         for i in range(n):
@@ -79,11 +79,12 @@ def evaluate(model: CharRNN, batches: Batches, max_batches: int = 0, bf16: bool 
             x, y = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
             with mixed_precision(device, bf16):
                 logits, state = model(x, state)
-            total += _loss(logits, y).double() * y.numel()
-            count += y.numel()
+            losses.append(_loss(logits, y))  # left on the device: one transfer at the end, not one per batch
+            sizes.append(y.numel())
     finally:
         model.train(was_training)
-    return total.item() / count
+    means = torch.stack(losses).cpu().tolist()
+    return sum(mean * size for mean, size in zip(means, sizes)) / sum(sizes)
 
 
 def _sample_prime(corpus: Corpus) -> str:

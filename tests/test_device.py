@@ -78,3 +78,16 @@ def test_a_chunk_stops_within_its_time_box(tmp_path):
     assert result.reason == "chunk" and result.progress.step > 1
     assert result.progress.elapsed < 1.5 + 2 * per_step  # past the box by at most the step under way
     assert latest_checkpoint(tmp_path).name == f"i{result.progress.step}_l128.safetensors"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_the_command_line_takes_a_device_and_says_when_it_is_missing(tmp_path, capsys):
+    from charlm.cli import main
+
+    text = tmp_path / "t.txt"
+    text.write_text(TEXT, encoding="utf-8")
+    common = ["train", "--corpus", str(text), "--preset", "tiny", "--max-steps", "2", "--log-every", "0"]
+    assert main([*common, "--out", str(tmp_path / "gpu"), "--device", "cuda"]) == 2
+    assert "no CUDA GPU" in capsys.readouterr().err
+    assert main([*common, "--out", str(tmp_path / "cpu"), "--device", "cpu"]) == 0
+    assert load_checkpoint(tmp_path / "cpu").train_config.device == "cpu"
