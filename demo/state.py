@@ -92,6 +92,24 @@ class Visitor:
                 return
             shutil.rmtree(self.run_dir_for(run), ignore_errors=True)
 
+    def offer(self, checkpoints: list[Path]) -> list[str]:
+        """Hard links to ``checkpoints`` (weights and description) for the page's download list. A running
+        training prunes its old checkpoints at any moment, even while Gradio copies one; a link keeps the file
+        until the next offer replaces it. Costs no disk while the original exists."""
+        folder = self.folder / "offered"
+        folder.mkdir(parents=True, exist_ok=True)
+        links = []
+        for path in checkpoints:
+            link = folder / f"{path.parent.name}-{path.name}"
+            with contextlib.suppress(FileExistsError, FileNotFoundError):
+                os.link(path, link)
+            if link.exists():
+                links.append(link)
+        for old in folder.iterdir():
+            if old not in links:
+                old.unlink(missing_ok=True)
+        return [str(link) for link in links]
+
     @property
     def uploads_dir(self) -> Path:
         return self.folder / "uploads"

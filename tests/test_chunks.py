@@ -73,7 +73,7 @@ def test_a_job_in_chunks_reports_progress_stops_and_survives_its_page_leaving(tm
 def test_the_app_trains_in_chunks_driven_by_the_start_event(tmp_path):
     corpus = tmp_path / "family.txt"
     corpus.write_text(TEXT, encoding="utf-8")
-    with running_app(tmp_path, runner="chunks", chunk_seconds=1.0) as (app, url):
+    with running_app(tmp_path, runner="chunks", chunk_seconds=0.3) as (app, url):
         calls = []
         real = app.ctx.runner.chunk
 

@@ -121,8 +121,7 @@ def build(ctx: Context) -> None:
         key = (id(visitor.job), snap.step, len(snap.val_loss), lang)
         figure = gr.skip() if key == visitor.plotted else figures.loss_figure(snap, lang)
         visitor.plotted = key
-        # the newest two: a run keeps three, so these outlive the next save's pruning while Gradio copies them
-        files = [str(p) for p in snap.checkpoints[-2:] if p.exists()]
+        files = visitor.offer(snap.checkpoints[-3:])  # links: pruning cannot pull a file from under Gradio's copy
         return views.status_line(snap, lang), figure, sample, files, gr.Timer(active=not visitor.job.finished)
 
     with_form = [preset_box, *form]
