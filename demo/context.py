@@ -46,6 +46,7 @@ class AppConfig:
     max_job_minutes: float = 30.0  # a training on the page stops after this long (a class setting; 0: no limit)
     heavy_concurrency: int = 4  # generations / uploads / training starts handled at once
     queue_size: int = 256  # requests waiting at once, for everyone (Gradio on ZeroGPU would default to 1)
+    page_states: int = 1000  # pages whose state Gradio keeps at most (about 220 KB each here: its 10,000 are 2 GB)
     sampler_cache_mb: int = 1024  # loaded models kept for everyone, least recently used out first
     job_memory_mb: int = 0  # memory one training may use (0: this host's or container's, shared by max_jobs)
     session_disk_mb: int = 1024  # disk one visitor's checkpoints and uploads may take

@@ -128,6 +128,7 @@ class SessionStore:
                  on_dispose: Callable[[Visitor], None] | None = None, anonymous_ttl_seconds: float = 600.0):
         self.root = root
         self.on_dispose = on_dispose  # what else to free with a visitor (their loaded models)
+        self.on_forget: Callable[[str], None] | None = None  # and with their session id (Gradio's copy of the page)
         self.ttl = ttl_seconds  # a browser tab unheard of this long is gone (an open page polls while it trains)
         # A client without a browser (the REST API) never reports that it left: it is gone after this idle time,
         # its training stopped and its files removed.
@@ -171,7 +172,7 @@ class SessionStore:
             if self._visitors.get(key) is not visitor or visitor.ended is None:
                 return  # the tab came back
             del self._visitors[key]
-        self._dispose(visitor)
+        self._dispose(visitor, key)
 
     def sweep(self) -> None:
         """Forget visitors unheard of for longer than their time-to-live, stopping their trainings."""
@@ -179,9 +180,9 @@ class SessionStore:
         with self._lock:
             stale = [k for k, v in self._visitors.items()
                      if now - v.last_seen > (self.ttl if v.browser else self.anonymous_ttl)]
-            gone = [self._visitors.pop(k) for k in stale]
-        for visitor in gone:
-            self._dispose(visitor)
+            gone = [(k, self._visitors.pop(k)) for k in stale]
+        for key, visitor in gone:
+            self._dispose(visitor, key)
         if gone:
             _return_freed_memory()
 
@@ -208,13 +209,15 @@ class SessionStore:
         with self._lock:
             return len(self._visitors)
 
-    def _dispose(self, visitor: Visitor) -> None:
+    def _dispose(self, visitor: Visitor, key: str) -> None:
         if visitor.job is not None and not visitor.job.finished:
             visitor.job.stop()
             visitor.job.wait(30)
         shutil.rmtree(visitor.folder, ignore_errors=True)
         if self.on_dispose is not None:
             self.on_dispose(visitor)
+        if self.on_forget is not None:
+            self.on_forget(key)
         log.info("session folder %s removed", visitor.folder.name)
 
 

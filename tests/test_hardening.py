@@ -393,3 +393,18 @@ def test_an_upload_on_a_full_disk_gets_a_message_in_the_visitors_language(server
     failed = httpx.post(url + "gradio_api/upload", files=files)
     assert failed.status_code == 507 and failed.text.startswith("The server's disk is too full")
     assert "/" not in failed.text  # no server path
+
+
+def test_a_forgotten_client_leaves_nothing_in_gradios_page_state(server, monkeypatch):
+    """Gradio keeps a copy of the page's settings per session (about 220 KB) until 10,000 sessions have come;
+    an API client never closes its session, so the app drops that copy when it forgets the visitor."""
+    app, url = server
+    c = Client(url, verbose=False)
+    still_works(c)
+    holder = app.blocks.state_holder
+    assert c.session_hash in holder.session_data
+    monkeypatch.setattr(app.store, "anonymous_ttl", 0.0)
+    for v in app.store.visitors():
+        v.browser = False
+    app.store.sweep()
+    assert c.session_hash not in holder.session_data
