@@ -185,9 +185,9 @@ def test_four_starts_at_once_from_one_visitor_start_one_training(server, visitor
     import demo.tabs.train as train_tab
 
     class SlowStart(train_tab.TrainingJob):
-        def start(self):
+        def start(self, wait=False):
             time.sleep(0.3)
-            return super().start()
+            return super().start(wait)
 
     app, _ = server
     monkeypatch.setattr(train_tab, "TrainingJob", SlowStart)
