@@ -19,7 +19,7 @@ import torch
 
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import PRESETS, TrainConfig, preset
-from .corpora import PYTHON_SOURCE, REGISTRY, download, python_source_text, resolve_corpus_path
+from .corpora import REGISTRY, builtin_names, corpus_text, download, resolve_corpus_path
 from .errors import CharLMError
 from .sample import Sampler, check_settings, prepare_prime
 from .train import CheckpointEvent, EvalEvent, SampleEvent, StepEvent, evaluate, train, validation_batches
@@ -53,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("train", help="train a model on a text file")
-    p.add_argument("--corpus", required=True, help="a UTF-8 text file, or a built-in corpus name")
+    p.add_argument("--corpus", default="anna-karenina",
+                   help="a UTF-8 text file, or a built-in corpus name (default: the chapter's novel, anna-karenina)")
     p.add_argument("--preset", default="quick", choices=sorted(PRESETS), help="starting settings (default quick)")
     p.add_argument("--out", required=True, type=Path, help="folder for checkpoints")
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
@@ -85,10 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _read_corpus_text(source: str) -> tuple[str, str]:
     """Text and display name of a file or a built-in corpus."""
-    resolved = resolve_corpus_path(source)
-    if resolved == PYTHON_SOURCE:
-        return python_source_text(), PYTHON_SOURCE
-    return load_text(resolved), Path(resolved).name
+    if source in builtin_names():
+        return corpus_text(source), source
+    return load_text(resolve_corpus_path(source)), Path(source).name
 
 
 def cmd_train(args: argparse.Namespace) -> int:

@@ -1,14 +1,18 @@
-"""Built-in corpora: the chapter's texts, found in a data folder or downloaded on request,
-and one text that needs neither (Python's own standard library, read from this interpreter).
+"""Built-in corpora: the chapter's texts, shipped with the code (compressed), found in a data
+folder or downloaded on request, and one text that needs nothing (Python's own standard library,
+read from this interpreter).
 
-The public-domain novels are not shipped with the code. ``CHARLM_DATA_DIR`` (default
-``~/.cache/charlm``) is where they are looked for; ``download`` fetches one only when a
-person asks for it, shows progress, and keeps it only if its sha256 is right.
+The chapter's novel and Tiny Shakespeare (both public domain) ship in ``assets/corpora`` as xz
+files, 0.9 MB together, so a fresh clone opens on *Anna Karenina* with no network; their decoded
+text is checked against the registry's sha256 before use. ``CHARLM_DATA_DIR`` (default
+``~/.cache/charlm``) is looked in first, for those and any other registered text; ``download``
+fetches one only when a person asks for it, shows progress, and keeps it only if its sha256 is right.
 """
 
 from __future__ import annotations
 
 import hashlib
+import lzma
 import os
 import sysconfig
 import tempfile
@@ -57,6 +61,7 @@ REGISTRY: dict[str, CorpusInfo] = {
     ),
 }
 PYTHON_SOURCE = "python-stdlib"
+SHIPPED = Path(__file__).resolve().parents[1] / "assets" / "corpora"  # <filename>.xz for the texts that ship
 PYTHON_SOURCE_BYTES = 1_500_000
 
 
@@ -79,9 +84,38 @@ def local_path(name: str) -> Path | None:
     return path if path.is_file() and path.stat().st_size == info.size else None
 
 
+def shipped_path(name: str) -> Path | None:
+    """The compressed copy that ships with the code, or None."""
+    path = SHIPPED / f"{REGISTRY[name].filename}.xz"
+    return path if path.is_file() else None
+
+
+def is_available(name: str) -> bool:
+    """Whether a built-in corpus can be read now, without a download."""
+    return name == PYTHON_SOURCE or (name in REGISTRY and (local_path(name) or shipped_path(name)) is not None)
+
+
 def available() -> list[str]:
     """Names that can be loaded right now, without a download."""
-    return [PYTHON_SOURCE] + [name for name in REGISTRY if local_path(name)]
+    return [name for name in builtin_names() if is_available(name)]
+
+
+def corpus_text(name: str) -> str:
+    """A built-in corpus's text: this interpreter's library source; the data folder's copy; or the shipped,
+    compressed one (decoded no further than its known size, and checked against its sha256)."""
+    if name == PYTHON_SOURCE:
+        return python_source_text()
+    path = local_path(name) or shipped_path(name)
+    if path is None:
+        resolve_corpus_path(name)  # raises the message that says how to get it
+    if path.suffix != ".xz":
+        return load_text(path)
+    info = REGISTRY[name]
+    data = lzma.LZMADecompressor().decompress(path.read_bytes(), max_length=info.size + 1)
+    if len(data) != info.size or hashlib.sha256(data).hexdigest() != info.sha256:
+        raise CharLMError(f"The shipped copy of {name} ({path.name}) is damaged; reinstall, or download it with "
+                          f"'python -m charlm download {name}'.", key="corpus_damaged", name=name)
+    return load_text(data)
 
 
 def resolve_corpus_path(source: str) -> Path | str:
@@ -89,7 +123,7 @@ def resolve_corpus_path(source: str) -> Path | str:
     if source == PYTHON_SOURCE:
         return source
     if source in REGISTRY:
-        path = local_path(source)
+        path = local_path(source) or shipped_path(source)
         if path is None:
             info = REGISTRY[source]
             raise CharLMError(
@@ -134,8 +168,8 @@ def builtin_names() -> tuple[str, ...]:
 
 
 def default_corpus_name() -> str:
-    """The chapter's novel when it is on this computer, else the text that always is."""
-    return "anna-karenina" if local_path("anna-karenina") else PYTHON_SOURCE
+    """The chapter's novel (it ships with the code), else the text that is always there."""
+    return "anna-karenina" if is_available("anna-karenina") else PYTHON_SOURCE
 
 
 def builtin_title(name: str) -> str:
@@ -145,12 +179,10 @@ def builtin_title(name: str) -> str:
 
 def load_builtin(name: str, val_fraction: float = 0.1) -> Corpus:
     """A built-in corpus, read from this computer (never downloaded here)."""
-    resolved = resolve_corpus_path(name) if name in builtin_names() else None
-    if resolved is None:
+    if name not in builtin_names():
         raise CharLMError(f"Unknown corpus {name!r}; choose one of: {', '.join(builtin_names())}.",
                           key="unknown_corpus", name=name)
-    text = python_source_text() if resolved == PYTHON_SOURCE else load_text(resolved)
-    return Corpus.from_text(text, val_fraction, name=name)
+    return Corpus.from_text(corpus_text(name), val_fraction, name=name)
 
 
 def download(name: str, progress: bool = True, timeout: float = 30.0) -> Path:

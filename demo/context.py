@@ -22,7 +22,7 @@ import gradio as gr
 import torch
 
 from charlm import CharLMError, Corpus
-from charlm.corpora import REGISTRY, default_corpus_name, load_builtin, local_path
+from charlm.corpora import REGISTRY, default_corpus_name, is_available, load_builtin
 from charlm.jobs import JobSlots
 from charlm.memory import host_memory_bytes
 
@@ -234,7 +234,7 @@ def _alive(pid: int) -> bool:
 @functools.lru_cache(maxsize=4)
 def builtin_corpus(name: str, val_fraction: float) -> Corpus:
     """A built-in corpus, read once for everyone (a class opening the page at once reads it once)."""
-    if name in REGISTRY and local_path(name) is None:
+    if name in REGISTRY and not is_available(name):
         raise AppError("err.corpus_missing", name=name)
     return load_builtin(name, val_fraction)
 

@@ -246,14 +246,28 @@ def test_a_chinese_corpus_trains_and_generates_in_chinese(server, tmp_path):
 
 
 def test_offline_machine_without_the_novels_falls_back_to_python_source(tmp_path, monkeypatch):
+    import charlm.corpora
     from charlm import CharLMError
     from charlm.corpora import default_corpus_name
     from demo.context import builtin_corpus
 
     monkeypatch.setenv("CHARLM_DATA_DIR", str(tmp_path / "empty"))
+    monkeypatch.setattr(charlm.corpora, "SHIPPED", tmp_path / "no-assets")  # an install without the assets
     builtin_corpus.cache_clear()  # texts read earlier in this process are kept for everyone
     assert default_corpus_name() == "python-stdlib"
     corpus = builtin_corpus("python-stdlib", 0.1)
     assert len(corpus.data) == 1_500_000 and "def " in corpus.text
     with pytest.raises(CharLMError, match="python -m charlm download anna-karenina"):
         builtin_corpus("anna-karenina", 0.1)
+
+
+def test_a_fresh_install_opens_on_the_chapters_novel(tmp_path, monkeypatch):
+    """No data folder, no ../shared, no network: the novel that ships in assets/ is the first text."""
+    from demo.context import builtin_corpus
+
+    monkeypatch.setenv("CHARLM_DATA_DIR", str(tmp_path / "empty"))
+    builtin_corpus.cache_clear()
+    with running_app(tmp_path) as (_app, url):
+        info = client(url).predict(4, 10, 0, 0, False, api_name="/preview_batch")[0]
+    assert "Batch 0 of 44,667" in info and "input `C` → target `h`" in info  # "Chapter 1", 1,786,701 characters
+    builtin_corpus.cache_clear()
