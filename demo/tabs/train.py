@@ -126,8 +126,9 @@ def build(ctx: Context) -> None:
 
     with_form = [preset_box, *form]
     ctx.on(preset_box.change, preset_values, preset_box, form, api_name="preset_values")
-    # In chunks, a training's own event drives it for as long as it runs: those events get a pool of their own.
-    pool = ("training", ctx.config.max_jobs) if ctx.runner.name == "chunks" else None
+    # In chunks, a training's own event drives it for as long as it runs (or waits in line, asleep): those
+    # events get a pool of their own, room for the trainings and three times as many in line.
+    pool = ("training", 4 * ctx.config.max_jobs) if ctx.runner.name == "chunks" else None
     ctx.on(start_btn.click, start_training, with_form, [message, timer], heavy=True, pool=pool,
            api_name="start_training")
     ctx.on(resume_btn.click, resume_training, with_form, [message, timer], heavy=True, pool=pool,
