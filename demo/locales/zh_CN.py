@@ -330,6 +330,7 @@ ERRORS: dict[str, str] = {
     'vocab_size_limit': '字符表有 {n:,} 个字符，上限是 {limit:,}。',
     'memory_budget': '这次训练大约需要 {need_gb:.1f} GB 内存；这台服务器上每个训练最多可用 {budget_gb:.1f} GB。{fits_hint}',
     'no_device': '这台机器上没有 PyTorch 能用的设备 {device}（请改用 auto 或 cpu）。',
+    'corpus_damaged': '随程序附带的 {name} 副本已损坏；请重新安装，或用 python -m charlm download {name} 下载。',
     'model_embedding': '嵌入维度必须是 0（独热编码）或正数。',
 }
 
