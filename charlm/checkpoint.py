@@ -32,6 +32,7 @@ from .errors import CharLMError
 from .files import atomic_write
 from .history import thin
 from .model import CharRNN, ModelConfig, State, parameter_shapes
+from .resume import optimizer_tensors
 from .vocab import Vocab
 
 FORMAT = "charlm-checkpoint"
@@ -91,33 +92,6 @@ def checkpoint_name(step: int, hidden_size: int) -> str:
     return f"i{step}_l{hidden_size}"
 
 
-def _optimizer_tensors(model: CharRNN, optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
-    """Adam's per-parameter moments and step counts as named tensors (no pickle needed)."""
-    names = {id(p): n for n, p in model.named_parameters()}
-    out = {}
-    for p, st in optimizer.state.items():
-        for key, value in st.items():
-            if torch.is_tensor(value):
-                out[f"optimizer.{names[id(p)]}.{key}"] = value.detach().float().cpu().contiguous()
-    return out
-
-
-def restore_optimizer(model: CharRNN, optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor]) -> None:
-    params = dict(model.named_parameters())
-    for key, value in tensors.items():
-        name, _, slot = key[len("optimizer."):].rpartition(".")
-        if name not in params:
-            raise CharLMError(f"The checkpoint's optimizer state names an unknown parameter {name!r}.",
-                              key="ckpt_optimizer", name=name)
-        param = params[name]
-        if slot != "step" and value.shape != param.shape:
-            raise CharLMError(f"The checkpoint's optimizer state for {name} has the wrong shape.",
-                              key="ckpt_optimizer", name=name)
-        # Adam keeps its step count on the CPU unless told otherwise; its moments live with their weights
-        optimizer.state[param][slot] = (value.clone().to(torch.float32) if slot == "step"
-                                        else value.to(device=param.device, dtype=param.dtype, copy=True))
-
-
 def save_checkpoint(
     directory: str | Path,
     model: CharRNN,
@@ -137,7 +111,7 @@ def save_checkpoint(
     # always from the CPU: a checkpoint trained on a GPU loads anywhere
     tensors = {f"model.{k}": v.detach().float().cpu().contiguous() for k, v in model.state_dict().items()}
     if optimizer is not None:
-        tensors.update(_optimizer_tensors(model, optimizer))
+        tensors.update(optimizer_tensors(model, optimizer))
     if carry_state is not None:
         parts = carry_state if isinstance(carry_state, tuple) else (carry_state,)
         for key, t in zip(("h", "c"), parts):

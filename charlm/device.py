@@ -70,3 +70,10 @@ def restore_generator(generator: torch.Generator, state: torch.Tensor | None, se
         generator.set_state(state)
     except (RuntimeError, ValueError):
         generator.manual_seed(seed * 1_000_003 + step)
+
+
+def to_device(state, device: torch.device):
+    """A recurrent state (a tensor, or LSTM's pair) on ``device``; None stays None."""
+    if state is None:
+        return None
+    return tuple(t.to(device) for t in state) if isinstance(state, tuple) else state.to(device)

@@ -16,18 +16,18 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .batches import Batches, check_fits
-from .checkpoint import Checkpoint, Progress, prune_checkpoints, restore_optimizer, save_checkpoint
-from .config import ARCHITECTURE_FIELDS, TrainConfig
-from .device import generator_for, mixed_precision, resolve_device, restore_generator
+from .checkpoint import Checkpoint, Progress, prune_checkpoints, save_checkpoint
+from .config import TrainConfig
+from .device import generator_for, mixed_precision, resolve_device, restore_generator, to_device
 from .errors import CharLMError
+from .evaluate import cross_entropy, evaluate, validation_batches
 from .events import CheckpointEvent, EvalEvent, EventHandler, SampleEvent, StepEvent
 from .history import append_history, read_history, restart_history
 from .model import CharRNN, ModelConfig, detach_state
+from .resume import check_resumable, restore_optimizer, with_dropout
 from .sample import Sampler
 from .vocab import Corpus
 
@@ -52,39 +52,6 @@ def learning_rate_at(config: TrainConfig, step: int, total_steps: int) -> float:
     progress = min(1.0, (step - config.warmup_steps) / max(1, total_steps - config.warmup_steps))
     floor = config.learning_rate * config.min_lr_ratio
     return floor + 0.5 * (config.learning_rate - floor) * (1 + math.cos(math.pi * progress))
-
-
-def _loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1))
-
-
-def validation_batches(data: np.ndarray, config: TrainConfig) -> Batches:
-    """The held-out text cut like the training text; fewer rows if it is short."""
-    rows = min(config.batch_size, max(1, (len(data) - 1) // config.num_steps))
-    return Batches(data, rows, config.num_steps, what="The validation part")
-
-
-@torch.inference_mode()
-def evaluate(model: CharRNN, batches: Batches, max_batches: int = 0, bf16: bool = False) -> float:
-    """Mean cross-entropy per character (nats) over the windows, state carried as in training, on the
-    model's device. The sum stays on the device until the end: one synchronisation, not one per batch."""
-    was_training = model.training
-    model.eval()
-    device = model.decoder.weight.device
-    losses, sizes, state = [], [], None
-    n = len(batches) if not max_batches else min(max_batches, len(batches))
-    try:
-        for i in range(n):
-            x, y = batches[i]
-            x, y = torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
-            with mixed_precision(device, bf16):
-                logits, state = model(x, state)
-            losses.append(_loss(logits, y))  # left on the device: one transfer at the end, not one per batch
-            sizes.append(y.numel())
-    finally:
-        model.train(was_training)
-    means = torch.stack(losses).cpu().tolist()
-    return sum(mean * size for mean, size in zip(means, sizes)) / sum(sizes)
 
 
 def _sample_prime(corpus: Corpus) -> str:
@@ -130,7 +97,7 @@ class _Run:
             check_resumable(resume, corpus, config)
             self.model, self.progress, self.state = resume.model, resume.progress, resume.carry_state
             if self.model.config.dropout != config.dropout:
-                self.model = _with_dropout(self.model, config.dropout)
+                self.model = with_dropout(self.model, config.dropout)
             self.last_checkpoint, self.saved_step = resume.path, resume.progress.step
             # The checkpoint carries a thinned curve; its run folder has the whole history.
             full = read_history(resume.path.parent, resume.progress.step)
@@ -145,7 +112,7 @@ class _Run:
         if resume is not None:
             restore_generator(self.generator, resume.rng_state, config.seed, resume.progress.step)
         self.model.to(self.device)
-        self.state = _to_device(self.state, self.device)
+        self.state = to_device(self.state, self.device)
         self.best: tuple[float, Path] | None = None  # the lowest validation loss saved so far, and its checkpoint
         self.model.train()
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.learning_rate)
@@ -193,7 +160,7 @@ class _Run:
             group["lr"] = lr
         with mixed_precision(self.device, config.bf16):
             logits, self.state = self.model(x, self.state, generator=self.generator)
-        loss = _loss(logits, y)
+        loss = cross_entropy(logits, y)
         loss_value = loss.item()  # the one synchronisation a step makes with a GPU: the log needs the number
         if not math.isfinite(loss_value):
             where = f" The last good checkpoint is {self.last_checkpoint.name}." if self.last_checkpoint else ""
@@ -265,20 +232,6 @@ class _Run:
         self.logged = (len(p.train_loss), len(p.val_loss))
 
 
-def check_resumable(resume: Checkpoint, corpus: Corpus, config: TrainConfig) -> None:
-    """A checkpoint continues only on the same text, with the same architecture and batch shape."""
-    if resume.vocab != corpus.vocab:
-        raise CharLMError("This checkpoint was trained on a text with a different vocabulary; resume it on the "
-                          "same text.", key="resume_vocab")
-    changed = [f for f in ARCHITECTURE_FIELDS if getattr(resume.train_config, f) != getattr(config, f)]
-    if changed:
-        raise CharLMError(f"Cannot resume with different {', '.join(changed)}; keep the checkpoint's settings.",
-                          key="resume_changed", fields=", ".join(changed))
-    if not resume.can_resume:
-        raise CharLMError("This checkpoint holds weights only (no optimizer state), so training cannot resume "
-                          "from it.", key="resume_weights_only")
-
-
 def _due(every: int, step: int) -> bool:
     return bool(every) and step % every == 0
 
@@ -339,15 +292,3 @@ def train(
 
 def sample_text(model: CharRNN, corpus: Corpus, config: TrainConfig) -> str:
     return Sampler(model, corpus.vocab).generate(_sample_prime(corpus), config.sample_length, seed=config.seed)
-
-
-def _to_device(state, device: torch.device):
-    if state is None:
-        return None
-    return tuple(t.to(device) for t in state) if isinstance(state, tuple) else state.to(device)
-
-
-def _with_dropout(model: CharRNN, dropout: float) -> CharRNN:
-    new = CharRNN(ModelConfig(**{**model.config.to_dict(), "dropout": dropout}))
-    new.load_state_dict(model.state_dict())
-    return new

@@ -23,8 +23,8 @@ import torch
 
 from charlm import CharLMError, Corpus
 from charlm.corpora import REGISTRY, default_corpus_name, is_available, load_builtin
-from charlm.jobs import JobSlots
 from charlm.memory import host_memory_bytes
+from charlm.slots import JobSlots
 
 from . import i18n
 from .i18n import AppError

@@ -3,7 +3,8 @@ import time
 import pytest
 
 from charlm import CharLMError, Corpus, preset
-from charlm.jobs import JobSlots, TrainingJob
+from charlm.jobs import TrainingJob
+from charlm.slots import JobSlots
 
 TEXT = "A job runs in the background while the page stays responsive. " * 80
 

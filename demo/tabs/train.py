@@ -10,7 +10,7 @@ from charlm import list_checkpoints, load_checkpoint
 from charlm.config import resume_config
 from charlm.jobs import JobSnapshot, TrainingJob
 from charlm.memory import check_training_memory, run_disk_bytes
-from charlm.train import check_resumable
+from charlm.resume import check_resumable
 
 from .. import fields, figures, views
 from ..context import Context
