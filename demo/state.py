@@ -80,6 +80,7 @@ class Visitor:
     def make_room(self, need: int, budget: int) -> None:
         """Remove the oldest trainings' folders until ``need`` more bytes fit in the visitor's ``budget``;
         refuse (nothing removed) when even removing them all would not be enough."""
+        shutil.rmtree(self.folder / "offered", ignore_errors=True)  # download links: the next status poll remakes them
         training = self.job is not None and not self.job.finished  # its folder is in use
         runs = [r for r in range(1, self.run + 1) if self.run_dir_for(r).is_dir() and not (training and r == self.run)]
         used = self.disk_bytes()
