@@ -131,6 +131,12 @@ def error_text(err: Exception, lang: str) -> str:
     return str(err)
 
 
+# Signs drawn as text: the fonts of a projector's Debian or a school laptop have them. Their emoji forms
+# (the warning sign with its emoji selector, the green tick, the stop square) are empty boxes in a browser
+# without an emoji font (tests/test_i18n.py keeps them out of the page).
+WARNING, FAILED = "⚠ ", "✗ "
+
+
 def message(err: Exception, lang: str) -> str:
     """The one line a handler shows for ``err``."""
-    return "⚠️ " + error_text(err, lang)
+    return WARNING + error_text(err, lang)

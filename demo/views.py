@@ -14,7 +14,7 @@ from charlm import Batches, Corpus, Vocab, one_hot
 from charlm.inspect import Guess, ToyResult, mean_surprise
 from charlm.jobs import JobSnapshot
 
-from .i18n import EN, error_text, t
+from .i18n import EN, FAILED, error_text, t
 
 # Colours for the input/target shift: target column j shares the colour of input column j+1.
 PALETTE = ["#fde68a", "#bfdbfe", "#bbf7d0", "#fbcfe8", "#ddd6fe", "#fed7aa", "#a5f3fc", "#e5e7eb"]
@@ -135,7 +135,7 @@ def failure_text(snap: JobSnapshot, lang: str = EN) -> str:
 def status_line(snap: JobSnapshot, lang: str = EN) -> str:
     """The chapter's log line ("Epoch: 1/20... Step: 10/3960... loss: ...") with speed and time left."""
     if snap.state == "failed":
-        return f"❌ {failure_text(snap, lang)}"
+        return FAILED + failure_text(snap, lang)
     if snap.state == "waiting":
         if snap.starts_in is None:
             return t("status.in_line", lang, place=snap.place)

@@ -227,7 +227,7 @@ def test_a_chinese_corpus_trains_and_generates_in_chinese(server, tmp_path):
     info, *_ = c.predict(8, 32, 0, 0, False, api_name="/preview_batch")
     assert "输入和目标都是 8×32" in info
     message, _ = c.predict("quick", "lstm", 1, 64, 0.0, 16, 32, 5.0, 5.0, 50, 60, api_name="/start_training")
-    assert message == "⚠️ 学习率必须在 1e-05 到 0.1 之间；收到的是 5.0。"
+    assert message == "⚠ 学习率必须在 1e-05 到 0.1 之间；收到的是 5.0。"
     c.predict("quick", "lstm", 1, 64, 0.0, 16, 32, 0.01, 5.0, 50, 60, api_name="/start_training")
     line = wait_for(lambda: (lambda s: s if "完成" in s else None)(c.predict(api_name="/training_status")[0]))
     assert re.search(r"轮次: \d+/50\.\.\. 步数: 60/60\.\.\. 损失: [\d.]+", line)

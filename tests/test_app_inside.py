@@ -18,7 +18,7 @@ def test_toy_table_shows_four_pairs_and_learns(client):
     assert table.count("→") == 4
     after = re.findall(r"after (\d+) steps", table)
     assert after == ["300"]
-    assert "⚠️" in client.predict("aaaa", "rnn", 300, api_name="/toy")[0]
+    assert "⚠" in client.predict("aaaa", "rnn", 300, api_name="/toy")[0]
 
 
 def test_gradients_and_cell_comparison(client):

@@ -68,7 +68,7 @@ def test_a_job_stopped_before_its_first_step_says_so_and_saves_nothing(tmp_path)
     snap = job.snapshot()
     assert snap.state == "stopped" and snap.step == 0 and snap.checkpoints == []
     assert list(tmp_path.glob("*.safetensors")) == []  # no checkpoint of an untrained model
-    assert status_line(snap) == "⏹ stopped."
+    assert status_line(snap) == "■ stopped."
 
 
 def wait_until(condition, seconds=60):

@@ -23,7 +23,7 @@ from charlm.jobs import TrainingJob
 from .. import figures, views
 from ..context import Context
 from ..fields import COMPARE_SECONDS, TOY_CELL, TOY_STEPS
-from ..i18n import I18N, AppError, t
+from ..i18n import I18N, WARNING, AppError, t
 
 ID, TITLE = "inside", "tab.inside"
 DEFAULT_PASSAGE = ('"I\'m not going to argue," said Levin, smiling. "But tell me, what did you do there?"\n'
@@ -85,7 +85,7 @@ def build(ctx: Context) -> None:
                                       visitor.folder / f"compare-{cell}", slots=ctx.slots, niceness=10).start()
                     visitor.job = job
             if busy:
-                yield "⚠️ " + t("cmp.busy", lang), gr.skip()
+                yield WARNING + t("cmp.busy", lang), gr.skip()
                 return
             try:
                 while not job.wait(1.0):
@@ -97,7 +97,7 @@ def build(ctx: Context) -> None:
                     job.stop()
             snap = job.snapshot()
             if snap.state == "failed":
-                yield "⚠️ " + views.failure_text(snap, lang), gr.skip()
+                yield WARNING + views.failure_text(snap, lang), gr.skip()
                 return
             curves[cell] = snap.val_loss
         summary = ", ".join(f"{c.upper()} {p[-1][1]:.3f}" for c, p in curves.items() if p)
