@@ -121,6 +121,8 @@ class _Run:
         self.total_steps = config.epochs * len(self.batches)
         if config.max_steps:
             self.total_steps = min(self.total_steps, config.max_steps)
+        # the epochs the run will reach: "Epoch 1/1" for a run that max_steps ends in its first pass, not "1/50"
+        self.epochs_reached = min(config.epochs, math.ceil(self.total_steps / len(self.batches)))
         if self.progress.batch == 0:
             self.state = None  # a pass over the text starts from a blank memory
         self.started = time.perf_counter() - self.progress.elapsed  # the clock goes on from the checkpoint's
@@ -181,8 +183,8 @@ class _Run:
         p.batch += 1
         p.elapsed = time.perf_counter() - self.started
         p.train_loss.append((p.step, loss_value))
-        return StepEvent(p.epoch + 1, config.epochs, p.step, self.total_steps, loss_value, took, x.numel() / took, lr,
-                         p.elapsed)
+        return StepEvent(p.epoch + 1, self.epochs_reached, p.step, self.total_steps, loss_value, took,
+                         x.numel() / took, lr, p.elapsed)
 
     def evaluate(self) -> None:
         """The loss on the held-out text, recorded and reported (nothing when there is none)."""

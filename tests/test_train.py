@@ -209,3 +209,16 @@ def test_a_full_disk_stops_the_run_with_a_message_and_keeps_the_last_checkpoint(
     assert "No space left on device" in str(info.value) and str(tmp_path) not in str(info.value)
     assert "i10_l64.safetensors" in str(info.value)
     assert load_checkpoint(tmp_path / "i10_l64.safetensors").progress.step == 10
+
+
+def test_the_log_counts_the_epochs_the_run_will_reach():
+    """max_steps ends this run inside its second pass over the text: "Epoch 2/2", not "Epoch 2/50"."""
+    from charlm.batches import Batches
+
+    corpus = Corpus.from_text("Happy families are all alike; every unhappy family is unhappy. " * 60, val_fraction=0.1)
+    cfg = preset("tiny", epochs=50, max_steps=0)
+    per_epoch = len(Batches(corpus.train_data, cfg.batch_size, cfg.num_steps))
+    events = []
+    train(corpus, cfg.replace(max_steps=per_epoch + 1), on_event=events.append)
+    steps = [e for e in events if isinstance(e, StepEvent)]
+    assert {e.epochs for e in steps} == {2} and steps[-1].epoch == 2
