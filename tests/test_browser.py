@@ -33,6 +33,8 @@ def test_a_lesson_in_the_browser(browser, tmp_path):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(url)
         page.get_by_text("Step 1 — the data").wait_for(timeout=30_000)
+        # the page's opening events have run (the default text's summary is drawn): its handlers are live
+        page.locator("#corpus-summary").get_by_text("characters").first.wait_for(timeout=60_000)
 
         # Corpus: upload a text and load it
         page.locator("input[type=file]").first.set_input_files(str(corpus))
