@@ -16,7 +16,6 @@ action, and RSS and disk once the visitors have left and their sessions expired,
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import random
 import shutil
@@ -32,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from bench.common import CORPORA, memory_cgroup, start_app  # noqa: E402
 from bench.load import percentile  # noqa: E402
+from charlm.files import folder_bytes  # noqa: E402
 
 TRAIN = ["quick", "lstm", 1, 64, 0.0, 16, 32, 4e-3, 5.0, 50, 300]
 TEXT = "It was a bright cold day in April, and the clocks were striking thirteen. " * 60
@@ -48,12 +48,7 @@ def rss_mb(pid: int, kind: str = "VmRSS") -> float:
 
 def disk_mb(folder: Path) -> float:
     """The files under ``folder`` (which the server is creating and deleting meanwhile)."""
-    total = 0
-    for parent, _, names in os.walk(folder):
-        for name in names:
-            with contextlib.suppress(OSError):
-                total += os.stat(os.path.join(parent, name)).st_size
-    return total / 1e6
+    return folder_bytes(folder) / 1e6
 
 
 def main() -> None:

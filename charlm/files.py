@@ -1,4 +1,4 @@
-"""Writing a file so that a crash never leaves half of it behind."""
+"""Files on disk: writing one so that a crash never leaves half of it behind, and measuring a folder."""
 
 from __future__ import annotations
 
@@ -33,3 +33,14 @@ def atomic_write(path: Path, data: bytes) -> None:
             os.close(dir_fd)
     except OSError:
         pass
+
+
+def folder_bytes(folder: Path) -> int:
+    """What the files under ``folder`` take; a file deleted while it is counted (a training pruning its
+    checkpoints) counts for nothing."""
+    total = 0
+    for parent, _, names in os.walk(folder):
+        for name in names:
+            with contextlib.suppress(OSError):
+                total += os.stat(os.path.join(parent, name)).st_size
+    return total

@@ -29,7 +29,7 @@ from charlm.slots import JobSlots
 from . import i18n
 from .i18n import AppError
 from .models import ModelCatalogue
-from .runners import ChunkRunner, ThreadRunner, runner_for
+from .runners import ChunkRunner, ThreadRunner, on_zerogpu, runner_for
 from .state import SessionStore, Visitor, tune_allocator
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ def host_defaults(env: Mapping[str, str]) -> dict[str, object]:
       trainings, fifteen minutes each, so that a class takes turns.
     * A laptop or a teacher's machine: half the cores, at least two, thirty minutes.
     """
-    if env.get("SPACES_ZERO_GPU", "").lower() in ("1", "t", "true"):
+    if on_zerogpu(env):
         return {"max_jobs": 8, "max_job_minutes": 10.0}
     cores = int(env.get("CPU_CORES") or os.cpu_count() or 2)
     return {"max_jobs": max(2, cores // 2), "max_job_minutes": 15.0 if env.get("SPACE_ID") else 30.0}

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 
 from charlm import CharLMError
 from charlm.chunks import train_chunk
@@ -26,7 +26,12 @@ from .i18n import AppError
 
 log = logging.getLogger(__name__)
 
-ON_ZEROGPU = os.environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "t", "true")
+def on_zerogpu(env: Mapping[str, str] = os.environ) -> bool:
+    """Whether this is a ZeroGPU Space (the platform sets SPACES_ZERO_GPU, as the ``spaces`` package reads it)."""
+    return env.get("SPACES_ZERO_GPU", "").lower() in ("1", "t", "true")
+
+
+ON_ZEROGPU = on_zerogpu()
 CHUNK_OVERHEAD_SECONDS = 20  # asked of ZeroGPU beyond a chunk's training: the worker's start, loading, saving
 
 try:  # must come before CUDA is first touched (app.py imports this module first)

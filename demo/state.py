@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from charlm import Corpus
+from charlm.files import folder_bytes
 from charlm.jobs import TrainingJob
 
 from .i18n import AppError
@@ -68,14 +69,8 @@ class Visitor:
             shutil.rmtree(self.run_dir_for(run), ignore_errors=True)
 
     def disk_bytes(self, folder: Path | None = None) -> int:
-        """What this visitor's files (or those in ``folder``) take on the server's disk; a file deleted
-        meanwhile (a training pruning its checkpoints) counts for nothing."""
-        total = 0
-        for parent, _, names in os.walk(folder or self.folder):
-            for name in names:
-                with contextlib.suppress(OSError):
-                    total += os.stat(os.path.join(parent, name)).st_size
-        return total
+        """What this visitor's files (or those in ``folder``) take on the server's disk."""
+        return folder_bytes(folder or self.folder)
 
     def make_room(self, need: int, budget: int) -> None:
         """Remove the oldest trainings' folders until ``need`` more bytes fit in the visitor's ``budget``;
