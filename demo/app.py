@@ -15,7 +15,7 @@ from starlette.middleware import Middleware
 
 from .context import AppConfig, Context, Refresh
 from .disk import DiskGuard, gradio_upload_folder
-from .i18n import I18N, i18n_table, t
+from .i18n import I18N, has_text, i18n_table, t
 from .language import LanguageSwitch
 from .locales import LOCALES
 from .state import SessionStore
@@ -48,17 +48,20 @@ class CharLMApp:
         with gr.Blocks(title=title, delete_cache=(900, 3600)) as demo:
             with gr.Row(equal_height=True):
                 with gr.Column(scale=4):
-                    gr.Markdown(I18N("intro"))
+                    gr.Markdown(I18N("intro"), elem_id="intro")
                 with gr.Column(scale=1, min_width=220):
                     self.language = LanguageSwitch(self.ctx)
                     if self.config.space_id:  # on a Space: a copy of one's own, with its own limits and quota
                         gr.DuplicateButton(I18N("space.duplicate"), size="sm")
                         gr.Markdown(I18N("space.own_copy"), elem_classes=["cl-note"])
-            with gr.Tabs():
+            # "wrap": on a phone every tab stays in sight, on two rows, not behind a "⋯" menu
+            with gr.Tabs(overflow_behavior="wrap", elem_id="tabs") as tabs:
                 for tab in TABS:
-                    with gr.Tab(I18N(tab.TITLE), id=tab.ID) as block:
+                    with gr.Tab(I18N(tab.TITLE), id=tab.ID, elem_id=f"tab-{tab.ID}") as block:
                         self.ctx.shared[f"tab:{tab.ID}"] = block
+                        predict_then_check(tab.ID)
                         tab.build(self.ctx)
+            self.ctx.shared["tabs"] = tabs
             self._wire_page(demo)
         self.ctx.store.on_forget = lambda session_hash: forget_page_state(demo, session_hash)
         self.blocks = demo
@@ -106,6 +109,17 @@ class CharLMApp:
             show_error=True,  # Gradio's own input checks (a number sent where a slider expects one) explain themselves
             footer_links=["api", "settings"],
             app_kwargs={"middleware": [Middleware(DiskGuard, folder=gradio_upload_folder())]}, **kwargs)
+
+
+def predict_then_check(tab_id: str) -> None:
+    """The lesson's question for a tab (``ask.<id>`` in the locales), its answer folded away until asked for:
+    students commit to a guess before the tab shows them. A tab without a question gets nothing."""
+    if not has_text(f"ask.{tab_id}"):
+        return
+    with gr.Accordion(I18N("lesson.title"), open=True, elem_classes=["cl-ask"], elem_id=f"ask-{tab_id}"):
+        gr.Markdown(I18N(f"ask.{tab_id}"))
+        with gr.Accordion(I18N("lesson.answer"), open=False, elem_id=f"answer-{tab_id}"):
+            gr.Markdown(I18N(f"answer.{tab_id}"))
 
 
 def forget_page_state(demo: gr.Blocks, session_hash: str) -> None:

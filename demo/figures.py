@@ -7,6 +7,8 @@ can draw it (``figure_lang``); each cell type has one colour in every figure (``
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import matplotlib
 import numpy as np
 from matplotlib import font_manager
@@ -20,8 +22,24 @@ from .locales import LOCALES
 
 
 def _installed(fonts: tuple[str, ...]) -> str | None:
+    """The first of ``fonts`` that matplotlib can draw with. Its font cache may predate a font installed
+    later (a Space's image, a teacher's ``apt install``): then the font's file is found on disk and registered
+    directly, so that Chinese figures never turn English on a machine that has the font."""
     names = {f.name for f in font_manager.fontManager.ttflist}
-    return next((name for name in fonts if name in names), None)
+    found = next((name for name in fonts if name in names), None)
+    return found or next((name for name in fonts if _register(name)), None)
+
+
+def _register(family: str) -> bool:
+    """Add the files on disk that look like ``family`` ("Noto Sans CJK SC": NotoSansCJK-*.ttc) to matplotlib."""
+    stem = "".join(family.split()[:-1] if len(family.split()) > 2 else family.split()).lower()
+    for path in font_manager.findSystemFonts():
+        if stem and stem in Path(path).name.lower().replace("-", "").replace("_", ""):
+            try:
+                font_manager.fontManager.addfont(path)
+            except (OSError, RuntimeError, ValueError):  # a file it cannot read: not this one
+                continue
+    return family in {f.name for f in font_manager.fontManager.ttflist}
 
 
 # For each language that needs its own font (Chinese: Debian's fonts-noto-cjk), the installed one.

@@ -24,7 +24,7 @@ from charlm import Corpus
 from charlm.files import folder_bytes
 from charlm.jobs import TrainingJob
 
-from .i18n import AppError
+from .i18n import AppError, t
 
 log = logging.getLogger(__name__)
 HEAVY_PER_VISITOR = 2  # heavy calls (generations, uploads, experiments) one visitor may have running at once
@@ -39,6 +39,8 @@ class Visitor:
     models: dict[str, Path] = field(default_factory=dict)  # label -> checkpoint file (own folder only)
     plotted: tuple = ()  # what the loss figure last showed, to skip redrawing it
     generation: int = 0  # bumped by Stop: a running generation sees it changed and ends
+    last_seed: int | None = None  # the seed of their latest generation ("Keep this seed" keeps it)
+    said: dict[str, tuple[str, dict]] = field(default_factory=dict)  # where -> the text key and values shown there
     last_seen: float = field(default_factory=time.monotonic)
     ended: float | None = None  # when the tab was reported closed (None: open)
 
@@ -50,6 +52,16 @@ class Visitor:
     browser: bool = False  # the page opened in a browser (API clients never open it, nor say goodbye)
     heavy_calls: threading.Semaphore = field(default_factory=lambda: threading.BoundedSemaphore(HEAVY_PER_VISITOR),
                                              repr=False)  # one visitor's share of the server's heavy work
+
+    def say(self, where: str, key: str, lang: str, /, **params) -> str:
+        """A message for one place in the page (``where``), remembered so that a language switch can say it again."""
+        self.said[where] = (key, params)
+        return t(key, lang, **params)
+
+    def said_again(self, where: str, lang: str) -> str:
+        """What ``where`` shows, in ``lang`` ("" if nothing was said there)."""
+        key, params = self.said.get(where, ("", {}))
+        return t(key, lang, **params) if key else ""
 
     @property
     def checkpoints_dir(self) -> Path:

@@ -72,7 +72,7 @@ def reshape_html(batches: Batches, index: int, n_chars: int, lang: str = EN) -> 
     text = t("reshape.text", lang, n_chars=f"{n_chars:,}", k=f"{K:,}", n=N, m=M, nm=f"{N * M:,}",
              dropped=f"{batches.dropped - 1:,}", km=f"{K * M:,}", index=index, start=f"{index * M:,}",
              end=f"{(index + 1) * M - 1:,}")
-    return f"<p>{text}</p>" + "".join(rows)
+    return f'<p>{text}</p><div class="cl-strip">{"".join(rows)}</div>'
 
 
 def grid_html(ids: np.ndarray, vocab: Vocab, show_ints: bool, shift: int, title: str, lang: str = EN,

@@ -271,3 +271,17 @@ def test_a_fresh_install_opens_on_the_chapters_novel(tmp_path, monkeypatch):
         info = client(url).predict(4, 10, 0, 0, False, api_name="/preview_batch")[0]
     assert "Batch 0 of 44,667" in info and "input `C` → target `h`" in info  # "Chapter 1", 1,786,701 characters
     builtin_corpus.cache_clear()
+
+
+def test_each_generate_draws_a_new_seed_it_shows_and_keep_this_seed_repeats_it(server):
+    _app, url = server
+    c = client(url)
+    label = next(v for v, _ in c.predict(api_name="/model_choices")["choices"] if "quick" in v)
+    runs = [c.predict(label, "Far", 60, 4, 1.0, None, api_name="/generate") for _ in range(2)]
+    seeds = [int(re.search(r"seed (\d+)", status).group(1)) for _text, status in runs]
+    assert seeds[0] != seeds[1] and runs[0][0] != runs[1][0]  # a class sees different texts, each with its seed
+    kept = c.predict(True, api_name="/keep_seed")
+    assert kept == seeds[1]  # the latest one, into the seed box
+    again, status = c.predict(label, "Far", 60, 4, 1.0, kept, api_name="/generate")
+    assert again == runs[1][0] and f"seed {kept}" in status
+    assert c.predict(False, api_name="/keep_seed") is None  # unticked: the box empties, a new seed each time

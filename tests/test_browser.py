@@ -32,6 +32,7 @@ def test_a_lesson_in_the_browser(browser, tmp_path):
     with running_app(tmp_path) as (app, url):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(url)
+        page.get_by_role("tab", name="2 · Corpus").click()  # the lesson opens on the ideas; the data comes second
         page.get_by_text("Step 1 — the data").wait_for(timeout=30_000)
         # the page's opening events have run (the default text's summary is drawn): its handlers are live
         page.locator("#corpus-summary").get_by_text("characters").first.wait_for(timeout=60_000)
@@ -44,7 +45,7 @@ def test_a_lesson_in_the_browser(browser, tmp_path):
         assert f"{len(TEXT):,} characters" in page.locator("#corpus-summary").inner_text()
 
         # Batches: move the N slider with the keyboard; the grid follows
-        page.get_by_role("tab", name="2 · Batches").click()
+        page.get_by_role("tab", name="3 · Batches").click()
         info = page.locator("#batch-info")
         info.get_by_text("15×50").wait_for(timeout=20_000)
         slider = page.locator("#batch-n input[type=range]")
@@ -55,7 +56,7 @@ def test_a_lesson_in_the_browser(browser, tmp_path):
         assert page.locator("#grid-x tr").count() == 10
 
         # Train: start, watch the loss plot change, stop
-        page.get_by_role("tab", name="3 · Train").click()
+        page.get_by_role("tab", name="4 · Train").click()
         page.locator("#start-training").click()
         status = page.locator("#train-status")
         status.get_by_text(re.compile(r"Step: \d+")).wait_for(timeout=60_000)
@@ -75,7 +76,7 @@ def test_a_lesson_in_the_browser(browser, tmp_path):
             raise
 
         # Generate: pick this session's model and write text
-        page.get_by_role("tab", name="4 · Generate").click()
+        page.get_by_role("tab", name="5 · Generate").click()
         model = page.locator("#model-choice input")
         playwright.expect(model).to_have_value(re.compile("pretrained"), timeout=20_000)  # the default
         model.click()  # pick ours
@@ -92,7 +93,7 @@ def test_a_lesson_in_the_browser(browser, tmp_path):
         page.screenshot(path=str(tmp_path / "generate.png"))
 
         # Closing the tab stops that visitor's training and removes its files
-        page.get_by_role("tab", name="3 · Train").click()
+        page.get_by_role("tab", name="4 · Train").click()
         page.locator("#start-training").click()
         status.get_by_text("▶").wait_for(timeout=60_000)  # the new run (the old line said "stopped")
         assert app.slots.running == 1
@@ -118,9 +119,10 @@ def test_the_page_in_chinese_and_the_switch_between_languages(browser, tmp_path)
         context = browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 1000})
         page = context.new_page()
         page.goto(url)
+        page.get_by_role("tab", name="2 · 语料").click()
         page.get_by_text("第 1 步——数据").wait_for(timeout=30_000)
-        assert page.get_by_role("tab").all_inner_texts()[:5] == ["1 · 语料", "2 · 小批量", "3 · 训练", "4 · 生成",
-                                                                  "5 · 网络内部"]
+        assert page.get_by_role("tab").all_inner_texts()[:6] == ["1 · 基本思想", "2 · 语料", "3 · 小批量", "4 · 训练",
+                                                                  "5 · 生成", "6 · 网络内部"]
         status = page.locator("#corpus-status")
         status.get_by_text("已载入").wait_for(timeout=20_000)  # written by Python, in Chinese too
         playwright.expect(page.locator('#language input[value="zh-CN"]')).to_be_checked(timeout=10_000)
@@ -131,20 +133,21 @@ def test_the_page_in_chinese_and_the_switch_between_languages(browser, tmp_path)
         page.get_by_role("button", name="载入文本").click()
         page.locator("#corpus-summary").get_by_text("安娜.txt").wait_for(timeout=20_000)
         assert "嵌入向量" in page.locator("#corpus-summary").inner_text()
-        page.get_by_role("tab", name="2 · 小批量").click()
+        page.get_by_role("tab", name="3 · 小批量").click()
         onehot = page.locator("#one-hot")
         onehot.get_by_text("被点亮的").wait_for(timeout=20_000)
         assert page.locator("#one-hot tr").count() <= 41 and "幸" in page.locator("#grid-x").inner_text()
 
         # The page's switch: labels and Python's text change at once, and stay changed after a reload
         page.locator("#language").get_by_text("English").click()
-        page.get_by_role("tab", name="2 · Batches").wait_for(timeout=20_000)
+        page.get_by_role("tab", name="3 · Batches").wait_for(timeout=20_000)
         page.locator("#batch-info").get_by_text("inputs and targets are both").wait_for(timeout=20_000)
         page.reload()
+        page.get_by_role("tab", name="2 · Corpus").click()
         page.get_by_text("Step 1 — the data").wait_for(timeout=30_000)
         status.get_by_text("Loaded").wait_for(timeout=20_000)
         playwright.expect(page.locator('#language input[value="en"]')).to_be_checked(timeout=10_000)
-        assert page.get_by_role("tab").all_inner_texts()[0] == "1 · Corpus"
+        assert page.get_by_role("tab").all_inner_texts()[0] == "1 · Ideas"
 
         # The footer's settings switch the labels, and the page's switch follows
         def footer_language(name, lang):
@@ -158,5 +161,5 @@ def test_the_page_in_chinese_and_the_switch_between_languages(browser, tmp_path)
         page.keyboard.press("Escape")
         status.get_by_text("已载入").wait_for(timeout=20_000)
         playwright.expect(page.locator('#language input[value="zh-CN"]')).to_be_checked(timeout=10_000)
-        assert page.get_by_role("tab").all_inner_texts()[0] == "1 · 语料"
+        assert page.get_by_role("tab").all_inner_texts()[0] == "1 · 基本思想"
         context.close()

@@ -118,7 +118,7 @@ def test_a_gpu_call_that_fails_keeps_the_checkpoint_and_says_what_to_do(tmp_path
         c.predict(None, handle_file(str(corpus)), 0.1, api_name="/load_corpus")
         form = ["quick", "lstm", 1, 32, 0.0, 8, 16, 0.01, 5.0, 50, 100_000]
         c.predict(*form, api_name="/start_training")  # the event ends when the job does
-        status, _plot, _sample, files, _timer = c.predict(api_name="/training_status")
+        status, _plot, _sample, files, *_ = c.predict(api_name="/training_status")
         assert "The GPU call failed or ran out of time" in status and "Resume" in status
         assert files  # the first chunk's checkpoint is kept
         c.predict(*form, api_name="/resume_training")

@@ -94,7 +94,7 @@ def test_a_new_language_is_one_file_and_the_page_speaks_it(extra_language, tmp_p
     assert ("Français", "fr") in i18n.language_choices()
     assert i18n.normalise("fr-FR") == "fr" and i18n.from_accept_language("fr-CA,fr;q=0.9") == "fr"
     table = i18n.i18n_table().translations_dict["fr"]
-    assert table["tab.corpus"] == "1 · Corpus (fr)" and table["tab.train"] == "3 · Train"  # the rest in English
+    assert table["tab.corpus"] == "1 · Corpus (fr)" and table["tab.train"] == "4 · Train"  # the rest in English
     relabel = {props.get("label") or props.get("value"): update
                for (_, props), update in zip(app.language.translated, app.language.relabel("fr"))}
     assert relabel["tab.corpus"]["label"] == "1 · Corpus (fr)" and relabel["corpus.load"]["value"] == "Charger le texte"

@@ -6,6 +6,6 @@ through ``ctx.on``. What it must redraw when the page opens, the language change
 changes, it registers with ``ctx.refresh``; what it offers other tabs it puts in ``ctx.shared``.
 """
 
-from . import batches, corpus, generate, inside, train
+from . import batches, corpus, generate, ideas, inside, train
 
-TABS = (corpus, batches, train, generate, inside)
+TABS = (ideas, corpus, batches, train, generate, inside)

@@ -1,4 +1,4 @@
-"""Tab 2, mini-batches (chapter §5.2-5.3): N rows × M steps, inputs and their shifted targets, one-hot."""
+"""Tab 3, mini-batches (chapter §5.2-5.3): N rows × M steps, inputs and their shifted targets, one-hot."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def build(ctx: Context) -> None:
         show_ints = gr.Checkbox(False, label=I18N("batch.show_ints"), info=I18N("hint.show_ints"))
     info = gr.Markdown(elem_id="batch-info")
     reshape = gr.HTML()
-    with gr.Row():
+    with gr.Row(elem_classes=["cl-pair"]):  # side by side where they fit, one above the other where not
         grid_x = gr.HTML(elem_id="grid-x")
         grid_y = gr.HTML(elem_id="grid-y")
     onehot = gr.HTML(elem_id="one-hot")

@@ -1,4 +1,4 @@
-"""Tab 1, the corpus (chapter §5.1): a built-in text or an upload, its vocabulary, codes and split."""
+"""Tab 2, the corpus (chapter §5.1): a built-in text or an upload, its vocabulary, codes and split."""
 
 from __future__ import annotations
 

@@ -1,11 +1,14 @@
-"""Tab 4, sampling (chapter §5.12): a model, a prime, top-N and temperature; the text streams in,
+"""Tab 5, sampling (chapter §5.12): a model, a prime, top-N and temperature; the text streams in,
 and the next-character distribution shows which characters can be drawn."""
 
 from __future__ import annotations
 
+import secrets
 import time
 
 import gradio as gr
+
+from charlm.sample import Sampler
 
 from .. import views
 from ..context import Context
@@ -16,6 +19,19 @@ from ..locales import LOCALES
 ID, TITLE = "generate", "tab.generate"
 IN_TOP, OUT_OF_TOP = "#f59e0b", "#94a3b8"
 PRIME_LIMIT = 20_000  # characters: a second of the server's time at most, however many visitors send one
+# What the text box shows on arrival: the chapter's prime, its top-N, and a seed whose text was read and found
+# fit for a classroom's projector (the shipped 2x512 model; a few dialogue lines). Generate draws a new seed.
+DEMO_PRIME, DEMO_LENGTH, DEMO_TOP_N, DEMO_SEED = "Far", 400, 4, 2
+
+
+_demo_texts: dict[str, str] = {}
+
+
+def demo_text(label: str, sampler: Sampler) -> str:
+    """The arrival text of a shipped model, written once for everyone (a class opening the page at once)."""
+    if label not in _demo_texts:
+        _demo_texts[label] = sampler.generate(DEMO_PRIME, DEMO_LENGTH, DEMO_TOP_N, 1.0, DEMO_SEED)
+    return _demo_texts[label]
 
 
 def checked_prime(text: str) -> str:
@@ -30,11 +46,13 @@ def build(ctx: Context) -> None:
         model_box = gr.Dropdown([], label=I18N("gen.model"), info=I18N("hint.model"), elem_id="model-choice")
         ckpt_upload = gr.File(label=I18N("gen.upload"), file_types=[".safetensors"], type="filepath")
     with gr.Row():
-        prime = gr.Textbox("Far", label=I18N("gen.prime"), info=I18N("hint.prime"), elem_id="prime")
+        prime = gr.Textbox(DEMO_PRIME, label=I18N("gen.prime"), info=I18N("hint.prime"), elem_id="prime")
         length = LENGTH.component(500)
-        top_n = TOP_N.component(4, maximum=83)  # its maximum follows the model's vocabulary
+        top_n = TOP_N.component(DEMO_TOP_N, maximum=83)  # its maximum follows the model's vocabulary
         temperature = TEMPERATURE.component(1.0)
-        seed = SEED.component(1)
+        with gr.Column(min_width=160):
+            seed = SEED.component(None, elem_id="seed")  # empty: a new seed each time, shown when done
+            keep_seed = gr.Checkbox(False, label=I18N("gen.keep_seed"), elem_id="keep-seed")
     with gr.Row():
         gen_btn = gr.Button(I18N("gen.generate"), variant="primary", elem_id="generate-btn")
         gen_stop = gr.Button(I18N("gen.stop"), variant="stop")
@@ -56,7 +74,7 @@ def build(ctx: Context) -> None:
     def upload_checkpoint(upload, request: gr.Request):
         visitor, lang = ctx.visitor(request), ctx.lang(request)
         label = ctx.models.add_upload(visitor, upload, ctx.config.session_disk_mb << 20)
-        return (t("gen.loaded", lang, label=visitor.model_names[label][lang]),
+        return (visitor.say("gen", "gen.loaded", lang, label=visitor.model_names[label][lang]),
                 ctx.models.choices(visitor, lang, select=label))
 
     def next_char(label, prime_text, temp, top, request: gr.Request):
@@ -75,7 +93,9 @@ def build(ctx: Context) -> None:
         n_chars, top, temp = LENGTH.parse(n_chars), TOP_N.parse(top), TEMPERATURE.parse(temp)
         if top > len(sampler.vocab):
             raise AppError("err.top_n_vocab", size=len(sampler.vocab), value=top)
-        seed_value = None if seed_value is None or seed_value == "" else SEED.parse(seed_value)
+        # no seed: a new one, shown when done, so that any text can be written again
+        seed_value = secrets.randbelow(2 ** 31) if seed_value is None or seed_value == "" else SEED.parse(seed_value)
+        visitor.last_seed = seed_value
         prime_text = checked_prime(prime_text)
         visitor.generation += 1
         ticket = visitor.generation
@@ -83,17 +103,39 @@ def build(ctx: Context) -> None:
         for i, ch in enumerate(sampler.stream(prime_text, n_chars, top, temp, seed_value)):
             text += ch
             if visitor.generation != ticket:  # Stop was pressed
-                yield text, t("gen.stopped_after", lang, n=i + 1)
+                yield text, visitor.say("gen", "gen.stopped_after", lang, n=i + 1)
                 return
             if time.monotonic() - last > 0.05:
                 last = time.monotonic()
                 yield text, t("gen.progress", lang, i=i + 1, n=n_chars)
-        random = t("gen.random", lang)
-        yield text, t("gen.done", lang, n=n_chars, seed=seed_value if seed_value is not None else random)
+        yield text, visitor.say("gen", "gen.done", lang, n=n_chars, seed=seed_value)
+
+    def keep_this_seed(keep: bool, request: gr.Request):
+        """Checked: the latest generation's seed goes in the box and stays (a new one if none yet); unchecked:
+        the box empties, and each Generate draws a new seed."""
+        visitor = ctx.visitor(request)
+        if not keep:
+            return None
+        if visitor.last_seed is None:
+            visitor.last_seed = secrets.randbelow(2 ** 31)
+        return visitor.last_seed
+
+    def arrival_text(label, request: gr.Request):
+        """The example on arrival (the shipped models only: a visitor's own run has no vetted seed)."""
+        lang = ctx.lang(request)
+        if label not in ctx.models.shipped():
+            return gr.skip(), gr.skip()
+        visitor = ctx.visitor(request)
+        sampler = ctx.models.sampler_for(label, visitor)
+        return demo_text(label, sampler), visitor.say("gen", "gen.example", lang, seed=DEMO_SEED)
+
+    def status_in_language(request: gr.Request):
+        return ctx.visitor(request).said_again("gen", ctx.lang(request))
 
     def stop_generation(request: gr.Request):
-        ctx.visitor(request).generation += 1
-        return t("gen.stopped", ctx.lang(request))
+        visitor = ctx.visitor(request)
+        visitor.generation += 1
+        return visitor.say("gen", "gen.stopped", ctx.lang(request))
 
     dist_in, dist_out = [model_box, prime, temperature, top_n], [note, dist_plot, top_n]
     ctx.on(ctx.shared["tab:generate"].select, model_choices, None, model_box, api_name="model_choices")
@@ -107,4 +149,7 @@ def build(ctx: Context) -> None:
            heavy=True, api_name="generate")
     ctx.on(gen_btn.click, next_char, dist_in, dist_out, api_name="next_char_on_generate", api_visibility="private")
     ctx.on(gen_stop.click, stop_generation, None, status, api_name="stop_generation")
+    ctx.on(keep_seed.input, keep_this_seed, keep_seed, seed, api_name="keep_seed")
     ctx.refresh("models", model_choices, [], [model_box], on=("open", "language"))
+    ctx.refresh("arrival_text", arrival_text, [model_box], [text_box, status], on=("open",))
+    ctx.refresh("generate_status", status_in_language, [], [status], on=("language",))

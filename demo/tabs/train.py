@@ -1,4 +1,4 @@
-"""Tab 3, training (chapter §5.4-5.11): presets and every setting, Start/Stop/Resume, the live log."""
+"""Tab 4, training (chapter §5.4-5.11): presets and every setting, Start/Stop/Resume, the live log."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from .. import fields, figures, views
 from ..context import Context
 from ..fields import TRAIN_FORM, config_from_form, preset_values
 from ..i18n import I18N, AppError, t
+from ..state import Visitor
 from .corpus import corpus_title
 
 ID, TITLE = "train", "tab.train"
@@ -59,9 +60,9 @@ def build(ctx: Context) -> None:
             visitor.run += 1  # earlier runs' checkpoints stay available in the Generate tab (the last few)
             visitor.prune_runs()
         lang = ctx.lang(request)
-        started = t("train.started", lang, corpus=corpus_title(corpus.name, lang), layers=config.num_layers,
-                    hidden=config.hidden_size, cell=config.cell)
-        yield in_line(job, started, lang), gr.Timer(active=True)
+        started = ("train.started", dict(corpus=corpus_title(corpus.name, lang), layers=config.num_layers,
+                                         hidden=config.hidden_size, cell=config.cell))
+        yield in_line(visitor, job, started, lang), gr.Timer(active=True)
         yield from follow(job)
 
     def resume_training(request: gr.Request, preset_name: str, *values):
@@ -82,14 +83,17 @@ def build(ctx: Context) -> None:
             job = TrainingJob(visitor.corpus, config, visitor.run_dir, resume=ckpt, slots=ctx.slots, niceness=10)
             ctx.runner.start(job)
             visitor.job = job
-        lang = ctx.lang(request)
-        yield in_line(job, t("train.resumed", lang, step=ckpt.progress.step), lang), gr.Timer(active=True)
+        resumed = ("train.resumed", dict(step=ckpt.progress.step))
+        yield in_line(visitor, job, resumed, ctx.lang(request)), gr.Timer(active=True)
         yield from follow(job)
 
-    def in_line(job: TrainingJob, started: str, lang: str) -> str:
+    def in_line(visitor: Visitor, job: TrainingJob, started: tuple[str, dict], lang: str) -> str:
         """What Start says: started, or (every slot taken) the place in line and that it will start by itself."""
         snap = job.snapshot()
-        return t("train.in_line", lang, place=snap.place, limit=ctx.slots.limit) if snap.state == "waiting" else started
+        if snap.state == "waiting":
+            return visitor.say("train", "train.in_line", lang, place=snap.place, limit=ctx.slots.limit)
+        key, params = started
+        return visitor.say("train", key, lang, **params)
 
     def follow(job: TrainingJob):
         """While the runner trains in this event (chunks on a GPU), say nothing new once a second: the event
@@ -103,16 +107,16 @@ def build(ctx: Context) -> None:
     def stop_training(request: gr.Request):
         visitor = ctx.visitor(request)
         if visitor.job is None or visitor.job.finished:
-            return t("train.not_running", ctx.lang(request))
+            return visitor.say("train", "train.not_running", ctx.lang(request))
         visitor.job.stop()
-        return t("train.stopping", ctx.lang(request))
+        return visitor.say("train", "train.stopping", ctx.lang(request))
 
     def training_status(request: gr.Request):
         visitor = ctx.visitor(request)
         lang = ctx.lang(request)
         if visitor.job is None:
             return (t("train.none_yet", lang), figures.loss_figure(JobSnapshot("pending"), lang), "", [],
-                    gr.Timer(active=False))
+                    gr.Timer(active=False), gr.skip())
         snap = visitor.job.snapshot()
         sample = ""
         if snap.samples:
@@ -122,7 +126,16 @@ def build(ctx: Context) -> None:
         figure = gr.skip() if key == visitor.plotted else figures.loss_figure(snap, lang)
         visitor.plotted = key
         files = visitor.offer(snap.checkpoints[-3:])  # links: pruning cannot pull a file from under Gradio's copy
-        return views.status_line(snap, lang), figure, sample, files, gr.Timer(active=not visitor.job.finished)
+        message = gr.skip()
+        if visitor.job.finished and visitor.said.pop("train", None):  # "started", "stopping": the status line says more
+            message = ""
+        return (views.status_line(snap, lang), figure, sample, files, gr.Timer(active=not visitor.job.finished),
+                message)
+
+    def status_in_language(request: gr.Request):
+        """After a language switch: the status, and the last message said again in the new language."""
+        *shown_now, _ = training_status(request)
+        return *shown_now, ctx.visitor(request).said_again("train", ctx.lang(request))
 
     with_form = [preset_box, *form]
     ctx.on(preset_box.change, preset_values, preset_box, form, api_name="preset_values")
@@ -134,6 +147,6 @@ def build(ctx: Context) -> None:
     ctx.on(resume_btn.click, resume_training, with_form, [message, timer], heavy=True, pool=pool,
            api_name="resume_training")
     ctx.on(stop_btn.click, stop_training, None, message, api_name="stop_training")
-    ctx.on(timer.tick, training_status, None, shown, api_name="training_status")
-    ctx.refresh("status", training_status, [], shown, on=("language",))
+    ctx.on(timer.tick, training_status, None, [*shown, message], api_name="training_status")
+    ctx.refresh("status", status_in_language, [], [*shown, message], on=("language",))
 

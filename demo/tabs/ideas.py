@@ -1,0 +1,81 @@
+"""Tab 1, the ideas (chapter §1-4): the h-e-l-o toy, vanishing gradients, and RNN vs GRU vs LSTM
+trained side by side (maths in charlm.inspect)."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from charlm.cells import simplest_first
+from charlm.inspect import comparison_config, gradient_curves, toy_model
+from charlm.jobs import TrainingJob
+
+from .. import figures, views
+from ..context import Context
+from ..fields import COMPARE_SECONDS, TOY_CELL, TOY_STEPS
+from ..i18n import I18N, WARNING, t
+
+ID, TITLE = "ideas", "tab.ideas"
+
+
+def build(ctx: Context) -> None:
+    gr.Markdown(I18N("explain.ideas"))
+    with gr.Accordion(I18N("toy.title"), open=True):
+        gr.Markdown(I18N("toy.explain"))
+        with gr.Row():
+            word = gr.Textbox("hello", label=I18N("toy.word"), info=I18N("toy.word_info"))
+            toy_cell = TOY_CELL.component("rnn")
+            toy_steps = TOY_STEPS.component(300)
+        toy_btn = gr.Button(I18N("toy.button"))
+        toy_msg, toy_out = gr.Markdown(), gr.HTML()
+    with gr.Accordion(I18N("grad.title"), open=False):
+        gr.Markdown(I18N("grad.explain"))
+        grad_btn = gr.Button(I18N("grad.button"))
+        grad_msg, grad_plot = gr.Markdown(), gr.Plot()
+    with gr.Accordion(I18N("cmp.title"), open=False):
+        gr.Markdown(I18N("cmp.explain"))
+        cmp_seconds = COMPARE_SECONDS.component(20)
+        cmp_btn = gr.Button(I18N("cmp.button"))
+        cmp_msg, cmp_plot = gr.Markdown(), gr.Plot()
+
+    def run_toy(text, cell, steps, request: gr.Request):
+        result = toy_model(text, cell=TOY_CELL.parse(cell), steps=TOY_STEPS.parse(steps))
+        return "", views.toy_table(result, ctx.lang(request))
+
+    def run_gradients(request: gr.Request):
+        corpus = ctx.corpus(ctx.visitor(request))
+        lang = ctx.lang(request)
+        return t("grad.note", lang), figures.gradient_figure(gradient_curves(len(corpus.vocab), corpus.data), lang)
+
+    def run_compare(seconds, request: gr.Request):
+        visitor, lang = ctx.visitor(request), ctx.lang(request)
+        seconds = COMPARE_SECONDS.parse(seconds)
+        curves = {}
+        for cell in simplest_first():
+            with visitor.starting:  # one training per visitor, the race's included
+                busy = visitor.job is not None and not visitor.job.finished
+                if not busy:
+                    job = TrainingJob(ctx.corpus(visitor), comparison_config(cell, seconds),
+                                      visitor.folder / f"compare-{cell}", slots=ctx.slots, niceness=10).start()
+                    visitor.job = job
+            if busy:
+                yield WARNING + t("cmp.busy", lang), gr.skip()
+                return
+            try:
+                while not job.wait(1.0):
+                    snap = job.snapshot()
+                    loss = snap.loss or float("nan")
+                    yield t("cmp.progress", lang, cell=cell.upper(), step=snap.step, loss=loss), gr.skip()
+            finally:  # the page went away (Gradio stops asking for updates and closes this generator): so does the work
+                if not job.finished:
+                    job.stop()
+            snap = job.snapshot()
+            if snap.state == "failed":
+                yield WARNING + views.failure_text(snap, lang), gr.skip()
+                return
+            curves[cell] = snap.val_loss
+        summary = ", ".join(f"{c.upper()} {p[-1][1]:.3f}" for c, p in curves.items() if p)
+        yield t("cmp.final", lang, seconds=seconds, summary=summary), figures.compare_figure(curves, lang)
+
+    ctx.on(toy_btn.click, run_toy, [word, toy_cell, toy_steps], [toy_msg, toy_out], heavy=True, api_name="toy")
+    ctx.on(grad_btn.click, run_gradients, None, [grad_msg, grad_plot], heavy=True, api_name="gradient_decay")
+    ctx.on(cmp_btn.click, run_compare, cmp_seconds, [cmp_msg, cmp_plot], heavy=True, api_name="compare_cells")
