@@ -32,6 +32,11 @@ def fitting_shape_hint(n_chars: int, batch_size: int, num_steps: int) -> str:
     return f"A shape that fits: batch_size={shape[0]}, num_steps={shape[1]}."
 
 
+def batch_count(n_chars: int, batch_size: int, num_steps: int) -> int:
+    """K: the whole N×M batches in a text of ``n_chars`` (one character more is needed as the last target)."""
+    return max(0, (n_chars - 1) // (batch_size * num_steps))
+
+
 def check_fits(n_chars: int, batch_size: int, num_steps: int, what: str = "The text") -> None:
     """Raise a helpful error unless ``n_chars`` can fill at least one N×M batch (plus one target)."""
     if batch_size < 1 or num_steps < 1:
@@ -55,7 +60,7 @@ class Batches:
         self.batch_size = batch_size
         self.num_steps = num_steps
         chars_per_batch = batch_size * num_steps
-        self.num_batches = (len(data) - 1) // chars_per_batch
+        self.num_batches = batch_count(len(data), batch_size, num_steps)
         used = self.num_batches * chars_per_batch
         self.inputs = np.ascontiguousarray(data[:used].reshape(batch_size, -1))
         self.targets = np.ascontiguousarray(data[1: used + 1].reshape(batch_size, -1))

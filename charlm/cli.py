@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from .coach import RunFacts, diagnose
 from .config import PRESETS, TrainConfig, preset
 from .corpora import REGISTRY, builtin_names, corpus_text, download, resolve_corpus_path
 from .errors import CharLMError
@@ -122,8 +123,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     bar = tqdm(total=None, unit="step", dynamic_ncols=True, initial=resume.progress.step if resume else 0)
 
+    clipped: list[bool] = []  # per step: whether clipping fired, for the coach
+
     def on_event(event) -> None:
         if isinstance(event, StepEvent):
+            clipped.append(bool(config.grad_clip) and event.grad_norm > config.grad_clip)
             bar.total = event.total_steps
             bar.update(event.step - bar.n)
             bar.set_postfix(loss=f"{event.loss:.3f}", chars_s=f"{event.chars_per_sec:,.0f}", refresh=False)
@@ -146,6 +150,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     val = result.progress.val_loss[-1][1] if result.progress.val_loss else float("nan")
     print(f"Done ({result.reason}) at step {result.progress.step} after {result.progress.elapsed:.0f} s; "
           f"validation loss {val:.4f}; checkpoint {result.checkpoint}")
+    for finding in diagnose(RunFacts.of(corpus, config), result.progress.train_loss, result.progress.val_loss,
+                            clipped, finished=True):
+        print(f"Coach: {finding.english}", file=sys.stderr)
     return 0
 
 

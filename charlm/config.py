@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from .cells import CELLS, cell_names
 from .device import DEVICES
 from .errors import CharLMError
+from .model import ModelConfig
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,11 @@ class TrainConfig:
         "help": "keep the latest N checkpoints and the best by validation loss, delete older ones (0: keep all)"})
     sample_every: int = field(default=0, metadata={"help": "generate a short sample every N steps (0: never)"})
     sample_length: int = field(default=200, metadata={"help": "characters in those samples"})
+
+    def model_config(self, vocab_size: int) -> ModelConfig:
+        """The shape of the model these settings train, for a text of ``vocab_size`` characters."""
+        return ModelConfig.for_vocab(vocab_size, cell=self.cell, hidden_size=self.hidden_size,
+                                     num_layers=self.num_layers, dropout=self.dropout)
 
     def __post_init__(self) -> None:
         problems = []

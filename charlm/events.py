@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ class StepEvent:
     chars_per_sec: float
     learning_rate: float
     elapsed: float
+    grad_norm: float = math.nan  # the gradient's global norm before clipping (clipping fired if above grad_clip)
 
     def log_line(self) -> str:
         """The chapter's log line, plus throughput."""

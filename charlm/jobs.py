@@ -12,6 +12,7 @@ in a process, so a class on one small server cannot start more trainings than it
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import threading
@@ -23,6 +24,7 @@ from pathlib import Path
 
 from .checkpoint import Checkpoint, list_checkpoints
 from .chunks import STOP_FILE, ChunkEnd
+from .coach import Finding, RunFacts, diagnose
 from .config import TrainConfig
 from .errors import CharLMError
 from .model import CharRNN
@@ -50,6 +52,7 @@ class JobSnapshot:
     val_loss: list[tuple[int, float]] = field(default_factory=list)
     samples: list[tuple[int, str]] = field(default_factory=list)
     checkpoints: list[Path] = field(default_factory=list)
+    clipped: list[bool] = field(default_factory=list)  # per step of this job: whether gradient clipping fired
     error: str = ""
     failure: CharLMError | None = None  # the error itself, so an interface can show it in its own language
     reason: str = ""
@@ -146,8 +149,20 @@ class TrainingJob:
                 state=s.state, step=s.step, total_steps=s.total_steps, epoch=s.epoch, epochs=s.epochs,
                 loss=s.loss, sec_per_batch=s.sec_per_batch, chars_per_sec=s.chars_per_sec, elapsed=s.elapsed,
                 train_loss=list(s.train_loss), val_loss=list(s.val_loss), samples=list(s.samples),
-                checkpoints=list(s.checkpoints), error=s.error, failure=s.failure, reason=s.reason,
+                checkpoints=list(s.checkpoints), clipped=list(s.clipped), error=s.error, failure=s.failure,
+                reason=s.reason,
             )
+
+    @functools.cached_property
+    def facts(self) -> RunFacts:
+        """What the coach knows before the run: the text's size and letter frequencies, the model's size."""
+        return RunFacts.of(self.corpus.with_val_fraction(self.config.val_fraction), self.config)
+
+    def findings(self, snap: JobSnapshot | None = None) -> list[Finding]:
+        """The coach's findings on this run so far (or on ``snap``, a snapshot of it)."""
+        snap = snap or self.snapshot()
+        return diagnose(self.facts, snap.train_loss, snap.val_loss, snap.clipped,
+                        finished=snap.state in FINISHED_STATES)
 
     # internals -------------------------------------------------------------------------
     def _set(self, **changes) -> None:
@@ -166,6 +181,7 @@ class TrainingJob:
                                    else event.sec_per_batch)
                 s.chars_per_sec = self.config.batch_size * self.config.num_steps / s.sec_per_batch
                 s.train_loss.append((event.step, event.loss))
+                s.clipped.append(bool(self.config.grad_clip) and event.grad_norm > self.config.grad_clip)
             elif isinstance(event, EvalEvent):
                 s.val_loss.append((event.step, event.val_loss))
             elif isinstance(event, SampleEvent):

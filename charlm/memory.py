@@ -13,7 +13,7 @@ from pathlib import Path
 from .cells import CELLS
 from .config import TrainConfig
 from .errors import CharLMError
-from .model import ModelConfig, parameter_shapes
+from .model import parameter_count
 
 # Measured on a CPU (peak RSS of two training steps, torch 2.13; bench/bench_memory.py): saved activations
 # come to about (2·blocks + 4) floats per unit, layer, step and sequence (LSTM 11.7, GRU 10, plain RNN 4.4
@@ -32,9 +32,7 @@ def estimate_training_bytes(config: TrainConfig, vocab_size: int) -> int:
 def checkpoint_bytes(config: TrainConfig, vocab_size: int) -> int:
     """The size of one checkpoint file: the weights and Adam's two moments in float32, the memory carried
     to the next batch, and a description (vocabulary, settings, a thinned loss curve) under 256 KB."""
-    model = ModelConfig.for_vocab(vocab_size, cell=config.cell, hidden_size=config.hidden_size,
-                                  num_layers=config.num_layers, dropout=config.dropout)
-    params = sum(_numel(shape) for shape in parameter_shapes(model).values())
+    params = parameter_count(config.model_config(vocab_size))
     carry = (2 if CELLS[config.cell].has_cell_state else 1) * config.num_layers * config.batch_size * config.hidden_size
     return FLOAT * (3 * params + carry) + (256 << 10)
 
@@ -50,19 +48,10 @@ def run_disk_bytes(config: TrainConfig, vocab_size: int) -> int:
 
 def _terms(config: TrainConfig, vocab_size: int) -> tuple[int, int]:
     """(bytes whatever the batch, bytes per sequence in the batch)."""
-    model = ModelConfig.for_vocab(vocab_size, cell=config.cell, hidden_size=config.hidden_size,
-                                  num_layers=config.num_layers, dropout=config.dropout)
-    params = sum(_numel(shape) for shape in parameter_shapes(model).values())
+    params = parameter_count(config.model_config(vocab_size))
     blocks, H = CELLS[config.cell].blocks, config.hidden_size
     per_position = config.num_layers * H * (2 * blocks + 4) + blocks * H + 4 * vocab_size
     return int(MARGIN * FLOAT * 4 * params), int(MARGIN * FLOAT * config.num_steps * per_position)
-
-
-def _numel(shape: tuple[int, ...]) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n
 
 
 def host_memory_bytes(cgroup_root: Path = Path("/sys/fs/cgroup"), own: Path = Path("/proc/self/cgroup")) -> int:

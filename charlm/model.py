@@ -7,6 +7,7 @@ kernels over whole windows; step-by-step generation uses the faster path in ``sa
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -176,6 +177,11 @@ def detach_state(state: State) -> State:
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def parameter_count(config: ModelConfig) -> int:
+    """How many numbers the model of ``config`` learns, without allocating them."""
+    return sum(math.prod(shape) for shape in parameter_shapes(config).values())
 
 
 def parameter_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:

@@ -26,7 +26,7 @@ from .errors import CharLMError
 from .evaluate import cross_entropy, evaluate, validation_batches
 from .events import CheckpointEvent, EvalEvent, EventHandler, SampleEvent, StepEvent
 from .history import append_history, read_history, restart_history
-from .model import CharRNN, ModelConfig, detach_state
+from .model import CharRNN, detach_state
 from .resume import check_resumable, restore_optimizer, with_dropout
 from .sample import Sampler
 from .vocab import Corpus
@@ -88,9 +88,7 @@ class _Run:
         # CPU (the same start on every device); on the CPU that generator then draws the dropout masks too.
         self.generator = torch.Generator().manual_seed(config.seed)
         if resume is None:
-            self.model = CharRNN(ModelConfig.for_vocab(len(corpus.vocab), cell=config.cell,
-                                                       hidden_size=config.hidden_size, num_layers=config.num_layers,
-                                                       dropout=config.dropout), generator=self.generator)
+            self.model = CharRNN(config.model_config(len(corpus.vocab)), generator=self.generator)
             self.progress, self.state = Progress(), None
             self.last_checkpoint, self.saved_step = None, -1
         else:
@@ -174,8 +172,8 @@ class _Run:
             )
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        if config.grad_clip:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.grad_clip)
+        # the gradient's global norm before clipping (clipping off: measured, not changed), for the coach
+        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.grad_clip or math.inf)
         self.optimizer.step()
         self.state = detach_state(self.state)
         took = time.perf_counter() - started
@@ -184,7 +182,7 @@ class _Run:
         p.elapsed = time.perf_counter() - self.started
         p.train_loss.append((p.step, loss_value))
         return StepEvent(p.epoch + 1, self.epochs_reached, p.step, self.total_steps, loss_value, took,
-                         x.numel() / took, lr, p.elapsed)
+                         x.numel() / took, lr, p.elapsed, float(norm))
 
     def evaluate(self) -> None:
         """The loss on the held-out text, recorded and reported (nothing when there is none)."""

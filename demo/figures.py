@@ -15,6 +15,7 @@ from matplotlib import font_manager
 from matplotlib.figure import Figure
 
 from charlm.cells import CELLS
+from charlm.coach import best_validation
 from charlm.jobs import JobSnapshot
 
 from .i18n import EN, locale, t
@@ -59,8 +60,10 @@ def new_figure(width: float, height: float):
     return fig, fig.subplots()
 
 
-def loss_figure(snap: JobSnapshot, lang: str = EN, max_points: int = 2000):
-    """Training loss per step (thin) with its moving average, and validation loss (dots)."""
+def loss_figure(snap: JobSnapshot, lang: str = EN, max_points: int = 2000, frequencies: float | None = None):
+    """Training loss per step (thin) with its moving average, validation loss (dots) with its best point
+    starred (the checkpoint to generate with), and the letter-frequency level (``frequencies``: the loss of
+    knowing only how often each character occurs), the line a model must get well below."""
     lang = figure_lang(lang)
     fig, ax = new_figure(9, 3.6)
     if snap.train_loss:
@@ -75,6 +78,10 @@ def loss_figure(snap: JobSnapshot, lang: str = EN, max_points: int = 2000):
     if snap.val_loss:
         ax.plot([s for s, _ in snap.val_loss], [v for _, v in snap.val_loss], "o-", color="#2563eb", ms=4,
                 lw=1.2, label=t("plot.validation", lang))
+        step, loss = best_validation(snap.val_loss)
+        ax.plot([step], [loss], "*", color="#16a34a", ms=14, zorder=5, label=t("plot.best", lang, step=step))
+    if frequencies is not None and (snap.train_loss or snap.val_loss):
+        ax.axhline(frequencies, color="#64748b", lw=1, ls="--", label=t("plot.frequencies", lang))
     ax.set_xlabel(t("plot.step", lang))
     ax.set_ylabel(t("plot.loss", lang))
     ax.grid(alpha=0.3)

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from charlm import Batches, Corpus, Vocab, one_hot
+from charlm.coach import Finding
 from charlm.inspect import Guess, ToyResult, mean_surprise
 from charlm.jobs import JobSnapshot
 
@@ -149,6 +150,17 @@ def status_line(snap: JobSnapshot, lang: str = EN) -> str:
              loss=snap.loss, spb=snap.sec_per_batch, cps=snap.chars_per_sec, elapsed=format_seconds(snap.elapsed),
              eta=format_seconds(snap.eta), val=val)
     return f"{t('status.' + snap.state, lang)} {line}"
+
+
+COACH_SIGNS = {"good": "✓", "note": "•", "warn": "⚠"}  # text signs, drawn by every font (no emoji)
+
+
+def coach_text(findings: list[Finding], lang: str = EN) -> str:
+    """The coach's findings as a short list, each with the numbers behind it ("" when it has nothing to say)."""
+    if not findings:
+        return ""
+    lines = [f"- {COACH_SIGNS[f.level]} {t('coach.' + f.key, lang, **f.numbers)}" for f in findings]
+    return f"**{t('coach.title', lang)}**\n" + "\n".join(lines)
 
 
 def probability_frame(probs: np.ndarray, vocab: Vocab, top_n: int, lang: str = EN, show: int = 20) -> pd.DataFrame:

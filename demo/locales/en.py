@@ -6,6 +6,8 @@ ones (a test checks). Errors from ``charlm`` need no table here: their English i
 sentence, written next to the check that raises it.
 """
 
+from charlm.coach import ENGLISH as COACH
+
 CODE = "en"
 NAME = "English"
 
@@ -129,6 +131,9 @@ TEXTS: dict[str, str] = {
     'plot.train_each': 'training (each batch)',
     'plot.train_smooth': 'training (smoothed)',
     'plot.validation': 'validation',
+    'coach.title': 'Coach',
+    'plot.best': 'best validation (step {step})',
+    'plot.frequencies': 'letter frequencies only',
     'plot.step': 'step (batches seen)',
     'plot.loss': 'loss (nats per character)',
     'plot.empty': 'the loss curve appears here once training starts',
@@ -277,4 +282,6 @@ TEXTS: dict[str, str] = {
     'name.seconds': 'Seconds of training',
     'punct.colon': ': ',
     'punct.comma': ', ',
+    # the coach's findings: charlm's own English (``charlm/coach.py``), one text for the CLI and the page
+    **{f'coach.{key}': text for key, text in COACH.items()},
 }

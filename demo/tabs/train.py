@@ -38,6 +38,7 @@ def build(ctx: Context) -> None:
         resume_btn = gr.Button(I18N("train.resume"), elem_id="resume-training")
     message = gr.Markdown(elem_id="train-message")
     status = gr.Markdown(I18N("train.no_training"), elem_id="train-status")
+    coach = gr.Markdown(elem_id="coach")  # what the curve says, live and after the run
     loss_plot = gr.Plot(label=I18N("train.loss_plot"), elem_id="loss-plot")
     sample_box = gr.Textbox(label=I18N("train.sample"), lines=6, interactive=False, elem_id="train-sample")
     ckpt_files = gr.File(label=I18N("train.checkpoints"), file_count="multiple", interactive=False)
@@ -116,26 +117,28 @@ def build(ctx: Context) -> None:
         lang = ctx.lang(request)
         if visitor.job is None:
             return (t("train.none_yet", lang), figures.loss_figure(JobSnapshot("pending"), lang), "", [],
-                    gr.Timer(active=False), gr.skip())
+                    gr.Timer(active=False), gr.skip(), "")
         snap = visitor.job.snapshot()
         sample = ""
         if snap.samples:
             sample = t("train.sample_header", lang, step=snap.samples[-1][0]) + "\n" + snap.samples[-1][1]
         # redraw the figure only when there is something new to show (or in another language)
         key = (id(visitor.job), snap.step, len(snap.val_loss), lang)
-        figure = gr.skip() if key == visitor.plotted else figures.loss_figure(snap, lang)
+        job = visitor.job
+        figure = gr.skip() if key == visitor.plotted else figures.loss_figure(snap, lang,
+                                                                            frequencies=job.facts.unigram_entropy)
         visitor.plotted = key
         files = visitor.offer(snap.checkpoints[-3:])  # links: pruning cannot pull a file from under Gradio's copy
         message = gr.skip()
         if visitor.job.finished and visitor.said.pop("train", None):  # "started", "stopping": the status line says more
             message = ""
-        return (views.status_line(snap, lang), figure, sample, files, gr.Timer(active=not visitor.job.finished),
-                message)
+        return (views.status_line(snap, lang), figure, sample, files, gr.Timer(active=not job.finished),
+                message, views.coach_text(job.findings(snap), lang))
 
     def status_in_language(request: gr.Request):
         """After a language switch: the status, and the last message said again in the new language."""
-        *shown_now, _ = training_status(request)
-        return *shown_now, ctx.visitor(request).said_again("train", ctx.lang(request))
+        *shown_now, _, coach_now = training_status(request)
+        return *shown_now, ctx.visitor(request).said_again("train", ctx.lang(request)), coach_now
 
     with_form = [preset_box, *form]
     ctx.on(preset_box.change, preset_values, preset_box, form, api_name="preset_values")
@@ -147,6 +150,6 @@ def build(ctx: Context) -> None:
     ctx.on(resume_btn.click, resume_training, with_form, [message, timer], heavy=True, pool=pool,
            api_name="resume_training")
     ctx.on(stop_btn.click, stop_training, None, message, api_name="stop_training")
-    ctx.on(timer.tick, training_status, None, [*shown, message], api_name="training_status")
-    ctx.refresh("status", status_in_language, [], [*shown, message], on=("language",))
+    ctx.on(timer.tick, training_status, None, [*shown, message, coach], api_name="training_status")
+    ctx.refresh("status", status_in_language, [], [*shown, message, coach], on=("language",))
 
