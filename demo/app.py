@@ -13,15 +13,26 @@ from pathlib import Path
 import gradio as gr
 from starlette.middleware import Middleware
 
-from .context import AppConfig, Context, Refresh
+from charlm.corpora import builtin_names, default_corpus_name
+
+from .context import AppConfig, Context, Refresh, builtin_corpus
 from .disk import DiskGuard, gradio_upload_folder
-from .i18n import I18N, has_text, i18n_table, t
+from .i18n import EN, I18N, WARNING, has_text, i18n_table, t
 from .language import LanguageSwitch
 from .locales import LOCALES
 from .state import SessionStore
 from .tabs import TABS
 
 STATIC = Path(__file__).resolve().parent / "static"
+# Presentation mode is the page's own look (a class on <body>): switched in the browser, nothing to ask the server.
+PRESENT_JS = "(on) => { document.body.classList.toggle('cl-present', !!on); return []; }"
+# The link button sends the tab the page shows (the server does not follow tab clicks).
+CURRENT_TAB_JS = ("(present, _tab, ...rest) => [present, "
+                  "document.querySelector('#tabs [role=tab][aria-selected=true]')?.dataset.tabId || '', ...rest]")
+# ... and the page puts its own address in front, and copies the link where the browser allows it.
+COPY_JS = ("(query) => { if (!query || !query.startsWith('?')) return query; "
+           "const url = location.origin + location.pathname + (query === '?' ? '' : query); "
+           "navigator.clipboard?.writeText(url).catch(() => {}); return url; }")
 
 __all__ = ["AppConfig", "CharLMApp"]
 
@@ -51,9 +62,16 @@ class CharLMApp:
                     gr.Markdown(I18N("intro"), elem_id="intro")
                 with gr.Column(scale=1, min_width=220):
                     self.language = LanguageSwitch(self.ctx)
+                    self.present = gr.Checkbox(False, label=I18N("page.present"), info=I18N("page.present_info"),
+                                               elem_id="present")
+                    self.copy_link = gr.Button(I18N("link.copy"), size="sm", elem_id="copy-link")
+                    self.link_box = gr.Textbox(label=I18N("link.label"), visible=False, buttons=["copy"],
+                                               elem_id="link-box")
+                    self.tab_now = gr.Textbox(visible=False)  # filled by the page: the tab it shows
                     if self.config.space_id:  # on a Space: a copy of one's own, with its own limits and quota
                         gr.DuplicateButton(I18N("space.duplicate"), size="sm")
                         gr.Markdown(I18N("space.own_copy"), elem_classes=["cl-note"])
+            self.link_note = gr.Markdown(elem_id="link-note")
             # "wrap": on a phone every tab stays in sight, on two rows, not behind a "⋯" menu
             with gr.Tabs(overflow_behavior="wrap", elem_id="tabs") as tabs:
                 for tab in TABS:
@@ -78,17 +96,50 @@ class CharLMApp:
         assert not first.inputs, "the first tab's opening redraw reads no inputs (it runs beside the language)"
 
         def opened(stored: str | None, browser: str | None, request: gr.Request):
-            language.initial(stored, browser, request)
+            lang = language.initial(stored, browser, request)
+            values, _ = self.read_link(request, lang)
+            if "corpus" in values:  # before anything draws the text
+                ctx.visitor(request).corpus = builtin_corpus(values["corpus"], 0.1)
             return first.fn(request)
 
         shown = ctx.on(demo.load, opened, language.opening_inputs, first.outputs, api_name=f"{first.name}_on_open",
                        api_visibility="private", js=language.opening_js)
-        self._redraw(shown, rest, "open")
+        # then what a link asks for (the tab, the settings), then the other tabs, which draw with those settings
+        linked = ctx.on(shown.then, self.apply_link, None,
+                        [self.link_note, ctx.shared["tabs"], self.present, *ctx.links.components],
+                        api_name="apply_link", api_visibility="private")
+        self._redraw(linked, rest, "open")
+        self.present.change(None, self.present, None, js=PRESENT_JS)
+        made = ctx.on(self.copy_link.click, self.write_link, [self.present, self.tab_now, *ctx.links.components],
+                      [self.link_note, self.link_box], api_name="write_link", js=CURRENT_TAB_JS)
+        made.then(None, self.link_box, self.link_box, js=COPY_JS)
         switched = ctx.on(language.radio.input, language.switch, language.radio, [language.store, *relabelled],
                           messages=False, api_name="set_language")
         self._redraw(switched, [r for r in ctx.refreshes if "language" in r.on], "language")
         self._redraw(ctx.shared["corpus_loaded"], [r for r in ctx.refreshes if "corpus" in r.on], "corpus")
         demo.unload(self.end_session)
+
+    def read_link(self, request: gr.Request, lang: str) -> tuple[dict, list[str]]:
+        query = dict(getattr(request, "query_params", None) or {})
+        return self.ctx.links.read(query, tuple(tab.ID for tab in TABS), lang, builtin_names())
+
+    def apply_link(self, request: gr.Request):
+        """The page as the link asks: its tab, presentation mode, its settings (bad values left out, with a note)."""
+        lang = self.ctx.lang(request)
+        values, notes = self.read_link(request, lang)
+        note = (WARNING + t("link.notes", lang) + " " + " ".join(notes)) if notes else ""
+        tab = gr.update(selected=values["tab"]) if "tab" in values else gr.skip()
+        present = values["present"] if "present" in values else gr.skip()
+        return note, tab, present, *self.ctx.links.updates(values)
+
+    def write_link(self, request: gr.Request, present: bool, tab: str, *current):  # the request first: *current
+        """The query string that opens the page as it is now (the page adds its own address)."""
+        visitor = self.ctx.visitor(request)
+        corpus = visitor.corpus.name if visitor.corpus is not None else None
+        extra = {"tab": tab if tab in {t.ID for t in TABS} else None,
+                 "corpus": corpus if corpus in builtin_names() and corpus != default_corpus_name() else None,
+                 "lang": visitor.lang if visitor.lang and visitor.lang != EN else None, "present": bool(present)}
+        return "", gr.update(value=self.ctx.links.write(list(current), extra), visible=True)
 
     def _redraw(self, event, refreshes: list[Refresh], when: str) -> None:
         """After ``event``, each refresh in turn."""

@@ -27,7 +27,9 @@ from charlm.memory import host_memory_bytes
 from charlm.slots import JobSlots
 
 from . import i18n
+from .fields import Field
 from .i18n import AppError
+from .links import Links
 from .models import ModelCatalogue
 from .runners import ChunkRunner, ThreadRunner, on_zerogpu, runner_for
 from .state import SessionStore, Visitor, tune_allocator
@@ -123,6 +125,7 @@ class Context:
     runner: ThreadRunner | ChunkRunner
     refreshes: list[Refresh] = field(default_factory=list)
     shared: dict[str, object] = field(default_factory=dict)  # what one tab offers the others (components, events)
+    links: Links = field(default_factory=Links)  # the settings a link can set (``?learning_rate=0.01``)
 
     @classmethod
     def create(cls, config: AppConfig) -> Context:
@@ -204,6 +207,13 @@ class Context:
 
     def refresh(self, name: str, fn: Callable, inputs: list, outputs: list, on: tuple[str, ...]) -> None:
         self.refreshes.append(Refresh(name, fn, inputs, outputs, on))
+
+    def link(self, setting: Field | str, component, parse: Callable[[str], object] | None = None) -> None:
+        """Let a link set ``component``: ``?<name>=<value>``, checked by the ``Field`` (or ``parse``)."""
+        if isinstance(setting, Field):
+            self.links.add(setting.name, component, parse or setting.parse)
+        else:
+            self.links.add(setting, component, parse or str)
 
 
 SESSIONS = Path(tempfile.gettempdir()) / "charlm-sessions"

@@ -53,7 +53,10 @@ class LanguageSwitch:
 
     def initial(self, stored: str | None, browser: str | None, request: gr.Request) -> str:
         """The visitor's language on opening, remembered for what Python writes."""
-        if stored in i18n.LOCALES:
+        asked = (getattr(request, "query_params", None) or {}).get("lang")  # a teacher's link: ?lang=zh-CN
+        if asked in i18n.LOCALES:
+            lang = asked
+        elif stored in i18n.LOCALES:
             lang = stored
         else:
             lang = i18n.normalise(browser) if browser else self.ctx.lang(request)

@@ -1,27 +1,22 @@
 """One real browser (Debian's Chromium driven by Playwright) through the whole lesson."""
 
 import re
-import shutil
 import time
-from pathlib import Path
 
 import pytest
-from app_server import running_app
+from app_server import CHROMIUM, CHROMIUM_ARGS, HAS_CHROMIUM, running_app
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed (see .ci/run)")
+pytestmark = pytest.mark.skipif(not HAS_CHROMIUM, reason="Chromium is not installed (see .ci/run)")
 playwright = pytest.importorskip("playwright.sync_api")
 
 TEXT = ("Happy families are all alike; every unhappy family is unhappy in its own way. "
         "Everything was in confusion in the Oblonskys' house. ") * 30
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
 @pytest.fixture(scope="module")
 def browser():
     with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield b
         b.close()
 
@@ -33,7 +28,7 @@ def test_a_lesson_in_the_browser(browser, tmp_path):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(url)
         page.get_by_role("tab", name="2 · Corpus").click()  # the lesson opens on the ideas; the data comes second
-        page.get_by_text("Step 1 — the data").wait_for(timeout=30_000)
+        page.get_by_text("The data (chapter §5.1).").wait_for(timeout=30_000)
         # the page's opening events have run (the default text's summary is drawn): its handlers are live
         page.locator("#corpus-summary").get_by_text("characters").first.wait_for(timeout=60_000)
 
@@ -120,7 +115,7 @@ def test_the_page_in_chinese_and_the_switch_between_languages(browser, tmp_path)
         page = context.new_page()
         page.goto(url)
         page.get_by_role("tab", name="2 · 语料").click()
-        page.get_by_text("第 1 步——数据").wait_for(timeout=30_000)
+        page.get_by_text("数据（本章 §5.1）。").wait_for(timeout=30_000)
         assert page.get_by_role("tab").all_inner_texts()[:6] == ["1 · 基本思想", "2 · 语料", "3 · 小批量", "4 · 训练",
                                                                   "5 · 生成", "6 · 网络内部"]
         status = page.locator("#corpus-status")
@@ -144,7 +139,7 @@ def test_the_page_in_chinese_and_the_switch_between_languages(browser, tmp_path)
         page.locator("#batch-info").get_by_text("inputs and targets are both").wait_for(timeout=20_000)
         page.reload()
         page.get_by_role("tab", name="2 · Corpus").click()
-        page.get_by_text("Step 1 — the data").wait_for(timeout=30_000)
+        page.get_by_text("The data (chapter §5.1).").wait_for(timeout=30_000)
         status.get_by_text("Loaded").wait_for(timeout=20_000)
         playwright.expect(page.locator('#language input[value="en"]')).to_be_checked(timeout=10_000)
         assert page.get_by_role("tab").all_inner_texts()[0] == "1 · Ideas"

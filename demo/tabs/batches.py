@@ -30,6 +30,8 @@ def build(ctx: Context) -> None:
         grid_y = gr.HTML(elem_id="grid-y")
     onehot = gr.HTML(elem_id="one-hot")
     settings = [n_slider, m_slider, index_slider, row_slider, show_ints]
+    ctx.link(BATCH_N, n_slider)
+    ctx.link(BATCH_M, m_slider)
     shown = [info, reshape, grid_x, grid_y, onehot, index_slider, row_slider]
 
     def preview_batch(batch_size, num_steps, index, row, integers, request: gr.Request):

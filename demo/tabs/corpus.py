@@ -47,6 +47,7 @@ def build(ctx: Context) -> None:
     freq = gr.BarPlot(x="character", y="count", title=I18N("corpus.freq_title"), sort="-y", height=300,
                       x_title=I18N("axis.character"), y_title=I18N("axis.count"))
     shown = [status, summary, vocab_box, codes, freq]
+    ctx.link(VAL_SHARE, val_fraction)
 
     def outputs(corpus: Corpus, lang: str):
         title = corpus_title(corpus.name, lang)

@@ -67,6 +67,9 @@ def build(ctx: Context) -> None:
                                    title=I18N("gen.dist_title"), color_map=colours, color_title=I18N("gen.kind"),
                                    x_title=I18N("axis.character"), y_title=I18N("axis.probability"))
     ctx.shared["model_box"] = model_box
+    ctx.link("prime", prime, checked_prime)
+    for setting, component in ((LENGTH, length), (TOP_N, top_n), (TEMPERATURE, temperature), (SEED, seed)):
+        ctx.link(setting, component)
 
     def model_choices(request: gr.Request):
         return ctx.models.choices(ctx.visitor(request), ctx.lang(request))

@@ -25,7 +25,7 @@ def build(ctx: Context) -> None:
             word = gr.Textbox("hello", label=I18N("toy.word"), info=I18N("toy.word_info"))
             toy_cell = TOY_CELL.component("rnn")
             toy_steps = TOY_STEPS.component(300)
-        toy_btn = gr.Button(I18N("toy.button"))
+        toy_btn = gr.Button(I18N("toy.button"), elem_id="train-toy")
         toy_msg, toy_out = gr.Markdown(), gr.HTML()
     with gr.Accordion(I18N("grad.title"), open=False):
         gr.Markdown(I18N("grad.explain"))
@@ -36,6 +36,11 @@ def build(ctx: Context) -> None:
         cmp_seconds = COMPARE_SECONDS.component(20)
         cmp_btn = gr.Button(I18N("cmp.button"))
         cmp_msg, cmp_plot = gr.Markdown(), gr.Plot()
+
+    ctx.link("word", word)
+    ctx.link(TOY_CELL, toy_cell)
+    ctx.link(TOY_STEPS, toy_steps)
+    ctx.link(COMPARE_SECONDS, cmp_seconds)
 
     def run_toy(text, cell, steps, request: gr.Request):
         result = toy_model(text, cell=TOY_CELL.parse(cell), steps=TOY_STEPS.parse(steps))

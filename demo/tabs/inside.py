@@ -35,7 +35,7 @@ def build(ctx: Context) -> None:
             unit = gr.Number(0, precision=0, label=I18N("cells.unit"), minimum=0)
             quantity = gr.Radio(quantity_choices(EN), value="cell", label=I18N("cells.show"),
                                 info=I18N("cells.show_info"))
-        look_btn = gr.Button(I18N("cells.button"))
+        look_btn = gr.Button(I18N("cells.button"), elem_id="look-inside")
         look_msg, look_text, look_features, look_gates = gr.Markdown(), gr.HTML(), gr.Markdown(), gr.Plot()
     with gr.Accordion(I18N("guess.title"), open=False):
         gr.Markdown(I18N("guess.explain"))

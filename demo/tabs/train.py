@@ -23,6 +23,12 @@ ID, TITLE = "train", "tab.train"
 FIRST_ROW = 5  # the form's first fields (the model) in one row, the rest (batches, optimiser, length) below
 
 
+def checked_preset(name: str) -> str:
+    if name not in fields.UI_PRESETS:
+        raise AppError("err.unknown_preset", name=name, choices=", ".join(fields.UI_PRESETS))
+    return name
+
+
 def build(ctx: Context) -> None:
     gr.Markdown(I18N("explain.train"))
     defaults = dict(zip((f.name for f in TRAIN_FORM), preset_values(fields.UI_PRESETS[0])))
@@ -141,7 +147,11 @@ def build(ctx: Context) -> None:
         return *shown_now, ctx.visitor(request).said_again("train", ctx.lang(request)), coach_now
 
     with_form = [preset_box, *form]
-    ctx.on(preset_box.change, preset_values, preset_box, form, api_name="preset_values")
+    ctx.link("preset", preset_box, checked_preset)
+    for f, component in zip(TRAIN_FORM, form, strict=True):
+        ctx.link(f, component)
+    # .input: a visitor's choice fills the form; a link that sets a preset and a learning rate keeps both
+    ctx.on(preset_box.input, preset_values, preset_box, form, api_name="preset_values")
     # In chunks, a training's own event drives it for as long as it runs (or waits in line, asleep): those
     # events get a pool of their own, room for the trainings and three times as many in line.
     pool = ("training", 4 * ctx.config.max_jobs) if ctx.runner.name == "chunks" else None

@@ -1,0 +1,133 @@
+"""The page where a class meets it: a laptop (1366×768), a projector (1024×768 at 150 % zoom: 683×512 CSS
+pixels) and a phone (390×844). Every tab's main control can be clicked, the page never scrolls sideways,
+the batch grids never cover each other; presentation mode switches; a link sets the page up."""
+
+import re
+
+import pytest
+from app_server import CHROMIUM, CHROMIUM_ARGS, HAS_CHROMIUM, running_app
+
+pytestmark = pytest.mark.skipif(not HAS_CHROMIUM, reason="Chromium is not installed (see .ci/run)")
+playwright = pytest.importorskip("playwright.sync_api")
+
+SIZES = {
+    "laptop": {"viewport": {"width": 1366, "height": 768}},
+    "projector": {"viewport": {"width": 683, "height": 512}, "device_scale_factor": 1.5},
+    "phone": {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True,
+              "has_touch": True},
+}
+MAIN_CONTROL = {"ideas": "#train-toy", "corpus": "#load-text", "batches": "#batch-n input[type=range]",
+                "train": "#start-training", "generate": "#generate-btn", "inside": "#look-inside"}
+
+# For each grid: do the cells a visitor sees belong to that grid (nothing drawn over them)?
+COVERED_CELLS = """(sel) => {
+  const grid = document.querySelector(sel + ' .cl-grid'), box = grid.getBoundingClientRect();
+  const scrolls = getComputedStyle(grid).overflowX !== 'visible';  // cells past its edge are scrolled out of sight
+  const bad = [];
+  for (const td of document.querySelectorAll(sel + ' td')) {
+    const r = td.getBoundingClientRect();
+    const x = r.left + r.width / 2, y = r.top + r.height / 2;
+    if (y < 0 || y > innerHeight || x < 0 || x > innerWidth) continue;  // off the screen
+    if (scrolls && (x < box.left || x > box.right)) continue;
+    const top = document.elementFromPoint(x, y);
+    if (!top || !td.contains(top) && top !== td) bad.push(td.textContent);
+  }
+  return bad;
+}"""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def url(tmp_path_factory):
+    with running_app(tmp_path_factory.mktemp("layout")) as (_app, address):
+        yield address
+
+
+def opened(browser, url, size, query=""):
+    context = browser.new_context(**SIZES[size])
+    page = context.new_page()
+    page.goto(url + query)
+    page.locator("#tabs [role=tab]").first.wait_for(timeout=60_000)
+    return context, page
+
+
+def no_sideways_scroll(page) -> bool:
+    return page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth + 1")
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_every_tab_is_usable_without_sideways_scrolling(browser, url, size):
+    context, page = opened(browser, url, size)
+    for tab, selector in MAIN_CONTROL.items():
+        button = page.locator(f"#tabs [role=tab][data-tab-id={tab}]")
+        assert button.is_visible(), f"{size}: tab {tab} hidden (behind a menu?)"
+        button.click()
+        control = page.locator(selector).first
+        control.scroll_into_view_if_needed(timeout=10_000)
+        control.click(trial=True, timeout=10_000)  # visible, enabled, and nothing lies over it
+        page.wait_for_timeout(300)
+        assert no_sideways_scroll(page), f"{size}: the page scrolls sideways on tab {tab}"
+    # the Batches tab: the input and target grids side by side or stacked, never one over the other
+    page.locator("#tabs [role=tab][data-tab-id=batches]").click()
+    page.locator("#grid-y td").first.wait_for(timeout=20_000)
+    for grid in ("#grid-x", "#grid-y"):
+        page.locator(grid).scroll_into_view_if_needed()
+        assert page.evaluate(COVERED_CELLS, grid) == [], f"{size}: cells of {grid} are covered"
+    boxes = [page.locator(sel).bounding_box() for sel in ("#batch-info", "#grid-x", "#grid-y", "#one-hot")]
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            apart = (a["x"] + a["width"] <= b["x"] + 1 or b["x"] + b["width"] <= a["x"] + 1
+                     or a["y"] + a["height"] <= b["y"] + 1 or b["y"] + b["height"] <= a["y"] + 1)
+            assert apart, f"{size}: overlapping blocks on the Batches tab: {a} {b}"
+    context.close()
+
+
+def test_presentation_mode_switches_in_the_page(browser, url):
+    context, page = opened(browser, url, "projector")
+    tab = page.locator("#tabs [role=tab][data-tab-id=ideas]")
+    before = tab.evaluate("b => parseFloat(getComputedStyle(b).fontSize)")
+    page.locator("#present input").check()
+    playwright.expect(page.locator("body")).to_have_class(re.compile("cl-present"), timeout=10_000)
+    assert tab.evaluate("b => parseFloat(getComputedStyle(b).fontSize)") > 1.2 * before
+    assert not page.locator(".info-text").first.is_visible()  # hints tucked away
+    assert no_sideways_scroll(page)
+    page.locator("#present input").uncheck()
+    playwright.expect(page.locator("body")).not_to_have_class(re.compile("cl-present"), timeout=10_000)
+    context.close()
+
+
+def test_a_link_sets_up_the_page_and_the_page_writes_its_own_link(browser, url):
+    query = "?tab=batches&n=20&m=30&present=1&preset=small&learning_rate=0.01&hide=grad_clip"
+    context, page = opened(browser, url, "phone", query)
+    playwright.expect(page.locator("#tabs [role=tab][data-tab-id=batches]")).to_have_attribute(
+        "aria-selected", "true", timeout=20_000)
+    page.locator("#batch-info").get_by_text("20×30").wait_for(timeout=20_000)
+    playwright.expect(page.locator("body")).to_have_class(re.compile("cl-present"), timeout=10_000)
+    page.locator("#tabs [role=tab][data-tab-id=train]").click()
+    playwright.expect(page.get_by_label("Learning rate")).to_have_value("0.01", timeout=10_000)
+    assert page.get_by_label("Gradient clip").count() == 0  # hidden for this exercise
+    assert page.locator("#link-note").inner_text().strip() == ""  # every value was good
+    page.locator("#copy-link").click()
+    link = page.locator("#link-box textarea")
+    playwright.expect(link).to_have_value(re.compile(r"^http://127\.0\.0\.1:\d+/\?tab=train&"), timeout=10_000)
+    written = link.input_value()
+    for part in ("present=1", "preset=small", "learning_rate=0.01", "n=20", "m=30"):
+        assert part in written
+    context.close()
+
+
+def test_a_bad_value_in_a_link_is_left_out_with_a_note(browser, url):
+    context, page = opened(browser, url, "laptop", "?top_n=lots&tab=nowhere&temperature=0.5")
+    note = page.locator("#link-note")
+    note.get_by_text("Top-N must be a whole number").wait_for(timeout=20_000)
+    assert "nowhere" in note.inner_text()
+    page.locator("#tabs [role=tab][data-tab-id=generate]").click()
+    playwright.expect(page.get_by_label("Temperature").first).to_have_value("0.5", timeout=10_000)  # the good one
+    context.close()
