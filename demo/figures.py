@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import gradio as gr
 import matplotlib
 import numpy as np
 from matplotlib import font_manager
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from charlm.cells import CELLS
@@ -53,6 +55,23 @@ def figure_lang(lang: str) -> str:
     """The language for figure labels: one without an installed font would show boxes, so English."""
     needs = locale(lang).figure_fonts
     return lang if not needs or FONTS.get(locale(lang).code) else EN
+
+
+def picture(fig: Figure | None, dpi: int = 120) -> np.ndarray | None:
+    """A figure as an RGBA image, for ``figure_box``: a picture the visitor can enlarge to the full screen and
+    save as PNG (Gradio's matplotlib plot has neither). Drawn at ``dpi`` so that it stays sharp enlarged."""
+    if fig is None:
+        return None
+    canvas = FigureCanvasAgg(fig)
+    fig.set_dpi(dpi)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba()).copy()
+
+
+def figure_box(**kwargs) -> gr.Image:
+    """Where a figure shows: with buttons to enlarge it and to download it as PNG."""
+    return gr.Image(type="numpy", format="png", image_mode="RGBA", interactive=False, show_label=False,
+                    buttons=["fullscreen", "download"], **kwargs)
 
 
 def new_figure(width: float, height: float):

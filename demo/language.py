@@ -15,6 +15,7 @@ from .context import Context
 from .i18n import EN, I18N, t
 
 TRANSLATABLE_PROPS = ("label", "info", "placeholder", "value", "title", "x_title", "y_title", "color_title")
+NOT_IN_BROWSER = ("x_title", "y_title", "color_title")  # ...except a plot's axis titles: Gradio shows their key
 
 
 def translated_props(block) -> dict[str, str]:
@@ -47,9 +48,13 @@ class LanguageSwitch:
                            if block is not self.radio and (props := translated_props(block))]
         return [block for block, _ in self.translated]
 
-    def relabel(self, lang: str) -> list:
-        """Every static text of the page in ``lang``."""
-        return [gr.update(**{prop: t(key, lang) for prop, key in props.items()}) for _, props in self.translated]
+    def relabel(self, lang: str, only: tuple[str, ...] = TRANSLATABLE_PROPS) -> list:
+        """Every static text of the page in ``lang`` (or those of the ``only`` kinds)."""
+        updates = []
+        for _, props in self.translated:
+            texts = {prop: t(key, lang) for prop, key in props.items() if prop in only}
+            updates.append(gr.update(**texts) if texts else gr.skip())
+        return updates
 
     def initial(self, stored: str | None, browser: str | None, request: gr.Request) -> str:
         """The visitor's language on opening, remembered for what Python writes."""
@@ -66,8 +71,8 @@ class LanguageSwitch:
 
     def open(self, stored: str | None, browser: str | None, request: gr.Request):
         lang = self.initial(stored, browser, request)
-        same = i18n.normalise(browser or "") == lang  # Gradio already shows the labels in this language
-        return lang, lang, *([gr.skip()] * len(self.translated) if same else self.relabel(lang))
+        same = i18n.normalise(browser or "") == lang  # Gradio already shows the labels in this language...
+        return lang, lang, *(self.relabel(lang, only=NOT_IN_BROWSER) if same else self.relabel(lang))
 
     def switch(self, lang: str | None, request: gr.Request):
         lang = i18n.normalise(lang)

@@ -47,11 +47,13 @@ def codes_html(corpus: Corpus, n: int = 200) -> str:
     return f'<div class="cl-codes">{"".join(cells)}</div>'
 
 
-def frequency_frame(corpus: Corpus, top: int = 40) -> pd.DataFrame:
+def frequency_frame(corpus: Corpus, top: int = 30) -> pd.DataFrame:
+    """The ``top`` most frequent characters and their counts (a label of one character each: thirty of them
+    fit under a phone's chart without overlapping; the codes are on the cards above)."""
     counts = np.bincount(corpus.data, minlength=len(corpus.vocab))
     order = np.argsort(-counts, kind="stable")[:top]
     return pd.DataFrame({
-        "character": [f"{show_char(corpus.vocab.chars[i])} ({i})" for i in order],
+        "character": [show_char(corpus.vocab.chars[i]) for i in order],
         "count": counts[order].astype(int),
     })
 

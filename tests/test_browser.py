@@ -56,7 +56,7 @@ def test_a_lesson_in_the_browser(browser, tmp_path):
         status = page.locator("#train-status")
         status.get_by_text(re.compile(r"Step: \d+")).wait_for(timeout=60_000)
         plot = page.locator("#loss-plot")
-        plot.locator("canvas, svg").first.wait_for(timeout=30_000)
+        plot.locator("img").first.wait_for(timeout=30_000)
         before = plot.inner_html()
         page.wait_for_function(
             "([sel, html]) => document.querySelector(sel) && document.querySelector(sel).innerHTML !== html",

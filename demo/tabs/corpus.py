@@ -45,7 +45,7 @@ def build(ctx: Context) -> None:
     vocab_box = gr.Textbox(label=I18N("corpus.vocab"), lines=3, interactive=False)
     codes = gr.HTML(label=I18N("corpus.codes"))
     freq = gr.BarPlot(x="character", y="count", title=I18N("corpus.freq_title"), sort="-y", height=300,
-                      x_title=I18N("axis.character"), y_title=I18N("axis.count"))
+                      x_title=I18N("axis.character"), y_title=I18N("axis.count"), buttons=["fullscreen", "export"])
     shown = [status, summary, vocab_box, codes, freq]
     ctx.link(VAL_SHARE, val_fraction)
 

@@ -65,7 +65,8 @@ def build(ctx: Context) -> None:
                        for key, colour in (("gen.in_top", IN_TOP), ("gen.out_top", OUT_OF_TOP))}
             dist_plot = gr.BarPlot(x="character", y="probability", color="kind", sort="-y", height=320,
                                    title=I18N("gen.dist_title"), color_map=colours, color_title=I18N("gen.kind"),
-                                   x_title=I18N("axis.character"), y_title=I18N("axis.probability"))
+                                   x_title=I18N("axis.character"), y_title=I18N("axis.probability"),
+                                   buttons=["fullscreen", "export"])
     ctx.shared["model_box"] = model_box
     ctx.link("prime", prime, checked_prime)
     for setting, component in ((LENGTH, length), (TOP_N, top_n), (TEMPERATURE, temperature), (SEED, seed)):

@@ -30,12 +30,12 @@ def build(ctx: Context) -> None:
     with gr.Accordion(I18N("grad.title"), open=False):
         gr.Markdown(I18N("grad.explain"))
         grad_btn = gr.Button(I18N("grad.button"))
-        grad_msg, grad_plot = gr.Markdown(), gr.Plot()
+        grad_msg, grad_plot = gr.Markdown(), figures.figure_box(elem_id="gradient-plot")
     with gr.Accordion(I18N("cmp.title"), open=False):
         gr.Markdown(I18N("cmp.explain"))
         cmp_seconds = COMPARE_SECONDS.component(20)
         cmp_btn = gr.Button(I18N("cmp.button"))
-        cmp_msg, cmp_plot = gr.Markdown(), gr.Plot()
+        cmp_msg, cmp_plot = gr.Markdown(), figures.figure_box(elem_id="compare-plot")
 
     ctx.link("word", word)
     ctx.link(TOY_CELL, toy_cell)
@@ -49,7 +49,8 @@ def build(ctx: Context) -> None:
     def run_gradients(request: gr.Request):
         corpus = ctx.corpus(ctx.visitor(request))
         lang = ctx.lang(request)
-        return t("grad.note", lang), figures.gradient_figure(gradient_curves(len(corpus.vocab), corpus.data), lang)
+        curves = gradient_curves(len(corpus.vocab), corpus.data)
+        return t("grad.note", lang), figures.picture(figures.gradient_figure(curves, lang))
 
     def run_compare(seconds, request: gr.Request):
         visitor, lang = ctx.visitor(request), ctx.lang(request)
@@ -79,7 +80,8 @@ def build(ctx: Context) -> None:
                 return
             curves[cell] = snap.val_loss
         summary = ", ".join(f"{c.upper()} {p[-1][1]:.3f}" for c, p in curves.items() if p)
-        yield t("cmp.final", lang, seconds=seconds, summary=summary), figures.compare_figure(curves, lang)
+        figure = figures.picture(figures.compare_figure(curves, lang))
+        yield t("cmp.final", lang, seconds=seconds, summary=summary), figure
 
     ctx.on(toy_btn.click, run_toy, [word, toy_cell, toy_steps], [toy_msg, toy_out], heavy=True, api_name="toy")
     ctx.on(grad_btn.click, run_gradients, None, [grad_msg, grad_plot], heavy=True, api_name="gradient_decay")

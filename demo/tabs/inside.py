@@ -36,7 +36,8 @@ def build(ctx: Context) -> None:
             quantity = gr.Radio(quantity_choices(EN), value="cell", label=I18N("cells.show"),
                                 info=I18N("cells.show_info"))
         look_btn = gr.Button(I18N("cells.button"), elem_id="look-inside")
-        look_msg, look_text, look_features, look_gates = gr.Markdown(), gr.HTML(), gr.Markdown(), gr.Plot()
+        look_msg, look_text, look_features = gr.Markdown(), gr.HTML(), gr.Markdown()
+        look_gates = figures.figure_box(elem_id="gates-plot")
     with gr.Accordion(I18N("guess.title"), open=False):
         gr.Markdown(I18N("guess.explain"))
         guess_btn = gr.Button(I18N("guess.button"))
@@ -61,7 +62,7 @@ def build(ctx: Context) -> None:
         lines = [f"- **{t('feature.' + name, lang, default=name)}**{colon}"
                  + comma.join(t("cells.unit_r", lang, unit=i, r=r) for i, r in cells) for name, cells in found.items()]
         sat = gate_saturation(tr)
-        gates = figures.saturation_figure(sat, lang) if any(sat) else None
+        gates = figures.picture(figures.saturation_figure(sat, lang)) if any(sat) else None
         note = (t("cells.note", lang, layer=layer_index, unit=unit_index, what=t(f"cells.show_{key}", lang),
                   seconds=time.perf_counter() - start)
                 + ("" if key == what else t("cells.no_cell_state", lang)))

@@ -45,7 +45,7 @@ def build(ctx: Context) -> None:
     message = gr.Markdown(elem_id="train-message")
     status = gr.Markdown(I18N("train.no_training"), elem_id="train-status")
     coach = gr.Markdown(elem_id="coach")  # what the curve says, live and after the run
-    loss_plot = gr.Plot(label=I18N("train.loss_plot"), elem_id="loss-plot")
+    loss_plot = figures.figure_box(elem_id="loss-plot")
     sample_box = gr.Textbox(label=I18N("train.sample"), lines=6, interactive=False, elem_id="train-sample")
     ckpt_files = gr.File(label=I18N("train.checkpoints"), file_count="multiple", interactive=False)
     timer = gr.Timer(1.0, active=False)
@@ -122,8 +122,8 @@ def build(ctx: Context) -> None:
         visitor = ctx.visitor(request)
         lang = ctx.lang(request)
         if visitor.job is None:
-            return (t("train.none_yet", lang), figures.loss_figure(JobSnapshot("pending"), lang), "", [],
-                    gr.Timer(active=False), gr.skip(), "")
+            empty = figures.picture(figures.loss_figure(JobSnapshot("pending"), lang))
+            return t("train.none_yet", lang), empty, "", [], gr.Timer(active=False), gr.skip(), ""
         snap = visitor.job.snapshot()
         sample = ""
         if snap.samples:
@@ -131,8 +131,8 @@ def build(ctx: Context) -> None:
         # redraw the figure only when there is something new to show (or in another language)
         key = (id(visitor.job), snap.step, len(snap.val_loss), lang)
         job = visitor.job
-        figure = gr.skip() if key == visitor.plotted else figures.loss_figure(snap, lang,
-                                                                            frequencies=job.facts.unigram_entropy)
+        figure = gr.skip() if key == visitor.plotted else figures.picture(
+            figures.loss_figure(snap, lang, frequencies=job.facts.unigram_entropy))
         visitor.plotted = key
         files = visitor.offer(snap.checkpoints[-3:])  # links: pruning cannot pull a file from under Gradio's copy
         message = gr.skip()
