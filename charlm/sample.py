@@ -66,12 +66,15 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     return p / p.sum()
 
 
-def pick_next(logits: np.ndarray, top_n: int, temperature: float, rng: np.random.Generator) -> int:
+def pick_next(logits: np.ndarray, top_n: int, temperature: float, rng: np.random.Generator,
+              record: dict | None = None) -> int:
     """Keep the top-N scores, renormalise, and draw one (top_n=1 is greedy).
 
     Uses a single uniform draw per character, so two samplers that compute the same scores
     pick the same characters from the same seed. The few kept scores are handled as plain
     Python floats: for N of a handful that is several times quicker than NumPy calls.
+    With ``record``, it keeps what it did: the kept characters (most likely first), their weights,
+    and the uniform number drawn (for the Generate tab's one-character view).
     """
     V = len(logits)
     if top_n >= V or top_n > 32:
@@ -79,13 +82,19 @@ def pick_next(logits: np.ndarray, top_n: int, temperature: float, rng: np.random
         top = np.argsort(-z, kind="stable")[:top_n]
         weights = np.exp(z[top] - z[top[0]])
         cumulative = np.cumsum(weights)
-        u = rng.random() * cumulative[-1]
+        drawn = rng.random()
+        if record is not None:
+            record.update(kept=top.tolist(), weights=weights.tolist(), uniform=drawn)
+        u = drawn * cumulative[-1]
         return int(top[min(np.searchsorted(cumulative, u, side="right"), top_n - 1)])
     top = np.argpartition(logits, V - top_n)[V - top_n:].tolist()
     ranked = sorted(zip(logits[top].tolist(), top), key=lambda p: (-p[0], p[1]))
     best = ranked[0][0]
     weights = [math.exp((score - best) / temperature) for score, _ in ranked]
-    u = rng.random() * sum(weights)
+    drawn = rng.random()
+    if record is not None:
+        record.update(kept=[index for _, index in ranked], weights=weights, uniform=drawn)
+    u = drawn * sum(weights)
     total = 0.0
     for (_, index), weight in zip(ranked, weights):
         total += weight

@@ -33,7 +33,7 @@ class Field:
     high: float = 0
     step: float | None = 1
     whole: bool = True
-    widget: str = "slider"  # "slider", "number" (typed in; checked here, in the visitor's language) or "radio"
+    widget: str = "slider"  # "slider", "number" (typed in; checked here, in the visitor's language), "text" or "radio"
     choices: tuple[str, ...] | Callable[[], tuple[str, ...]] = ()  # a function: read when the page is built
     says: str | None = None  # the text key of its name in messages (default ``name.<name>``)
 
@@ -52,6 +52,8 @@ class Field:
             return gr.Radio(list(self.options), value=value, **texts, **kwargs)
         if self.widget == "number":
             return gr.Number(value, precision=0 if self.whole else None, **texts, **kwargs)
+        if self.widget == "text":  # a number that may be left empty (a page's number box sends 0 for empty)
+            return gr.Textbox("" if value is None else str(value), **texts, **kwargs)
         return gr.Slider(self.low, kwargs.pop("maximum", self.high), value=value, step=self.step, **texts, **kwargs)
 
     def parse(self, value, high: float | None = None):
@@ -113,7 +115,7 @@ VAL_SHARE = Field("val_share", "corpus.val_share", "hint.val_fraction", 0.0, 0.5
 LENGTH = Field("length", "gen.length", "hint.length", 1, 5000)
 TOP_N = Field("top_n", "gen.top_n", "hint.top_n", 1, 100_000)
 TEMPERATURE = Field("temperature", "gen.temperature", "hint.temperature", 0.1, 3.0, step=0.05, whole=False)
-SEED = Field("seed", "gen.seed", "hint.seed", 0, 2 ** 32 - 1, widget="number")
+SEED = Field("seed", "gen.seed", "hint.seed", 0, 2 ** 32 - 1, widget="text")  # empty: a new seed each time
 TOY_STEPS = Field("steps", "toy.steps", None, 1, 1000)
 TOY_CELL = Field("toy_cell", "toy.cell", None, widget="radio", choices=cell_names, says="name.cell")
 COMPARE_SECONDS = Field("seconds", "cmp.seconds", None, 5, 120, step=5)

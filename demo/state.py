@@ -23,6 +23,7 @@ from pathlib import Path
 from charlm import Corpus
 from charlm.files import folder_bytes
 from charlm.jobs import TrainingJob
+from charlm.step_by_step import OneBatch, OneCharacter
 
 from .i18n import AppError, t
 
@@ -41,6 +42,9 @@ class Visitor:
     generation: int = 0  # bumped by Stop: a running generation sees it changed and ends
     last_seed: int | None = None  # the seed of their latest generation ("Keep this seed" keeps it)
     said: dict[str, tuple[str, dict]] = field(default_factory=dict)  # where -> the text key and values shown there
+    # the step buttons' runs: (the settings they were made with, the stepper), replaced when the settings change
+    batch_steps: tuple[tuple, OneBatch] | None = None
+    char_steps: tuple[tuple, OneCharacter] | None = None
     last_seen: float = field(default_factory=time.monotonic)
     ended: float | None = None  # when the tab was reported closed (None: open)
 

@@ -14,6 +14,7 @@ from charlm import Batches, Corpus, Vocab, one_hot
 from charlm.coach import Finding
 from charlm.inspect import Guess, ToyResult, mean_surprise
 from charlm.jobs import JobSnapshot
+from charlm.step_by_step import BatchStep, CharStep
 
 from .i18n import EN, FAILED, error_text, t
 
@@ -152,6 +153,50 @@ def status_line(snap: JobSnapshot, lang: str = EN) -> str:
              loss=snap.loss, spb=snap.sec_per_batch, cps=snap.chars_per_sec, elapsed=format_seconds(snap.elapsed),
              eta=format_seconds(snap.eta), val=val)
     return f"{t('status.' + snap.state, lang)} {line}"
+
+
+def batch_step_text(s: BatchStep, lang: str = EN) -> str:
+    """One training step, stage by stage: the batch, its loss, the gradient and clipping, the update, and the
+    loss on the same batch afterwards."""
+    if not s.clip:
+        clipping = t("step.clip_off", lang)
+    elif s.clipped:
+        clipping = t("step.clip_fired", lang, clip=s.clip, scale=s.clip / s.grad_norm)
+    else:
+        clipping = t("step.clip_kept", lang, clip=s.clip)
+    lines = [
+        t("step.head", lang, step=s.step, batch=s.batch + 1, batches=s.batches, epoch=s.epoch,
+          text=html.escape(s.first_input[:40].replace("\n", "⏎"))),
+        "- " + t("step.loss", lang, loss=s.loss),
+        "- " + t("step.gradient", lang, before=s.grad_norm, after=s.grad_norm_after, clipping=clipping),
+        "- " + t("step.update", lang, lr=s.learning_rate, change=s.change, relative=s.relative_change),
+        "- " + t("step.after_lower" if s.loss_after < s.loss_before else "step.after_higher", lang,
+                 before=s.loss_before, after=s.loss_after),
+    ]
+    return "\n".join(lines)
+
+
+def char_step_html(s: CharStep, vocab: Vocab, seed: int, lang: str = EN, show: int = 8) -> str:
+    """One sampling step: the memory carried in, the distribution, the top-N cut, and the draw."""
+    memory = t("punct.comma", lang).join(t("char.layer", lang, layer=i, norm=norm, moved=moved)
+                                          for i, (norm, moved) in enumerate(s.memory))
+    kept = {index: (p, sum(s.kept_probs[:rank])) for rank, (index, p) in enumerate(zip(s.kept, s.kept_probs))}
+    order = np.argsort(-s.probs, kind="stable")[:max(show, len(s.kept)) if len(s.kept) <= 20 else show]
+    rows = []
+    for index in order:
+        index = int(index)
+        shown = html.escape(show_char(vocab.chars[index]))
+        if index in kept:
+            p, start = kept[index]
+            cells = f"<td>{p:.3f}</td><td>{start:.3f} – {start + p:.3f}</td>"
+        else:
+            cells = f'<td colspan="2">{t("char.cut", lang)}</td>'
+        style = ' style="background:#bbf7d0;font-weight:600"' if index == s.chosen else ""
+        rows.append(f"<tr{style}><td>{shown}</td><td>{s.probs[index]:.3f}</td>{cells}</tr>")
+    head = "".join(f"<th>{t(key, lang)}</th>" for key in ("char.char", "char.p", "char.p_kept", "char.range"))
+    drawn = t("char.drawn", lang, u=s.uniform, char=html.escape(show_char(s.char)), n=len(s.kept))
+    return (f'<div class="cl-note">{t("char.head", lang, position=s.position, seed=seed)} {memory}</div>'
+            f'<div class="cl-grid"><table><tr>{head}</tr>{"".join(rows)}</table></div><p>{drawn}</p>')
 
 
 COACH_SIGNS = {"good": "✓", "note": "•", "warn": "⚠"}  # text signs, drawn by every font (no emoji)

@@ -281,7 +281,28 @@ def test_each_generate_draws_a_new_seed_it_shows_and_keep_this_seed_repeats_it(s
     seeds = [int(re.search(r"seed (\d+)", status).group(1)) for _text, status in runs]
     assert seeds[0] != seeds[1] and runs[0][0] != runs[1][0]  # a class sees different texts, each with its seed
     kept = c.predict(True, api_name="/keep_seed")
-    assert kept == seeds[1]  # the latest one, into the seed box
+    assert kept == str(seeds[1])  # the latest one, into the seed box
     again, status = c.predict(label, "Far", 60, 4, 1.0, kept, api_name="/generate")
     assert again == runs[1][0] and f"seed {kept}" in status
-    assert c.predict(False, api_name="/keep_seed") is None  # unticked: the box empties, a new seed each time
+    assert not c.predict(False, api_name="/keep_seed")  # unticked: the box empties, a new seed each time
+
+
+def test_one_batch_and_one_character_at_a_time(server, story_file):
+    _app, url = server
+    c = client(url)
+    c.predict(None, handle_file(str(story_file)), 0.1, api_name="/load_corpus")
+    form = tiny_form()
+    first = c.predict(*form, api_name="/one_batch")
+    second = c.predict(*form, api_name="/one_batch")
+    assert first.startswith("**Step 1: batch 1 of") and "The old man walked" in first
+    assert second.startswith("**Step 2: batch 2 of")  # the same run goes on
+    assert re.search(r"global norm: \*\*[\d.]+\*\* → [\d.]+ \(", first) and "nats per character" in first
+    assert c.predict(*tiny_form(hidden=32), api_name="/one_batch").startswith("**Step 1:")  # new settings: new run
+    assert "must be" in c.predict(*form[:7], 5.0, *form[8:], api_name="/one_batch")  # a learning rate of 5: a message
+
+    label = next(v for v, _ in c.predict(api_name="/model_choices")["choices"] if "quick" in v)
+    texts = [c.predict(label, "Far", 4, 1.0, 5, api_name="/one_character") for _ in range(3)]
+    assert [len(text) for text, _, _ in texts] == [4, 5, 6]  # one character more each time
+    whole, _ = c.predict(label, "Far", 3, 4, 1.0, 5, api_name="/generate")
+    assert texts[-1][0] == whole  # the same seed writes the same text, step by step or at once
+    assert "Character 3 (seed 5)" in texts[-1][2] and "u = " in texts[-1][2]

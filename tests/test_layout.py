@@ -131,3 +131,26 @@ def test_a_bad_value_in_a_link_is_left_out_with_a_note(browser, url):
     page.locator("#tabs [role=tab][data-tab-id=generate]").click()
     playwright.expect(page.get_by_label("Temperature").first).to_have_value("0.5", timeout=10_000)  # the good one
     context.close()
+
+
+def test_generate_draws_a_new_seed_each_time_and_keep_this_seed_repeats_it(browser, url):
+    context, page = opened(browser, url, "laptop", "?tab=generate&length=40")
+    text, status = page.locator("#gen-text textarea"), page.locator("#gen-status")
+    seed_box = page.locator("#seed textarea, #seed input").first
+    status.get_by_text("seed 2").wait_for(timeout=30_000)  # the classroom-clean example on arrival
+    assert text.input_value().startswith("Far") and seed_box.input_value() == ""
+    seeds, texts = [], []
+    for _ in range(2):
+        before = status.inner_text()
+        page.locator("#generate-btn").click()
+        page.wait_for_function("([el, before]) => el.innerText !== before && /Done: 40 characters/.test(el.innerText)",
+                               arg=[status.element_handle(), before], timeout=30_000)
+        seeds.append(re.search(r"seed (\d+)", status.inner_text()).group(1))
+        texts.append(text.input_value())
+    assert seeds[0] != seeds[1] and texts[0] != texts[1]
+    page.locator("#keep-seed input").check()
+    playwright.expect(seed_box).to_have_value(seeds[1], timeout=10_000)
+    page.locator("#generate-btn").click()
+    status.get_by_text(f"seed {seeds[1]})").wait_for(timeout=30_000)
+    playwright.expect(text).to_have_value(texts[1], timeout=10_000)
+    context.close()

@@ -9,6 +9,7 @@ import time
 import gradio as gr
 
 from charlm.sample import Sampler
+from charlm.step_by_step import OneCharacter
 
 from .. import views
 from ..context import Context
@@ -34,6 +35,11 @@ def demo_text(label: str, sampler: Sampler) -> str:
     return _demo_texts[label]
 
 
+def given_seed(value) -> int | None:
+    """The seed box's value: None when left empty (a new seed each time), else a checked seed."""
+    return None if value is None or str(value).strip() == "" else SEED.parse(str(value).strip())
+
+
 def checked_prime(text: str) -> str:
     if isinstance(text, str) and len(text) > PRIME_LIMIT:
         raise AppError("err.prime_long", n=len(text), limit=PRIME_LIMIT)
@@ -56,7 +62,9 @@ def build(ctx: Context) -> None:
     with gr.Row():
         gen_btn = gr.Button(I18N("gen.generate"), variant="primary", elem_id="generate-btn")
         gen_stop = gr.Button(I18N("gen.stop"), variant="stop")
+        one_char_btn = gr.Button(I18N("char.button"), elem_id="one-char")
     status = gr.Markdown(elem_id="gen-status")
+    char_view = gr.HTML(elem_id="char-step")  # one character, stage by stage
     with gr.Row():
         text_box = gr.Textbox(label=I18N("gen.text"), lines=14, interactive=False, elem_id="gen-text")
         with gr.Column():
@@ -98,7 +106,8 @@ def build(ctx: Context) -> None:
         if top > len(sampler.vocab):
             raise AppError("err.top_n_vocab", size=len(sampler.vocab), value=top)
         # no seed: a new one, shown when done, so that any text can be written again
-        seed_value = secrets.randbelow(2 ** 31) if seed_value is None or seed_value == "" else SEED.parse(seed_value)
+        seed_value = given_seed(seed_value)
+        seed_value = secrets.randbelow(2 ** 31) if seed_value is None else seed_value
         visitor.last_seed = seed_value
         prime_text = checked_prime(prime_text)
         visitor.generation += 1
@@ -113,6 +122,21 @@ def build(ctx: Context) -> None:
                 last = time.monotonic()
                 yield text, t("gen.progress", lang, i=i + 1, n=n_chars)
         yield text, visitor.say("gen", "gen.done", lang, n=n_chars, seed=seed_value)
+
+    def one_character(label, prime_text, top, temp, seed_value, request: gr.Request):
+        """The next character of a generation, each stage shown; the same settings go on where it stopped."""
+        visitor, lang = ctx.visitor(request), ctx.lang(request)
+        sampler = ctx.models.sampler_for(label, visitor)
+        top, temp = TOP_N.parse(top), TEMPERATURE.parse(temp)
+        given = given_seed(seed_value)
+        key = (label, prime_text, top, temp, given)
+        if visitor.char_steps is None or visitor.char_steps[0] != key:
+            seed_now = secrets.randbelow(2 ** 31) if given is None else given
+            visitor.last_seed = seed_now
+            visitor.char_steps = (key, OneCharacter(sampler, checked_prime(prime_text), top, temp, seed_now))
+        stepper = visitor.char_steps[1]
+        step = stepper.step()
+        return stepper.text, "", views.char_step_html(step, sampler.vocab, visitor.last_seed, lang)
 
     def keep_this_seed(keep: bool, request: gr.Request):
         """Checked: the latest generation's seed goes in the box and stays (a new one if none yet); unchecked:
@@ -154,6 +178,8 @@ def build(ctx: Context) -> None:
     ctx.on(gen_btn.click, next_char, dist_in, dist_out, api_name="next_char_on_generate", api_visibility="private")
     ctx.on(gen_stop.click, stop_generation, None, status, api_name="stop_generation")
     ctx.on(keep_seed.input, keep_this_seed, keep_seed, seed, api_name="keep_seed")
+    ctx.on(one_char_btn.click, one_character, [model_box, prime, top_n, temperature, seed],
+           [text_box, status, char_view], heavy=True, api_name="one_character")
     ctx.refresh("models", model_choices, [], [model_box], on=("open", "language"))
     ctx.refresh("arrival_text", arrival_text, [model_box], [text_box, status], on=("open",))
     ctx.refresh("generate_status", status_in_language, [], [status], on=("language",))

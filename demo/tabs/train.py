@@ -11,6 +11,7 @@ from charlm.config import resume_config
 from charlm.jobs import JobSnapshot, TrainingJob
 from charlm.memory import check_training_memory, run_disk_bytes
 from charlm.resume import check_resumable
+from charlm.step_by_step import OneBatch
 
 from .. import fields, figures, views
 from ..context import Context
@@ -42,7 +43,9 @@ def build(ctx: Context) -> None:
         start_btn = gr.Button(I18N("train.start"), variant="primary", elem_id="start-training")
         stop_btn = gr.Button(I18N("train.stop"), variant="stop", elem_id="stop-training")
         resume_btn = gr.Button(I18N("train.resume"), elem_id="resume-training")
+        one_batch_btn = gr.Button(I18N("step.button"), elem_id="one-batch")
     message = gr.Markdown(elem_id="train-message")
+    step_view = gr.Markdown(elem_id="step-view")  # one batch, stage by stage
     status = gr.Markdown(I18N("train.no_training"), elem_id="train-status")
     coach = gr.Markdown(elem_id="coach")  # what the curve says, live and after the run
     loss_plot = figures.figure_box(elem_id="loss-plot")
@@ -111,6 +114,18 @@ def build(ctx: Context) -> None:
                 last = time.monotonic()
                 yield gr.skip(), gr.skip()
 
+    def one_batch(request: gr.Request, preset_name: str, *values):
+        """One step of the run these settings would start, each stage in numbers; the next press takes the next
+        batch (new settings or a new text: a new run)."""
+        visitor = ctx.visitor(request)
+        corpus = ctx.corpus(visitor)
+        config = config_from_form(preset_name, *values, device="cpu")
+        key = (id(corpus), config)
+        if visitor.batch_steps is None or visitor.batch_steps[0] != key:
+            check_training_memory(config, len(corpus.vocab), ctx.config.job_memory_bytes)
+            visitor.batch_steps = (key, OneBatch(corpus, config))
+        return views.batch_step_text(visitor.batch_steps[1].step(), ctx.lang(request))
+
     def stop_training(request: gr.Request):
         visitor = ctx.visitor(request)
         if visitor.job is None or visitor.job.finished:
@@ -160,6 +175,7 @@ def build(ctx: Context) -> None:
     ctx.on(resume_btn.click, resume_training, with_form, [message, timer], heavy=True, pool=pool,
            api_name="resume_training")
     ctx.on(stop_btn.click, stop_training, None, message, api_name="stop_training")
+    ctx.on(one_batch_btn.click, one_batch, with_form, step_view, heavy=True, api_name="one_batch")
     ctx.on(timer.tick, training_status, None, [*shown, message, coach], api_name="training_status")
     ctx.refresh("status", status_in_language, [], [*shown, message, coach], on=("language",))
 
