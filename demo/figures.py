@@ -7,6 +7,7 @@ can draw it (``figure_lang``); each cell type has one colour in every figure (``
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import gradio as gr
@@ -66,6 +67,14 @@ def picture(fig: Figure | None, dpi: int = 120) -> np.ndarray | None:
     fig.set_dpi(dpi)
     canvas.draw()
     return np.asarray(canvas.buffer_rgba()).copy()
+
+
+@functools.lru_cache(maxsize=8)
+def empty_loss_picture(lang: str) -> np.ndarray:
+    """The loss plot before any training, drawn once per language (every visitor opening the page sees it)."""
+    picture_now = picture(loss_figure(JobSnapshot("pending"), lang))
+    picture_now.flags.writeable = False  # shared by every visitor: nobody may draw on it
+    return picture_now
 
 
 def figure_box(**kwargs) -> gr.Image:

@@ -26,7 +26,7 @@ def build(ctx: Context) -> None:
             toy_cell = TOY_CELL.component("rnn")
             toy_steps = TOY_STEPS.component(300)
         toy_btn = gr.Button(I18N("toy.button"), elem_id="train-toy")
-        toy_msg, toy_out = gr.Markdown(), gr.HTML()
+        toy_msg, toy_out = gr.Markdown(), gr.HTML(elem_id="ideas-toy")
     with gr.Accordion(I18N("grad.title"), open=False):
         gr.Markdown(I18N("grad.explain"))
         grad_btn = gr.Button(I18N("grad.button"))

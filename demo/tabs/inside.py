@@ -36,7 +36,7 @@ def build(ctx: Context) -> None:
             quantity = gr.Radio(quantity_choices(EN), value="cell", label=I18N("cells.show"),
                                 info=I18N("cells.show_info"))
         look_btn = gr.Button(I18N("cells.button"), elem_id="look-inside")
-        look_msg, look_text, look_features = gr.Markdown(), gr.HTML(), gr.Markdown()
+        look_msg, look_text, look_features = gr.Markdown(), gr.HTML(elem_id="inside-text"), gr.Markdown()
         look_gates = figures.figure_box(elem_id="gates-plot")
     with gr.Accordion(I18N("guess.title"), open=False):
         gr.Markdown(I18N("guess.explain"))

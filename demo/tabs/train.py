@@ -8,7 +8,7 @@ import gradio as gr
 
 from charlm import list_checkpoints, load_checkpoint
 from charlm.config import resume_config
-from charlm.jobs import JobSnapshot, TrainingJob
+from charlm.jobs import TrainingJob
 from charlm.memory import check_training_memory, run_disk_bytes
 from charlm.resume import check_resumable
 from charlm.step_by_step import OneBatch
@@ -137,7 +137,7 @@ def build(ctx: Context) -> None:
         visitor = ctx.visitor(request)
         lang = ctx.lang(request)
         if visitor.job is None:
-            empty = figures.picture(figures.loss_figure(JobSnapshot("pending"), lang))
+            empty = figures.empty_loss_picture(lang)
             return t("train.none_yet", lang), empty, "", [], gr.Timer(active=False), gr.skip(), ""
         snap = visitor.job.snapshot()
         sample = ""
@@ -177,5 +177,5 @@ def build(ctx: Context) -> None:
     ctx.on(stop_btn.click, stop_training, None, message, api_name="stop_training")
     ctx.on(one_batch_btn.click, one_batch, with_form, step_view, heavy=True, api_name="one_batch")
     ctx.on(timer.tick, training_status, None, [*shown, message, coach], api_name="training_status")
-    ctx.refresh("status", status_in_language, [], [*shown, message, coach], on=("language",))
+    ctx.refresh("status", status_in_language, [], [*shown, message, coach], on=("open", "language"))
 
