@@ -158,10 +158,12 @@ def resume_config(saved: TrainConfig, requested: TrainConfig) -> TrainConfig:
 
 
 def live_cadence(config: TrainConfig, max_seconds: float = 0.0) -> TrainConfig:
-    """``config`` reporting often enough for a page that plots it live: a validation loss and a
-    sample every 100 steps, a checkpoint at most every 50 (and never more often than the preset
-    says), the latest three checkpoints and the best one kept, ``max_seconds`` of training at most
-    (0: no limit), and torch's thread count left to the server that runs several trainings."""
-    return config.replace(eval_every=100, eval_batches=10, sample_every=100, sample_length=200,
-                          save_every=max(50, config.save_every), keep_checkpoints=3, max_seconds=max_seconds,
-                          num_threads=0)
+    """``config`` reporting often enough for a page that plots it live: a validation loss, a sample
+    and a checkpoint every 100 steps (so that the best validation loss always has its checkpoint, the one the
+    coach sends an over-fitted run to), the latest three checkpoints and the best one kept, ``max_seconds`` of
+    training at most (0: no limit), and torch's thread count left to the server that runs several trainings."""
+    return config.replace(eval_every=LIVE_EVERY, eval_batches=10, sample_every=LIVE_EVERY, sample_length=200,
+                          save_every=LIVE_EVERY, keep_checkpoints=3, max_seconds=max_seconds, num_threads=0)
+
+
+LIVE_EVERY = 100  # steps between a live page's validations, samples and checkpoints

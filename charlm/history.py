@@ -66,6 +66,22 @@ def read_history(directory: Path, up_to_step: int) -> tuple[Points, Points] | No
     return train, val
 
 
+def best_validation_step(directory: Path) -> int | None:
+    """The step of the run's lowest held-out loss so far (None: no file, or no validation yet): the checkpoint
+    to generate with when the run went on to over-fit."""
+    best: tuple[float, int] | None = None
+    try:
+        with (directory / HISTORY_FILE).open(encoding="utf-8") as f:
+            next(f, None)  # the header
+            for line in f:
+                step, kind, loss = line.rstrip("\n").split(",")
+                if kind == "val" and (best is None or float(loss) < best[0]):
+                    best = (float(loss), int(step))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    return best[1] if best else None
+
+
 def restart_history(directory: Path, train: Points, val: Points) -> None:
     """Rewrite the run's file to hold exactly these points: a resumed run goes on from its checkpoint,
     and what a later, abandoned continuation had appended is dropped."""

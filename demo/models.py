@@ -19,6 +19,7 @@ from pathlib import Path
 import gradio as gr
 
 from charlm import Sampler, list_checkpoints, load_checkpoint
+from charlm.history import best_validation_step
 
 from .i18n import EN, AppError, t
 from .locales import LOCALES
@@ -86,11 +87,13 @@ class ModelCatalogue:
         """The dropdown's update: (name in ``lang``, label) for every model, newest of the visitor's first
         after the shipped ones; ``select`` (if offered) or the first is chosen."""
         for run in sorted(visitor.checkpoints_dir.glob("run*"), key=lambda d: int(d.name[3:])):
+            best = best_validation_step(run)  # marked in the list: the coach sends an over-fitted run's class there
             for path in list_checkpoints(run):
                 name = f"{run.name}/{path.stem}"
                 label = t("model.session", EN, name=name)
                 visitor.models[label] = path
-                visitor.model_names[label] = _names("model.session", name=name)
+                marked = best is not None and path.stem.startswith(f"i{best}_")
+                visitor.model_names[label] = _names("model.session_best" if marked else "model.session", name=name)
         visitor.models = {k: v for k, v in visitor.models.items() if v.is_file()}
         shown = {label: t("model.pretrained", lang, name=path.stem) for label, path in self.shipped().items()}
         for label in reversed(visitor.models):

@@ -30,3 +30,15 @@ def anna_text() -> str:
     if not ANNA.is_file():
         pytest.skip("../shared/corpora/anna.txt is not present")
     return ANNA.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium, headless, driven by Playwright: one per test module (the page tests)."""
+    from app_server import CHROMIUM, CHROMIUM_ARGS
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

@@ -94,7 +94,8 @@ def test_corpus_batches_training_and_generation(server, story_file):
     assert choices[0][0] == "pretrained: anna-2x512" and models["value"] == choices[0][0]  # the default
     text, _ = c.predict(choices[0][0], "Far", 200, 4, 1.0, 1, api_name="/generate")
     assert text.startswith("Far") and len(text) == 203 and " the " in text  # real words from the first second
-    label = next(v for v, _ in choices if v.startswith("this session"))
+    label = next(value for _, value in choices if value.startswith("this session"))
+    assert sum("(best validation)" in name for name, _ in choices) == 1  # the checkpoint the coach points to
     one, done = c.predict(label, "The old", 150, 4, 1.0, 7, api_name="/generate")
     two, _ = c.predict(label, "The old", 150, 4, 1.0, 7, api_name="/generate")
     assert one == two and one.startswith("The old") and len(one) == 157 and "Done" in done
@@ -141,8 +142,8 @@ def test_two_visitors_are_kept_apart_and_the_cap_holds(server, story_file):
     b.predict(api_name="/stop_training")
     wait_for(lambda: "stopped" in b.predict(api_name="/training_status")[0])
     # each visitor sees only its own checkpoints (a trained 1×48, b 1×32)
-    a_models = [v for v, _ in a.predict(api_name="/model_choices")["choices"] if v.startswith("this session")]
-    b_models = [v for v, _ in b.predict(api_name="/model_choices")["choices"] if v.startswith("this session")]
+    a_models = [v for _, v in a.predict(api_name="/model_choices")["choices"] if v.startswith("this session")]
+    b_models = [v for _, v in b.predict(api_name="/model_choices")["choices"] if v.startswith("this session")]
     assert a_models and all(v.endswith("_l48") for v in a_models)
     assert b_models and all(v.endswith("_l32") for v in b_models)
     a_files = a.predict(api_name="/training_status")[3]
@@ -161,7 +162,7 @@ def test_bad_generation_settings_get_a_message(server, story_file, args, message
     c.predict(None, handle_file(str(story_file)), 0.1, api_name="/load_corpus")
     c.predict(*tiny_form(max_steps=20), api_name="/start_training")
     wait_for(lambda: "done" in c.predict(api_name="/training_status")[0])
-    label = next(v for v, _ in c.predict(api_name="/model_choices")["choices"] if v.startswith("this session"))
+    label = next(v for _, v in c.predict(api_name="/model_choices")["choices"] if v.startswith("this session"))
     args = tuple(label if a == "MODEL" else a for a in args)
     _text, status = c.predict(*args, api_name="/generate")
     assert message in status and "Traceback" not in status
@@ -182,7 +183,7 @@ def test_uploaded_checkpoints_are_checked_and_usable(server, story_file, tmp_pat
     status, models = c.predict(handle_file(str(result.checkpoint)), api_name="/upload_checkpoint")
     assert "Loaded uploaded" in status
     label = models["value"] if isinstance(models, dict) and "value" in models else None
-    label = label or next(v for v, _ in c.predict(api_name="/model_choices")["choices"] if v.startswith("uploaded"))
+    label = label or next(v for _, v in c.predict(api_name="/model_choices")["choices"] if v.startswith("uploaded"))
     text, _done = c.predict(label, "The ", 40, 4, 1.0, 3, api_name="/generate")
     assert text.startswith("The ") and len(text) == 44
 
@@ -276,7 +277,7 @@ def test_a_fresh_install_opens_on_the_chapters_novel(tmp_path, monkeypatch):
 def test_each_generate_draws_a_new_seed_it_shows_and_keep_this_seed_repeats_it(server):
     _app, url = server
     c = client(url)
-    label = next(v for v, _ in c.predict(api_name="/model_choices")["choices"] if "quick" in v)
+    label = next(v for _, v in c.predict(api_name="/model_choices")["choices"] if "quick" in v)
     runs = [c.predict(label, "Far", 60, 4, 1.0, None, api_name="/generate") for _ in range(2)]
     seeds = [int(re.search(r"seed (\d+)", status).group(1)) for _text, status in runs]
     assert seeds[0] != seeds[1] and runs[0][0] != runs[1][0]  # a class sees different texts, each with its seed
@@ -300,7 +301,7 @@ def test_one_batch_and_one_character_at_a_time(server, story_file):
     assert c.predict(*tiny_form(hidden=32), api_name="/one_batch").startswith("**Step 1:")  # new settings: new run
     assert "must be" in c.predict(*form[:7], 5.0, *form[8:], api_name="/one_batch")  # a learning rate of 5: a message
 
-    label = next(v for v, _ in c.predict(api_name="/model_choices")["choices"] if "quick" in v)
+    label = next(v for _, v in c.predict(api_name="/model_choices")["choices"] if "quick" in v)
     texts = [c.predict(label, "Far", 4, 1.0, 5, api_name="/one_character") for _ in range(3)]
     assert [len(text) for text, _, _ in texts] == [4, 5, 6]  # one character more each time
     whole, _ = c.predict(label, "Far", 3, 4, 1.0, 5, api_name="/generate")

@@ -38,7 +38,7 @@ def test_cells_and_guesses_on_a_session_model(client):
     while "done" not in client.predict(api_name="/training_status")[0]:
         assert time.time() < deadline
         time.sleep(0.5)
-    label = next(v for v, _ in client.predict(api_name="/model_choices")["choices"] if v.startswith("this session"))
+    label = next(v for _, v in client.predict(api_name="/model_choices")["choices"] if v.startswith("this session"))
     passage = 'He said "yes" to her.\nAnd she said "no".\n'
     note, text_html, features, _ = client.predict(label, passage, 1, 7, "cell", api_name="/look_inside")
     assert "Layer 1, cell 7" in note and text_html.count("<span") == len(passage)

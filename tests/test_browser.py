@@ -4,21 +4,13 @@ import re
 import time
 
 import pytest
-from app_server import CHROMIUM, CHROMIUM_ARGS, HAS_CHROMIUM, running_app
+from app_server import HAS_CHROMIUM, running_app
 
 pytestmark = pytest.mark.skipif(not HAS_CHROMIUM, reason="Chromium is not installed (see .ci/run)")
 playwright = pytest.importorskip("playwright.sync_api")
 
 TEXT = ("Happy families are all alike; every unhappy family is unhappy in its own way. "
         "Everything was in confusion in the Oblonskys' house. ") * 30
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def test_a_lesson_in_the_browser(browser, tmp_path):

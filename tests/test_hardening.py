@@ -115,7 +115,7 @@ def trained_model(c):
     while "done" not in c.predict(api_name="/training_status")[0]:
         assert time.time() < deadline
         time.sleep(0.3)
-    return next(v for v, _ in c.predict(api_name="/model_choices")["choices"] if v.startswith("this session"))
+    return next(v for _, v in c.predict(api_name="/model_choices")["choices"] if v.startswith("this session"))
 
 
 @pytest.mark.parametrize("prime, top_n, temperature, length, ok, message", [

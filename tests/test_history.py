@@ -73,3 +73,13 @@ def test_a_checkpoint_alone_still_draws_its_curve(tmp_path, small_curves):
     resumed = train(corpus, cfg.replace(max_steps=35), tmp_path / "next", resume=load_checkpoint(alone / ckpt.name))
     steps = [s for s, _ in resumed.progress.train_loss]
     assert steps[-6:] == [30, 31, 32, 33, 34, 35] and len(steps) <= 8 + 5
+
+
+def test_the_best_validation_step_is_read_from_the_runs_history(tmp_path):
+    from charlm.history import append_history, best_validation_step
+
+    assert best_validation_step(tmp_path) is None  # no history yet
+    append_history(tmp_path, [(1, 4.0), (2, 3.0)], [(2, 2.9)])
+    append_history(tmp_path, [(3, 2.0), (4, 1.0)], [(4, 2.5)])
+    append_history(tmp_path, [(5, 0.5), (6, 0.2)], [(6, 2.8)])  # over-fitting: validation rises again
+    assert best_validation_step(tmp_path) == 4

@@ -5,7 +5,7 @@ the batch grids never cover each other; presentation mode switches; a link sets 
 import re
 
 import pytest
-from app_server import CHROMIUM, CHROMIUM_ARGS, HAS_CHROMIUM, running_app
+from app_server import HAS_CHROMIUM, running_app
 
 pytestmark = pytest.mark.skipif(not HAS_CHROMIUM, reason="Chromium is not installed (see .ci/run)")
 playwright = pytest.importorskip("playwright.sync_api")
@@ -34,14 +34,6 @@ COVERED_CELLS = """(sel) => {
   }
   return bad;
 }"""
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

@@ -181,6 +181,7 @@ TEXTS: dict[str, str] = {
     'hint.temperature': 'Below 1: safer, more repetitive text. Above 1: more surprising, more mistakes.',
     'hint.seed': 'Same seed and settings → the same text. Empty: a new seed each time (tick “Keep this seed” to repeat a text).',
     'model.pretrained': 'pretrained: {name}',
+    'model.session_best': 'this session: {name} (best validation)',
     'model.session': 'this session: {name}',
     'model.uploaded': 'uploaded: {name} ({layers}×{hidden} {cell})',
     'gen.loaded': 'Loaded {label}.',

@@ -194,6 +194,7 @@ TEXTS: dict[str, str] = {
     'hint.temperature': '低于 1：更稳妥、更重复；高于 1：更出人意料，错误也更多。',
     'hint.seed': '种子和设置都相同 → 生成的文本相同。留空：每次用新的种子（勾选“保留这个种子”即可重现同一段文字）。',
     'model.pretrained': '预训练：{name}',
+    'model.session_best': '本次会话：{name}（验证损失最低）',
     'model.session': '本次会话：{name}',
     'model.uploaded': '已上传：{name}（{layers}×{hidden} {cell}）',
     'gen.loaded': '已载入 {label}。',
