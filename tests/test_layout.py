@@ -132,12 +132,12 @@ def test_generate_draws_a_new_seed_each_time_and_keep_this_seed_repeats_it(brows
     status.get_by_text("seed 2").wait_for(timeout=30_000)  # the classroom-clean example on arrival
     assert text.input_value().startswith("Far") and seed_box.input_value() == ""
     seeds, texts = [], []
+    done = ("([el, seen]) => { const m = /Done: 40 characters \\(seed (\\d+)\\)/.exec(el.innerText);"
+            " return m && !seen.includes(m[1]) ? m[1] : null; }")  # a new "Done" line: its seed
     for _ in range(2):
-        before = status.inner_text()
         page.locator("#generate-btn").click()
-        page.wait_for_function("([el, before]) => el.innerText !== before && /Done: 40 characters/.test(el.innerText)",
-                               arg=[status.element_handle(), before], timeout=30_000)
-        seeds.append(re.search(r"seed (\d+)", status.inner_text()).group(1))
+        seeds.append(page.wait_for_function(done, arg=[status.element_handle(), seeds], timeout=30_000).json_value())
+        playwright.expect(text).to_have_value(re.compile(r"^Far.{40}$", re.S), timeout=10_000)
         texts.append(text.input_value())
     assert seeds[0] != seeds[1] and texts[0] != texts[1]
     page.locator("#keep-seed input").check()
