@@ -119,3 +119,4 @@ SEED = Field("seed", "gen.seed", "hint.seed", 0, 2 ** 32 - 1, widget="text")  # 
 TOY_STEPS = Field("steps", "toy.steps", None, 1, 1000)
 TOY_CELL = Field("toy_cell", "toy.cell", None, widget="radio", choices=cell_names, says="name.cell")
 COMPARE_SECONDS = Field("seconds", "cmp.seconds", None, 5, 120, step=5)
+RECALL_GAP = Field("gap", "recall.gap", "recall.gap_info", 4, 60, step=4)

@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 from charlm.cells import CELLS
 from charlm.coach import best_validation
 from charlm.jobs import JobSnapshot
+from charlm.recall import KEYS, RecallResult
 
 from .i18n import EN, locale, t
 from .locales import LOCALES
@@ -154,6 +155,24 @@ def saturation_figure(sat: list[dict], lang: str = EN):
     ax.set_xlim(0, 1)
     ax.set_xlabel(t("gates.x", lang))
     ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def recall_figure(results: list[RecallResult], lang: str = EN):
+    """Accuracy against the gap, one line per cell type, with the level of a guess (one key in four)."""
+    lang = figure_lang(lang)
+    fig, ax = new_figure(8, 3.6)
+    for i, cell in enumerate(dict.fromkeys(r.cell for r in results)):  # lines that coincide stay told apart
+        mine = [r for r in results if r.cell == cell]
+        ax.plot([r.gap for r in mine], [r.accuracy for r in mine], "os^D"[i % 4] + ("-", "--", ":")[i % 3],
+                ms=7 - i, lw=2, label=cell.upper(), color=CELLS[cell].colour)
+    ax.axhline(1 / len(KEYS), color="#64748b", lw=1, ls="--", label=t("recall.chance", lang))
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel(t("recall.x", lang))
+    ax.set_ylabel(t("recall.y", lang))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower left", fontsize=8)
     fig.tight_layout()
     return fig
 

@@ -8,10 +8,11 @@ import gradio as gr
 from charlm.cells import simplest_first
 from charlm.inspect import comparison_config, gradient_curves, toy_model
 from charlm.jobs import TrainingJob
+from charlm.recall import gaps_up_to, recall_experiment
 
 from .. import figures, views
 from ..context import Context
-from ..fields import COMPARE_SECONDS, TOY_CELL, TOY_STEPS
+from ..fields import COMPARE_SECONDS, RECALL_GAP, TOY_CELL, TOY_STEPS
 from ..i18n import I18N, WARNING, t
 
 ID, TITLE = "ideas", "tab.ideas"
@@ -36,11 +37,17 @@ def build(ctx: Context) -> None:
         cmp_seconds = COMPARE_SECONDS.component(20)
         cmp_btn = gr.Button(I18N("cmp.button"))
         cmp_msg, cmp_plot = gr.Markdown(), figures.figure_box(elem_id="compare-plot")
+    with gr.Accordion(I18N("recall.title"), open=False):
+        gr.Markdown(I18N("recall.explain"))
+        recall_gap = RECALL_GAP.component(40)
+        recall_btn = gr.Button(I18N("recall.button"), elem_id="recall-btn")
+        recall_msg, recall_plot = gr.Markdown(elem_id="recall-msg"), figures.figure_box(elem_id="recall-plot")
 
     ctx.link("word", word)
     ctx.link(TOY_CELL, toy_cell)
     ctx.link(TOY_STEPS, toy_steps)
     ctx.link(COMPARE_SECONDS, cmp_seconds)
+    ctx.link(RECALL_GAP, recall_gap)
 
     def run_toy(text, cell, steps, request: gr.Request):
         result = toy_model(text, cell=TOY_CELL.parse(cell), steps=TOY_STEPS.parse(steps))
@@ -83,6 +90,20 @@ def build(ctx: Context) -> None:
         figure = figures.picture(figures.compare_figure(curves, lang))
         yield t("cmp.final", lang, seconds=seconds, summary=summary), figure
 
+    def run_recall(longest, request: gr.Request):
+        """The sweep, cell by cell: each result drawn as it comes (a minute or so for the whole of it)."""
+        lang, results = ctx.lang(request), []
+        total = len(simplest_first()) * len(gaps_up_to(RECALL_GAP.parse(longest)))
+        for result in recall_experiment(RECALL_GAP.parse(longest)):
+            results.append(result)
+            yield (t("recall.progress", lang, done=len(results), total=total, cell=result.cell.upper(),
+                     gap=result.gap, accuracy=result.accuracy, seconds=result.seconds),
+                   figures.picture(figures.recall_figure(results, lang)))
+        longest_gap = max(r.gap for r in results)
+        at_longest = ", ".join(f"{r.cell.upper()} {r.accuracy:.0%}" for r in results if r.gap == longest_gap)
+        yield t("recall.final", lang, gap=longest_gap, summary=at_longest), gr.skip()
+
     ctx.on(toy_btn.click, run_toy, [word, toy_cell, toy_steps], [toy_msg, toy_out], heavy=True, api_name="toy")
     ctx.on(grad_btn.click, run_gradients, None, [grad_msg, grad_plot], heavy=True, api_name="gradient_decay")
     ctx.on(cmp_btn.click, run_compare, cmp_seconds, [cmp_msg, cmp_plot], heavy=True, api_name="compare_cells")
+    ctx.on(recall_btn.click, run_recall, recall_gap, [recall_msg, recall_plot], heavy=True, api_name="recall")
