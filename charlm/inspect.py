@@ -9,7 +9,8 @@
   Recurrent Networks").
 * ``next_char_guesses`` / ``mean_surprise``: the model's top guesses at every position, and how
   surprised it was on average (the cross-entropy, in nats per character).
-* ``comparison_config``: the protocol of the RNN vs GRU vs LSTM race the app runs.
+* ``comparison_config``: the protocol of the RNN vs GRU vs LSTM race the app runs (equal steps, about
+  equal parameters, several seeds).
 
 Nothing here touches torch's global random state: each experiment draws from its own generator.
 """
@@ -25,7 +26,7 @@ import torch.nn.functional as F
 from .cells import all_gates, simplest_first
 from .config import TrainConfig, preset
 from .errors import CharLMError
-from .model import CharRNN, ModelConfig
+from .model import CharRNN, ModelConfig, parameter_count
 from .sample import Sampler, softmax
 
 
@@ -133,12 +134,28 @@ def gradient_curves(vocab_size: int, ids: np.ndarray, hidden_size: int = 128) ->
     return {cell: gradient_decay(model, window) for cell, model in fresh_models(vocab_size, hidden_size).items()}
 
 
-def comparison_config(cell: str, seconds: float) -> TrainConfig:
-    """The app's cell race: the ``quick`` preset at 128 units, the same seconds of training for each
-    cell, a validation loss every 50 steps, no checkpoints or samples; on the CPU, where a small model's
-    short run costs no GPU start-up (and, on a ZeroGPU Space, no visitor's quota)."""
-    return preset("quick", cell=cell, hidden_size=128, max_steps=0, max_seconds=float(seconds), epochs=50,
-                  eval_every=50, eval_batches=5, save_every=0, sample_every=0, device="cpu")
+RACE_SEEDS = (0, 1, 2)  # each cell runs this many times: the spread says how much one run's luck counts
+RACE_SIZE = ("lstm", 128)  # every cell gets about as many parameters as a one-layer LSTM of 128 units
+
+
+def matched_hidden_size(cell: str, vocab_size: int, like: tuple[str, int] = RACE_SIZE) -> int:
+    """The hidden size (a multiple of 8) that gives ``cell`` about as many parameters as the model ``like``:
+    a plain RNN has a quarter of an LSTM's weights per unit, so a fair race gives it more units."""
+    def count(c: str, h: int) -> int:
+        return parameter_count(ModelConfig.for_vocab(vocab_size, cell=c, hidden_size=h, num_layers=1, dropout=0.0))
+
+    target = count(*like)
+    return min(range(8, 1025, 8), key=lambda h: abs(count(cell, h) - target))
+
+
+def comparison_config(cell: str, steps: int, vocab_size: int, seed: int = 0) -> TrainConfig:
+    """The app's cell race, on equal footing: the ``quick`` preset with the same number of steps for every cell,
+    about the same number of parameters (``matched_hidden_size``), and the seed given; a validation loss five
+    times in the run, no checkpoints or samples; on the CPU, where a small model's short run costs no GPU
+    start-up (and, on a ZeroGPU Space, no visitor's quota). Time is the cost, reported apart."""
+    return preset("quick", cell=cell, hidden_size=matched_hidden_size(cell, vocab_size), max_steps=steps,
+                  max_seconds=0.0, epochs=1000, eval_every=max(1, steps // 5), eval_batches=5, save_every=0,
+                  sample_every=0, device="cpu", seed=seed)
 
 
 # ------------------------------------------------------------------------------- cells and gates

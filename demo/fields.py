@@ -118,5 +118,5 @@ TEMPERATURE = Field("temperature", "gen.temperature", "hint.temperature", 0.1, 3
 SEED = Field("seed", "gen.seed", "hint.seed", 0, 2 ** 32 - 1, widget="text")  # empty: a new seed each time
 TOY_STEPS = Field("steps", "toy.steps", None, 1, 1000)
 TOY_CELL = Field("toy_cell", "toy.cell", None, widget="radio", choices=cell_names, says="name.cell")
-COMPARE_SECONDS = Field("seconds", "cmp.seconds", None, 5, 120, step=5)
+COMPARE_STEPS = Field("race_steps", "cmp.steps", "cmp.steps_info", 50, 1000, step=50)
 RECALL_GAP = Field("gap", "recall.gap", "recall.gap_info", 4, 60, step=4)

@@ -177,12 +177,22 @@ def recall_figure(results: list[RecallResult], lang: str = EN):
     return fig
 
 
-def compare_figure(curves: dict[str, list[tuple[int, float]]], lang: str = EN):
+def compare_figure(runs: dict[str, list[list[tuple[int, float]]]], lang: str = EN):
+    """Validation loss against steps: per cell type, the mean over its seeds and the band from the best run to
+    the worst (how much one run's luck counts)."""
     lang = figure_lang(lang)
     fig, ax = new_figure(8, 3.6)
-    for cell, points in curves.items():
-        ax.plot([s for s, _ in points], [v for _, v in points], "o-", ms=3, label=cell.upper(),
-                color=CELLS[cell].colour)
+    for cell, curves in runs.items():
+        curves = [c for c in curves if c]
+        if not curves:
+            continue
+        length = min(len(c) for c in curves)
+        steps = [s for s, _ in curves[0][:length]]
+        losses = np.array([[v for _, v in c[:length]] for c in curves])
+        colour = CELLS[cell].colour
+        ax.plot(steps, losses.mean(axis=0), "o-", ms=3, label=cell.upper(), color=colour)
+        if len(curves) > 1:
+            ax.fill_between(steps, losses.min(axis=0), losses.max(axis=0), color=colour, alpha=0.15, lw=0)
     ax.set_xlabel(t("cmp.x", lang))
     ax.set_ylabel(t("cmp.y", lang))
     ax.grid(alpha=0.3)

@@ -24,10 +24,11 @@ def test_toy_table_shows_four_pairs_and_learns(client):
 def test_gradients_and_cell_comparison(client):
     msg, _ = client.predict(api_name="/gradient_decay")
     assert "Untrained networks" in msg
-    msg, _ = client.predict(5, api_name="/compare_cells")
-    found = re.findall(r"(RNN|GRU|LSTM) (\d\.\d+)", msg)
-    assert [c for c, _ in found] == ["RNN", "GRU", "LSTM"]
-    assert all(float(v) < 4.0 for _, v in found)
+    msg, _ = client.predict(50, api_name="/compare_cells")
+    assert msg.startswith("Validation loss after 50 steps, mean ± half the spread over 3 seeds")
+    found = re.findall(r"(RNN|GRU|LSTM) (\d\.\d+) ± (\d\.\d+) \(([\d.]+) s a run\)", msg)
+    assert [c for c, *_ in found] == ["RNN", "GRU", "LSTM"]
+    assert all(float(mean) < 4.0 and float(spread) < 0.5 for _, mean, spread, _ in found)
 
 
 def test_cells_and_guesses_on_a_session_model(client):

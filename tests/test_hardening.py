@@ -357,12 +357,12 @@ def test_a_training_whose_checkpoints_would_not_fit_the_visitors_disk_is_refused
 def test_a_comparison_stops_when_its_client_goes_away(server):
     """The cell comparison trains in the background; a client that disconnects must not leave it running."""
     app, url = server
-    event = httpx.post(url + "gradio_api/call/compare_cells", json={"data": [30]}).json()["event_id"]
+    event = httpx.post(url + "gradio_api/call/compare_cells", json={"data": [1000]}).json()["event_id"]
     with httpx.stream("GET", url + f"gradio_api/call/compare_cells/{event}", timeout=60) as stream:
         lines = stream.iter_lines()
         while "step" not in next(lines):  # the first progress line: the training is under way
             pass
-    deadline = time.time() + 20  # well short of the 30 s it would otherwise train
+    deadline = time.time() + 20  # well short of the nine runs of 1,000 steps it would otherwise train
     while time.time() < deadline:
         jobs = [v.job for v in app.store.visitors() if v.job is not None and "compare" in str(v.job.out_dir)]
         if jobs and all(j.finished for j in jobs):

@@ -77,3 +77,16 @@ def test_trace_saturation_and_guesses_on_a_trained_model():
     np.testing.assert_allclose(tr.layers[1]["hidden"][-1], state.h[1], rtol=1e-6)
     with pytest.raises(CharLMError, match="never saw"):
         trace(sampler, "Zebra")
+
+
+def test_the_cell_race_is_on_equal_footing():
+    """The same steps for every cell, about the same parameters (within 2 %), a seed of its own per run."""
+    from charlm.inspect import comparison_config
+    from charlm.model import parameter_count
+
+    configs = {cell: comparison_config(cell, 200, 83, seed=1) for cell in ("rnn", "gru", "lstm")}
+    assert {c.max_steps for c in configs.values()} == {200} and all(c.max_seconds == 0 for c in configs.values())
+    sizes = {cell: parameter_count(c.model_config(83)) for cell, c in configs.items()}
+    assert max(sizes.values()) / min(sizes.values()) < 1.02, sizes
+    assert configs["rnn"].hidden_size > configs["gru"].hidden_size > configs["lstm"].hidden_size == 128
+    assert comparison_config("lstm", 200, 83, seed=2).seed == 2

@@ -4,15 +4,16 @@ trained side by side (maths in charlm.inspect)."""
 from __future__ import annotations
 
 import gradio as gr
+import numpy as np
 
 from charlm.cells import simplest_first
-from charlm.inspect import comparison_config, gradient_curves, toy_model
+from charlm.inspect import RACE_SEEDS, comparison_config, gradient_curves, toy_model
 from charlm.jobs import TrainingJob
 from charlm.recall import gaps_up_to, recall_experiment
 
 from .. import figures, views
 from ..context import Context
-from ..fields import COMPARE_SECONDS, RECALL_GAP, TOY_CELL, TOY_STEPS
+from ..fields import COMPARE_STEPS, RECALL_GAP, TOY_CELL, TOY_STEPS
 from ..i18n import I18N, WARNING, t
 
 ID, TITLE = "ideas", "tab.ideas"
@@ -34,7 +35,7 @@ def build(ctx: Context) -> None:
         grad_msg, grad_plot = gr.Markdown(), figures.figure_box(elem_id="gradient-plot")
     with gr.Accordion(I18N("cmp.title"), open=False):
         gr.Markdown(I18N("cmp.explain"))
-        cmp_seconds = COMPARE_SECONDS.component(20)
+        cmp_steps = COMPARE_STEPS.component(200)
         cmp_btn = gr.Button(I18N("cmp.button"))
         cmp_msg, cmp_plot = gr.Markdown(), figures.figure_box(elem_id="compare-plot")
     with gr.Accordion(I18N("recall.title"), open=False):
@@ -46,7 +47,7 @@ def build(ctx: Context) -> None:
     ctx.link("word", word)
     ctx.link(TOY_CELL, toy_cell)
     ctx.link(TOY_STEPS, toy_steps)
-    ctx.link(COMPARE_SECONDS, cmp_seconds)
+    ctx.link(COMPARE_STEPS, cmp_steps)
     ctx.link(RECALL_GAP, recall_gap)
 
     def run_toy(text, cell, steps, request: gr.Request):
@@ -59,36 +60,45 @@ def build(ctx: Context) -> None:
         curves = gradient_curves(len(corpus.vocab), corpus.data)
         return t("grad.note", lang), figures.picture(figures.gradient_figure(curves, lang))
 
-    def run_compare(seconds, request: gr.Request):
+    def run_compare(steps, request: gr.Request):
+        """Each cell, several seeds, the same steps and about the same parameters; validation curves as they come,
+        the time each run took beside them (the cost, not the result)."""
         visitor, lang = ctx.visitor(request), ctx.lang(request)
-        seconds = COMPARE_SECONDS.parse(seconds)
-        curves = {}
+        steps, corpus = COMPARE_STEPS.parse(steps), ctx.corpus(visitor)
+        runs: dict[str, list[list[tuple[int, float]]]] = {}
+        seconds: dict[str, list[float]] = {}
         for cell in simplest_first():
-            with visitor.starting:  # one training per visitor, the race's included
-                busy = visitor.job is not None and not visitor.job.finished
-                if not busy:
-                    job = TrainingJob(ctx.corpus(visitor), comparison_config(cell, seconds),
-                                      visitor.folder / f"compare-{cell}", slots=ctx.slots, niceness=10).start()
-                    visitor.job = job
-            if busy:
-                yield WARNING + t("cmp.busy", lang), gr.skip()
-                return
-            try:
-                while not job.wait(1.0):
-                    snap = job.snapshot()
-                    loss = snap.loss or float("nan")
-                    yield t("cmp.progress", lang, cell=cell.upper(), step=snap.step, loss=loss), gr.skip()
-            finally:  # the page went away (Gradio stops asking for updates and closes this generator): so does the work
-                if not job.finished:
-                    job.stop()
-            snap = job.snapshot()
-            if snap.state == "failed":
-                yield WARNING + views.failure_text(snap, lang), gr.skip()
-                return
-            curves[cell] = snap.val_loss
-        summary = ", ".join(f"{c.upper()} {p[-1][1]:.3f}" for c, p in curves.items() if p)
-        figure = figures.picture(figures.compare_figure(curves, lang))
-        yield t("cmp.final", lang, seconds=seconds, summary=summary), figure
+            for seed in RACE_SEEDS:
+                config = comparison_config(cell, steps, len(corpus.vocab), seed)
+                with visitor.starting:  # one training per visitor, the race's included
+                    busy = visitor.job is not None and not visitor.job.finished
+                    if not busy:
+                        job = TrainingJob(corpus, config, visitor.folder / f"compare-{cell}-{seed}", slots=ctx.slots,
+                                          niceness=10).start()
+                        visitor.job = job
+                if busy:
+                    yield WARNING + t("cmp.busy", lang), gr.skip()
+                    return
+                try:
+                    while not job.wait(1.0):
+                        snap = job.snapshot()
+                        yield t("cmp.progress", lang, cell=cell.upper(), seed=seed + 1, seeds=len(RACE_SEEDS),
+                                hidden=config.hidden_size, step=snap.step, loss=snap.loss or float("nan")), gr.skip()
+                finally:  # the page went away (Gradio closes this generator): so does the work
+                    if not job.finished:
+                        job.stop()
+                snap = job.snapshot()
+                if snap.state == "failed":
+                    yield WARNING + views.failure_text(snap, lang), gr.skip()
+                    return
+                runs.setdefault(cell, []).append(snap.val_loss)
+                seconds.setdefault(cell, []).append(snap.elapsed)
+            yield gr.skip(), figures.picture(figures.compare_figure(runs, lang))
+        summary = t("punct.comma", lang).join(
+            t("cmp.cell", lang, cell=c.upper(), mean=float(np.mean([r[-1][1] for r in rs])),
+              spread=float(np.ptp([r[-1][1] for r in rs])) / 2, seconds=float(np.mean(seconds[c])))
+            for c, rs in runs.items() if all(rs))
+        yield t("cmp.final", lang, steps=steps, seeds=len(RACE_SEEDS), summary=summary), gr.skip()
 
     def run_recall(longest, request: gr.Request):
         """The sweep, cell by cell: each result drawn as it comes (a minute or so for the whole of it)."""
@@ -105,5 +115,5 @@ def build(ctx: Context) -> None:
 
     ctx.on(toy_btn.click, run_toy, [word, toy_cell, toy_steps], [toy_msg, toy_out], heavy=True, api_name="toy")
     ctx.on(grad_btn.click, run_gradients, None, [grad_msg, grad_plot], heavy=True, api_name="gradient_decay")
-    ctx.on(cmp_btn.click, run_compare, cmp_seconds, [cmp_msg, cmp_plot], heavy=True, api_name="compare_cells")
+    ctx.on(cmp_btn.click, run_compare, cmp_steps, [cmp_msg, cmp_plot], heavy=True, api_name="compare_cells")
     ctx.on(recall_btn.click, run_recall, recall_gap, [recall_msg, recall_plot], heavy=True, api_name="recall")
