@@ -218,7 +218,7 @@ TEXTS: dict[str, str] = {
     'cmp.title': 'RNN vs GRU vs LSTM',
     'cmp.explain': "**A fair race on the loaded text (§4).** One click trains a plain RNN, a GRU and an LSTM on the loaded text, each for the same number of steps, with about the same number of parameters (a plain RNN has a quarter of an LSTM's weights per unit, so it gets more units), three times with different seeds. The lines are the mean validation loss, the bands the spread between the best and the worst run; the time each took is the cost, shown apart. For memory across a long gap, see the experiment below.",
     'cmp.steps': 'Steps of training per run',
-    'cmp.steps_info': 'Three cells × three seeds: nine runs (200 steps: about a minute here).',
+    'cmp.steps_info': 'Three cells × three seeds: nine runs (200 steps took about two minutes on a 2-core server).',
     'cmp.progress': 'Training {cell} ({hidden} units), run {seed} of {seeds}: step {step}, loss {loss:.3f}',
     'cmp.cell': '{cell} {mean:.3f} ± {spread:.3f} ({seconds:.1f} s a run)',
     'cmp.final': 'Validation loss after {steps} steps, mean ± half the spread over {seeds} seeds: {summary}.',

@@ -231,7 +231,7 @@ TEXTS: dict[str, str] = {
     'cmp.title': 'RNN、GRU 与 LSTM 对比',
     'cmp.explain': '**在已载入文本上的公平比赛（§4）。** 点一下，就在已载入的文本上训练普通循环神经网络、GRU 和 LSTM：步数相同，参数量大致相同（普通循环神经网络每个单元的权重只有 LSTM 的四分之一，所以给它更多单元），并用不同的随机种子各训练三次。曲线是验证损失的平均值，阴影是最好与最差两次之间的范围；每次所用的时间是代价，单独列出。要看跨越长间隔的记忆，请看下面的实验。',
     'cmp.steps': '每次训练的步数',
-    'cmp.steps_info': '三种单元 × 三个种子：共九次训练（200 步：这里大约一分钟）。',
+    'cmp.steps_info': '三种单元 × 三个种子：共九次训练（在双核服务器上，200 步大约用了两分钟）。',
     'cmp.progress': '正在训练 {cell}（{hidden} 个单元），第 {seed}/{seeds} 次：第 {step} 步，损失 {loss:.3f}',
     'cmp.cell': '{cell} {mean:.3f} ± {spread:.3f}（每次 {seconds:.1f} 秒）',
     'cmp.final': '训练 {steps} 步后的验证损失（{seeds} 个种子的平均值 ± 范围的一半）：{summary}。',
