@@ -197,7 +197,7 @@ def test_chinese_figures_render_without_missing_glyphs():
     assert "步数（已训练的小批量数）" in _texts(fig) and "验证" in _texts(fig)
     gates = figures.saturation_figure([{"input": (0.1, 0.3), "forget": (0.0, 0.6)}], ZH)
     assert "L0 遗忘门" in [x.get_text() for x in gates.axes[0].get_yticklabels()]
-    compare = figures.compare_figure({"rnn": [(50, 2.4)], "lstm": [(50, 2.1)]}, ZH)
+    compare = figures.compare_figure({"rnn": [[(50, 2.4)]], "lstm": [[(50, 2.1)], [(50, 2.2)]]}, ZH)
     assert compare.axes[0].get_ylabel() == "验证损失（nat/字符）"
     for figure in (fig, gates, compare):
         png = io.BytesIO()
