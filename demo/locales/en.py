@@ -29,7 +29,7 @@ TEXTS: dict[str, str] = {
     'tab.train': '4 · Train',
     'tab.generate': '5 · Generate',
     'tab.inside': '6 · Inside the network',
-    'explain.ideas': "**The ideas (chapter §1–4).** A network with no memory cannot tell the first *l* of \"hello\" from the second; a recurrent one carries a hidden state from character to character. Train the chapter's toy and watch its scores and softmax change (§2), see why a plain RNN forgets what it read long ago (§3), and race the three cell types on the same text (§4). Then follow the tabs in order: the text, its batches, training, generating.",
+    'explain.ideas': "**The ideas (chapter §1–4).** A network with no memory cannot tell the first *l* of \"hello\" from the second; a recurrent one carries a hidden state from character to character. Train the chapter's toy and watch its scores and softmax change (§2), see why a plain RNN forgets what it read long ago (§3), race the three cell types on the same text, and measure how far back each can remember (§3–4). Then follow the tabs in order: the text, its batches, training, generating.",
     'explain.inside': "**Inside the trained network (§4).** A model trained on the novel reads a passage; each LSTM cell's memory rises and falls as it reads. Colour the passage by one cell, find cells that follow something (quotation marks, the position in a line), see how often each gate is shut or wide open, and where the model was sure of the next character or surprised. The model is the one chosen in the Generate tab.",
     'lesson.title': 'Predict, then check',
     'lesson.answer': 'Show the answer',
