@@ -127,6 +127,7 @@ class CharLMApp:
         """The page as the link asks: its tab, presentation mode, its settings (bad values left out, with a note)."""
         lang = self.ctx.lang(request)
         values, notes = self.read_link(request, lang)
+        self.ctx.visitor(request).hidden = tuple(values.get("hide", ()))  # the link the page writes keeps them hidden
         note = (WARNING + t("link.notes", lang) + " " + " ".join(notes)) if notes else ""
         tab = gr.update(selected=values["tab"]) if "tab" in values else gr.skip()
         present = values["present"] if "present" in values else gr.skip()
@@ -138,7 +139,8 @@ class CharLMApp:
         corpus = visitor.corpus.name if visitor.corpus is not None else None
         extra = {"tab": tab if tab in {t.ID for t in TABS} else None,
                  "corpus": corpus if corpus in builtin_names() and corpus != default_corpus_name() else None,
-                 "lang": visitor.lang if visitor.lang and visitor.lang != EN else None, "present": bool(present)}
+                 "lang": visitor.lang if visitor.lang and visitor.lang != EN else None, "present": bool(present),
+                 "hide": ",".join(visitor.hidden)}
         return "", gr.update(value=self.ctx.links.write(list(current), extra), visible=True)
 
     def _redraw(self, event, refreshes: list[Refresh], when: str) -> None:

@@ -41,6 +41,7 @@ class Visitor:
     plotted: tuple = ()  # what the loss figure last showed, to skip redrawing it
     generation: int = 0  # bumped by Stop: a running generation sees it changed and ends
     last_seed: int | None = None  # the seed of their latest generation ("Keep this seed" keeps it)
+    hidden: tuple[str, ...] = ()  # the settings their link hid (an exercise's): the link they copy hides them too
     said: dict[str, tuple[str, dict]] = field(default_factory=dict)  # where -> the text key and values shown there
     # the step buttons' runs: (the settings they were made with, the stepper), replaced when the settings change
     batch_steps: tuple[tuple, OneBatch] | None = None
