@@ -14,6 +14,7 @@ from charlm import Batches, Corpus, Vocab, one_hot
 from charlm.coach import Finding
 from charlm.inspect import Guess, ToyResult, mean_surprise
 from charlm.jobs import JobSnapshot
+from charlm.shapes import Stage
 from charlm.step_by_step import BatchStep, CharStep
 
 from .i18n import EN, FAILED, error_text, t
@@ -197,6 +198,15 @@ def char_step_html(s: CharStep, vocab: Vocab, seed: int, lang: str = EN, show: i
     drawn = t("char.drawn", lang, u=s.uniform, char=html.escape(show_char(s.char)), n=len(s.kept))
     return (f'<div class="cl-note">{t("char.head", lang, position=s.position, seed=seed)} {memory}</div>'
             f'<div class="cl-grid"><table><tr>{head}</tr>{"".join(rows)}</table></div><p>{drawn}</p>')
+
+
+def shapes_html(stages: list[Stage], lang: str = EN) -> str:
+    """One training step's tensors, in order, with their shapes: what N, M, the hidden size and C change."""
+    rows = "".join(
+        f"<tr><td>{t('shape.' + s.key, lang, layer=s.layer)}</td><td>({', '.join(f'{d:,}' for d in s.shape)})</td></tr>"
+        for s in stages)
+    return (f'<div class="cl-grid"><table><tr><th>{t("shape.what", lang)}</th><th>{t("shape.shape", lang)}</th></tr>'
+            f'{rows}</table><div class="cl-note">{t("shape.note", lang)}</div></div>')
 
 
 COACH_SIGNS = {"good": "✓", "note": "•", "warn": "⚠"}  # text signs, drawn by every font (no emoji)

@@ -307,3 +307,12 @@ def test_one_batch_and_one_character_at_a_time(server, story_file):
     whole, _ = c.predict(label, "Far", 3, 4, 1.0, 5, api_name="/generate")
     assert texts[-1][0] == whole  # the same seed writes the same text, step by step or at once
     assert "Character 3 (seed 5)" in texts[-1][2] and "u = " in texts[-1][2]
+
+
+def test_the_shapes_follow_the_settings(server):
+    _app, url = server
+    c = client(url)
+    html = c.predict(*tiny_form(), api_name="/shapes")  # N 16, M 32, hidden 48, one LSTM layer
+    assert "(16, 32)" in html and "(512, 48)" in html and html.count("memory carried") == 2  # h and c
+    gru = c.predict("quick", "gru", 2, 64, 0.0, 8, 10, 0.01, 5.0, 50, 100, api_name="/shapes")
+    assert "(80, 64)" in gru and "layer 1" in gru and gru.count("memory carried") == 1

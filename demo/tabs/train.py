@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 
 import gradio as gr
@@ -11,6 +12,7 @@ from charlm.config import resume_config
 from charlm.jobs import TrainingJob
 from charlm.memory import check_training_memory, run_disk_bytes
 from charlm.resume import check_resumable
+from charlm.shapes import model_shapes
 from charlm.step_by_step import OneBatch
 
 from .. import fields, figures, views
@@ -44,6 +46,8 @@ def build(ctx: Context) -> None:
         stop_btn = gr.Button(I18N("train.stop"), variant="stop", elem_id="stop-training")
         resume_btn = gr.Button(I18N("train.resume"), elem_id="resume-training")
         one_batch_btn = gr.Button(I18N("step.button"), elem_id="one-batch")
+    with gr.Accordion(I18N("shape.title"), open=False):
+        shapes_view = gr.HTML(elem_id="shapes")  # what each setting changes, from the inputs to the loss
     message = gr.Markdown(elem_id="train-message")
     step_view = gr.Markdown(elem_id="step-view")  # one batch, stage by stage
     status = gr.Markdown(I18N("train.no_training"), elem_id="train-status")
@@ -126,6 +130,10 @@ def build(ctx: Context) -> None:
             visitor.batch_steps = (key, OneBatch(corpus, config))
         return views.batch_step_text(visitor.batch_steps[1].step(), ctx.lang(request))
 
+    def shapes(request: gr.Request, preset_name: str, *values):
+        config = config_from_form(preset_name, *values)
+        return views.shapes_html(model_shapes(config, len(ctx.corpus(ctx.visitor(request)).vocab)), ctx.lang(request))
+
     def stop_training(request: gr.Request):
         visitor = ctx.visitor(request)
         if visitor.job is None or visitor.job.finished:
@@ -176,6 +184,9 @@ def build(ctx: Context) -> None:
            api_name="resume_training")
     ctx.on(stop_btn.click, stop_training, None, message, api_name="stop_training")
     ctx.on(one_batch_btn.click, one_batch, with_form, step_view, heavy=True, api_name="one_batch")
+    ctx.on(functools.partial(gr.on, [c.change for c in with_form]), shapes, with_form, shapes_view,
+           api_name="shapes", trigger_mode="always_last")
+    ctx.refresh("shapes", shapes, with_form, [shapes_view], on=("open", "language", "corpus"))
     ctx.on(timer.tick, training_status, None, [*shown, message, coach], api_name="training_status")
     ctx.refresh("status", status_in_language, [], [*shown, message, coach], on=("open", "language"))
 
