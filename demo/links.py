@@ -23,7 +23,7 @@ from .locales import LOCALES
 
 # Parameters the shell handles itself, and those Gradio and Hugging Face add (left alone, no note).
 SHELL = ("tab", "corpus", "present", "hide", "lang")
-FOREIGN = ("view", "logs", "__theme", "embed", "__sign", "deep_link")
+FOREIGN = ("view", "logs", "embed", "deep_link")  # and every name starting with "__" (Gradio's __theme, ...)
 TRUE = ("1", "true", "yes", "on")
 
 

@@ -40,6 +40,11 @@ def given_seed(value) -> int | None:
     return None if value is None or str(value).strip() == "" else SEED.parse(str(value).strip())
 
 
+def seed_to_use(given: int | None) -> int:
+    """The seed given, or a new one: every text has a seed that can write it again."""
+    return secrets.randbelow(2 ** 31) if given is None else given
+
+
 def checked_prime(text: str) -> str:
     if isinstance(text, str) and len(text) > PRIME_LIMIT:
         raise AppError("err.prime_long", n=len(text), limit=PRIME_LIMIT)
@@ -106,8 +111,7 @@ def build(ctx: Context) -> None:
         if top > len(sampler.vocab):
             raise AppError("err.top_n_vocab", size=len(sampler.vocab), value=top)
         # no seed: a new one, shown when done, so that any text can be written again
-        seed_value = given_seed(seed_value)
-        seed_value = secrets.randbelow(2 ** 31) if seed_value is None else seed_value
+        seed_value = seed_to_use(given_seed(seed_value))
         visitor.last_seed = seed_value
         prime_text = checked_prime(prime_text)
         visitor.generation += 1
@@ -131,7 +135,7 @@ def build(ctx: Context) -> None:
         given = given_seed(seed_value)
         key = (label, prime_text, top, temp, given)
         if visitor.char_steps is None or visitor.char_steps[0] != key:
-            seed_now = secrets.randbelow(2 ** 31) if given is None else given
+            seed_now = seed_to_use(given)
             visitor.last_seed = seed_now
             visitor.char_steps = (key, OneCharacter(sampler, checked_prime(prime_text), top, temp, seed_now))
         stepper = visitor.char_steps[1]
@@ -145,7 +149,7 @@ def build(ctx: Context) -> None:
         if not keep:
             return None
         if visitor.last_seed is None:
-            visitor.last_seed = secrets.randbelow(2 ** 31)
+            visitor.last_seed = seed_to_use(None)
         return visitor.last_seed
 
     def arrival_text(label, request: gr.Request):
