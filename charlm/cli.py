@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
-from .coach import RunFacts, diagnose
+from .coach import RunFacts, clipping_fired, diagnose
 from .config import PRESETS, TrainConfig, preset
 from .corpora import REGISTRY, builtin_names, corpus_text, download, resolve_corpus_path
 from .errors import CharLMError
@@ -127,7 +127,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     def on_event(event) -> None:
         if isinstance(event, StepEvent):
-            clipped.append(bool(config.grad_clip) and event.grad_norm > config.grad_clip)
+            clipped.append(clipping_fired(event.grad_norm, config.grad_clip))
             bar.total = event.total_steps
             bar.update(event.step - bar.n)
             bar.set_postfix(loss=f"{event.loss:.3f}", chars_s=f"{event.chars_per_sec:,.0f}", refresh=False)

@@ -110,6 +110,11 @@ class RunFacts:
         return self.train_chars / max(1, self.parameters)
 
 
+def clipping_fired(grad_norm: float, grad_clip: float) -> bool:
+    """Whether a step's gradient was longer than the clip (clipping off: never)."""
+    return bool(grad_clip) and grad_norm > grad_clip
+
+
 def smoothed(losses: list[tuple[int, float]], window: int = 0) -> np.ndarray:
     """The training loss averaged over a moving window (a twentieth of the run, at least 5 steps)."""
     values = np.array([v for _, v in losses], dtype=np.float64)

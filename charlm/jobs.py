@@ -24,7 +24,7 @@ from pathlib import Path
 
 from .checkpoint import Checkpoint, list_checkpoints
 from .chunks import STOP_FILE, ChunkEnd
-from .coach import Finding, RunFacts, diagnose
+from .coach import Finding, RunFacts, clipping_fired, diagnose
 from .config import TrainConfig
 from .errors import CharLMError
 from .model import CharRNN
@@ -181,7 +181,7 @@ class TrainingJob:
                                    else event.sec_per_batch)
                 s.chars_per_sec = self.config.batch_size * self.config.num_steps / s.sec_per_batch
                 s.train_loss.append((event.step, event.loss))
-                s.clipped.append(bool(self.config.grad_clip) and event.grad_norm > self.config.grad_clip)
+                s.clipped.append(clipping_fired(event.grad_norm, self.config.grad_clip))
             elif isinstance(event, EvalEvent):
                 s.val_loss.append((event.step, event.val_loss))
             elif isinstance(event, SampleEvent):

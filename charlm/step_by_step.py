@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
+from .coach import clipping_fired
 from .config import TrainConfig
 from .evaluate import cross_entropy
 from .model import detach_state
@@ -41,7 +42,7 @@ class BatchStep:
 
     @property
     def clipped(self) -> bool:
-        return bool(self.clip) and self.grad_norm > self.clip
+        return clipping_fired(self.grad_norm, self.clip)
 
     @property
     def grad_norm_after(self) -> float:

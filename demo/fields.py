@@ -97,11 +97,17 @@ def preset_values(name: str) -> tuple:
     return tuple(getattr(config, f.name) for f in TRAIN_FORM)
 
 
+def checked_preset(name: str) -> str:
+    """A preset the page offers, or a message naming them."""
+    if name not in UI_PRESETS:
+        raise AppError("err.unknown_preset", name=name, choices=", ".join(UI_PRESETS))
+    return name
+
+
 def config_from_form(preset_name: str, *values, max_seconds: float = 0.0, device: str = "auto") -> TrainConfig:
     """The preset with the form's values, checked, reporting as often as a live page needs, for at most
     ``max_seconds`` (0: no limit), on ``device`` (the server's runner decides it, not the visitor)."""
-    if preset_name not in UI_PRESETS:
-        raise AppError("err.unknown_preset", name=preset_name, choices=", ".join(UI_PRESETS))
+    checked_preset(preset_name)
     checked = {f.name: f.parse(v) for f, v in zip(TRAIN_FORM, values, strict=True)}
     return live_cadence(PRESETS[preset_name].replace(**checked, device=device), max_seconds=max_seconds)
 

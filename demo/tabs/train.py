@@ -17,19 +17,13 @@ from charlm.step_by_step import OneBatch
 
 from .. import fields, figures, views
 from ..context import Context
-from ..fields import TRAIN_FORM, config_from_form, preset_values
+from ..fields import TRAIN_FORM, checked_preset, config_from_form, preset_values
 from ..i18n import I18N, AppError, t
 from ..state import Visitor
 from .corpus import corpus_title
 
 ID, TITLE = "train", "tab.train"
 FIRST_ROW = 5  # the form's first fields (the model) in one row, the rest (batches, optimiser, length) below
-
-
-def checked_preset(name: str) -> str:
-    if name not in fields.UI_PRESETS:
-        raise AppError("err.unknown_preset", name=name, choices=", ".join(fields.UI_PRESETS))
-    return name
 
 
 def build(ctx: Context) -> None:
