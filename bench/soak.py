@@ -33,6 +33,7 @@ from bench.common import CORPORA, memory_cgroup, start_app  # noqa: E402
 from bench.load import percentile  # noqa: E402
 from charlm.files import folder_bytes  # noqa: E402
 
+ACTIONS = ("load", "upload_text", "preview", "train", "generate", "upload_ckpt", "leave")
 TRAIN = ["quick", "lstm", 1, 64, 0.0, 16, 32, 4e-3, 5.0, 50, 300]
 TEXT = "It was a bright cold day in April, and the clocks were striking thirteen. " * 60
 
@@ -44,6 +45,22 @@ def rss_mb(pid: int, kind: str = "VmRSS") -> float:
         if line.startswith(kind + ":"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def resident_by_kind(pid: int) -> dict[str, float]:
+    """Resident MB by kind of mapping: ``heap`` (glibc's main heap), ``anonymous`` (glibc's other arenas and
+    large blocks, Python's object arenas, thread stacks), ``files`` (libraries, mapped files): where growth
+    lies says whose memory it is."""
+    kinds: dict[str, float] = {}
+    kind = "files"
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        head = line.split()
+        if head and "-" in head[0] and len(head) >= 5 and not head[0].endswith(":"):
+            name = head[5] if len(head) > 5 else ""
+            kind = "heap" if name == "[heap]" else "anonymous" if not name or name.startswith("[") else "files"
+        elif head and head[0] == "Rss:":
+            kinds[kind] = kinds.get(kind, 0.0) + int(head[1]) / 1024
+    return kinds
 
 
 def disk_mb(folder: Path) -> float:
@@ -58,7 +75,12 @@ def main() -> None:
     parser.add_argument("--idle-minutes", type=float, default=1)
     parser.add_argument("--port", type=int, default=7871)
     parser.add_argument("--memory-limit-gb", type=float, default=4)
+    parser.add_argument("--actions", default=",".join(ACTIONS),
+                        help="the actions visitors choose from (comma-separated): one alone says what it costs")
     args = parser.parse_args()
+    actions = [a for a in args.actions.split(",") if a]
+    if not actions or set(actions) - set(ACTIONS):
+        raise SystemExit(f"--actions: choose from {', '.join(ACTIONS)}")
     work = Path(tempfile.mkdtemp(prefix="charlm-soak-"))
     (work / "story.txt").write_text(TEXT, encoding="utf-8")
     env = {**os.environ, "CHARLM_DATA_DIR": str(CORPORA), "GRADIO_ANALYTICS_ENABLED": "False",
@@ -73,6 +95,7 @@ def main() -> None:
     try:
         warm_up(url, work, args.idle_minutes)
         start_rss, start_anon, start_disk = rss_mb(server.pid), rss_mb(server.pid, "RssAnon"), disk_mb(sessions)
+        start_kinds = resident_by_kind(server.pid)
         stop_at = time.monotonic() + args.minutes * 60
 
         def timed(name, call, *args, **kwargs):
@@ -92,7 +115,7 @@ def main() -> None:
             c = Client(url, verbose=False)
             ckpt = None
             while time.monotonic() < stop_at:
-                action = rng.choice(["load", "upload_text", "preview", "train", "generate", "upload_ckpt", "leave"])
+                action = rng.choice(actions)
                 try:
                     if action == "load":
                         timed(action, c.predict, "anna-karenina", None, 0.1, api_name="/load_corpus")
@@ -149,6 +172,9 @@ def main() -> None:
         print(f"after: RSS {end_rss:,.0f} MB ({end_rss / start_rss:.2f}× the start's {start_rss:,.0f} MB); without "
               f"library code (RssAnon) {end_anon:,.0f} MB ({end_anon / start_anon:.2f}× {start_anon:,.0f} MB); "
               f"disk {end_disk:.1f} MB (start {start_disk:.1f} MB)")
+        end_kinds = resident_by_kind(server.pid)
+        print("resident by kind of mapping, start → after (MB): " + "; ".join(
+            f"{kind} {start_kinds.get(kind, 0):,.0f} → {end_kinds.get(kind, 0):,.0f}" for kind in sorted(end_kinds)))
         if cgroup:
             print(f"cgroup: peak {peak_mb(cgroup):,.0f} MB of {args.memory_limit_gb:g} GB, "
                   f"times at the limit: {_read_int(cgroup, 'memory.failcnt')}")

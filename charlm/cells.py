@@ -57,14 +57,15 @@ def _lstm_step(g: np.ndarray, _: None, h: np.ndarray, c: np.ndarray, H: int, rec
     sig *= 0.5
     sig += 0.5
     cand = g[3 * H:]
+    candidate = cand.copy() if record is not None else None  # before the input gate scales it in place
     cand *= g[:H]
     c *= g[H: 2 * H]
     c += cand
     np.tanh(c, out=h)
     h *= g[2 * H: 3 * H]
-    if record is not None:  # gates (i, f, o) after the sigmoid, the cell and hidden state
+    if record is not None:  # gates (i, f, o) after the sigmoid, the candidate, the cell and hidden state
         record.append({"input": g[:H].copy(), "forget": g[H:2 * H].copy(), "output": g[2 * H:3 * H].copy(),
-                       "cell": c.copy(), "hidden": h.copy()})
+                       "candidate": candidate, "cell": c.copy(), "hidden": h.copy()})
 
 
 def _lstm_init(rnn: nn.RNNBase, H: int, num_layers: int) -> None:
@@ -89,7 +90,7 @@ def _gru_step(gi: np.ndarray, gh: np.ndarray, h: np.ndarray, c: None, H: int, re
     z = rz[H:]
     h[...] = n + z * (h - n)
     if record is not None:
-        record.append({"reset": rz[:H].copy(), "update": z.copy(), "hidden": h.copy()})
+        record.append({"reset": rz[:H].copy(), "update": z.copy(), "candidate": n, "hidden": h.copy()})
 
 
 def _gru_kernel(x, state, weights, train):
@@ -122,20 +123,23 @@ class Cell:
     fused_input: bool  # True: the sampler adds the input and recurrent parts before ``step`` (one product)
     step: Callable  # NumPy: (pre-activation, recurrent part or None, h, c, H, record) -> None, h (and c) in place
     colour: str  # how figures draw it, the same in every figure
+    mixes_candidate: bool = False  # it blends a new candidate memory (a tanh, -1 to 1) into its state, and records it
     prepare: Callable[[Weights, int], Weights] = _unchanged  # rearrange the weights once for ``step``
     init: Callable[[nn.RNNBase, int, int], None] | None = None  # after PyTorch's uniform initialisation
 
     @property
     def recorded(self) -> tuple[str, ...]:
-        """Everything ``step`` records: its gates, the cell state if it has one, the hidden state."""
-        return self.gates + (("cell",) if self.has_cell_state else ()) + ("hidden",)
+        """Everything ``step`` records: its gates, its candidate, the cell state if it has one, the hidden state."""
+        return (self.gates + (("candidate",) if self.mixes_candidate else ())
+                + (("cell",) if self.has_cell_state else ()) + ("hidden",))
 
 
 CELLS: dict[str, Cell] = {c.name: c for c in (
     Cell("lstm", nn.LSTM, _lstm_kernel, blocks=4, gates=("input", "forget", "output"), has_cell_state=True,
-         fused_input=True, step=_lstm_step, colour="#2563eb", prepare=_lstm_prepare, init=_lstm_init),
+         fused_input=True, step=_lstm_step, colour="#2563eb", mixes_candidate=True, prepare=_lstm_prepare,
+         init=_lstm_init),
     Cell("gru", nn.GRU, _gru_kernel, blocks=3, gates=("reset", "update"), has_cell_state=False,
-         fused_input=False, step=_gru_step, colour="#16a34a"),
+         fused_input=False, step=_gru_step, colour="#16a34a", mixes_candidate=True),
     Cell("rnn", nn.RNN, _rnn_kernel, blocks=1, gates=(), has_cell_state=False,
          fused_input=True, step=_rnn_step, colour="#dc2626"),
 )}

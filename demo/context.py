@@ -26,7 +26,7 @@ from charlm.corpora import REGISTRY, default_corpus_name, is_available, load_bui
 from charlm.memory import host_memory_bytes
 from charlm.slots import JobSlots
 
-from . import i18n
+from . import figures, i18n
 from .fields import Field
 from .i18n import AppError
 from .links import Links
@@ -138,6 +138,8 @@ class Context:
         store = SessionStore(Path(root), ttl_seconds=config.session_ttl_hours * 3600,
                              anonymous_ttl_seconds=config.anonymous_ttl_minutes * 60,
                              on_dispose=lambda visitor: models.forget(visitor.folder))
+        figures.keep_pictures_in(Path(root) / "pictures")
+        store.on_sweep = figures.sweep_pictures
         store.start_sweeper()
         return cls(config, store, JobSlots(config.max_jobs), models, runner_for(config.runner, config.chunk_seconds))
 

@@ -10,6 +10,7 @@ offer are the ranges the server accepts.
 from __future__ import annotations
 
 import math
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -18,6 +19,7 @@ import gradio as gr
 from charlm import PRESETS, TrainConfig, preset
 from charlm.cells import cell_names
 from charlm.config import live_cadence
+from charlm.strategies import LAB_LENGTH
 
 from .i18n import I18N, AppError
 
@@ -125,4 +127,25 @@ SEED = Field("seed", "gen.seed", "hint.seed", 0, 2 ** 32 - 1, widget="text")  # 
 TOY_STEPS = Field("steps", "toy.steps", None, 1, 1000)
 TOY_CELL = Field("toy_cell", "toy.cell", None, widget="radio", choices=cell_names, says="name.cell")
 COMPARE_STEPS = Field("race_steps", "cmp.steps", "cmp.steps_info", 50, 1000, step=50)
+LAB_LENGTH_FIELD = Field("lab_length", "lab.length", None, *LAB_LENGTH, step=10)
+LAB_AT = Field("lab_at", "lab.at", "lab.at_info", 0, LAB_LENGTH[1] - 1)
 RECALL_GAP = Field("gap", "recall.gap", "recall.gap_info", 4, 60, step=4)
+
+
+PRIME_LIMIT = 20_000  # characters: a second of the server's time at most, however many visitors send one
+
+
+def given_seed(value) -> int | None:
+    """The seed box's value: None when left empty (a new seed each time), else a checked seed."""
+    return None if value is None or str(value).strip() == "" else SEED.parse(str(value).strip())
+
+
+def seed_to_use(given: int | None) -> int:
+    """The seed given, or a new one: every text has a seed that can write it again."""
+    return secrets.randbelow(2 ** 31) if given is None else given
+
+
+def checked_prime(text: str) -> str:
+    if isinstance(text, str) and len(text) > PRIME_LIMIT:
+        raise AppError("err.prime_long", n=len(text), limit=PRIME_LIMIT)
+    return text

@@ -8,6 +8,11 @@ can draw it (``figure_lang``); each cell type has one colour in every figure (``
 from __future__ import annotations
 
 import functools
+import hashlib
+import io
+import os
+import tempfile
+import time
 from pathlib import Path
 
 import gradio as gr
@@ -16,6 +21,7 @@ import numpy as np
 from matplotlib import font_manager
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from PIL import Image
 
 from charlm.cells import CELLS
 from charlm.coach import best_validation
@@ -59,28 +65,83 @@ def figure_lang(lang: str) -> str:
     return lang if not needs or FONTS.get(locale(lang).code) else EN
 
 
-def picture(fig: Figure | None, dpi: int = 120) -> np.ndarray | None:
-    """A figure as an RGBA image, for ``figure_box``: a picture the visitor can enlarge to the full screen and
-    save as PNG (Gradio's matplotlib plot has neither). Drawn at ``dpi`` so that it stays sharp enlarged."""
-    if fig is None:
-        return None
+# Figures reach Gradio as PNG files written here, whole, once, named by their content. Given an array, Gradio
+# would write it to a path named by its content itself, rewriting the file in place at every call: a class
+# seeing the same figure at once (the empty loss plot; one preset and seed at one step) had copies cut short
+# while they were being served. Gradio copies each file into its own cache as it answers, so these live
+# only minutes (``sweep_pictures``).
+_pictures: list[Path] = []
+
+
+def keep_pictures_in(folder: Path) -> None:
+    """Where this server writes its figures (set once at start-up, in its own sessions folder)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    _pictures[:] = [folder]
+
+
+def _picture_folder() -> Path:
+    if not _pictures:  # a script drawing without an app: the system's temporary folder
+        keep_pictures_in(Path(tempfile.gettempdir()) / f"charlm-pictures-{os.getpid()}")
+    return _pictures[0]
+
+
+def stored(png: bytes) -> str:
+    """The path of a file holding ``png``: written under a temporary name and renamed into place the first
+    time, only touched after (so the sweep keeps what is still in use)."""
+    path = _picture_folder() / f"{hashlib.sha256(png).hexdigest()[:40]}.png"
+    try:
+        os.utime(path)
+    except FileNotFoundError:
+        fd, part = tempfile.mkstemp(dir=path.parent, suffix=".part")
+        with os.fdopen(fd, "wb") as f:
+            f.write(png)
+        os.replace(part, path)
+    return str(path)
+
+
+def sweep_pictures(older_than_seconds: float = 600.0) -> int:
+    """Remove figures untouched for ``older_than_seconds`` (Gradio served its own copies long ago)."""
+    if not _pictures or not _pictures[0].is_dir():
+        return 0
+    cutoff, removed = time.time() - older_than_seconds, 0
+    for path in _pictures[0].iterdir():
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:  # a concurrent sweep took it
+            continue
+    return removed
+
+
+def png_bytes(fig: Figure, dpi: int = 120) -> bytes:
     canvas = FigureCanvasAgg(fig)
     fig.set_dpi(dpi)
     canvas.draw()
-    return np.asarray(canvas.buffer_rgba()).copy()
+    out = io.BytesIO()
+    Image.fromarray(np.asarray(canvas.buffer_rgba())).save(out, format="png")
+    return out.getvalue()
+
+
+def picture(fig: Figure | None, dpi: int = 120) -> str | None:
+    """A figure as a PNG file for ``figure_box``: a picture the visitor can enlarge to the full screen and
+    save (Gradio's matplotlib plot can do neither). Drawn at ``dpi`` so that it stays sharp enlarged."""
+    return None if fig is None else stored(png_bytes(fig, dpi))
 
 
 @functools.lru_cache(maxsize=8)
-def empty_loss_picture(lang: str) -> np.ndarray:
+def _empty_loss_png(lang: str) -> bytes:
+    return png_bytes(loss_figure(JobSnapshot("pending"), lang))
+
+
+def empty_loss_picture(lang: str) -> str:
     """The loss plot before any training, drawn once per language (every visitor opening the page sees it)."""
-    picture_now = picture(loss_figure(JobSnapshot("pending"), lang))
-    picture_now.flags.writeable = False  # shared by every visitor: nobody may draw on it
-    return picture_now
+    return stored(_empty_loss_png(lang))
 
 
 def figure_box(**kwargs) -> gr.Image:
     """Where a figure shows: with buttons to enlarge it and to download it as PNG."""
-    return gr.Image(type="numpy", format="png", image_mode="RGBA", interactive=False, show_label=False,
+    return gr.Image(type="filepath", format="png", image_mode="RGBA", interactive=False, show_label=False,
                     buttons=["fullscreen", "download"], **kwargs)
 
 

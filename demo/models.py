@@ -46,6 +46,10 @@ class ModelCatalogue:
         return {t("model.pretrained", EN, name=path.stem): path
                 for path in sorted(self.assets_dir.glob("*.safetensors")) if path.with_suffix(".json").is_file()}
 
+    def first_shipped(self) -> str | None:
+        """The model the Generate tab's list opens on (None if none ships)."""
+        return next(iter(self.shipped()), None)
+
     def sampler(self, path: Path) -> Sampler:
         """A loaded model, shared by every generation that uses it (samplers hold no state)."""
         key = (str(path), path.stat().st_mtime)
@@ -59,6 +63,16 @@ class ModelCatalogue:
                     self._samplers.popitem(last=False)
             self._samplers.move_to_end(key)
         return sampler
+
+    def shipped_counterpart(self, cell: str) -> tuple[str, Sampler] | None:
+        """A shipped model to draw beside a model of ``cell``, as the chapter sets the two modules side by
+        side: the plain RNN beside a gated cell, the smallest LSTM beside a plain RNN (None if none ships)."""
+        wanted = "lstm" if cell == "rnn" else "rnn"
+        for path in sorted(self.shipped().values(), key=lambda p: p.stat().st_size):
+            sampler = self.sampler(path)
+            if sampler.spec.name == wanted:
+                return path.stem, sampler
+        return None
 
     def cached_bytes(self) -> int:
         return sum(s.nbytes for s in self._samplers.values())

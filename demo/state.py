@@ -142,6 +142,7 @@ class SessionStore:
         self.root = root
         self.on_dispose = on_dispose  # what else to free with a visitor (their loaded models)
         self.on_forget: Callable[[str], None] | None = None  # and with their session id (Gradio's copy of the page)
+        self.on_sweep: Callable[[], object] | None = None  # what else to tidy at each sweep (the figures served)
         self.ttl = ttl_seconds  # a browser tab unheard of this long is gone (an open page polls while it trains)
         # A client without a browser (the REST API) never reports that it left: it is gone after this idle time,
         # its training stopped and its files removed.
@@ -196,6 +197,8 @@ class SessionStore:
             gone = [(k, self._visitors.pop(k)) for k in stale]
         for key, visitor in gone:
             self._dispose(visitor, key)
+        if self.on_sweep is not None:
+            self.on_sweep()
         if gone:
             _return_freed_memory()
 

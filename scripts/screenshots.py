@@ -4,7 +4,7 @@ a projector (1024×768 at 150 %), from the app as it is now. Run it after changi
     python scripts/screenshots.py            # writes docs/screenshots/*.jpg (needs Playwright and Chromium)
 
 Each tab is shown doing its main thing (the toy trained, a batch, one training step, the arrival text, a
-passage coloured by a cell), so that the pictures say what the tab is for.
+passage unrolled through the network), so that the pictures say what the tab is for.
 """
 
 from __future__ import annotations
@@ -35,10 +35,10 @@ ACTION = {
     "batches": (None, 0, "#grid-y td"),
     "train": ("#one-batch", 2, "#step-view li"),
     "generate": (None, 0, "#gen-text textarea"),
-    "inside": ("#look-inside", 1, "#inside-text span"),
+    "inside": ("#unroll-button", 1, "#unrolled .cl-now"),
 }
 ANCHOR = {"ideas": "#ask-ideas", "corpus": "#ask-corpus", "batches": "#batch-info", "train": "#one-batch",
-          "generate": "#prime", "inside": "#look-inside"}  # the picture starts a little above this
+          "generate": "#prime", "inside": "#unroll"}  # the picture starts a little above this
 
 
 def shoot(page, url: str, tab: str, lang: str, mode: str) -> Path:

@@ -314,5 +314,6 @@ def test_the_shapes_follow_the_settings(server):
     c = client(url)
     html = c.predict(*tiny_form(), api_name="/shapes")  # N 16, M 32, hidden 48, one LSTM layer
     assert "(16, 32)" in html and "(512, 48)" in html and html.count("memory carried") == 2  # h and c
+    assert "Many to many" in html and "in (16, 32) → out (512, 83)" in html  # training, one of the four patterns
     gru = c.predict("quick", "gru", 2, 64, 0.0, 8, 10, 0.01, 5.0, 50, 100, api_name="/shapes")
     assert "(80, 64)" in gru and "layer 1" in gru and gru.count("memory carried") == 1

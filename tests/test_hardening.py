@@ -1,13 +1,17 @@
 """Bad input through every path of the app, isolation between visitors, and cleanup."""
 
+import os
 import re
+import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 from app_server import running_app
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
+from PIL import Image
 
 from demo.state import SessionStore
 
@@ -408,3 +412,47 @@ def test_a_forgotten_client_leaves_nothing_in_gradios_page_state(server, monkeyp
         v.browser = False
     app.store.sweep()
     assert c.session_hash not in holder.session_data
+
+
+def test_a_class_opening_the_same_figure_at_once_gets_it_whole(server):
+    """Thirty students see the same figure at the same moment (the empty loss plot, or the loss plots of one
+    preset and seed at one step). Gradio writes an image it is given as an array to a path named by its
+    content, rewriting the file in place, so a copy being served to one student was cut short by the next
+    student's write ("peer closed connection", a broken picture). Figures now reach Gradio as files written
+    once, whole, under their content's name."""
+    _app, url = server
+    clients = [Client(url, verbose=False) for _ in range(12)]
+    broken = []
+
+    def status(c):
+        for _ in range(15):
+            try:
+                path = c.predict(api_name="/training_status")[1]
+                with Image.open(path) as im:
+                    im.load()  # a cut-short PNG fails here
+            except Exception as err:
+                broken.append(f"{type(err).__name__}: {err}"[:200])
+
+    threads = [threading.Thread(target=status, args=(c,)) for c in clients]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert broken == []
+
+
+def test_a_figure_is_written_once_under_its_contents_name_and_swept_when_unused(tmp_path, monkeypatch):
+    from demo import figures
+
+    monkeypatch.setattr(figures, "_pictures", [])
+    figures.keep_pictures_in(tmp_path / "pictures")
+    first = figures.empty_loss_picture("en")
+    again = figures.empty_loss_picture("en")
+    other = figures.empty_loss_picture("zh-CN")
+    assert first == again != other and Image.open(first).format == "PNG"
+    assert sorted(p.name for p in (tmp_path / "pictures").iterdir()) == sorted({Path(first).name, Path(other).name})
+    old = time.time() - 3600
+    os.utime(other, (old, old))
+    assert figures.sweep_pictures(older_than_seconds=600) == 1
+    assert Path(first).exists() and not Path(other).exists()
+    assert figures.empty_loss_picture("zh-CN") == other and Path(other).exists()  # drawn again when asked again

@@ -17,7 +17,7 @@ SIZES = {
               "has_touch": True},
 }
 MAIN_CONTROL = {"ideas": "#train-toy", "corpus": "#load-text", "batches": "#batch-n input[type=range]",
-                "train": "#start-training", "generate": "#generate-btn", "inside": "#look-inside"}
+                "train": "#start-training", "generate": "#generate-btn", "inside": "#unroll-button"}
 
 # For each grid: do the cells a visitor sees belong to that grid (nothing drawn over them)?
 COVERED_CELLS = """(sel) => {
@@ -145,4 +145,35 @@ def test_generate_draws_a_new_seed_each_time_and_keep_this_seed_repeats_it(brows
     page.locator("#generate-btn").click()
     status.get_by_text(f"seed {seeds[1]})").wait_for(timeout=30_000)
     playwright.expect(text).to_have_value(texts[1], timeout=10_000)
+    context.close()
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_the_unrolled_network_opens_on_the_chosen_character_and_steps_on(browser, url, size):
+    """At every size the chosen step is on screen (the unrolled row scrolls, the page does not), the cell
+    view draws the LSTM's gates with the plain RNN beside it, and "one on" moves everything one character."""
+    context, page = opened(browser, url, size, "?tab=inside")
+    now = page.locator("#unrolled .cl-uc.cl-now")
+    for _ in range(3):  # a press before the page's handlers are live is lost: press again
+        page.locator("#unroll-button").click()
+        try:
+            now.first.wait_for(timeout=20_000)
+            break
+        except playwright.TimeoutError:
+            continue
+    chosen = int(page.locator("#unroll-position input[type=number]").input_value())
+    passage = page.locator("#passage textarea").input_value()
+    assert page.locator("#unrolled .cl-now b").last.inner_text() == passage[chosen].replace(" ", "␣")
+    page.locator("#unrolled").scroll_into_view_if_needed()
+    box, cell = page.locator("#unrolled .cl-unroll-box").bounding_box(), now.last.bounding_box()
+    assert box["x"] - 1 <= cell["x"] and cell["x"] + cell["width"] <= box["x"] + box["width"] + 1, \
+        f"{size}: the chosen step is scrolled out of sight"
+    assert no_sideways_scroll(page), f"{size}: the page scrolls sideways"
+    assert page.locator("#cell-view .cl-row").count() == 2 * 7  # two layers, seven rows each (c in, f, i, g, c, o, h)
+    assert "RNN layer 0" in page.locator("#cell-compare").inner_text()
+    page.locator("#unroll-on").click()
+    page.wait_for_function(f"document.querySelector('#unroll-position input[type=number]').value == '{chosen + 1}'",
+                           timeout=30_000)
+    page.wait_for_function(f"(document.querySelector('#cell-view .cl-title') || {{}}).textContent"
+                           f"?.includes('position {chosen + 1}')", timeout=30_000)
     context.close()

@@ -3,7 +3,6 @@ and the next-character distribution shows which characters can be drawn."""
 
 from __future__ import annotations
 
-import secrets
 import time
 
 import gradio as gr
@@ -13,13 +12,13 @@ from charlm.step_by_step import OneCharacter
 
 from .. import views
 from ..context import Context
-from ..fields import LENGTH, SEED, TEMPERATURE, TOP_N
+from ..fields import LENGTH, SEED, TEMPERATURE, TOP_N, checked_prime, given_seed, seed_to_use
 from ..i18n import I18N, AppError, t
 from ..locales import LOCALES
+from . import generate_lab
 
 ID, TITLE = "generate", "tab.generate"
 IN_TOP, OUT_OF_TOP = "#f59e0b", "#94a3b8"
-PRIME_LIMIT = 20_000  # characters: a second of the server's time at most, however many visitors send one
 # What the text box shows on arrival: the chapter's prime, its top-N, and a seed whose text was read and found
 # fit for a classroom's projector (the shipped 2x512 model; a few dialogue lines). Generate draws a new seed.
 DEMO_PRIME, DEMO_LENGTH, DEMO_TOP_N, DEMO_SEED = "Far", 400, 4, 2
@@ -33,22 +32,6 @@ def demo_text(label: str, sampler: Sampler) -> str:
     if label not in _demo_texts:
         _demo_texts[label] = sampler.generate(DEMO_PRIME, DEMO_LENGTH, DEMO_TOP_N, 1.0, DEMO_SEED)
     return _demo_texts[label]
-
-
-def given_seed(value) -> int | None:
-    """The seed box's value: None when left empty (a new seed each time), else a checked seed."""
-    return None if value is None or str(value).strip() == "" else SEED.parse(str(value).strip())
-
-
-def seed_to_use(given: int | None) -> int:
-    """The seed given, or a new one: every text has a seed that can write it again."""
-    return secrets.randbelow(2 ** 31) if given is None else given
-
-
-def checked_prime(text: str) -> str:
-    if isinstance(text, str) and len(text) > PRIME_LIMIT:
-        raise AppError("err.prime_long", n=len(text), limit=PRIME_LIMIT)
-    return text
 
 
 def build(ctx: Context) -> None:
@@ -80,6 +63,7 @@ def build(ctx: Context) -> None:
                                    title=I18N("gen.dist_title"), color_map=colours, color_title=I18N("gen.kind"),
                                    x_title=I18N("axis.character"), y_title=I18N("axis.probability"),
                                    buttons=["fullscreen", "export"])
+    generate_lab.build(ctx, model_box, prime, seed)
     ctx.shared["model_box"] = model_box
     ctx.link("prime", prime, checked_prime)
     for setting, component in ((LENGTH, length), (TOP_N, top_n), (TEMPERATURE, temperature), (SEED, seed)):

@@ -1,23 +1,34 @@
-"""Tab 6, inside the trained network (chapter §4): what single cells and gates do while a model reads a
-passage, and where it is sure or surprised (maths in charlm.inspect)."""
+"""Tab 6, inside the trained network (chapter §1 and §4): the network unrolled over a passage, one step
+inside its cells beside a plain RNN's, what single cells and gates track, and where the model is sure or
+surprised (maths in charlm.inspect, drawings in demo.diagrams)."""
 
 from __future__ import annotations
 
+import html
 import time
 
 import gradio as gr
 
-from charlm.inspect import feature_correlations, gate_saturation, next_char_guesses, text_features, trace
+from charlm.errors import CharLMError
+from charlm.inspect import (
+    feature_correlations,
+    gate_saturation,
+    next_char_guesses,
+    text_features,
+    trace,
+    unroll,
+)
 
-from .. import figures, views
+from .. import diagrams, figures, views
 from ..context import Context
-from ..i18n import EN, I18N, AppError, t
+from ..i18n import EN, I18N, AppError, error_text, t
 
 ID, TITLE = "inside", "tab.inside"
 DEFAULT_PASSAGE = ('"I\'m not going to argue," said Levin, smiling. "But tell me, what did you do there?"\n'
                    'Stepan Arkadyevitch was silent for a while. Then he turned to his friend and said, '
                    '"You know, I could never have imagined it."\n')
 
+START_POSITION = 12  # the unrolled view opens just inside the quotation: the memory has something to carry
 QUANTITIES = ("cell", "hidden")  # what a passage is coloured by: the LSTM's memory c, or its output h
 
 
@@ -27,9 +38,29 @@ def quantity_choices(lang: str) -> list[tuple[str, str]]:
 
 def build(ctx: Context) -> None:
     gr.Markdown(I18N("explain.inside"))
-    with gr.Accordion(I18N("cells.title"), open=True):
+    passage = gr.Textbox(DEFAULT_PASSAGE, lines=4, label=I18N("cells.passage"), elem_id="passage")
+    with gr.Accordion(I18N("unroll.title"), open=True, elem_id="unroll"):
+        gr.Markdown(I18N("unroll.explain"))
+        position = gr.Slider(0, len(DEFAULT_PASSAGE) - 1, value=START_POSITION, step=1,
+                             label=I18N("unroll.position"), elem_id="unroll-position")
+        with gr.Row():
+            back_btn = gr.Button(I18N("unroll.back"), scale=1, min_width=100, elem_id="unroll-back")
+            unroll_btn = gr.Button(I18N("unroll.button"), variant="primary", scale=2, min_width=100,
+                                   elem_id="unroll-button")
+            on_btn = gr.Button(I18N("unroll.on"), scale=1, min_width=100, elem_id="unroll-on")
+        unroll_msg = gr.Markdown()
+        with gr.Row(elem_classes="cl-pair cl-folded-first"):  # the chapter's figure: folded = unrolled
+            folded_box = gr.HTML(elem_id="folded")
+            unrolled_box = gr.HTML(elem_id="unrolled")
+        with gr.Row(elem_classes="cl-pair"):
+            with gr.Column():
+                gr.Markdown(I18N("unroll.inside"))
+                cell_box = gr.HTML(elem_id="cell-view")
+            with gr.Column():
+                gr.Markdown(I18N("unroll.compare"))
+                compare_box = gr.HTML(elem_id="cell-compare")
+    with gr.Accordion(I18N("cells.title"), open=False):
         gr.Markdown(I18N("cells.explain"))
-        passage = gr.Textbox(DEFAULT_PASSAGE, lines=4, label=I18N("cells.passage"))
         with gr.Row():
             layer = gr.Number(0, precision=0, label=I18N("cells.layer"), minimum=0)
             unit = gr.Number(0, precision=0, label=I18N("cells.unit"), minimum=0)
@@ -43,8 +74,13 @@ def build(ctx: Context) -> None:
         guess_btn = gr.Button(I18N("guess.button"))
         guess_msg, guess_out = gr.Markdown(), gr.HTML()
 
+    def reader(label, request: gr.Request):
+        """The model chosen in the Generate tab; before the page has filled that list (a press in the first
+        second), the one it will show."""
+        return ctx.models.sampler_for(label or ctx.models.first_shipped(), ctx.visitor(request))
+
     def run_look(label, text, layer_index, unit_index, what, request: gr.Request):
-        sampler = ctx.models.sampler_for(label, ctx.visitor(request))
+        sampler = reader(label, request)
         lang = ctx.lang(request)
         start = time.perf_counter()
         tr = trace(sampler, text)
@@ -69,8 +105,41 @@ def build(ctx: Context) -> None:
         features = t("cells.features", lang, layer=layer_index) + "\n" + "\n".join(lines)
         return note, views.coloured_text(text, acts[:, unit_index]), features, gates
 
+    def run_unroll(label, text, at, request: gr.Request):
+        sampler = reader(label, request)
+        lang = ctx.lang(request)
+        start = time.perf_counter()
+        tr = trace(sampler, text)
+        at = min(max(int(at or 0), 0), len(text) - 1)  # a shorter passage: its last character
+        view = unroll(tr, sampler, at)
+        note = t("unroll.note", lang, position=at, last=len(text) - 1, char=f"`{views.show_char(text[at])}`",
+                 seconds=time.perf_counter() - start)
+        return (note, gr.update(value=at, maximum=len(text) - 1), diagrams.unrolled_html(view, lang),
+                diagrams.folded_html(view, lang), diagrams.cell_html(view, lang),
+                compare(sampler.spec.name, text, at, lang))
+
+    def compare(cell, text, at, lang) -> str:
+        """The same character read by a shipped model of the other kind (the chapter's RNN module beside its
+        LSTM module); a passage that model cannot read says why, in place of the drawing."""
+        counterpart = ctx.models.shipped_counterpart(cell)
+        if counterpart is None:
+            return ""
+        name, other = counterpart
+        try:
+            view = unroll(trace(other, text), other, at)
+        except CharLMError as err:
+            return f'<div class="cl-note">{html.escape(error_text(err, lang))}</div>'
+        head = t("unroll.compare_same" if cell == "rnn" else "unroll.compare_note", lang, name=name)
+        return f'<div class="cl-note">{head}</div>' + diagrams.cell_html(view, lang)
+
+    def step_back(label, text, at, request: gr.Request):
+        return run_unroll(label, text, int(at or 0) - 1, request)
+
+    def step_on(label, text, at, request: gr.Request):
+        return run_unroll(label, text, int(at or 0) + 1, request)
+
     def run_guesses(label, text, request: gr.Request):
-        sampler = ctx.models.sampler_for(label, ctx.visitor(request))
+        sampler = reader(label, request)
         if len(text) < 2:
             raise AppError("err.passage_short")
         return "", views.guesses_html(text, next_char_guesses(sampler, text), ctx.lang(request))
@@ -79,6 +148,12 @@ def build(ctx: Context) -> None:
         return gr.update(choices=quantity_choices(ctx.lang(request)))
 
     model_box = ctx.shared["model_box"]
+    unrolled_outputs = [unroll_msg, position, unrolled_box, folded_box, cell_box, compare_box]
+    ctx.on(unroll_btn.click, run_unroll, [model_box, passage, position], unrolled_outputs, heavy=True,
+           api_name="unroll")
+    for trigger, fn in ((position.release, run_unroll), (back_btn.click, step_back), (on_btn.click, step_on)):
+        ctx.on(trigger, fn, [model_box, passage, position], unrolled_outputs, heavy=True, api_visibility="private",
+               trigger_mode="always_last", show_progress="minimal")  # stepping: the drawing stays, no grey veil
     ctx.on(look_btn.click, run_look, [model_box, passage, layer, unit, quantity],
            [look_msg, look_text, look_features, look_gates], heavy=True, api_name="look_inside")
     ctx.on(guess_btn.click, run_guesses, [model_box, passage], [guess_msg, guess_out], api_name="next_char_guesses")

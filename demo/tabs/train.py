@@ -12,10 +12,10 @@ from charlm.config import resume_config
 from charlm.jobs import TrainingJob
 from charlm.memory import check_training_memory, run_disk_bytes
 from charlm.resume import check_resumable
-from charlm.shapes import model_shapes
+from charlm.shapes import io_patterns, model_shapes
 from charlm.step_by_step import OneBatch
 
-from .. import fields, figures, views
+from .. import diagrams, fields, figures, views
 from ..context import Context
 from ..fields import TRAIN_FORM, checked_preset, config_from_form, preset_values
 from ..i18n import I18N, AppError, t
@@ -125,8 +125,12 @@ def build(ctx: Context) -> None:
         return views.batch_step_text(visitor.batch_steps[1].step(), ctx.lang(request))
 
     def shapes(request: gr.Request, preset_name: str, *values):
-        config = config_from_form(preset_name, *values)
-        return views.shapes_html(model_shapes(config, len(ctx.corpus(ctx.visitor(request)).vocab)), ctx.lang(request))
+        """The chapter's four input/output patterns where the app uses them, then one training step's tensors:
+        both with the shapes these settings give."""
+        config, lang = config_from_form(preset_name, *values), ctx.lang(request)
+        vocab_size = len(ctx.corpus(ctx.visitor(request)).vocab)
+        return (diagrams.patterns_html(io_patterns(config, vocab_size), lang)
+                + views.shapes_html(model_shapes(config, vocab_size), lang))
 
     def stop_training(request: gr.Request):
         visitor = ctx.visitor(request)
