@@ -94,9 +94,11 @@ def unrolled_html(view: Unrolled, lang: str = EN) -> str:
 def folded_html(view: Unrolled, lang: str = EN) -> str:
     """The same network folded: one box per layer, its output fed back into itself (↻) at the next step."""
     step, name = view.current, view.cell.upper()
+    colour = CELLS[view.cell].colour if view.cell in CELLS else "#2563eb"  # each cell type's colour, everywhere
     parts = [f'<div class="cl-fold-out">{_guesses(step, lang)}</div>', "<div>↑</div>"]
     for layer in reversed(range(len(view.units))):
-        parts += [f'<div class="cl-fold-box">{name} · {t("unroll.layer", lang, layer=layer)} <b>↻</b></div>',
+        parts += [f'<div class="cl-fold-box" style="border-color:{colour}">{name} · '
+                  f'{t("unroll.layer", lang, layer=layer)} <b>↻</b></div>',
                   "<div>↑</div>"]
     parts.append(f'<div class="cl-fold-in"><b>{_char(step.char)}</b> #{step.code}</div>')
     return f'<div class="cl-fold">{"".join(parts)}</div><div class="cl-note">{t("unroll.folded", lang)}</div>'
