@@ -63,6 +63,23 @@ def resident_by_kind(pid: int) -> dict[str, float]:
     return kinds
 
 
+def children_rss_mb(pid: int) -> float:
+    """The resident memory of the server's child processes and theirs (the fork server its trainings start
+    from, and any training still running): memory the host gives the app beyond the server's own."""
+    total = 0.0
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            kids = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for kid in kids:
+            try:
+                total += rss_mb(int(kid)) + children_rss_mb(int(kid))
+            except OSError:  # it ended meanwhile
+                continue
+    return total
+
+
 def disk_mb(folder: Path) -> float:
     """The files under ``folder`` (which the server is creating and deleting meanwhile)."""
     return folder_bytes(folder) / 1e6
@@ -95,7 +112,7 @@ def main() -> None:
     try:
         warm_up(url, work, args.idle_minutes)
         start_rss, start_anon, start_disk = rss_mb(server.pid), rss_mb(server.pid, "RssAnon"), disk_mb(sessions)
-        start_kinds = resident_by_kind(server.pid)
+        start_kinds, start_children = resident_by_kind(server.pid), children_rss_mb(server.pid)
         stop_at = time.monotonic() + args.minutes * 60
 
         def timed(name, call, *args, **kwargs):
@@ -173,6 +190,8 @@ def main() -> None:
               f"library code (RssAnon) {end_anon:,.0f} MB ({end_anon / start_anon:.2f}× {start_anon:,.0f} MB); "
               f"disk {end_disk:.1f} MB (start {start_disk:.1f} MB)")
         end_kinds = resident_by_kind(server.pid)
+        print(f"child processes (the fork server trainings start from): RSS {start_children:,.0f} MB at the start, "
+              f"{children_rss_mb(server.pid):,.0f} MB after")
         print("resident by kind of mapping, start → after (MB): " + "; ".join(
             f"{kind} {start_kinds.get(kind, 0):,.0f} → {end_kinds.get(kind, 0):,.0f}" for kind in sorted(end_kinds)))
         if cgroup:

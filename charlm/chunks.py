@@ -7,11 +7,16 @@ reports its events as they happen, so that the page's loss curve moves during th
 Resuming is exact, so the chunks add up to the unbroken run (bit for bit on the CPU).
 
 The caller may stop a chunk early by creating ``stop_file``: the worker cannot see the app's
-memory, but it shares the disk.
+memory, but it shares the disk. ``train_chunk_in_child`` runs a chunk in a process of its own the same way,
+for a server whose memory should not keep what its trainings used.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import multiprocessing
+import os
 import queue
 import threading
 import time
@@ -19,8 +24,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from .checkpoint import load_checkpoint
 from .config import TrainConfig
+from .errors import CharLMError
 from .train import train
 from .vocab import Corpus
 
@@ -84,3 +92,95 @@ def _relay(events: queue.Queue, stop: threading.Event, stop_file: Path) -> Itera
 
 
 _NOTHING = object()
+
+
+# ------------------------------------------------------------------------ a chunk in a process of its own
+@dataclass
+class _Failure:
+    """A chunk's error, as plain data: a ``CharLMError`` rebuilt with its key on the caller's side."""
+
+    message: str
+    key: str | None
+    params: dict
+
+
+def train_chunk_in_child(corpus: Corpus, config: TrainConfig, out_dir: str, resume_path: str | None,
+                         seconds: float, threads: int = 1, niceness: int = 0) -> Iterator[object]:
+    """``train_chunk`` in a child process of its own, its events relayed as they happen. Everything the
+    training allocates (the model, Adam's moments, the activations, the kernels' caches) goes back to the
+    system when the child ends: a server that trains in its own process keeps what a class's trainings
+    fragmented. The child uses ``threads`` CPU threads at ``niceness``; closing this generator early asks the
+    child to stop through the stop file (it saves first), as a ZeroGPU worker is asked."""
+    context = _process_context()
+    events = context.Queue()
+    child = context.Process(target=_child, args=(events, corpus, config, out_dir, resume_path, seconds, threads,
+                                                 niceness), name="charlm-training", daemon=True)
+    child.start()
+    ended = False
+    try:
+        while True:
+            try:
+                item = events.get(timeout=0.5)
+            except queue.Empty:
+                if child.is_alive():
+                    continue
+                raise CharLMError("Training failed unexpectedly (its process ended); the server's log has the "
+                                  "details.", key="train_crashed", kind=f"exit {child.exitcode}") from None
+            if item is None:
+                ended = True
+                return
+            if isinstance(item, _Failure):
+                ended = True
+                raise CharLMError(item.message, key=item.key, **item.params)
+            yield item
+    finally:
+        if not ended:
+            with contextlib.suppress(OSError):
+                (Path(out_dir) / STOP_FILE).touch()
+        child.join(timeout=120)
+        if child.is_alive():  # it did not stop in time: its last saved checkpoint stands
+            child.terminate()
+            child.join(timeout=10)
+        events.close()
+
+
+def _child(events, corpus: Corpus, config: TrainConfig, out_dir: str, resume_path: str | None, seconds: float,
+           threads: int, niceness: int) -> None:
+    """The child's main thread: its own thread count and priority (process-wide, and this process is its own)."""
+    if niceness:
+        with contextlib.suppress(OSError):
+            os.nice(niceness)
+    torch.set_num_threads(max(1, threads))
+    try:
+        for item in train_chunk(corpus, config, out_dir, resume_path, seconds):
+            events.put(item)
+    except CharLMError as err:
+        events.put(_Failure(str(err), err.key, dict(err.params)))
+    except BaseException as err:  # an out-of-memory or a bug: said in the parent, never a hang
+        events.put(_Failure(f"Training failed unexpectedly ({type(err).__name__}); the server's log has the details.",
+                            "train_crashed", {"kind": type(err).__name__}))
+        raise
+    finally:
+        events.put(None)
+
+
+def warm_up_children() -> None:
+    """Start the fork server now (a few seconds: it imports torch), so that the first training of a class
+    starts as quickly as the next ones."""
+    context = _process_context()
+    if context.get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
+
+
+@functools.cache
+def _process_context():
+    """A fork server where there is one (Linux, macOS): it imports torch, charlm and the program's main module
+    once, then each training starts in a fraction of a second as a clean copy of it (never a copy of the busy,
+    threaded server). Else (Windows) a fresh interpreter per training."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["__main__", "charlm.chunks"])
+        return context
+    return multiprocessing.get_context("spawn")

@@ -31,7 +31,7 @@ from .fields import Field
 from .i18n import AppError
 from .links import Links
 from .models import ModelCatalogue
-from .runners import ChunkRunner, ThreadRunner, on_zerogpu, runner_for
+from .runners import ChunkRunner, ProcessRunner, ThreadRunner, on_zerogpu, runner_for
 from .state import SessionStore, Visitor, tune_allocator
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,8 @@ class AppConfig:
     sampler_cache_mb: int = 1024  # loaded models kept for everyone, least recently used out first
     job_memory_mb: int = 0  # memory one training may use (0: this host's or container's, shared by max_jobs)
     session_disk_mb: int = 1024  # disk one visitor's checkpoints and uploads may take
-    runner: str = "auto"  # how trainings run: "thread", "chunks" (time-boxed GPU calls), "auto": chunks on ZeroGPU
+    runner: str = "auto"  # how trainings run: "thread", "process", "chunks" (time-boxed GPU calls); "auto": chunks
+    # on ZeroGPU, else a thread
     chunk_seconds: float = 45.0  # one chunk's training time (ZeroGPU asks this much more for start-up and saving)
     assets_dir: Path = ROOT / "assets"
     sessions_root: Path | None = None
@@ -122,7 +123,7 @@ class Context:
     store: SessionStore
     slots: JobSlots
     models: ModelCatalogue
-    runner: ThreadRunner | ChunkRunner
+    runner: ThreadRunner | ChunkRunner | ProcessRunner
     refreshes: list[Refresh] = field(default_factory=list)
     shared: dict[str, object] = field(default_factory=dict)  # what one tab offers the others (components, events)
     links: Links = field(default_factory=Links)  # the settings a link can set (``?learning_rate=0.01``)
@@ -141,7 +142,8 @@ class Context:
         figures.keep_pictures_in(Path(root) / "pictures")
         store.on_sweep = figures.sweep_pictures
         store.start_sweeper()
-        return cls(config, store, JobSlots(config.max_jobs), models, runner_for(config.runner, config.chunk_seconds))
+        return cls(config, store, JobSlots(config.max_jobs), models, runner_for(config.runner, config.chunk_seconds,
+                                                                                 threads))
 
     # the visitor ----------------------------------------------------------------------------
     def visitor(self, request: gr.Request | None) -> Visitor:

@@ -1,7 +1,12 @@
-"""Two ways the app runs a training, behind one interface, picked from the host.
+"""Three ways the app runs a training, behind one interface, picked from the host.
 
 * ``ThreadRunner`` (a laptop, a CPU Space): the job trains in a background thread; the Start
   event answers at once and the page's timer polls the job.
+* ``ProcessRunner`` (``CHARLM_RUNNER=process``, a trial): the job trains in a child process of its
+  own (``charlm.chunks.train_chunk_in_child``), followed by a thread here, and the Start event
+  answers at once as with a thread. What a training allocated goes back to the system when its
+  process ends, so less of a class's trainings stays in the server (README, "Reliability"); the
+  fork server the children start from costs a resident process of its own.
 * ``ChunkRunner`` (a ZeroGPU Space): the GPU exists only inside a call decorated with
   ``@spaces.GPU``, for a bounded time, charged to the visitor whose event makes the call. So the
   Start event itself drives the job, one time-boxed chunk after another (``charlm.chunks``), each
@@ -14,12 +19,14 @@ nothing, and the chunks run here, on whatever device there is.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import threading
 from collections.abc import Callable, Iterator, Mapping
 
 from charlm import CharLMError
-from charlm.chunks import train_chunk
+from charlm.chunks import train_chunk, train_chunk_in_child, warm_up_children
 from charlm.jobs import TrainingJob
 
 from .i18n import AppError
@@ -82,6 +89,30 @@ class ThreadRunner:
         yield from ()
 
 
+class ProcessRunner:
+    """A training in a child process of its own, followed by a background thread: the Start event returns at
+    once. One child per ``chunk_seconds`` of training (each resumes from the last checkpoint, exactly)."""
+
+    name = "process"
+
+    def __init__(self, threads: int, chunk_seconds: float = 600.0, device: str = "auto"):
+        self.threads, self.chunk_seconds, self.device = threads, chunk_seconds, device
+        threading.Thread(target=warm_up_children, name="charlm-fork-server", daemon=True).start()
+
+    def start(self, job: TrainingJob) -> None:
+        job.begin_chunks(wait=True)  # a full server: the visitor joins the line, as with a thread
+        chunk = functools.partial(train_chunk_in_child, threads=self.threads, niceness=job.niceness)
+
+        def follow() -> None:
+            for _ in job.run_in_chunks(chunk, self.chunk_seconds):
+                pass
+
+        threading.Thread(target=follow, name="charlm-training", daemon=True).start()
+
+    def follow(self, job: TrainingJob) -> Iterator[None]:
+        yield from ()
+
+
 class ChunkRunner:
     """A training in chunks of ``chunk_seconds``, driven by the visitor's own Start event."""
 
@@ -98,8 +129,10 @@ class ChunkRunner:
         yield from job.run_in_chunks(self.chunk, self.chunk_seconds)
 
 
-def runner_for(kind: str, chunk_seconds: float) -> ThreadRunner | ChunkRunner:
-    """``auto``: chunks on ZeroGPU, a thread elsewhere; or ``thread`` / ``chunks`` as asked."""
+def runner_for(kind: str, chunk_seconds: float, threads: int = 1) -> ThreadRunner | ChunkRunner | ProcessRunner:
+    """``auto``: chunks on ZeroGPU, a thread elsewhere; or ``thread`` / ``process`` / ``chunks`` as asked."""
     if kind == "chunks" or (kind == "auto" and ON_ZEROGPU):
         return ChunkRunner(chunk_seconds)
+    if kind == "process":
+        return ProcessRunner(threads)
     return ThreadRunner(device="cpu" if ON_ZEROGPU else "auto")

@@ -145,7 +145,7 @@ def status_line(snap: JobSnapshot, lang: str = EN) -> str:
         if snap.starts_in is None:
             return t("status.in_line", lang, place=snap.place)
         return t("status.in_line_eta", lang, place=snap.place, eta=format_seconds(snap.starts_in))
-    if snap.step == 0:
+    if snap.step == 0 or snap.loss is None:  # no step of its own yet (a resumed run starts at its checkpoint's)
         if snap.state in ("stopped", "done"):  # ended before its first step
             return t("status." + snap.state, lang)
         return t("status.starting" if snap.state == "running" else "status.waiting", lang)

@@ -30,9 +30,9 @@ def client(url):
     return Client(url, verbose=False)
 
 
-def tiny_form(max_steps=400, hidden=48):
+def tiny_form(max_steps=400, hidden=48, epochs=50):
     # preset, cell, layers, hidden, dropout, N, M, lr, clip, epochs, max_steps
-    return ["quick", "lstm", 1, hidden, 0.0, 16, 32, 0.01, 5.0, 50, max_steps]
+    return ["quick", "lstm", 1, hidden, 0.0, 16, 32, 0.01, 5.0, epochs, max_steps]
 
 
 def grid_cells(html):
@@ -64,7 +64,7 @@ def test_corpus_batches_training_and_generation(server, story_file):
     for xr, yr in zip(x, y):  # integer view: each target is the next input
         assert yr[:-1] == xr[1:]
 
-    msg, _ = c.predict(*tiny_form(), api_name="/start_training")
+    msg, _ = c.predict(*tiny_form(max_steps=20_000, epochs=100), api_name="/start_training")  # 1,000 steps
     assert "Training started" in msg
 
     def losses():
@@ -126,12 +126,14 @@ def test_bad_uploads_get_a_message_and_keep_the_old_corpus(server, story_file, t
 def test_two_visitors_are_kept_apart_and_the_cap_holds(server, story_file):
     app, url = server
     a, b, third = client(url), client(url), client(url)
-    for c in (a, b, third):
-        c.predict(None, handle_file(str(story_file)), 0.1, api_name="/load_corpus")
-    assert "Training started" in a.predict(*tiny_form(max_steps=100_000), api_name="/start_training")[0]
+    for c in (a, b):
+        c.predict("anna-karenina", None, 0.1, api_name="/load_corpus")
+    third.predict(None, handle_file(str(story_file)), 0.1, api_name="/load_corpus")
+    long = {"max_steps": 100_000, "epochs": 100}  # on the novel: a and b train until they are stopped
+    assert "Training started" in a.predict(*tiny_form(**long), api_name="/start_training")[0]
     assert "No training yet" in b.predict(api_name="/training_status")[0]
     assert "No training is running" in b.predict(api_name="/stop_training")
-    assert "Training started" in b.predict(*tiny_form(max_steps=100_000, hidden=32), api_name="/start_training")[0]
+    assert "Training started" in b.predict(*tiny_form(hidden=32, **long), api_name="/start_training")[0]
     assert "number 1 in line" in third.predict(*tiny_form(max_steps=30), api_name="/start_training")[0]
     assert "Number 1 in line" in third.predict(api_name="/training_status")[0]
     wait_for(lambda: "Step:" in a.predict(api_name="/training_status")[0])  # a has trained (and will save)

@@ -125,3 +125,42 @@ def test_a_gpu_call_that_fails_keeps_the_checkpoint_and_says_what_to_do(tmp_path
         status = c.predict(api_name="/training_status")[0]
         assert "GPU time for your account is used up" in status and "generate" in status
         assert "Traceback" not in status and "/" not in status.split("quota")[0]
+
+
+def _finished(job, timeout=90):
+    deadline = time.time() + timeout
+    while not job.finished:
+        assert time.time() < deadline, job.snapshot()
+        time.sleep(0.1)
+    return job.snapshot()
+
+
+def test_a_training_in_a_child_process_reports_every_step_stops_and_says_what_failed(tmp_path):
+    """``CHARLM_RUNNER=process``: the training runs in a process of its own; the job here sees its events as a
+    thread's, stops it through the disk, and gets its errors with their keys (in the visitor's language)."""
+    from demo.runners import ProcessRunner
+
+    corpus = Corpus.from_text(TEXT, val_fraction=0.1)
+    runner = ProcessRunner(threads=1)
+    done = TrainingJob(corpus, preset("tiny", max_steps=40, eval_every=20, epochs=100), tmp_path / "done")
+    runner.start(done)
+    snap = _finished(done)
+    assert snap.state == "done" and [s for s, _ in snap.train_loss] == list(range(1, 41))
+    assert [s for s, _ in snap.val_loss] == [20, 40] and snap.checkpoints[-1].name == "i40_l64.safetensors"
+    from charlm import load_checkpoint
+
+    assert load_checkpoint(snap.checkpoints[-1]).progress.step == 40
+    stopped = TrainingJob(corpus, preset("tiny", max_steps=0, epochs=10_000), tmp_path / "stopped")
+    runner.start(stopped)
+    deadline = time.time() + 60
+    while stopped.snapshot().step < 5:
+        assert time.time() < deadline
+        time.sleep(0.05)
+    stopped.stop()
+    snap = _finished(stopped)
+    assert snap.state == "stopped" and snap.checkpoints and not (tmp_path / "stopped" / STOP_FILE).exists()
+    tiny = Corpus.from_text("Too short to cut into batches. " * 3, val_fraction=0.1)
+    failed = TrainingJob(tiny, preset("tiny", batch_size=64, num_steps=64), tmp_path / "failed")
+    runner.start(failed)
+    snap = _finished(failed)
+    assert snap.state == "failed" and snap.failure is not None and snap.failure.key
