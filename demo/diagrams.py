@@ -1,4 +1,4 @@
-"""The chapter's network diagrams, drawn in HTML from a model's live values (``charlm.inspect.unroll``): the
+"""The chapter's network diagrams, drawn in HTML from a model's live values (``charlm.unrolled.unroll``): the
 network unrolled in time, the same network folded into its loop, and one step inside each layer's cell; and
 the sampling lab's samples and distributions (``charlm.strategies``).
 
@@ -14,9 +14,9 @@ import html
 import numpy as np
 
 from charlm.cells import CELLS
-from charlm.inspect import StepView, Unrolled
 from charlm.shapes import Pattern
 from charlm.strategies import Distribution, LabSample, Strategy
+from charlm.unrolled import StepView, Unrolled
 
 from .i18n import EN, t
 from .views import show_char

@@ -7,8 +7,9 @@ import torch
 
 from charlm import CharLMError, Corpus, Sampler
 from charlm.cells import CELLS
-from charlm.inspect import SHOWN_UNITS, busiest_units, trace, unroll
+from charlm.inspect import trace
 from charlm.model import CharRNN, ModelConfig
+from charlm.unrolled import SHOWN_UNITS, busiest_units, unroll
 
 TEXT = "Happy families are all alike; every unhappy family is unhappy in its own way.\n"
 

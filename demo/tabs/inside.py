@@ -16,8 +16,8 @@ from charlm.inspect import (
     next_char_guesses,
     text_features,
     trace,
-    unroll,
 )
+from charlm.unrolled import unroll
 
 from .. import diagrams, figures, views
 from ..context import Context
