@@ -95,15 +95,6 @@ _NOTHING = object()
 
 
 # ------------------------------------------------------------------------ a chunk in a process of its own
-@dataclass
-class _Failure:
-    """A chunk's error, as plain data: a ``CharLMError`` rebuilt with its key on the caller's side."""
-
-    message: str
-    key: str | None
-    params: dict
-
-
 def train_chunk_in_child(corpus: Corpus, config: TrainConfig, out_dir: str, resume_path: str | None,
                          seconds: float, threads: int = 1, niceness: int = 0) -> Iterator[object]:
     """``train_chunk`` in a child process of its own, its events relayed as they happen. Everything the
@@ -129,9 +120,9 @@ def train_chunk_in_child(corpus: Corpus, config: TrainConfig, out_dir: str, resu
             if item is None:
                 ended = True
                 return
-            if isinstance(item, _Failure):
+            if isinstance(item, CharLMError):  # pickled with its key: said in the visitor's language
                 ended = True
-                raise CharLMError(item.message, key=item.key, **item.params)
+                raise item
             yield item
     finally:
         if not ended:
@@ -155,10 +146,10 @@ def _child(events, corpus: Corpus, config: TrainConfig, out_dir: str, resume_pat
         for item in train_chunk(corpus, config, out_dir, resume_path, seconds):
             events.put(item)
     except CharLMError as err:
-        events.put(_Failure(str(err), err.key, dict(err.params)))
+        events.put(err)
     except BaseException as err:  # an out-of-memory or a bug: said in the parent, never a hang
-        events.put(_Failure(f"Training failed unexpectedly ({type(err).__name__}); the server's log has the details.",
-                            "train_crashed", {"kind": type(err).__name__}))
+        events.put(CharLMError(f"Training failed unexpectedly ({type(err).__name__}); the server's log has the "
+                               "details.", key="train_crashed", kind=type(err).__name__))
         raise
     finally:
         events.put(None)

@@ -18,3 +18,8 @@ class CharLMError(ValueError):
         super().__init__(message)
         self.key = key
         self.params = params
+
+    def __reduce__(self):
+        """Pickled with its key and parameters (a training in a process of its own sends its errors back to the
+        app this way; by default an exception keeps only its message)."""
+        return type(self), (str(self),), {"key": self.key, "params": self.params}
