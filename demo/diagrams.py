@@ -19,7 +19,7 @@ from charlm.strategies import Distribution, LabSample, Strategy
 from charlm.unrolled import StepView, Unrolled
 
 from .i18n import EN, t
-from .views import show_char
+from .views import shape_text, show_char
 
 GATE_RGB, PLUS_RGB, MINUS_RGB = "22,163,74", "220,38,38", "37,99,235"
 
@@ -94,7 +94,7 @@ def unrolled_html(view: Unrolled, lang: str = EN) -> str:
 def folded_html(view: Unrolled, lang: str = EN) -> str:
     """The same network folded: one box per layer, its output fed back into itself (↻) at the next step."""
     step, name = view.current, view.cell.upper()
-    colour = CELLS[view.cell].colour if view.cell in CELLS else "#2563eb"  # each cell type's colour, everywhere
+    colour = CELLS[view.cell].colour  # each cell type's colour, everywhere
     parts = [f'<div class="cl-fold-out">{_guesses(step, lang)}</div>', "<div>↑</div>"]
     for layer in reversed(range(len(view.units))):
         parts += [f'<div class="cl-fold-box" style="border-color:{colour}">{name} · '
@@ -121,7 +121,7 @@ def cell_html(view: Unrolled, lang: str = EN) -> str:
                          f'<span class="cl-mean">{float(np.mean(values)):+.2f}</span></div>')
         head = t("part.head", lang, cell=view.cell.upper(), layer=layer, char=_char(step.char), position=step.position)
         blocks.append(f'<div class="cl-block"><div class="cl-title">{head}</div>{"".join(lines)}</div>')
-    formula = t(f"part.formula_{view.cell}", lang, default="") if view.cell in CELLS else ""
+    formula = t(f"part.formula_{view.cell}", lang, default="")  # a cell added later may have none yet
     return (f'<div class="cl-formula">{formula}</div>' + '<div class="cl-up">↑</div>'.join(blocks)
             + f'<div class="cl-note">{t("part.legend", lang)}</div>')
 
@@ -175,12 +175,8 @@ def patterns_html(patterns: list[Pattern], lang: str = EN) -> str:
                 shown = row is None or row[k]
                 cells.append(f'<div class="cl-io cl-io-{kind}"></div>' if shown else "<div></div>")
         columns = " ".join(["auto"] + ["1em auto"] * (len(ins) - 1))
-        shape = t("io.shape", lang, inputs=_shape(p.inputs), outputs=_shape(p.outputs), steps=p.steps)
+        shape = t("io.shape", lang, inputs=shape_text(p.inputs), outputs=shape_text(p.outputs), steps=p.steps)
         cards.append(f'<div class="cl-card"><div class="cl-title">{t("io." + p.key, lang)}</div>'
                      f'<div class="cl-iogrid" style="grid-template-columns:{columns}">{"".join(cells)}</div>'
                      f'<div>{shape}</div><div class="cl-note">{t("io.where_" + p.key, lang)}</div></div>')
     return f'<div class="cl-cards">{"".join(cards)}</div><div class="cl-note">{t("io.legend", lang)}</div>'
-
-
-def _shape(dims: tuple[int, ...]) -> str:
-    return f"({', '.join(f'{d:,}' for d in dims)})"

@@ -200,10 +200,15 @@ def char_step_html(s: CharStep, vocab: Vocab, seed: int, lang: str = EN, show: i
             f'<div class="cl-grid"><table><tr>{head}</tr>{"".join(rows)}</table></div><p>{drawn}</p>')
 
 
+def shape_text(dims: tuple[int, ...]) -> str:
+    """A tensor's shape as the chapter writes it: (2,048, 83)."""
+    return f"({', '.join(f'{d:,}' for d in dims)})"
+
+
 def shapes_html(stages: list[Stage], lang: str = EN) -> str:
     """One training step's tensors, in order, with their shapes: what N, M, the hidden size and C change."""
     rows = "".join(
-        f"<tr><td>{t('shape.' + s.key, lang, layer=s.layer)}</td><td>({', '.join(f'{d:,}' for d in s.shape)})</td></tr>"
+        f"<tr><td>{t('shape.' + s.key, lang, layer=s.layer)}</td><td>{shape_text(s.shape)}</td></tr>"
         for s in stages)
     return (f'<div class="cl-grid"><table><tr><th>{t("shape.what", lang)}</th><th>{t("shape.shape", lang)}</th></tr>'
             f'{rows}</table><div class="cl-note">{t("shape.note", lang)}</div></div>')
