@@ -28,6 +28,7 @@ from .config import TrainConfig, preset
 from .errors import CharLMError
 from .model import CharRNN, ModelConfig, parameter_count
 from .sample import Sampler, softmax
+from .threads import on_one_blas_thread
 
 
 # ------------------------------------------------------------------------------------------ toy
@@ -169,6 +170,7 @@ class Trace:
     probs: np.ndarray  # (T, V): P(next character) after each character
 
 
+@on_one_blas_thread
 def trace(sampler: Sampler, text: str) -> Trace:
     """Read ``text`` and record, per layer and character, the gates, cell and hidden state."""
     if not text:

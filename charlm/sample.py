@@ -21,6 +21,7 @@ import torch
 from .cells import CELLS
 from .errors import CharLMError
 from .model import CharRNN
+from .threads import on_one_blas_thread
 from .vocab import Vocab
 
 MAX_PRIME_LENGTH = 100_000
@@ -217,6 +218,7 @@ class Sampler:
         logits += self.b_out
         return logits
 
+    @on_one_blas_thread
     def feed(self, state: SamplerState, text: str) -> np.ndarray:
         """Run a (checked) prime through the network; return the scores after its last character."""
         ids = self.vocab.encode(text)
@@ -224,12 +226,14 @@ class Sampler:
             self.step(state, int(x), want_logits=False)
         return self.step(state, int(ids[-1]))
 
+    @on_one_blas_thread
     def next_char_distribution(self, prime: str, temperature: float = 1.0, on_unknown: str = "error") -> np.ndarray:
         """P(next character | prime) over the whole vocabulary, at a temperature."""
         check_settings(self.vocab, 1, temperature)
         prime = prepare_prime(self.vocab, prime, on_unknown)
         return softmax(self.feed(self.new_state(), prime), temperature)
 
+    @on_one_blas_thread
     def stream(self, prime: str = "The ", length: int = 500, top_n: int = 4, temperature: float = 1.0,
                seed: int | None = None, on_unknown: str = "error") -> Iterator[str]:
         """Yield ``length`` generated characters one by one (the prime itself is not yielded)."""

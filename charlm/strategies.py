@@ -25,6 +25,7 @@ import numpy as np
 
 from .errors import CharLMError
 from .sample import Sampler, check_settings, pick_next, prepare_prime, softmax
+from .threads import on_one_blas_thread
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ class LabSample:
     most_uncertain: int  # the step where the model was least sure what came next (the highest entropy)
 
 
+@on_one_blas_thread
 def sampling_lab(sampler: Sampler, prime: str, length: int, seed: int,
                  strategies: tuple[Strategy, ...] = LAB) -> list[LabSample]:
     """Each strategy writes ``length`` characters after ``prime``, from its own generator seeded ``seed``."""
