@@ -9,9 +9,15 @@ window), which is why one extra character is kept past the last whole batch.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from .errors import CharLMError
+
+if TYPE_CHECKING:  # only named in annotations: importing them would be circular
+    from .config import TrainConfig
+    from .vocab import Corpus
 
 
 def fitting_shape(n_chars: int, batch_size: int, num_steps: int) -> tuple[int, int] | None:
@@ -49,6 +55,18 @@ def check_fits(n_chars: int, batch_size: int, num_steps: int, what: str = "The t
             f"{need:,} ({need - n_chars:,} more). {fitting_shape_hint(n_chars, batch_size, num_steps)}",
             key="too_short_for_batch", what=what, n_chars=n_chars, batch_size=batch_size, num_steps=num_steps,
             need=need, more=need - n_chars, fit=fitting_shape(n_chars, batch_size, num_steps),
+        )
+
+
+def check_corpus(corpus: Corpus, config: TrainConfig) -> None:
+    """Fail early, with a fix, when the text cannot be cut into the requested batches."""
+    check_fits(len(corpus.train_data), config.batch_size, config.num_steps, "The training part of the text")
+    if config.val_fraction > 0 and len(corpus.val_data) < config.num_steps + 1:
+        raise CharLMError(
+            f"The validation part has {len(corpus.val_data):,} characters, fewer than one sequence of "
+            f"num_steps={config.num_steps} (+1). Use a longer text, a larger val_fraction, smaller num_steps, "
+            "or val_fraction=0 to skip validation.", key="val_too_short", n_chars=len(corpus.val_data),
+            num_steps=config.num_steps,
         )
 
 

@@ -42,6 +42,15 @@ MAX_JSON_BYTES = 64 * 1024 * 1024
 _NAME = re.compile(r"^i(\d+)_l(\d+)$")
 
 
+def _step_value_count(value: object) -> tuple[int, float, int] | None:
+    """A (step, number, count) record (the final held-out figure, the schedule's anchor), or None (absent, as
+    in older checkpoints)."""
+    if value is None:
+        return None
+    step, loss, chars = value  # a malformed record raises TypeError or ValueError: reported as such
+    return int(step), float(loss), int(chars)
+
+
 @dataclass
 class Progress:
     """Where training stands: enough to resume exactly where it stopped."""
@@ -51,7 +60,10 @@ class Progress:
     batch: int = 0  # the next batch of that epoch
     elapsed: float = 0.0  # seconds of training so far
     train_loss: list[tuple[int, float]] = field(default_factory=list)  # (step, loss)
-    val_loss: list[tuple[int, float]] = field(default_factory=list)
+    val_loss: list[tuple[int, float]] = field(default_factory=list)  # the periodic subset: the curve
+    held_out: tuple[int, float, int] | None = None  # (step, loss, characters): every held-out character, at the end
+    total_steps: int = 0  # the length the learning-rate schedule was set for (0: not recorded)
+    lr_anchor: tuple[int, float, int] | None = None  # where a changed length re-anchored it (charlm/schedule.py)
 
     @classmethod
     def from_dict(cls, data: dict) -> Progress:
@@ -61,6 +73,8 @@ class Progress:
                 elapsed=float(data.get("elapsed", 0.0)),
                 train_loss=[(int(s), float(v)) for s, v in data.get("train_loss", [])],
                 val_loss=[(int(s), float(v)) for s, v in data.get("val_loss", [])],
+                held_out=_step_value_count(data.get("held_out")),
+                total_steps=int(data.get("total_steps", 0)), lr_anchor=_step_value_count(data.get("lr_anchor")),
             )
         except (KeyError, TypeError, ValueError) as err:
             raise CharLMError(f"The checkpoint's progress record is malformed ({err}).", key="ckpt_malformed",

@@ -17,13 +17,15 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from .checkpoint import Checkpoint, latest_checkpoint, load_checkpoint, save_checkpoint
 from .coach import RunFacts, clipping_fired, diagnose
 from .config import PRESETS, TrainConfig, preset
 from .corpora import REGISTRY, builtin_names, corpus_text, download, resolve_corpus_path
 from .errors import CharLMError
+from .evaluate import score_held_out
+from .history import best_checkpoint
 from .sample import Sampler, check_settings, prepare_prime
-from .train import CheckpointEvent, EvalEvent, SampleEvent, StepEvent, evaluate, train, validation_batches
+from .train import CheckpointEvent, EvalEvent, SampleEvent, StepEvent, train
 from .vocab import Corpus, load_text
 
 
@@ -70,11 +72,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--temperature", type=float, default=1.0, help="below 1: safer text; above 1: wilder")
     p.add_argument("--seed", type=int, default=None, help="same seed, same text")
     p.add_argument("--skip-unknown", action="store_true", help="drop prime characters the model never saw")
+    p.add_argument("--best", action="store_true",
+                   help="with a run folder: its checkpoint at the lowest validation loss (default: its latest)")
 
     p = sub.add_parser("evaluate", help="loss on the held-out part of a text")
     p.add_argument("--checkpoint", required=True, type=Path)
     p.add_argument("--corpus", required=True, help="the text the model was trained on, or a built-in name")
+    p.add_argument("--best", action="store_true",
+                   help="with a run folder: its checkpoint at the lowest validation loss (default: its latest)")
     p.add_argument("--val-fraction", type=float, default=None, help="held-out share (default: the checkpoint's)")
+    p.add_argument("--skip-unknown", action="store_true",
+                   help="leave out held-out characters the model never saw (the training part is never checked)")
+    p.add_argument("--until", default="", metavar="TEXT", help="score the held-out part only up to the first TEXT in "
+                   "it, e.g. '*** END OF' before the licence a Project Gutenberg book ends with")
 
     p = sub.add_parser("export", help="write a weights-only copy of a checkpoint (for sharing or shipping)")
     p.add_argument("--checkpoint", required=True, type=Path)
@@ -134,8 +144,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             if args.log_every and event.step % args.log_every == 0:
                 bar.write(event.log_line())
         elif isinstance(event, EvalEvent):
-            bar.write(f"Step: {event.step}... validation loss: {event.val_loss:.4f} "
-                      f"({event.val_loss / math.log(2):.3f} bits/char)")
+            covers = (f"every one of the {event.chars:,} held-out characters" if event.whole else
+                      f"{event.chars:,} of the {len(corpus.val_data) - 1:,} held-out characters")
+            bar.write(f"Step: {event.step}... {'held-out' if event.whole else 'validation'} loss: "
+                      f"{event.val_loss:.4f} ({event.val_loss / math.log(2):.3f} bits/char; {covers})")
         elif isinstance(event, SampleEvent):
             bar.write(f"--- sample at step {event.step} ---\n{event.text}\n---")
         elif isinstance(event, CheckpointEvent):
@@ -147,17 +159,33 @@ def cmd_train(args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGINT, previous)
         bar.close()
-    val = result.progress.val_loss[-1][1] if result.progress.val_loss else float("nan")
+    held_out = result.progress.held_out
+    val = (f"held-out loss {held_out[1]:.4f} over all {held_out[2]:,} held-out characters" if held_out
+           else "no held-out part")
     print(f"Done ({result.reason}) at step {result.progress.step} after {result.progress.elapsed:.0f} s; "
-          f"validation loss {val:.4f}; checkpoint {result.checkpoint}")
+          f"{val}; checkpoint {result.checkpoint}")
+    best = best_checkpoint(args.out)
+    if best is not None and best != result.checkpoint:
+        print(f"The best by validation loss is {best} (use it with --best).")
     for finding in diagnose(RunFacts.of(corpus, config), result.progress.train_loss, result.progress.val_loss,
                             clipped, finished=True):
         print(f"Coach: {finding.english}", file=sys.stderr)
     return 0
 
 
+def _chosen_checkpoint(args: argparse.Namespace) -> Checkpoint:
+    """``--checkpoint`` as given: a file, or a run folder's latest, or with ``--best`` its best."""
+    if not args.best:
+        return load_checkpoint(args.checkpoint)
+    best = best_checkpoint(args.checkpoint) if args.checkpoint.is_dir() else None
+    if best is None:
+        raise CharLMError(f"--best: {args.checkpoint} is not a run folder with a validated checkpoint.")
+    print(f"The best checkpoint: {best.name}", file=sys.stderr)
+    return load_checkpoint(best)
+
+
 def cmd_sample(args: argparse.Namespace) -> int:
-    ckpt = load_checkpoint(args.checkpoint)
+    ckpt = _chosen_checkpoint(args)
     sampler = Sampler(ckpt.model, ckpt.vocab)
     check_settings(ckpt.vocab, args.top_n, args.temperature, args.length)
     prime = prepare_prime(ckpt.vocab, args.prime, "skip" if args.skip_unknown else "error")
@@ -176,17 +204,27 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    ckpt = load_checkpoint(args.checkpoint)
+    ckpt = _chosen_checkpoint(args)
     val_fraction = args.val_fraction if args.val_fraction is not None else ckpt.train_config.val_fraction
     if not 0 < val_fraction < 1:
         raise CharLMError("The held-out share must be above 0 and below 1 (use --val-fraction).")
     text, _ = _read_corpus_text(args.corpus)
-    corpus = Corpus.from_text(text, val_fraction=val_fraction, vocab=ckpt.vocab)
-    batches = validation_batches(corpus.val_data, ckpt.train_config)
-    loss = evaluate(ckpt.model, batches)
-    chars = len(batches) * batches.batch_size * batches.num_steps
-    print(f"held-out loss: {loss:.4f} nats/char, {loss / math.log(2):.4f} bits/char "
-          f"({chars:,} characters, the last {val_fraction:.0%} of the text)")
+    held_out = text[len(text) - round(len(text) * val_fraction):]  # the part training never saw (as Corpus splits)
+    if args.until:
+        if args.until not in held_out:
+            raise CharLMError(f"--until: {args.until!r} is not in the held-out part.")
+        held_out = held_out[: held_out.index(args.until)]
+    unknown = ckpt.vocab.unknown_chars(held_out)  # the training part is not scored: its characters do not matter
+    if unknown and not args.skip_unknown:
+        raise CharLMError(f"The held-out part has characters the model never saw: "
+                          f"{', '.join(map(repr, unknown[:10]))}. Use --skip-unknown to leave them out.")
+    kept = "".join(c for c in held_out if c not in set(unknown)) if unknown else held_out
+    config = ckpt.train_config
+    score = score_held_out(ckpt.model, ckpt.vocab.encode(kept), config.batch_size, config.num_steps)
+    skipped = f"; {len(held_out) - len(kept):,} unknown characters left out" if unknown else ""
+    part = f"the last {val_fraction:.0%} of the text" + (f" up to {args.until!r}" if args.until else "")
+    print(f"held-out loss: {score.loss:.4f} nats/char, {score.bits:.4f} bits/char "
+          f"(every one of its {score.chars:,} characters, {part}{skipped})")
     return 0
 
 

@@ -15,6 +15,8 @@ from .device import DEVICES
 from .errors import CharLMError
 from .model import ModelConfig
 
+COLD_START_SHARE = 0.02  # chosen by measurement: bench/bench_cold_start.py (README, "Cold starts")
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -34,9 +36,14 @@ class TrainConfig:
     min_lr_ratio: float = field(default=0.1, metadata={"help": "final lr / lr for the cosine schedule"})
     warmup_steps: int = field(default=0, metadata={"help": "steps of linear lr warm-up"})
     grad_clip: float = field(default=5.0, metadata={"help": "clip gradients to this global norm (0: off)"})
+    cold_start_share: float = field(default=COLD_START_SHARE, metadata={
+        "help": "share of rows whose carried memory is cleared at each batch, so that the model also learns to "
+                "start from a blank one, as sampling and scoring do (0: only at the start of each epoch)"})
     epochs: int = field(default=5, metadata={"help": "passes over the training text"})
     max_steps: int = field(default=0, metadata={"help": "stop after this many steps (0: no limit)"})
     max_seconds: float = field(default=0.0, metadata={"help": "stop after this much training time (0: no limit)"})
+    patience: int = field(default=0, metadata={
+        "help": "stop early once this many validations in a row have not beaten the best (0: never)"})
     bf16: bool = field(default=False, metadata={
         "help": "bfloat16 mixed precision on the CPU or a GPU that has it (faster, slightly less precise)"})
     device: str = field(default="auto", metadata={
@@ -72,12 +79,14 @@ class TrainConfig:
         for name in ("batch_size", "num_steps", "num_layers", "hidden_size", "epochs"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be at least 1")
-        for name in ("max_steps", "eval_every", "eval_batches", "save_every", "sample_every", "keep_checkpoints",
-                     "sample_length", "warmup_steps", "num_threads", "max_seconds", "grad_clip"):
+        for name in ("max_steps", "patience", "eval_every", "eval_batches", "save_every", "sample_every",
+                     "keep_checkpoints", "sample_length", "warmup_steps", "num_threads", "max_seconds", "grad_clip"):
             if getattr(self, name) < 0:
                 problems.append(f"{name} must not be negative")
         if not 0 <= self.dropout < 1:
             problems.append("dropout must be at least 0 and below 1")
+        if not 0 <= self.cold_start_share < 1:
+            problems.append("cold_start_share must be at least 0 and below 1")
         if not 0 <= self.val_fraction < 1:
             problems.append("val_fraction must be at least 0 and below 1")
         if not 0 < self.learning_rate <= 1:

@@ -33,8 +33,13 @@ class StepEvent:
 
 @dataclass
 class EvalEvent:
+    """A held-out loss: of ``chars`` characters, the periodic subset (``whole`` False: the curve) or every
+    character of the held-out part (``whole`` True: the run's final figure)."""
+
     step: int
     val_loss: float
+    chars: int = 0
+    whole: bool = False
 
 
 @dataclass

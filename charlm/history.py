@@ -82,6 +82,16 @@ def best_validation_step(directory: Path) -> int | None:
     return best[1] if best else None
 
 
+def best_checkpoint(directory: Path) -> Path | None:
+    """The run's checkpoint at its lowest held-out loss (training saves one whenever that improves),
+    or None when it has none: then its latest is the one to use."""
+    from .checkpoint import list_checkpoints  # (checkpoint imports this module)
+
+    step = best_validation_step(directory)
+    found = [p for p in list_checkpoints(directory) if step is not None and p.stem.startswith(f"i{step}_")]
+    return found[-1] if found else None
+
+
 def restart_history(directory: Path, train: Points, val: Points) -> None:
     """Rewrite the run's file to hold exactly these points: a resumed run goes on from its checkpoint,
     and what a later, abandoned continuation had appended is dropped."""

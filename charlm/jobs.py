@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-import os
 import threading
 import time
 import traceback
@@ -31,6 +30,7 @@ from .model import CharRNN
 from .slots import JobSlots
 from .train import CheckpointEvent, EvalEvent, SampleEvent, StepEvent, train
 from .vocab import Corpus
+from .workers import run_in_training_thread
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,8 @@ class JobSnapshot:
     chars_per_sec: float = 0.0
     elapsed: float = 0.0
     train_loss: list[tuple[int, float]] = field(default_factory=list)
-    val_loss: list[tuple[int, float]] = field(default_factory=list)
+    val_loss: list[tuple[int, float]] = field(default_factory=list)  # the periodic subset (the curve)
+    held_out: tuple[int, float, int] | None = None  # at the end: (step, loss, characters) over every held-out one
     samples: list[tuple[int, str]] = field(default_factory=list)
     checkpoints: list[Path] = field(default_factory=list)
     clipped: list[bool] = field(default_factory=list)  # per step of this job: whether gradient clipping fired
@@ -75,7 +76,8 @@ class TrainingJob:
         self.niceness = niceness  # > 0: yield the CPU to interactive work (generation, page updates)
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._launched = False  # handed to a training thread (``charlm.workers``)
+        self._done = threading.Event()  # set when that thread is finished with it
         self._snap = JobSnapshot(state="pending", epochs=config.epochs)
         if resume is not None:
             self._snap.train_loss = list(resume.progress.train_loss)
@@ -89,7 +91,7 @@ class TrainingJob:
     def start(self, wait: bool = False) -> TrainingJob:
         """Train in a background thread; when every slot is taken, refuse, or with ``wait`` join the line
         (state "waiting") and start by itself when a slot frees."""
-        if self._thread is not None or self._snap.state != "pending":
+        if self._launched or self._snap.state != "pending":
             raise CharLMError("This training job has already been started.", key="job_started")
         if self.slots is None or self.slots.acquire(self, wait):
             self._launch()
@@ -99,8 +101,8 @@ class TrainingJob:
 
     def _launch(self) -> None:
         self._set(state="running")
-        self._thread = threading.Thread(target=self._run, name="charlm-training", daemon=True)
-        self._thread.start()
+        self._launched = True
+        run_in_training_thread(self._run, self.niceness)
 
     def _your_turn(self) -> None:
         """Called by the slots when this waiting job's turn comes."""
@@ -125,7 +127,7 @@ class TrainingJob:
             self._turn.set()  # a chunked Start event waiting for its turn ends
             return
         self._stop.set()
-        if self._thread is None and self._snap.state == "running":  # in chunks: tell the chunk through the disk
+        if not self._launched and self._snap.state == "running":  # in chunks: tell the chunk through the disk
             with contextlib.suppress(OSError):
                 (self.out_dir / STOP_FILE).touch()
         with self._lock:
@@ -133,8 +135,8 @@ class TrainingJob:
                 self._snap.state = "stopping"
 
     def wait(self, timeout: float | None = None) -> bool:
-        if self._thread is not None:
-            self._thread.join(timeout)
+        if self._launched:
+            self._done.wait(timeout)
         return self.finished
 
     @property
@@ -182,6 +184,8 @@ class TrainingJob:
                 s.chars_per_sec = self.config.batch_size * self.config.num_steps / s.sec_per_batch
                 s.train_loss.append((event.step, event.loss))
                 s.clipped.append(clipping_fired(event.grad_norm, self.config.grad_clip))
+            elif isinstance(event, EvalEvent) and event.whole:
+                s.held_out = (event.step, event.val_loss, event.chars)
             elif isinstance(event, EvalEvent):
                 s.val_loss.append((event.step, event.val_loss))
             elif isinstance(event, SampleEvent):
@@ -190,20 +194,20 @@ class TrainingJob:
                 s.checkpoints = list_checkpoints(self.out_dir)
 
     def _run(self) -> None:
-        if self.niceness:
-            with contextlib.suppress(AttributeError, OSError):  # Linux: lower this thread's priority only
-                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.niceness)
-        with self._outcome():
-            result = train(self.corpus, self.config, self.out_dir, on_event=self._on_event, stop=self._stop,
-                           resume=self.resume)
-            self.model = result.model
-            self._set(state="stopped" if result.reason == "stopped" else "done", reason=result.reason,
-                      checkpoints=list_checkpoints(self.out_dir))
+        try:
+            with self._outcome():
+                result = train(self.corpus, self.config, self.out_dir, on_event=self._on_event, stop=self._stop,
+                               resume=self.resume)
+                self.model = result.model
+                self._set(state="stopped" if result.reason == "stopped" else "done", reason=result.reason,
+                          checkpoints=list_checkpoints(self.out_dir))
+        finally:
+            self._done.set()
 
     def begin_chunks(self, wait: bool = False) -> TrainingJob:
         """Take a slot (or refuse, or join the line, as ``start`` does) for a job that ``run_in_chunks``
         will then drive."""
-        if self._thread is not None or self._snap.state != "pending":
+        if self._launched or self._snap.state != "pending":
             raise CharLMError("This training job has already been started.", key="job_started")
         self._chunked = True
         (self.out_dir / STOP_FILE).unlink(missing_ok=True)

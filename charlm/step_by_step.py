@@ -15,12 +15,13 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
+from .batches import check_corpus
 from .coach import clipping_fired
 from .config import TrainConfig
 from .evaluate import cross_entropy
-from .model import detach_state
 from .sample import Sampler, check_settings, pick_next, prepare_prime, softmax
-from .train import _Run, check_corpus
+from .threads import on_one_blas_thread
+from .train import _Run
 from .vocab import Corpus
 
 
@@ -69,7 +70,7 @@ class OneBatch:
         epoch, batch = p.epoch + 1, p.batch
         cols = slice(batch * config.num_steps, (batch + 1) * config.num_steps)
         x, y = run.inputs[:, cols], run.targets[:, cols]
-        carried = detach_state(run.state) if run.state is not None else None
+        carried = run.carried_state()
         before = [w.detach().clone() for w in run.model.parameters()]
         loss_before = self._loss(x, y, carried)
         event = run.train_step()
@@ -116,6 +117,7 @@ class OneCharacter:
         self.logits = sampler.feed(self.state, self.prime)
         self.text, self.position = self.prime, 0
 
+    @on_one_blas_thread
     def step(self) -> CharStep:
         record: dict = {}
         x = pick_next(self.logits, self.top_n, self.temperature, self.rng, record)

@@ -18,17 +18,19 @@ from pathlib import Path
 
 import torch
 
-from .batches import Batches, check_fits
+from .batches import Batches, check_corpus
 from .checkpoint import Checkpoint, Progress, prune_checkpoints, save_checkpoint
+from .cold_start import clear_rows
 from .config import TrainConfig
 from .device import generator_for, mixed_precision, resolve_device, restore_generator, to_device
 from .errors import CharLMError
-from .evaluate import cross_entropy, evaluate, validation_batches
+from .evaluate import cross_entropy, evaluate, score_held_out, subset_chars, validation_batches
 from .events import CheckpointEvent, EvalEvent, EventHandler, SampleEvent, StepEvent
 from .history import append_history, read_history, restart_history
-from .model import CharRNN, detach_state
+from .model import CharRNN, State, detach_state
 from .resume import check_resumable, restore_optimizer, with_dropout
 from .sample import Sampler
+from .schedule import learning_rate_at, reanchor
 from .vocab import Corpus
 
 log = logging.getLogger(__name__)
@@ -36,38 +38,14 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class TrainResult:
-    reason: str  # "finished", "max_steps", "time_limit", "stopped", or "chunk" (this call's share done)
+    reason: str  # "finished", "max_steps", "time_limit", "early_stop", "stopped", or "chunk" (this call's share done)
     model: CharRNN
     progress: Progress
     checkpoint: Path | None
 
 
-def learning_rate_at(config: TrainConfig, step: int, total_steps: int) -> float:
-    """Linear warm-up, then constant or cosine decay; a pure function of the step so that a
-    resumed run needs no scheduler state."""
-    if config.warmup_steps and step < config.warmup_steps:
-        return config.learning_rate * (step + 1) / config.warmup_steps
-    if config.lr_schedule == "constant" or total_steps <= config.warmup_steps:
-        return config.learning_rate
-    progress = min(1.0, (step - config.warmup_steps) / max(1, total_steps - config.warmup_steps))
-    floor = config.learning_rate * config.min_lr_ratio
-    return floor + 0.5 * (config.learning_rate - floor) * (1 + math.cos(math.pi * progress))
-
-
 def _sample_prime(corpus: Corpus) -> str:
     return "The " if not corpus.vocab.unknown_chars("The ") else corpus.text[0]
-
-
-def check_corpus(corpus: Corpus, config: TrainConfig) -> None:
-    """Fail early, with a fix, when the text cannot be cut into the requested batches."""
-    check_fits(len(corpus.train_data), config.batch_size, config.num_steps, "The training part of the text")
-    if config.val_fraction > 0 and len(corpus.val_data) < config.num_steps + 1:
-        raise CharLMError(
-            f"The validation part has {len(corpus.val_data):,} characters, fewer than one sequence of "
-            f"num_steps={config.num_steps} (+1). Use a longer text, a larger val_fraction, smaller num_steps, "
-            "or val_fraction=0 to skip validation.", key="val_too_short", n_chars=len(corpus.val_data),
-            num_steps=config.num_steps,
-        )
 
 
 class _Run:
@@ -121,8 +99,10 @@ class _Run:
             self.total_steps = min(self.total_steps, config.max_steps)
         # the epochs the run will reach: "Epoch 1/1" for a run that max_steps ends in its first pass, not "1/50"
         self.epochs_reached = min(config.epochs, math.ceil(self.total_steps / len(self.batches)))
-        if self.progress.batch == 0:
-            self.state = None  # a pass over the text starts from a blank memory
+        # a resumed run of a new length goes on decaying from the rate it had reached (charlm/schedule.py)
+        p = self.progress
+        p.lr_anchor = reanchor(config, p.step, p.total_steps, self.total_steps, p.lr_anchor)
+        p.total_steps = self.total_steps
         self.started = time.perf_counter() - self.progress.elapsed  # the clock goes on from the checkpoint's
         self.chunk_end_step: int | None = None  # this call's share of the run (see ``train``'s chunk_*)
         self.chunk_deadline: float | None = None
@@ -133,13 +113,14 @@ class _Run:
         p, config = self.progress, self.config
         if p.batch >= len(self.batches):
             p.epoch, p.batch = p.epoch + 1, 0
-            self.state = None  # a new pass over the text starts from a blank memory
         if p.epoch >= config.epochs:
             return "finished"
         if config.max_steps and p.step >= config.max_steps:
             return "max_steps"
         if config.max_seconds and p.elapsed >= config.max_seconds:
             return "time_limit"
+        if config.patience and self.validations_since_best() >= config.patience:
+            return "early_stop"
         if stop is not None and stop.is_set():
             return "stopped"
         if self.chunk_end_step is not None and p.step >= self.chunk_end_step:
@@ -148,14 +129,28 @@ class _Run:
             return "chunk"
         return None
 
+    def validations_since_best(self) -> int:
+        """How many validations have come since the lowest one (0: the latest is the best)."""
+        values = [v for _, v in self.progress.val_loss]
+        return len(values) - 1 - values.index(min(values)) if values else 0
+
+    def carried_state(self) -> State | None:
+        """The memory the next batch starts from: none at the start of a pass over the text; otherwise the
+        last batch's, with the rows ``cold_start_share`` clears at this step (see ``charlm.cold_start``)."""
+        p = self.progress
+        if p.batch == 0 or self.state is None:
+            return None
+        return clear_rows(self.state, self.config.cold_start_share, self.config.seed, p.step)
+
     def train_step(self) -> StepEvent:
         """One mini-batch: forward over M steps from the carried state, cross-entropy, backward,
         clip, Adam; then cut the graph at the batch boundary (truncated BPTT)."""
         p, config = self.progress, self.config
         started = time.perf_counter()
+        self.state = self.carried_state()
         cols = slice(p.batch * config.num_steps, (p.batch + 1) * config.num_steps)
         x, y = self.inputs[:, cols], self.targets[:, cols]
-        lr = learning_rate_at(config, p.step, self.total_steps)
+        lr = learning_rate_at(config, p.step, self.total_steps, p.lr_anchor)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         with mixed_precision(self.device, config.bf16):
@@ -185,11 +180,20 @@ class _Run:
                          x.numel() / took, lr, p.elapsed, float(norm))
 
     def evaluate(self) -> None:
-        """The loss on the held-out text, recorded and reported (nothing when there is none)."""
+        """The periodic check: the loss on the same evenly spread windows of the held-out text each time
+        (``eval_batches`` of them; the curve), recorded and reported (nothing when there is no held-out part)."""
         if self.val_batches is not None:
             val = evaluate(self.model, self.val_batches, self.config.eval_batches, self.config.bf16)
             self.progress.val_loss.append((self.progress.step, val))
-            self.emit(EvalEvent(self.progress.step, val))
+            self.emit(EvalEvent(self.progress.step, val, subset_chars(self.val_batches, self.config.eval_batches)))
+
+    def score_held_out(self) -> None:
+        """The run's final figure: every held-out character scored once (the curve's windows are a subset)."""
+        if self.val_batches is not None:
+            score = score_held_out(self.model, self.corpus.val_data, self.config.batch_size, self.config.num_steps,
+                                   self.config.bf16)
+            self.progress.held_out = (self.progress.step, score.loss, score.chars)
+            self.emit(EvalEvent(self.progress.step, score.loss, score.chars, whole=True))
 
     def sample(self) -> None:
         self.emit(SampleEvent(self.progress.step, sample_text(self.model, self.corpus, self.config)))
@@ -276,15 +280,20 @@ def train(
         step = run.progress.step
         if _due(config.eval_every, step):
             run.evaluate()
+            if run.validations_since_best() == 0:
+                run.save()  # the best weights so far always have a checkpoint (pruning keeps it)
         if _due(config.sample_every, step):
             run.sample()
         if _due(config.save_every, step):
             run.save()
-    # Stage 4: always end with a checkpoint, and, unless only this chunk ends, a held-out loss of the
-    # final weights (a chunk's extra evaluation would cost every chunk time and add points to the curve).
-    if run.progress.step and reason != "chunk" and (not run.progress.val_loss
-                                                    or run.progress.val_loss[-1][0] != run.progress.step):
-        run.evaluate()
+    # Stage 4: always end with a checkpoint, and, unless only this chunk ends, the final weights
+    # scored: the curve's last point, and every held-out character once (a chunk's extra evaluation
+    # would cost every chunk time and add points to the curve).
+    if run.progress.step and reason != "chunk":
+        if not run.progress.val_loss or run.progress.val_loss[-1][0] != run.progress.step:
+            run.evaluate()
+        run.score_held_out()
+        run.saved_step = -1  # saved (again) with that figure in it
     run.save()
     run.model.eval()
     return TrainResult(reason, run.model, run.progress, run.last_checkpoint)

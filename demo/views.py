@@ -150,6 +150,8 @@ def status_line(snap: JobSnapshot, lang: str = EN) -> str:
             return t("status." + snap.state, lang)
         return t("status.starting" if snap.state == "running" else "status.waiting", lang)
     val = t("status.val", lang, loss=snap.val_loss[-1][1]) if snap.val_loss else ""
+    if snap.held_out is not None:  # the run's final figure: every held-out character, not the curve's subset
+        val += t("status.held_out", lang, loss=snap.held_out[1], chars=snap.held_out[2])
     line = t("status.line", lang, epoch=snap.epoch, epochs=snap.epochs, step=snap.step, total=snap.total_steps,
              loss=snap.loss, spb=snap.sec_per_batch, cps=snap.chars_per_sec, elapsed=format_seconds(snap.elapsed),
              eta=format_seconds(snap.eta), val=val)

@@ -25,7 +25,7 @@ def trained_dir(corpus_file, tmp_path_factory):
 
 def test_train_writes_checkpoints_with_the_flags_applied(trained_dir, capsys):
     names = sorted(p.name for p in trained_dir.glob("*.safetensors"))
-    assert names == ["i30_l48.safetensors", "i60_l48.safetensors"]
+    assert names == ["i30_l48.safetensors", "i50_l48.safetensors", "i60_l48.safetensors"]  # i50: the best so far
     from charlm import load_checkpoint
 
     ckpt = load_checkpoint(trained_dir)
@@ -48,10 +48,27 @@ def test_sample_prints_prime_and_length_and_is_reproducible(trained_dir, capsys)
     assert first == second and first.startswith("Once") and len(first) == 4 + 120 + 1
 
 
-def test_evaluate_prints_nats_and_bits(trained_dir, corpus_file, capsys):
+def test_evaluate_scores_every_held_out_character(trained_dir, corpus_file, capsys):
     assert main(["evaluate", "--checkpoint", str(trained_dir), "--corpus", str(corpus_file)]) == 0
     out = capsys.readouterr().out
-    assert "nats/char" in out and "bits/char" in out
+    held_out = round(len(corpus_file.read_text(encoding="utf-8")) * 0.1)
+    assert "nats/char" in out and "bits/char" in out and f"every one of its {held_out - 1:,} characters" in out
+
+
+def test_evaluate_checks_only_the_part_it_scores(trained_dir, corpus_file, tmp_path, capsys):
+    """Characters the model never saw in the training part do not matter; in the held-out part they are refused,
+    or left out with --skip-unknown (and counted)."""
+    text = corpus_file.read_text(encoding="utf-8")
+    early = tmp_path / "early.txt"
+    early.write_text("Zoë & Łukasz " + text[13:], encoding="utf-8")
+    assert main(["evaluate", "--checkpoint", str(trained_dir), "--corpus", str(early)]) == 0
+    assert "held-out loss" in capsys.readouterr().out
+    late = tmp_path / "late.txt"
+    late.write_text(text[:-40] + "Zoë & Łukasz" + text[-28:], encoding="utf-8")
+    assert main(["evaluate", "--checkpoint", str(trained_dir), "--corpus", str(late)]) == 2
+    assert "--skip-unknown" in capsys.readouterr().err
+    assert main(["evaluate", "--checkpoint", str(trained_dir), "--corpus", str(late), "--skip-unknown"]) == 0
+    assert "6 unknown characters left out" in capsys.readouterr().out  # Z ë & Ł k z
 
 
 def test_export_writes_weights_only(trained_dir, tmp_path, capsys):

@@ -100,3 +100,29 @@ def test_a_full_server_puts_trainings_in_line_and_starts_them_in_turn(tmp_path):
     assert wait_until(lambda: third.snapshot().state == "running")
     third.stop()
     assert third.wait(30) and wait_until(lambda: slots.running == 0)
+
+
+def test_trainings_reuse_their_threads(tmp_path):
+    """One job after another runs in the same kept thread (a new thread per job leaves memory behind:
+    charlm/workers.py); a job of another priority gets a thread of its own priority."""
+    import threading
+
+    from charlm.workers import training_threads
+
+    corpus = Corpus.from_text(TEXT, val_fraction=0.1)
+    names = []
+
+    def one(i: int, niceness: int) -> None:
+        job = TrainingJob(corpus, preset("tiny", max_steps=3, save_every=0, eval_every=0), tmp_path / f"r{i}",
+                          niceness=niceness)
+        job._on_event = lambda event, seen=names: seen.append(threading.current_thread().name)
+        assert job.start().wait(60) and job.snapshot().state == "done"
+
+    one(0, 7)
+    before = training_threads()
+    for i in range(1, 5):
+        one(i, 7)
+    assert training_threads() == before  # no new thread for jobs that follow one another
+    assert set(names) == {"charlm-training-7"}
+    one(5, 0)
+    assert names[-1] == "charlm-training-0"

@@ -7,7 +7,7 @@ import pytest
 from conftest import ANNA, ROOT
 
 from charlm import Corpus, Sampler, load_checkpoint
-from charlm.train import evaluate, validation_batches
+from charlm.evaluate import score_held_out
 
 ASSETS = ROOT / "assets"
 CARD = ASSETS / "MODEL_CARD.md"
@@ -47,7 +47,10 @@ def test_loads_and_samples_reproducibly(path):
 def test_validation_loss_matches_the_card(path):
     ckpt = load_checkpoint(path)
     corpus = Corpus.from_text(ANNA.read_text(encoding="utf-8"), val_fraction=0.1, vocab=ckpt.vocab)
-    loss = evaluate(ckpt.model, validation_batches(corpus.val_data, ckpt.train_config))
+    cfg = ckpt.train_config
+    score = score_held_out(ckpt.model, corpus.val_data, cfg.batch_size, cfg.num_steps)
+    assert score.chars == 198_521  # every held-out character
+    loss = score.loss
     assert math.isclose(loss, card_figures()[path.name], abs_tol=0.002)
     if path.stem.startswith("anna-2x512"):
         assert loss <= 1.30

@@ -16,7 +16,7 @@ from charlm import (
     train,
 )
 from charlm.model import CharRNN, ModelConfig
-from charlm.train import learning_rate_at
+from charlm.schedule import learning_rate_at
 
 
 def hello_corpus() -> Corpus:
@@ -45,9 +45,12 @@ def test_loss_on_anna_falls_well_below_its_start(anna_text, cell):
     losses = [e.loss for e in events if isinstance(e, StepEvent)]
     assert losses[0] > 4.0  # ln(vocab) ≈ 4.3 at the start
     assert np.mean(losses[-20:]) < 2.6
-    vals = [e.val_loss for e in events if isinstance(e, EvalEvent)]
+    vals = [e.val_loss for e in events if isinstance(e, EvalEvent) and not e.whole]
     assert len(vals) == 2 and vals[-1] < 2.8
     assert result.reason == "max_steps" and result.progress.step == 200
+    whole = [e for e in events if isinstance(e, EvalEvent) and e.whole]  # the final figure: every held-out character
+    assert len(whole) == 1 and whole[0].chars == len(corpus.val_data) - 1 and whole[0].val_loss < 2.8
+    assert result.progress.held_out == (200, whole[0].val_loss, whole[0].chars)
 
 
 def test_training_is_deterministic_under_a_seed():

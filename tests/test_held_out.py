@@ -1,0 +1,116 @@
+"""Numbers a teacher can quote (issue 17): every held-out character scored once, the best checkpoint kept,
+early stopping, and a resumed run of a new length whose learning rate does not jump back up."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from charlm import Corpus, load_checkpoint, preset, train
+from charlm.batches import Batches
+from charlm.evaluate import evaluate, score_held_out
+from charlm.history import best_checkpoint
+from charlm.model import CharRNN, ModelConfig
+from charlm.schedule import learning_rate_at, reanchor
+from charlm.train import StepEvent
+
+
+def one_stream_loss(model: CharRNN, data: np.ndarray) -> float:
+    """The independent yardstick: the whole part read as one stream by the plain torch layers."""
+    with torch.no_grad():
+        x = torch.from_numpy(data[:-1]).unsqueeze(0)
+        out, _ = model.rnn(model.encode_input(x), model.init_state(1))
+        return F.cross_entropy(model.decoder(out)[0], torch.from_numpy(data[1:])).item()
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return CharRNN(ModelConfig(12, hidden_size=24, num_layers=2)).eval()
+
+
+@pytest.mark.parametrize("length", [2, 50, 97, 4 * 5 * 7 + 1, 1000])
+def test_every_held_out_character_is_scored_once(model, length):
+    data = np.random.default_rng(length).integers(0, 12, length)
+    one_row = score_held_out(model, data, rows=1, num_steps=7)
+    assert one_row.chars == length - 1
+    assert one_row.loss == pytest.approx(one_stream_loss(model, data), abs=1e-5)
+    rows = score_held_out(model, data, rows=4, num_steps=5)
+    assert rows.chars == length - 1  # the characters past the last whole row are scored too
+
+
+def test_whole_windows_agree_with_the_window_loss_when_nothing_is_left_over(model):
+    data = np.random.default_rng(1).integers(0, 12, 4 * 5 * 6 + 1)  # 4 rows of 6 windows of 5, exactly
+    assert score_held_out(model, data, 4, 5).loss == pytest.approx(evaluate(model, Batches(data, 4, 5)), abs=1e-6)
+
+
+def test_whole_windows_leave_characters_out_and_the_whole_score_does_not(model):
+    """What the old figure did: N×M windows only, up to N·M − 1 characters dropped (here 109 of 229)."""
+    data = np.random.default_rng(2).integers(0, 12, 230)
+    windows = Batches(data, 4, 30)
+    assert len(windows) * 4 * 30 == 120 and windows.dropped == 110
+    assert score_held_out(model, data, 4, 30).chars == 229
+
+
+@pytest.fixture(scope="module")
+def overfitting_run(anna_text, tmp_path_factory):
+    """A small text trained far too long: validation falls, then rises."""
+    out = tmp_path_factory.mktemp("overfit")
+    corpus = Corpus.from_text(anna_text[:6000], val_fraction=0.2)
+    cfg = preset("tiny", hidden_size=128, batch_size=8, num_steps=32, epochs=400, max_steps=600, eval_every=20,
+                 eval_batches=0, save_every=0, keep_checkpoints=2, learning_rate=1e-2, patience=4, val_fraction=0.2)
+    return train(corpus, cfg, out), out
+
+
+def test_early_stopping_ends_a_run_that_stopped_improving(overfitting_run):
+    result, _ = overfitting_run
+    vals = [v for _, v in result.progress.val_loss]
+    best = vals.index(min(vals))
+    assert result.reason == "early_stop" and result.progress.step < 600
+    assert len(vals) - 1 - best == 4  # it stopped after exactly `patience` validations without a new best
+
+
+def test_the_best_checkpoint_is_kept_beside_the_latest(overfitting_run):
+    result, out = overfitting_run
+    best_step, best_val = min(result.progress.val_loss, key=lambda p: p[1])
+    path = best_checkpoint(out)
+    assert path is not None and path.stem.startswith(f"i{best_step}_")
+    assert load_checkpoint(path).progress.val_loss[-1] == (best_step, best_val)
+    assert result.checkpoint.is_file() and result.checkpoint != path  # the latest is there too
+    assert result.progress.held_out[2] == round(6000 * 0.2) - 1  # and the final figure covers every character
+
+
+def test_resuming_with_a_longer_run_goes_on_decaying(anna_text, tmp_path):
+    """A cosine run stopped at step 30 of 60, resumed with --max-steps 120: the rate goes on from where it was
+    (no jump back up), decays to the floor at 120, and a resume of the same length is unchanged."""
+    corpus = Corpus.from_text(anna_text[:20_000], val_fraction=0.1)
+    cfg = preset("tiny", lr_schedule="cosine", learning_rate=1e-2, max_steps=60, epochs=10, eval_every=0, save_every=0)
+    first = train(corpus, cfg.replace(max_steps=60), tmp_path, stop=_stop_after(30))
+    assert first.progress.step == 30
+    before = learning_rate_at(cfg, 29, 60)
+    lrs = []
+    second = train(corpus, cfg.replace(max_steps=120), tmp_path, resume=load_checkpoint(first.checkpoint),
+                   on_event=lambda e: lrs.append(e.learning_rate) if isinstance(e, StepEvent) else None)
+    assert second.progress.step == 120 and second.progress.lr_anchor[0] == 30
+    assert lrs[0] <= before and all(a >= b for a, b in zip(lrs, lrs[1:]))  # never back up
+    assert lrs[-1] == pytest.approx(1e-3, rel=0.01)  # the floor at the new end
+    assert reanchor(cfg, 30, 60, 60, None) is None  # the same length: the schedule is untouched
+
+
+def test_a_run_resumed_past_its_end_goes_on_at_the_floor():
+    cfg = preset("tiny", lr_schedule="cosine", learning_rate=1e-2)
+    anchor = reanchor(cfg, 60, 60, 120, None)
+    assert all(learning_rate_at(cfg, s, 120, anchor) == pytest.approx(1e-3) for s in (60, 90, 119))
+
+
+def _stop_after(steps: int):
+    """A stop event that sets itself once ``steps`` steps are done (checked at each step boundary)."""
+    class After:
+        def __init__(self):
+            self.calls = 0
+
+        def is_set(self) -> bool:
+            self.calls += 1
+            return self.calls > steps
+
+    return After()
