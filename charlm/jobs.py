@@ -18,7 +18,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .checkpoint import Checkpoint, list_checkpoints
@@ -147,13 +147,10 @@ class TrainingJob:
         place, starts_in = self.slots.place(self) if self._snap.state == "waiting" and self.slots else (0, None)
         with self._lock:
             s = self._snap
-            return JobSnapshot(place=place, starts_in=starts_in,
-                state=s.state, step=s.step, total_steps=s.total_steps, epoch=s.epoch, epochs=s.epochs,
-                loss=s.loss, sec_per_batch=s.sec_per_batch, chars_per_sec=s.chars_per_sec, elapsed=s.elapsed,
-                train_loss=list(s.train_loss), val_loss=list(s.val_loss), samples=list(s.samples),
-                checkpoints=list(s.checkpoints), clipped=list(s.clipped), error=s.error, failure=s.failure,
-                reason=s.reason,
-            )
+            # a copy of every field (the lists too, which the training thread goes on appending to)
+            return replace(s, place=place, starts_in=starts_in, train_loss=list(s.train_loss),
+                           val_loss=list(s.val_loss), samples=list(s.samples), checkpoints=list(s.checkpoints),
+                           clipped=list(s.clipped))
 
     @functools.cached_property
     def facts(self) -> RunFacts:

@@ -56,6 +56,9 @@ def test_a_lesson_in_the_browser(browser, tmp_path):
         page.locator("#stop-training").click()
         try:
             status.get_by_text(re.compile("stopped|done")).wait_for(timeout=60_000)
+            # the run's final figure, every held-out character, not the curve's subset
+            status.get_by_text(re.compile(r"held-out loss \d\.\d+ over all [\d,]+ held-out characters")).wait_for(
+                timeout=60_000)
         except Exception:
             page.screenshot(path="/tmp/browser-stop-failure.png", full_page=True)
             print("status:", status.inner_text(), "| message:", page.locator("#train-message").inner_text(),

@@ -126,3 +126,12 @@ def test_trainings_reuse_their_threads(tmp_path):
     assert set(names) == {"charlm-training-7"}
     one(5, 0)
     assert names[-1] == "charlm-training-0"
+
+
+def test_a_finished_job_reports_its_figure_over_every_held_out_character(tmp_path):
+    corpus = Corpus.from_text(TEXT, val_fraction=0.1)
+    job = TrainingJob(corpus, preset("tiny", max_steps=10, epochs=5, save_every=0), tmp_path).start()
+    assert job.wait(60)
+    snap = job.snapshot()
+    assert snap.held_out is not None and snap.held_out[0] == 10 and snap.held_out[2] == len(corpus.val_data) - 1
+    assert [s for s, _ in snap.val_loss] == [10]  # the curve keeps only the periodic subset
