@@ -1,6 +1,8 @@
 """Numbers a teacher can quote (issue 17): every held-out character scored once, the best checkpoint kept,
 early stopping, and a resumed run of a new length whose learning rate does not jump back up."""
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -92,7 +94,7 @@ def test_resuming_with_a_longer_run_goes_on_decaying(anna_text, tmp_path):
     second = train(corpus, cfg.replace(max_steps=120), tmp_path, resume=load_checkpoint(first.checkpoint),
                    on_event=lambda e: lrs.append(e.learning_rate) if isinstance(e, StepEvent) else None)
     assert second.progress.step == 120 and second.progress.lr_anchor[0] == 30
-    assert lrs[0] <= before and all(a >= b for a, b in zip(lrs, lrs[1:]))  # never back up
+    assert lrs[0] <= before and all(a >= b for a, b in itertools.pairwise(lrs))  # never back up
     assert lrs[-1] == pytest.approx(1e-3, rel=0.01)  # the floor at the new end
     assert reanchor(cfg, 30, 60, 60, None) is None  # the same length: the schedule is untouched
 
