@@ -169,7 +169,8 @@ def test_status_lines_follow_the_language():
     snap = _snapshot()
     assert views.status_line(snap, EN).startswith("▶ Epoch: 1/2... Step: 200/400... loss: 2.1000...")
     assert views.status_line(snap, ZH).startswith("▶ 轮次: 1/2... 步数: 200/400... 损失: 2.1000...")
-    assert "验证损失 2.200" in views.status_line(snap, ZH)
+    assert "验证损失 2.200（部分）" in views.status_line(snap, ZH)  # the curve's subset, said as such
+    assert "validation 2.200 (on a part)" in views.status_line(snap, EN)
 
 
 def _texts(fig) -> list[str]:

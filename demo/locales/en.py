@@ -129,7 +129,7 @@ TEXTS: dict[str, str] = {
     'status.waiting': 'Waiting to start…',
     'status.starting': 'Starting…',
     'status.line': 'Epoch: {epoch}/{epochs}... Step: {step}/{total}... loss: {loss:.4f}... {spb:.3f} sec/batch · {cps:,.0f} chars/s · elapsed {elapsed} · ETA {eta}{val}',
-    'status.val': ' · validation {loss:.3f}',
+    'status.val': ' · validation {loss:.3f} (on a part)',
     'status.held_out': ' · held-out loss {loss:.3f} over all {chars:,} held-out characters',
     'status.running': '▶',
     'status.stopping': '‖ stopping…',
