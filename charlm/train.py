@@ -44,10 +44,6 @@ class TrainResult:
     checkpoint: Path | None
 
 
-def _sample_prime(corpus: Corpus) -> str:
-    return "The " if not corpus.vocab.unknown_chars("The ") else corpus.text[0]
-
-
 class _Run:
     """One training run's moving parts: the model, its optimizer, where it stands, and what it
     carries from one batch to the next. ``train`` below drives it one named stage at a time."""
@@ -224,7 +220,6 @@ class _Run:
             prune_checkpoints(self.out_dir, self.config.keep_checkpoints, keep=self.best[1] if self.best else None)
         self.emit(CheckpointEvent(self.progress.step, self.last_checkpoint))
 
-
     def _log_history(self) -> None:
         """Append the losses since the last save to the run's ``losses.csv`` (a log: losing it loses no weights)."""
         p, (n_train, n_val) = self.progress, self.logged
@@ -300,4 +295,5 @@ def train(
 
 
 def sample_text(model: CharRNN, corpus: Corpus, config: TrainConfig) -> str:
-    return Sampler(model, corpus.vocab).generate(_sample_prime(corpus), config.sample_length, seed=config.seed)
+    prime = "The " if not corpus.vocab.unknown_chars("The ") else corpus.text[0]  # a text with no "The " gets its own
+    return Sampler(model, corpus.vocab).generate(prime, config.sample_length, seed=config.seed)
