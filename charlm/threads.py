@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -78,8 +79,6 @@ def blas_threads() -> list[int]:
 def on_one_blas_thread(function: Callable) -> Callable:
     """Decorator: ``function`` (a plain function or a generator) runs inside ``one_blas_thread()``; a
     generator holds it until it is exhausted or closed."""
-    import inspect
-
     if inspect.isgeneratorfunction(function):
         @functools.wraps(function)
         def generator(*args, **kwargs):
