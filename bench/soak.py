@@ -1,12 +1,13 @@
 """Soak test: many visitors for minutes, mixing everything a class does, then leaving. Loopback only,
 bounded in visitors and time, stops by itself.
 
-    python bench/soak.py [--visitors 30] [--minutes 10] [--idle-minutes 1] [--memory-limit-gb 4]
+    python bench/soak.py [--visitors 30] [--minutes 10] [--idle-minutes 1] [--memory-limit-gb 4] [--rounds 1]
 
 Starts ``app.py`` in a subprocess (API clients forgotten after ``--idle-minutes``), in a memory cgroup of
 ``--memory-limit-gb`` where this user may create one (as root, or with a delegated cgroup), so the kernel
 kills it if it goes over, as a Space's container would. The start is measured after one warm-up visitor has
-done everything once and left (what any server holds after its first visitor). Each visitor loops over
+done everything once, with a second training beside it, and both have left (what any server holds after its
+first visitors). Each visitor loops over
 random actions: load the novel or upload a small text, preview batches, train for a few seconds and stop,
 generate, upload a checkpoint, or abandon its session and come back as a new one. Prints, every 15 s, the
 server's RSS and the disk its visitors use; at the end, requests, unexpected errors, p50/p95 latency per
@@ -92,6 +93,8 @@ def main() -> None:
     parser.add_argument("--idle-minutes", type=float, default=1)
     parser.add_argument("--port", type=int, default=7871)
     parser.add_argument("--memory-limit-gb", type=float, default=4)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="classes one after another, each followed by its sessions' expiry: what each leaves")
     parser.add_argument("--actions", default=",".join(ACTIONS),
                         help="the actions visitors choose from (comma-separated): one alone says what it costs")
     args = parser.parse_args()
@@ -113,7 +116,7 @@ def main() -> None:
         warm_up(url, work, args.idle_minutes)
         start_rss, start_anon, start_disk = rss_mb(server.pid), rss_mb(server.pid, "RssAnon"), disk_mb(sessions)
         start_kinds, start_children = resident_by_kind(server.pid), children_rss_mb(server.pid)
-        stop_at = time.monotonic() + args.minutes * 60
+        stop_at, round_number = 0.0, 1  # set per round
 
         def timed(name, call, *args, **kwargs):
             t = time.perf_counter()
@@ -128,7 +131,7 @@ def main() -> None:
             return out
 
         def visitor(i: int) -> None:
-            rng = random.Random(i)
+            rng = random.Random(i + 1000 * round_number)
             c = Client(url, verbose=False)
             ckpt = None
             while time.monotonic() < stop_at:
@@ -161,24 +164,32 @@ def main() -> None:
                         with lock:
                             stats["errors"].append(f"{action}: {type(err).__name__}: {message[:120]}")
 
-        threads = [threading.Thread(target=visitor, args=(i,), daemon=True) for i in range(args.visitors)]
-        for t in threads:
-            t.start()
-        began = time.monotonic()
-        print(f"# {args.visitors} visitors for {args.minutes:g} min; start: RSS {start_rss:,.0f} MB, "
-              f"disk {start_disk:.1f} MB", flush=True)
-        while any(t.is_alive() for t in threads):
-            time.sleep(15)
+        after_rounds: list[float] = []
+        for round_number in range(1, args.rounds + 1):  # one class, then the next: what each leaves must not add up
+            stop_at = time.monotonic() + args.minutes * 60
+            threads = [threading.Thread(target=visitor, args=(i,), daemon=True) for i in range(args.visitors)]
+            for t in threads:
+                t.start()
+            began = time.monotonic()
+            print(f"# round {round_number}: {args.visitors} visitors for {args.minutes:g} min; start: RSS "
+                  f"{start_rss:,.0f} MB, disk {start_disk:.1f} MB", flush=True)
+            while any(t.is_alive() for t in threads):
+                time.sleep(15)
+                if server.poll() is not None:
+                    print(f"# THE SERVER DIED (exit {server.returncode}; -9: killed, out of memory?)", flush=True)
+                    break
+                print(f"{time.monotonic() - began:5.0f} s  RSS {rss_mb(server.pid):7,.0f} MB  "
+                      f"(anon {rss_mb(server.pid, 'RssAnon'):7,.0f} MB)  disk "
+                      f"{disk_mb(sessions):7.1f} MB  requests {stats['requests']}", flush=True)
+            print("# the visitors left; waiting for their sessions to expire", flush=True)
+            time.sleep(args.idle_minutes * 60 + 45)  # the idle time, and the next sweep
             if server.poll() is not None:
-                print(f"# THE SERVER DIED (exit {server.returncode}; -9: killed, out of memory?)", flush=True)
-                break
-            print(f"{time.monotonic() - began:5.0f} s  RSS {rss_mb(server.pid):7,.0f} MB  "
-                  f"(anon {rss_mb(server.pid, 'RssAnon'):7,.0f} MB)  disk "
-                  f"{disk_mb(sessions):7.1f} MB  requests {stats['requests']}", flush=True)
-        print("# the visitors left; waiting for their sessions to expire", flush=True)
-        time.sleep(args.idle_minutes * 60 + 45)  # the idle time, and the next sweep
-        if server.poll() is not None:
-            raise SystemExit(f"the server died (exit {server.returncode})")
+                raise SystemExit(f"the server died (exit {server.returncode})")
+            after = rss_mb(server.pid)
+            after_rounds.append(after)
+            print(f"# after round {round_number}: RSS {after:,.0f} MB ({after / start_rss:.2f}× the start)"
+                  + (f", {after / after_rounds[0]:.2f}× after round 1" if round_number > 1 else "")
+                  + f"; disk {disk_mb(sessions):.1f} MB", flush=True)
         end_rss, end_anon, end_disk = rss_mb(server.pid), rss_mb(server.pid, "RssAnon"), disk_mb(sessions)
         print(f"requests {stats['requests']}, unexpected errors {len(stats['errors'])}")
         for err in stats["errors"][:10]:
@@ -206,15 +217,20 @@ def main() -> None:
 
 
 def warm_up(url: str, work: Path, idle_minutes: float) -> None:
-    """One visitor does everything once and leaves: what stays loaded after that (the novel, the shipped
-    model, matplotlib, Gradio's routes) is the server's resting size, the start the soak compares with."""
+    """One visitor does everything once and leaves, with a second one training beside it (both training
+    slots used once): what stays loaded after that (the novel, the shipped model, matplotlib, Gradio's routes,
+    a kept thread per training slot) is the server's resting size, the start the soak compares with."""
     c = Client(url, verbose=False)
     c.predict(None, handle_file(str(work / "story.txt")), 0.1, api_name="/load_corpus")
     c.predict("anna-karenina", None, 0.1, api_name="/load_corpus")
     c.predict(8, 20, 0, 0, False, api_name="/preview_batch")
-    c.predict(*TRAIN, api_name="/start_training")
+    other = Client(url, verbose=False)  # a second visitor trains alongside: the server keeps a thread per slot
+    other.predict("anna-karenina", None, 0.1, api_name="/load_corpus")
+    for visitor in (c, other):
+        visitor.predict(*TRAIN, api_name="/start_training")
     time.sleep(3)
-    c.predict(api_name="/stop_training")
+    for visitor in (c, other):
+        visitor.predict(api_name="/stop_training")
     time.sleep(2)
     files = c.predict(api_name="/training_status")[3]
     if files:
