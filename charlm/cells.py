@@ -7,8 +7,9 @@ A cell type is everything the rest of charlm needs to know about it, in one ``Ce
 * ``blocks``: how many H-row blocks its weight matrices have (the LSTM's four gates, the GRU's
   three, the plain RNN's one);
 * ``gates``: what it records while it reads a text step by step (``inspect`` shows them);
-* ``prepare``/``step``: the NumPy step the sampler runs one character at a time, and how the
-  PyTorch weights are rearranged for it once, when a sampler is built.
+* ``prepare``/``step``: the NumPy step the sampler runs one character at a time (for one generation
+  or several side by side, one row each: slice the units along the last axis, ``g[..., :H]``), and how
+  the PyTorch weights are rearranged for it once, when a sampler is built.
 
 To add a cell, write its NumPy ``step`` and append one ``Cell`` to ``CELLS``: the model, the
 sampler, the CLI's ``--cell`` and the app's choices all read this table. A test
@@ -36,6 +37,11 @@ def _sigmoid_(x: np.ndarray) -> np.ndarray:
     return x
 
 
+def _kept(values: np.ndarray) -> np.ndarray:
+    """A copy of one generation's values for a record (steps that record run one row at a time)."""
+    return values.reshape(-1).copy()
+
+
 # ------------------------------------------------------------------------------------------ LSTM
 def _lstm_prepare(weights: Weights, H: int) -> Weights:
     """Gates come as (i, f, g, o); reorder to (i, f, o, g) so one slice holds the three sigmoid
@@ -51,21 +57,23 @@ def _lstm_prepare(weights: Weights, H: int) -> Weights:
 
 
 def _lstm_step(g: np.ndarray, _: None, h: np.ndarray, c: np.ndarray, H: int, record: list | None) -> None:
-    """c = f·c + i·g; h = o·tanh(c), from the four gates' summed (halved) pre-activations ``g``."""
+    """c = f·c + i·g; h = o·tanh(c), from the four gates' summed (halved) pre-activations ``g``: one row
+    per generation (the last axis holds the units), so the same step serves one stream or many."""
     np.tanh(g, out=g)
-    sig = g[: 3 * H]
+    sig = g[..., : 3 * H]
     sig *= 0.5
     sig += 0.5
-    cand = g[3 * H:]
-    candidate = cand.copy() if record is not None else None  # before the input gate scales it in place
-    cand *= g[:H]
-    c *= g[H: 2 * H]
+    cand = g[..., 3 * H:]
+    candidate = _kept(cand) if record is not None else None  # before the input gate scales it in place
+    cand *= g[..., :H]
+    c *= g[..., H: 2 * H]
     c += cand
     np.tanh(c, out=h)
-    h *= g[2 * H: 3 * H]
+    h *= g[..., 2 * H: 3 * H]
     if record is not None:  # gates (i, f, o) after the sigmoid, the candidate, the cell and hidden state
-        record.append({"input": g[:H].copy(), "forget": g[H:2 * H].copy(), "output": g[2 * H:3 * H].copy(),
-                       "candidate": candidate, "cell": c.copy(), "hidden": h.copy()})
+        record.append({"input": _kept(g[..., :H]), "forget": _kept(g[..., H:2 * H]),
+                       "output": _kept(g[..., 2 * H:3 * H]), "candidate": candidate, "cell": _kept(c),
+                       "hidden": _kept(h)})
 
 
 def _lstm_init(rnn: nn.RNNBase, H: int, num_layers: int) -> None:
@@ -84,13 +92,13 @@ def _lstm_kernel(x, state, weights, train):
 # ------------------------------------------------------------------------------------------- GRU
 def _gru_step(gi: np.ndarray, gh: np.ndarray, h: np.ndarray, c: None, H: int, record: list | None) -> None:
     """The candidate needs the input and recurrent parts apart: n = tanh(W_in x + r·(W_hn h + b_hn))."""
-    rz = gi[: 2 * H] + gh[: 2 * H]
+    rz = gi[..., : 2 * H] + gh[..., : 2 * H]
     _sigmoid_(rz)
-    n = np.tanh(gi[2 * H:] + rz[:H] * gh[2 * H:])
-    z = rz[H:]
+    n = np.tanh(gi[..., 2 * H:] + rz[..., :H] * gh[..., 2 * H:])
+    z = rz[..., H:]
     h[...] = n + z * (h - n)
     if record is not None:
-        record.append({"reset": rz[:H].copy(), "update": z.copy(), "candidate": n, "hidden": h.copy()})
+        record.append({"reset": _kept(rz[..., :H]), "update": _kept(z), "candidate": _kept(n), "hidden": _kept(h)})
 
 
 def _gru_kernel(x, state, weights, train):
@@ -101,7 +109,7 @@ def _gru_kernel(x, state, weights, train):
 def _rnn_step(g: np.ndarray, _: None, h: np.ndarray, c: None, H: int, record: list | None) -> None:
     np.tanh(g, out=h)
     if record is not None:
-        record.append({"hidden": h.copy()})
+        record.append({"hidden": _kept(h)})
 
 
 def _rnn_kernel(x, state, weights, train):

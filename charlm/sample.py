@@ -4,8 +4,9 @@ drawing the next character from the top-N of the predicted distribution and feed
 The fused ``nn.LSTM`` is built for long sequences; called for one character at a time it
 spends most of its time in setup (4-8 ms per step at 2×512 here). ``Sampler`` instead copies
 the weights once into pre-transposed NumPy matrices and does each step as a few matrix-vector
-products, an order of magnitude faster, and gives the same text as ``reference_generate``,
-the straightforward ``nn.LSTM`` loop, under the same seed.
+products (``rows.py``), an order of magnitude faster, and gives the same text as
+``reference_generate``, the straightforward ``nn.LSTM`` loop, under the same seed. The same step
+serves many generations at once (``advance``, used by ``batching.py``), each row exactly as alone.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import torch
 from .cells import CELLS
 from .errors import CharLMError
 from .model import CharRNN
+from .rows import rows_times
 from .threads import on_one_blas_thread
 from .vocab import Vocab
 
@@ -121,13 +123,47 @@ class SamplerState:
     c: list[np.ndarray]
     xh: list[np.ndarray | None]  # layers ≥ 1: [input, h] side by side (h[l] is a view of its second half)
     gates: np.ndarray  # scratch space for one layer's gate pre-activations
+    as_rows: Rows | None = None  # the same memory seen as one row of ``Rows`` (made at the first step)
+
+
+@dataclass
+class Rows:
+    """Several generations' memories side by side, one row each (the same fields as ``SamplerState``, with a
+    leading axis): what ``Sampler.advance`` steps together. A ``SamplerState`` is stepped as a one-row view."""
+
+    h: list[np.ndarray]  # (M, H) per layer; layers ≥ 1: views into xh
+    c: list[np.ndarray]
+    xh: list[np.ndarray | None]  # (M, 2H) per layer ≥ 1
+    gates: np.ndarray  # (M, G·H)
+
+    def __len__(self) -> int:
+        return self.gates.shape[0]
+
+    def take(self, rows: list[int]) -> Rows:
+        """These rows only, in this order (copies: the others' memory is dropped)."""
+        return _rows_from(self.h[0][rows], [c[rows] for c in self.c], [None if a is None else a[rows] for a in self.xh],
+                          self.gates[rows])
+
+    def join(self, other: Rows) -> Rows:
+        """These rows, then ``other``'s."""
+        if not len(self):
+            return other
+        return _rows_from(np.concatenate([self.h[0], other.h[0]]), [np.concatenate(p) for p in zip(self.c, other.c)],
+                          [None if a is None else np.concatenate([a, b]) for a, b in zip(self.xh, other.xh)],
+                          np.concatenate([self.gates, other.gates]))
+
+
+def _rows_from(h0: np.ndarray, c: list[np.ndarray], xh: list[np.ndarray | None], gates: np.ndarray) -> Rows:
+    H = h0.shape[-1]
+    return Rows([h0] + [a[..., H:] for a in xh[1:]], c, xh, gates)
 
 
 class Sampler:
     """Step-by-step generation with the weights of a trained ``CharRNN`` copied into NumPy.
 
     The sampler holds only weights, so one sampler can serve several generations at once, each
-    with its own ``SamplerState``.
+    with its own ``SamplerState``, or stepped together as ``Rows`` (``advance``). Every product goes
+    through ``rows_times``, so a row stepped with others gets exactly the bits it gets alone.
     """
 
     def __init__(self, model: CharRNN, vocab: Vocab):
@@ -148,7 +184,7 @@ class Sampler:
             self.layers.append(_Layer(w_in, w_rec, b_ih, b_hh, w_cat))
         first = self.layers[0]
         if cfg.embedding_dim:
-            self.embedding = sd["embedding.weight"]
+            self.embedding = np.ascontiguousarray(sd["embedding.weight"])
             self.input_table = None
         else:
             # one-hot × W_ih is just a row of W_ihᵀ: precompute row + bias per character.
@@ -173,29 +209,59 @@ class Sampler:
         gates = np.zeros(self.layers[0].w_hh.shape[1], np.float32)
         return SamplerState(h, c, xh, gates)
 
-    def _input_part(self, state: SamplerState, l: int, x: int) -> np.ndarray:
-        """What layer ``l`` receives from below, input weights and bias applied (read-only: it may
-        be a row of the input table)."""
-        layer = self.layers[l]
-        if l > 0:
-            return state.h[l - 1] @ layer.w_in + layer.b_in
-        if self.input_table is not None:
-            return self.input_table[x]
-        return self.embedding[x] @ layer.w_in + layer.b_in
+    def rows_of(self, states: list[SamplerState]) -> Rows:
+        """Copies of these generations' memories, one row each, to be stepped together."""
+        xh = [None] + [np.stack([s.xh[l] for s in states]) for l in range(1, self.L)]
+        return _rows_from(np.stack([s.h[0] for s in states]), [np.stack([s.c[l] for s in states])
+                                                               for l in range(self.L)], xh,
+                          np.zeros((len(states), self.layers[0].w_hh.shape[1]), np.float32))
 
-    def _fused_part(self, state: SamplerState, l: int, x: int) -> np.ndarray:
-        """Input and recurrent parts summed, into the state's scratch space (one product when it can);
-        the cell's step may overwrite it."""
-        layer, g = self.layers[l], state.gates
-        if l == 0:
-            np.dot(state.h[0], layer.w_hh, out=g)
-            g += self.input_table[x] if self.input_table is not None else self.embedding[x] @ layer.w_in + layer.b_in
-        else:
-            xh = state.xh[l]
-            xh[: self.H] = state.h[l - 1]
-            np.dot(xh, layer.w_cat, out=g)
-            g += layer.b_in
-        return g
+    @staticmethod
+    def _as_rows(state: SamplerState) -> Rows:
+        """A one-row view of a single memory: stepping it changes the state itself."""
+        if state.as_rows is None:
+            xh = [None if a is None else a[None] for a in state.xh]
+            state.as_rows = _rows_from(state.h[0][None], [c[None] for c in state.c], xh, state.gates[None])
+        return state.as_rows
+
+    def _from_below(self, rows: Rows, l: int, xs: np.ndarray) -> np.ndarray:
+        """What layer ``l`` receives from below, input weights and bias applied, one row per generation."""
+        layer = self.layers[l]
+        if l == 0 and self.input_table is not None:
+            return self.input_table[xs]
+        below = rows.h[l - 1] if l > 0 else self.embedding[xs]
+        part = rows_times(np.ascontiguousarray(below), layer.w_in, np.empty((len(rows), layer.w_in.shape[1]),
+                                                                            np.float32))
+        part += layer.b_in
+        return part
+
+    def advance(self, rows: Rows, xs: np.ndarray, want_logits: bool = True,
+                record: list | None = None) -> np.ndarray | None:
+        """Advance every row by its input character ``xs[m]``; return the next-character scores, one row
+        each. With ``record``, append per layer what the cells did (one row: for ``inspect``)."""
+        cell_step, H, h, c = self.spec.step, self.H, rows.h, rows.c
+        for l, layer in enumerate(self.layers):
+            if self.spec.fused_input:  # one product: [input, h] against the stacked weights
+                g = rows.gates
+                if l == 0:
+                    rows_times(h[0], layer.w_hh, g)
+                    g += self._from_below(rows, 0, xs)
+                else:
+                    xh = rows.xh[l]
+                    xh[:, :H] = h[l - 1]
+                    rows_times(xh, layer.w_cat, g)
+                    g += layer.b_in
+                cell_step(g, None, h[l], c[l], H, record)
+            else:
+                recurrent = rows_times(np.ascontiguousarray(h[l]), layer.w_hh, np.empty_like(rows.gates))
+                recurrent += layer.b_hh
+                cell_step(self._from_below(rows, l, xs), recurrent, h[l], c[l], H, record)
+        if not want_logits:
+            return None
+        logits = rows_times(np.ascontiguousarray(h[-1]), self.w_out, np.empty((len(rows), len(self.b_out)),
+                                                                               np.float32))
+        logits += self.b_out
+        return logits
 
     def step(self, state: SamplerState, x: int, want_logits: bool = True,
              record: list | None = None) -> np.ndarray | None:
@@ -203,20 +269,8 @@ class Sampler:
 
         With ``record``, append per layer what the cells did at this step (for ``inspect``).
         """
-        cell_step, H, h, c = self.spec.step, self.H, state.h, state.c
-        if self.spec.fused_input:
-            for l in range(self.L):
-                cell_step(self._fused_part(state, l, x), None, h[l], c[l], H, record)
-        else:
-            for l, layer in enumerate(self.layers):
-                recurrent = h[l] @ layer.w_hh
-                recurrent += layer.b_hh
-                cell_step(self._input_part(state, l, x), recurrent, h[l], c[l], H, record)
-        if not want_logits:
-            return None
-        logits = h[-1] @ self.w_out
-        logits += self.b_out
-        return logits
+        logits = self.advance(self._as_rows(state), np.array([x]), want_logits, record)
+        return None if logits is None else logits[0]
 
     @on_one_blas_thread
     def feed(self, state: SamplerState, text: str) -> np.ndarray:

@@ -23,7 +23,7 @@ TEXT = "a relu network reads the text one character at a time. " * 80
 def _relu_step(g, _, h, c, H, record):
     np.maximum(g, 0.0, out=h)
     if record is not None:
-        record.append({"hidden": h.copy()})
+        record.append({"hidden": h.reshape(-1).copy()})  # one row (the sampler steps one generation to record)
 
 
 def _relu_kernel(x, state, weights, train):

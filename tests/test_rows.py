@@ -1,0 +1,76 @@
+"""Row-exact products and steps: a generation stepped beside others gets exactly the bits it gets alone."""
+
+import numpy as np
+import pytest
+import torch
+
+from charlm import CharRNN, ModelConfig, Sampler, Vocab
+from charlm import rows as rows_module
+from charlm.cells import CELLS
+from charlm.rows import _rows_times_numpy, rows_times
+
+SHAPES = [(1024, 2048), (512, 83), (100, 400), (37, 129), (3, 5)]
+
+
+def _matrices(k: int, n: int, m: int = 33):
+    rng = np.random.default_rng(k * 7 + n)
+    return (rng.standard_normal((m, k)).astype(np.float32), (rng.standard_normal((k, n)) * 0.05).astype(np.float32))
+
+
+@pytest.mark.parametrize("kernel", [rows_times, _rows_times_numpy], ids=["default", "numpy"])
+@pytest.mark.parametrize(("k", "n"), SHAPES)
+def test_each_row_is_the_same_whatever_rows_share_the_product(kernel, k, n):
+    x, w = _matrices(k, n)
+    alone = np.stack([kernel(x[m:m + 1], w, np.empty((1, n), np.float32))[0] for m in range(len(x))])
+    for count in (2, 3, 4, 5, 8, 17, 33):
+        together = kernel(x[:count], w, np.empty((count, n), np.float32))
+        assert np.array_equal(together, alone[:count]), f"{count} rows"
+    order = np.random.default_rng(0).permutation(len(x))
+    shuffled = kernel(x[order], w, np.empty((len(x), n), np.float32))
+    assert np.array_equal(shuffled, alone[order])
+    np.testing.assert_allclose(alone, x @ w, rtol=1e-4, atol=1e-5)
+
+
+def test_the_compiled_kernel_is_the_one_in_use():
+    """The requirements install numba; without it the products still agree, only slower."""
+    pytest.importorskip("numba")
+    assert rows_module.kernel_name() == "numba"
+
+
+def _sampler(cell: str, hidden: int, layers: int, embedding: int) -> Sampler:
+    torch.manual_seed(3)
+    vocab = Vocab.from_text("abcdefghij klmnopqrstuvwxyz.,;!?\n")
+    model = CharRNN(ModelConfig(len(vocab), cell, hidden, layers, 0.0, embedding))
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(3.0)  # livelier than the initial weights, so that rows really differ
+    return Sampler(model, vocab)
+
+
+@pytest.mark.parametrize("cell", list(CELLS))
+@pytest.mark.parametrize(("hidden", "layers", "embedding"), [(64, 2, 0), (100, 3, 0), (48, 2, 16)])
+def test_advancing_rows_together_matches_each_alone(cell, hidden, layers, embedding):
+    sampler = _sampler(cell, hidden, layers, embedding)
+    rng = np.random.default_rng(1)
+    inputs = rng.integers(0, len(sampler.vocab), size=(12, 7))
+    alone_states = [sampler.new_state() for _ in range(7)]
+    alone = [[sampler.step(s, int(x)).copy() for x in inputs[:, i]] for i, s in enumerate(alone_states)]
+    rows = sampler.rows_of([sampler.new_state() for _ in range(7)])
+    together = [sampler.advance(rows, step_inputs).copy() for step_inputs in inputs]
+    for i in range(7):
+        assert all(np.array_equal(together[t][i], alone[i][t]) for t in range(len(inputs))), f"stream {i}"
+    kept = rows.take([5, 2])  # two leave the batch and step on: still the same as alone
+    more = rng.integers(0, len(sampler.vocab), size=3)
+    for x in more:
+        got = sampler.advance(kept, np.array([x, x]))
+        assert np.array_equal(got[0], sampler.step(alone_states[5], int(x)))
+        assert np.array_equal(got[1], sampler.step(alone_states[2], int(x)))
+
+
+def test_without_numba_the_numpy_products_serve(monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "numba", None)  # import numba now fails
+    monkeypatch.setattr(rows_module, "_kernel", None)
+    assert rows_module.kernel_name() == "numpy"
+    x, w = _matrices(37, 129)
+    assert np.array_equal(rows_times(x, w, np.empty((len(x), 129), np.float32)),
+                          _rows_times_numpy(x, w, np.empty((len(x), 129), np.float32)))
