@@ -1,6 +1,7 @@
 """Load test: K simultaneous visitors on one app, on loopback only, bounded in count and time.
 
     python bench/load.py --visitors 10 30
+    python bench/load.py --burst 1 4 8 30 [--chars 500] [--rounds 2]
 
 Starts ``app.py`` in a subprocess, then each visitor (a gradio_client thread) loads a corpus,
 previews five batches, tries to start a training (past the global cap of 2 it must be told the
@@ -8,12 +9,20 @@ server is busy) and generates 300 characters with the pretrained model (or a che
 own when none is shipped). Prints requests served, unexpected errors, p50/p95 latencies of
 ``/preview_batch`` and of the first generated characters while two trainings run, and the
 server's peak memory.
+
+``--burst``: K visitors press Generate at the same moment (500 characters each with the pretrained 2×512
+model, each its own seed), nothing else running; once with the app as it is (generations stepped together,
+``charlm/batching.py``) and once served one by one (``CHARLM_GENERATION_STREAMS=0``: each generation alone
+in the pool of four heavy workers), alternating round by round. Prints the first character's wait from the
+moment they pressed (p50/p95), when the last one was done (also against one visitor alone), and the
+characters per second of all of them together, with the ratio of the two ways (median per round).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import threading
 import time
@@ -123,12 +132,84 @@ def run(visitors: int, port: int, deadline_s: float) -> None:
         server.wait(30)
 
 
+def burst(url: str, visitors: int, chars: int) -> tuple[list[float], float]:
+    """K visitors press Generate at once: (first-character waits, seconds until the last one is done)."""
+    clients = [Client(url, verbose=False) for _ in range(visitors)]
+    choices = [c.predict(api_name="/model_choices") for c in clients]  # each visitor, as the page does on opening
+    label = choices[0]["value"]
+    firsts, done, errors = [0.0] * visitors, [0.0] * visitors, []
+    ready = threading.Barrier(visitors + 1)
+    t0 = [0.0]
+
+    def visitor(i: int) -> None:
+        ready.wait()
+        job = clients[i].submit(label, "The ", chars, 4, 1.0, i, api_name="/generate")
+        for out in job:
+            if not firsts[i] and len(out[0]) > len("The "):
+                firsts[i] = time.perf_counter() - t0[0]
+        text = job.result()[0]
+        done[i] = time.perf_counter() - t0[0]
+        if len(text) != len("The ") + chars:
+            errors.append(job.result()[1])
+
+    threads = [threading.Thread(target=visitor, args=(i,)) for i in range(visitors)]
+    for t in threads:
+        t.start()
+    t0[0] = time.perf_counter()
+    ready.wait()
+    for t in threads:
+        t.join(600)
+    if errors:
+        print("   errors:", errors[:3])
+    return firsts, max(done)
+
+
+def run_bursts(sizes: list[int], chars: int, rounds: int, port: int) -> None:
+    ways = {"together": "64", "one by one": "0"}  # CHARLM_GENERATION_STREAMS
+    results: dict[tuple[int, str], list[tuple[list[float], float]]] = {}
+    alone: list[float] = []
+    for r in range(rounds):
+        for way in (ways if r % 2 == 0 else dict(reversed(ways.items()))):
+            env = {**os.environ, "CHARLM_DATA_DIR": str(CORPORA), "GRADIO_ANALYTICS_ENABLED": "False",
+                   "CHARLM_GENERATION_STREAMS": ways[way]}
+            server, url = start_app(port, env)
+            try:
+                burst(url, 1, chars)  # the model loaded and the kernel compiled before timing
+                if way == "together":
+                    alone.append(burst(url, 1, chars)[1])
+                for k in sizes:
+                    results.setdefault((k, way), []).append(burst(url, k, chars))
+            finally:
+                server.terminate()
+                server.wait(30)
+    one = statistics.median(alone)
+    print(f"# one visitor alone: {chars} characters in {one * 1000:.0f} ms; load average {os.getloadavg()[0]:.2f}")
+    print("| visitors | served | first character p50 / p95 | last one done | ÷ one alone | chars/s, all | "
+          "together ÷ one by one |")
+    print("|---:|---|---|---:|---:|---:|---:|")
+    for k in sizes:
+        ratio = statistics.median(b[1] / a[1] for a, b in zip(results[(k, "together")], results[(k, "one by one")]))
+        for way in ways:
+            runs = results[(k, way)]
+            firsts = [f for r in runs for f in r[0]]
+            last = statistics.median(r[1] for r in runs)
+            print(f"| {k} | {way} | {percentile(firsts, 0.5) * 1000:,.0f} / {percentile(firsts, 0.95) * 1000:,.0f} ms "
+                  f"| {last:.1f} s | {last / one:.1f}× | {k * chars / last:,.0f} | "
+                  f"{f'{ratio:.2f}×' if way == 'together' else ''} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--visitors", type=int, nargs="+", default=[10, 30])
+    parser.add_argument("--burst", type=int, nargs="+", help="K visitors pressing Generate at once (see above)")
+    parser.add_argument("--chars", type=int, default=500)
+    parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--port", type=int, default=7871)
     parser.add_argument("--deadline", type=float, default=240.0, help="seconds per round, at most")
     args = parser.parse_args()
+    if args.burst:
+        run_bursts(args.burst, args.chars, args.rounds, args.port)
+        return
     print("| visitors | requests served | unexpected errors | training | /preview_batch p50 / p95 | "
           "first characters p50 / p95 | wall | server peak memory |")
     print("|---:|---:|---:|---|---|---|---:|---:|")

@@ -200,6 +200,9 @@ def main() -> None:
         print(f"after: RSS {end_rss:,.0f} MB ({end_rss / start_rss:.2f}× the start's {start_rss:,.0f} MB); without "
               f"library code (RssAnon) {end_anon:,.0f} MB ({end_anon / start_anon:.2f}× {start_anon:,.0f} MB); "
               f"disk {end_disk:.1f} MB (start {start_disk:.1f} MB)")
+        left = sorted(str(f.relative_to(sessions)) for f in sessions.rglob("*") if f.is_file())
+        if left:
+            print(f"files left in the sessions' folder ({len(left)}): " + ", ".join(left[:8]))
         end_kinds = resident_by_kind(server.pid)
         print(f"child processes (the fork server trainings start from): RSS {start_children:,.0f} MB at the start, "
               f"{children_rss_mb(server.pid):,.0f} MB after")

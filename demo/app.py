@@ -161,6 +161,8 @@ class CharLMApp:
             max_file_size=f"{self.config.max_upload_mb}mb", i18n=i18n_table(),
             show_error=True,  # Gradio's own input checks (a number sent where a slider expects one) explain themselves
             footer_links=["api", "settings"],
+            # a worker thread per call in flight: the heavy pool, every generation streaming, and the light calls
+            max_threads=max(40, self.config.heavy_concurrency + self.config.generation_streams + 16),
             app_kwargs={"middleware": [Middleware(DiskGuard, folder=gradio_upload_folder())]}, **kwargs)
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import gradio as gr
 import torch
 
-from charlm import CharLMError, Corpus
+from charlm import CharLMError, Corpus, rows
 from charlm.corpora import REGISTRY, default_corpus_name, is_available, load_builtin
 from charlm.memory import host_memory_bytes
 from charlm.slots import JobSlots
@@ -46,7 +46,9 @@ class AppConfig:
     session_ttl_hours: float = 6.0
     anonymous_ttl_minutes: float = 10.0  # API clients (no browser) are forgotten after this idle time
     max_job_minutes: float = 30.0  # a training on the page stops after this long (a class setting; 0: no limit)
-    heavy_concurrency: int = 4  # generations / uploads / training starts handled at once
+    heavy_concurrency: int = 4  # uploads / training starts / single-character steps handled at once
+    generation_streams: int = 64  # generations per model stepped together in one batch (charlm/batching.py), and
+    # so served at once; 0: each one alone, in the pool of heavy calls above (as before batching)
     queue_size: int = 256  # requests waiting at once, for everyone (Gradio on ZeroGPU would default to 1)
     page_states: int = 1000  # pages whose state Gradio keeps at most (about 220 KB each here: its 10,000 are 2 GB)
     sampler_cache_mb: int = 1024  # loaded models kept for everyone, least recently used out first
@@ -88,6 +90,7 @@ ENVIRONMENT = {
     "CHARLM_JOB_MEMORY_MB": "job_memory_mb", "CHARLM_SESSION_DISK_MB": "session_disk_mb",
     "CHARLM_MAX_JOB_MINUTES": "max_job_minutes", "CHARLM_API_IDLE_MINUTES": "anonymous_ttl_minutes",
     "CHARLM_RUNNER": "runner", "CHARLM_CHUNK_SECONDS": "chunk_seconds", "CHARLM_QUEUE_SIZE": "queue_size",
+    "CHARLM_GENERATION_STREAMS": "generation_streams",
 }
 
 
@@ -135,7 +138,9 @@ class Context:
         threads = config.torch_threads or max(1, (os.cpu_count() or 2) // max(1, config.max_jobs))
         torch.set_num_threads(threads)  # process-wide: here, once, never from a worker thread
         tune_allocator()  # process-wide too
-        models = ModelCatalogue(config.assets_dir, cache_bytes=config.sampler_cache_mb << 20)
+        log.info("the sampler's products: %s", rows.warm_up())  # compiled now, not at a visitor's first click
+        models = ModelCatalogue(config.assets_dir, cache_bytes=config.sampler_cache_mb << 20,
+                                streams=max(1, config.generation_streams))
         store = SessionStore(Path(root), ttl_seconds=config.session_ttl_hours * 3600,
                              anonymous_ttl_seconds=config.anonymous_ttl_minutes * 60,
                              on_dispose=lambda visitor: models.forget(visitor.folder))

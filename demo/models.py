@@ -19,6 +19,7 @@ from pathlib import Path
 import gradio as gr
 
 from charlm import Sampler, list_checkpoints, load_checkpoint
+from charlm.batching import MAX_STREAMS, Generations
 from charlm.history import best_validation_step
 
 from .i18n import EN, AppError, t
@@ -35,10 +36,11 @@ def _names(key: str, **params) -> dict[str, str]:
 
 
 class ModelCatalogue:
-    def __init__(self, assets_dir: Path, cache_bytes: int = 1 << 30):
-        self.assets_dir = assets_dir
+    def __init__(self, assets_dir: Path, cache_bytes: int = 1 << 30, streams: int = MAX_STREAMS):
+        self.assets_dir, self.streams = assets_dir, streams  # streams: stepped together per model, at most
         self.cache_bytes = cache_bytes  # loaded samplers are kept up to this many bytes, least recently used out
-        self._samplers: OrderedDict[tuple[str, float], Sampler] = OrderedDict()
+        # per loaded model: its sampler and the batch its generations are stepped in together
+        self._loaded: OrderedDict[tuple[str, float], Generations] = OrderedDict()
         self._lock = threading.Lock()
 
     def shipped(self) -> dict[str, Path]:
@@ -52,17 +54,21 @@ class ModelCatalogue:
 
     def sampler(self, path: Path) -> Sampler:
         """A loaded model, shared by every generation that uses it (samplers hold no state)."""
+        return self.generations(path).sampler
+
+    def generations(self, path: Path) -> Generations:
+        """A loaded model's generations in flight: every visitor generating with it is stepped in one batch."""
         key = (str(path), path.stat().st_mtime)
         with self._lock:  # one load at a time: a class opening the tab at once loads it once
-            sampler = self._samplers.get(key)
-            if sampler is None:
+            loaded = self._loaded.get(key)
+            if loaded is None:
                 ckpt = load_checkpoint(path)
-                sampler = Sampler(ckpt.model, ckpt.vocab)
-                self._samplers[key] = sampler
-                while len(self._samplers) > 1 and self.cached_bytes() > self.cache_bytes:
-                    self._samplers.popitem(last=False)
-            self._samplers.move_to_end(key)
-        return sampler
+                loaded = Generations(Sampler(ckpt.model, ckpt.vocab), self.streams)
+                self._loaded[key] = loaded
+                while len(self._loaded) > 1 and self.cached_bytes() > self.cache_bytes:
+                    self._loaded.popitem(last=False)
+            self._loaded.move_to_end(key)
+        return loaded
 
     def shipped_counterpart(self, cell: str) -> tuple[str, Sampler] | None:
         """A shipped model to draw beside a model of ``cell``, as the chapter sets the two modules side by
@@ -75,16 +81,19 @@ class ModelCatalogue:
         return None
 
     def cached_bytes(self) -> int:
-        return sum(s.nbytes for s in self._samplers.values())
+        return sum(g.sampler.nbytes for g in self._loaded.values())
 
     def forget(self, folder: Path) -> None:
         """Drop the samplers of a visitor's own files (their session ended)."""
         with self._lock:
-            for key in [k for k in self._samplers if Path(k[0]).is_relative_to(folder)]:
-                del self._samplers[key]
+            for key in [k for k in self._loaded if Path(k[0]).is_relative_to(folder)]:
+                del self._loaded[key]
 
     def sampler_for(self, label: str | None, visitor: Visitor) -> Sampler:
         return self.sampler(self.resolve(label, visitor))
+
+    def generations_for(self, label: str | None, visitor: Visitor) -> Generations:
+        return self.generations(self.resolve(label, visitor))
 
     def resolve(self, label: str | None, visitor: Visitor) -> Path:
         if not label:

@@ -27,6 +27,16 @@ DEMO_PRIME, DEMO_LENGTH, DEMO_TOP_N, DEMO_SEED = "Far", 400, 4, 2
 _demo_texts: dict[str, str] = {}
 
 
+SHOWN_PER_SECOND = 100  # the page's text updates per second, for all the visitors generating together
+
+
+def shown_every(streaming: int) -> float:
+    """Seconds between two updates of one visitor's text: 20 a second alone, less often when a class shares
+    the model, since every update costs the server (and each visitor's browser) the same whatever it adds;
+    thirty at once see their texts grow about three times a second, in longer pieces."""
+    return max(0.05, streaming / SHOWN_PER_SECOND)
+
+
 def demo_text(label: str, sampler: Sampler) -> str:
     """The arrival text of a shipped model, written once for everyone (a class opening the page at once)."""
     if label not in _demo_texts:
@@ -90,7 +100,8 @@ def build(ctx: Context) -> None:
 
     def generate(label, prime_text, n_chars, top, temp, seed_value, request: gr.Request):
         visitor, lang = ctx.visitor(request), ctx.lang(request)
-        sampler = ctx.models.sampler_for(label, visitor)
+        together = ctx.models.generations_for(label, visitor)  # everyone generating with this model, in one batch
+        sampler = together.sampler
         n_chars, top, temp = LENGTH.parse(n_chars), TOP_N.parse(top), TEMPERATURE.parse(temp)
         if top > len(sampler.vocab):
             raise AppError("err.top_n_vocab", size=len(sampler.vocab), value=top)
@@ -101,12 +112,13 @@ def build(ctx: Context) -> None:
         visitor.generation += 1
         ticket = visitor.generation
         text, last = prime_text, 0.0  # the first character is shown at once
-        for i, ch in enumerate(sampler.stream(prime_text, n_chars, top, temp, seed_value)):
+        stream = together.stream if ctx.config.generation_streams else sampler.stream  # the same text either way
+        for i, ch in enumerate(stream(prime_text, n_chars, top, temp, seed_value)):
             text += ch
             if visitor.generation != ticket:  # Stop was pressed
                 yield text, visitor.say("gen", "gen.stopped_after", lang, n=i + 1)
                 return
-            if time.monotonic() - last > 0.05:
+            if time.monotonic() - last > shown_every(together.streaming):
                 last = time.monotonic()
                 yield text, t("gen.progress", lang, i=i + 1, n=n_chars)
         yield text, visitor.say("gen", "gen.done", lang, n=n_chars, seed=seed_value)
@@ -161,8 +173,9 @@ def build(ctx: Context) -> None:
     for name, component in (("model", model_box), ("temperature", temperature), ("top", top_n)):
         ctx.on(component.change, next_char, dist_in, dist_out, api_name=f"next_char_on_{name}",
                api_visibility="private", trigger_mode="always_last")
+    streams = ctx.config.generation_streams  # batched: a class's generations are served at once, not four by four
     ctx.on(gen_btn.click, generate, [model_box, prime, length, top_n, temperature, seed], [text_box, status],
-           heavy=True, api_name="generate")
+           heavy=True, pool=("generate", streams) if streams else None, api_name="generate")
     ctx.on(gen_btn.click, next_char, dist_in, dist_out, api_name="next_char_on_generate", api_visibility="private")
     ctx.on(gen_stop.click, stop_generation, None, status, api_name="stop_generation")
     ctx.on(keep_seed.input, keep_this_seed, keep_seed, seed, api_name="keep_seed")

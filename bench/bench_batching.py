@@ -1,0 +1,120 @@
+"""Generations stepped together against the same generations served one by one, in one process.
+
+    python bench/bench_batching.py [--streams 1 4 8 30] [--chars 500] [--rounds 3]
+
+For each number of streams K, K visitors ask for ``--chars`` characters at the same moment, with the
+pretrained 2×512 model (each with its own seed). Two ways to serve them, interleaved round by round
+(one-by-one, together, then together, one-by-one), so that a drift in the machine's load falls on both:
+
+* one by one: ``Sampler.stream`` for each visitor in turn (what four workers and a queue amount to on a
+  machine with two cores: everyone's characters wait for the ones before);
+* together: ``Generations`` (``charlm/batching.py``), every visitor a reader thread, all lined up and then
+  stepped in one batch.
+
+Prints per K: characters per second for all K together, CPU-seconds per 1,000 characters (this process's,
+which hold up under contention), the first character's wait (p50/p95 over visitors: from the moment they
+all asked), when the last one is done against one visitor alone, and the ratio together / one by one
+(median of the per-round ratios). Also checks that every visitor's text is the same both ways.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from bench.common import machine  # noqa: E402
+from bench.load import percentile  # noqa: E402
+from charlm import Sampler  # noqa: E402
+from charlm.batching import Generations  # noqa: E402
+from charlm.checkpoint import load_checkpoint  # noqa: E402
+from charlm.rows import kernel_name  # noqa: E402
+
+
+def one_by_one(sampler: Sampler, k: int, chars: int) -> tuple[float, float, list[float], list[str]]:
+    """(wall s, CPU s, first-character waits, texts): each visitor in turn."""
+    firsts, texts = [], []
+    wall, cpu = time.perf_counter(), time.process_time()
+    for seed in range(k):
+        text = ""
+        for ch in sampler.stream("The ", chars, 4, 1.0, seed):
+            if not text:
+                firsts.append(time.perf_counter() - wall)
+            text += ch
+        texts.append(text)
+    return time.perf_counter() - wall, time.process_time() - cpu, firsts, texts
+
+
+def together(gens: Generations, k: int, chars: int) -> tuple[float, float, list[float], list[str]]:
+    """The same visitors as reader threads, lined up, then stepped in one batch."""
+    firsts, texts = [0.0] * k, [""] * k
+    started = threading.Event()
+    t0 = [0.0]
+
+    def reader(seed: int) -> None:
+        text = ""
+        for ch in gens.stream("The ", chars, 4, 1.0, seed):
+            if not text:
+                started.wait()
+                firsts[seed] = time.perf_counter() - t0[0]
+            text += ch
+        texts[seed] = text
+
+    threads = [threading.Thread(target=reader, args=(seed,)) for seed in range(k)]
+    with gens.held():
+        for t in threads:
+            t.start()
+        while gens.waiting < k:
+            time.sleep(0.001)
+        wall, cpu = time.perf_counter(), time.process_time()
+        t0[0] = wall
+        started.set()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - wall, time.process_time() - cpu, firsts, texts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--streams", type=int, nargs="+", default=[1, 4, 8, 30])
+    parser.add_argument("--chars", type=int, default=500)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    ckpt = load_checkpoint(ROOT / "assets" / "anna-2x512.safetensors")
+    sampler = Sampler(ckpt.model, ckpt.vocab)
+    gens = Generations(sampler)
+    "".join(gens.stream("The ", 20, 4, 1.0, 0))  # compile the kernel before timing
+    print(f"# {machine()}; products by {kernel_name()}; load average {os.getloadavg()[0]:.2f} at the start")
+    alone = min(one_by_one(sampler, 1, args.chars)[0] for _ in range(3))
+    print(f"# one visitor alone: {args.chars} characters in {alone * 1000:.0f} ms ({args.chars / alone:,.0f} chars/s)")
+    print("\n| visitors | way | chars/s, all together | CPU s per 1,000 chars | first character p50 / p95 | "
+          "last one done / one alone | together ÷ one by one (chars/s) | same texts |")
+    print("|---:|---|---:|---:|---|---:|---:|---|")
+    for k in args.streams:
+        results: dict[str, list[tuple]] = {"one by one": [], "together": []}
+        for r in range(args.rounds):
+            ways = ("one by one", "together") if r % 2 == 0 else ("together", "one by one")
+            for way in ways:
+                run = one_by_one(sampler, k, args.chars) if way == "one by one" else together(gens, k, args.chars)
+                results[way].append(run)
+        same = all(a[3] == b[3] for a, b in zip(results["one by one"], results["together"]))
+        ratio = statistics.median(b[0] / a[0] for a, b in zip(results["together"], results["one by one"]))
+        for way, runs in results.items():
+            wall = statistics.median(r[0] for r in runs)
+            cpu = statistics.median(r[1] for r in runs)
+            firsts = [f for r in runs for f in r[2]]
+            shown = f"{ratio:.2f}×" if way == "together" else ""
+            print(f"| {k} | {way} | {k * args.chars / wall:,.0f} | {cpu / (k * args.chars) * 1000:.3f} | "
+                  f"{percentile(firsts, 0.5) * 1000:.0f} / {percentile(firsts, 0.95) * 1000:.0f} ms | "
+                  f"{wall / alone:.1f}× | {shown} | {'yes' if same else 'NO'} |", flush=True)
+    print(f"\n# load average {os.getloadavg()[0]:.2f} at the end")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,181 @@
+"""Many generations of one model, stepped together (chapter section 5.12, served to a class at once).
+
+Thirty students pressing Generate on the same model each need one step of the network per character.
+Stepped one by one, every step reads all the weights again for a single character, and the students
+wait in line. ``Generations`` keeps one batch per model instead: a stream joins at the next step
+boundary (its prime is read on its own first), every step advances all the streams at once (one pass
+over the weights serves four of them, ``rows.py``), and a stream that is done or stopped leaves at the
+next boundary. This is the "continuous batching" of language-model servers, for an LSTM.
+
+Each stream keeps its own prime, top-N, temperature, seed and length, and writes *exactly* the text
+``Sampler.stream`` writes alone with the same settings: its random draws come from its own generator,
+and every product it takes part in gives each row the bits it would have alone (``rows.py``).
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import CharLMError
+from .sample import Rows, Sampler, check_settings, pick_next, prepare_prime
+from .threads import on_one_blas_thread
+
+log = logging.getLogger(__name__)
+MAX_STREAMS = 64  # streams stepped at once per model; more wait for a place at a step boundary
+TELL_EVERY = 0.02  # seconds: readers are woken at most this often (and at once for a first or last character)
+_DONE = object()  # what a stream receives after its last character
+
+
+@dataclass(eq=False)
+class _Stream:
+    logits: np.ndarray  # the scores its next character is drawn from
+    rng: np.random.Generator
+    top_n: int
+    temperature: float
+    left: int  # characters still to write
+    out: collections.deque = field(default_factory=collections.deque)  # drawn, not yet read (and _DONE or an error)
+    ready: threading.Event = field(default_factory=threading.Event)  # set: ``out`` has something for the reader
+    stopped: bool = False  # its reader went away: leave at the next step boundary
+
+    def tell(self, item) -> None:
+        """Hand the reader something it must not wait for (the end, an error)."""
+        self.out.append(item)
+        self.ready.set()
+
+
+class Generations:
+    """Every generation of one ``Sampler`` in flight, stepped together by one thread while there are any."""
+
+    def __init__(self, sampler: Sampler, max_streams: int = MAX_STREAMS):
+        self.sampler, self.max_streams = sampler, max_streams
+        self._lock = threading.Lock()
+        self._joining: list[tuple[_Stream, Rows]] = []
+        self._running = False  # a thread is stepping the batch
+        self._go = threading.Event()  # cleared: no step is taken (``held``)
+        self._go.set()
+        self.steps = 0  # batch steps taken (for tests and benchmarks)
+        self.widest = 0  # the most streams stepped at once
+        self.streaming = 0  # streams in the batch now (a server shows progress less often when many share it)
+
+    def stream(self, prime: str = "The ", length: int = 500, top_n: int = 4, temperature: float = 1.0,
+               seed: int | None = None, on_unknown: str = "error") -> Iterator[str]:
+        """Yield ``length`` generated characters one by one, as ``Sampler.stream`` does with the same
+        arguments; closing the iterator (the reader stops) takes the stream out of the batch."""
+        check_settings(self.sampler.vocab, top_n, temperature, length)
+        prime = prepare_prime(self.sampler.vocab, prime, on_unknown)
+        return self._stream(prime, length, top_n, temperature, seed)
+
+    def _stream(self, prime: str, length: int, top_n: int, temperature: float, seed: int | None) -> Iterator[str]:
+        if length == 0:
+            return
+        state = self.sampler.new_state()
+        logits = self.sampler.feed(state, prime)  # on the reader's thread: a long prime delays no one else
+        stream = _Stream(logits, np.random.default_rng(seed), top_n, temperature, length)
+        self._join(stream, self.sampler.rows_of([state]))
+        chars = self.sampler.vocab.chars
+        try:
+            while True:
+                stream.ready.clear()
+                while stream.out:
+                    got = stream.out.popleft()
+                    if got is _DONE:
+                        return
+                    if isinstance(got, BaseException):
+                        raise CharLMError("The generation failed; try again.", key="generation_failed") from got
+                    yield chars[got]
+                if not stream.out:  # nothing drawn meanwhile: sleep until the stepping thread says so
+                    stream.ready.wait()
+        finally:
+            stream.stopped = True
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """No step is taken inside: streams that start meanwhile read their primes and wait, then all step
+        together (tests and benchmarks line up a class this way)."""
+        self._go.clear()
+        try:
+            yield
+        finally:
+            self._go.set()
+
+    @property
+    def waiting(self) -> int:
+        """Streams that have read their primes and wait for a place in the batch."""
+        with self._lock:
+            return len(self._joining)
+
+    def _join(self, stream: _Stream, rows: Rows) -> None:
+        with self._lock:
+            self._joining.append((stream, rows))
+            if self._running:
+                return
+            self._running = True
+        threading.Thread(target=self._run, name="charlm-generations", daemon=True).start()
+
+    @on_one_blas_thread
+    def _run(self) -> None:
+        """Step the batch until no stream is left: draw each stream's character, let finished and stopped
+        streams leave, let waiting ones join, and advance the rest by one character."""
+        streams: list[_Stream] = []
+        rows = Rows([], [], [], np.zeros((0, 0), np.float32))
+        told = 0.0  # when the readers were last woken
+        try:
+            while True:
+                self._go.wait()
+                with self._lock:  # who steps next: the batch as it is, then whoever joined meanwhile
+                    room = self.max_streams - len(streams)
+                    joining, self._joining = self._joining[:max(room, 0)], self._joining[max(room, 0):]
+                    if not streams and not joining:
+                        self._running, self.streaming = False, 0
+                        return
+                for stream, new_rows in joining:
+                    streams.append(stream)
+                    rows = rows.join(new_rows)
+                self.streaming = len(streams)
+                self.widest = max(self.widest, len(streams))
+                inputs = [self._draw(s) for s in streams]  # each from its own scores, with its own generator
+                going_on = [i for i, s in enumerate(streams) if s.left and not s.stopped]
+                for s in streams:
+                    if not s.left or s.stopped:
+                        s.tell(_DONE)
+                # wake the readers now and then, not at every character: thirty threads woken at every step
+                # would take the interpreter from the one doing the work
+                now = time.monotonic()
+                if now - told >= TELL_EVERY:
+                    told = now
+                    for s in streams:
+                        s.ready.set()
+                else:
+                    for s in joining:
+                        s[0].ready.set()  # a first character is shown at once
+                if len(going_on) < len(streams):
+                    streams, rows = [streams[i] for i in going_on], rows.take(going_on)
+                if not streams:
+                    continue
+                logits = self.sampler.advance(rows, np.array([inputs[i] for i in going_on]))
+                self.steps += 1
+                for s, scores in zip(streams, logits):
+                    s.logits = scores
+        except Exception as err:  # tell every reader, so that none waits for ever
+            log.exception("a batch of generations failed")
+            with self._lock:
+                waiting, self._joining, self._running = self._joining, [], False
+            for s in streams + [s for s, _ in waiting]:
+                s.tell(err)
+
+    @staticmethod
+    def _draw(stream: _Stream) -> int:
+        if stream.stopped:
+            return 0
+        x = pick_next(stream.logits, stream.top_n, stream.temperature, stream.rng)
+        stream.out.append(x)
+        stream.left -= 1
+        return x
