@@ -319,3 +319,20 @@ def test_the_shapes_follow_the_settings(server):
     assert "Many to many" in html and "in (16, 32) → out (512, 83)" in html  # training, one of the four patterns
     gru = c.predict("quick", "gru", 2, 64, 0.0, 8, 10, 0.01, 5.0, 50, 100, api_name="/shapes")
     assert "(80, 64)" in gru and "layer 1" in gru and gru.count("memory carried") == 1
+
+
+def test_a_class_generating_at_once_gets_each_its_own_text(server):
+    """Six visitors press Generate together: their generations share one batch (it has more than one stream at
+    once) and each visitor's text is exactly what the same settings write alone, here and in the library."""
+    app, url = server
+    visitors = [client(url) for _ in range(6)]
+    choices = [c.predict(api_name="/model_choices") for c in visitors]  # each, as a page does on opening
+    label = choices[0]["value"]
+    generations = app.ctx.models.generations(app.ctx.models.shipped()[label])
+    with generations.held():  # the six presses line up before the first step, whatever the machine's load
+        jobs = [c.submit(label, "The ", 300, 4, 1.0, seed, api_name="/generate") for seed, c in enumerate(visitors)]
+        wait_for(lambda: generations.waiting == 6, timeout=60, every=0.05)
+    texts = [job.result()[0] for job in jobs]
+    alone = [generations.sampler.generate("The ", 300, 4, 1.0, seed) for seed in range(6)]
+    assert texts == alone and len(set(texts)) == 6
+    assert generations.widest == 6
