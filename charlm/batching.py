@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .draw import check_settings, pick_next, prepare_prime
 from .errors import CharLMError
-from .sample import Rows, Sampler, check_settings, pick_next, prepare_prime
+from .sample import Rows, Sampler
 from .threads import on_one_blas_thread
 
 log = logging.getLogger(__name__)

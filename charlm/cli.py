@@ -21,10 +21,11 @@ from .checkpoint import Checkpoint, latest_checkpoint, load_checkpoint, save_che
 from .coach import RunFacts, clipping_fired, diagnose
 from .config import PRESETS, TrainConfig, preset
 from .corpora import REGISTRY, builtin_names, corpus_text, download, resolve_corpus_path
+from .draw import check_settings, prepare_prime
 from .errors import CharLMError
 from .evaluate import score_held_out
 from .history import best_checkpoint
-from .sample import Sampler, check_settings, prepare_prime
+from .sample import Sampler
 from .train import CheckpointEvent, EvalEvent, SampleEvent, StepEvent, train
 from .vocab import Corpus, load_text
 

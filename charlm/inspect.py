@@ -25,9 +25,10 @@ import torch.nn.functional as F
 
 from .cells import all_gates, simplest_first
 from .config import TrainConfig, preset
+from .draw import softmax
 from .errors import CharLMError
 from .model import CharRNN, ModelConfig, parameter_count
-from .sample import Sampler, softmax
+from .sample import Sampler
 from .threads import on_one_blas_thread
 
 

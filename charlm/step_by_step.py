@@ -18,8 +18,9 @@ import torch
 from .batches import check_corpus
 from .coach import clipping_fired
 from .config import TrainConfig
+from .draw import check_settings, pick_next, prepare_prime, softmax
 from .evaluate import cross_entropy
-from .sample import Sampler, check_settings, pick_next, prepare_prime, softmax
+from .sample import Sampler
 from .threads import on_one_blas_thread
 from .train import _Run
 from .vocab import Corpus

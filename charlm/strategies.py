@@ -23,8 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .draw import check_settings, pick_next, prepare_prime, softmax
 from .errors import CharLMError
-from .sample import Sampler, check_settings, pick_next, prepare_prime, softmax
+from .sample import Sampler
 from .threads import on_one_blas_thread
 
 
