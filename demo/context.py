@@ -74,6 +74,8 @@ class AppConfig:
                 except ValueError:
                     raise ValueError(f"{variable} must be a {'whole ' if kind is int else ''}number; "
                                      f"it is {env[variable]!r}.") from None
+                if kind in (int, float) and not values[name] >= 0:  # sizes, counts and times: none below zero
+                    raise ValueError(f"{variable} must be 0 or more; it is {env[variable]!r}.")
         return cls(**values)
 
     @property
