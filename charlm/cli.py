@@ -25,7 +25,7 @@ from .draw import check_settings, prepare_prime
 from .errors import CharLMError
 from .evaluate import score_held_out
 from .history import best_checkpoint
-from .sample import Sampler
+from .sample import PRECISIONS, Sampler
 from .train import CheckpointEvent, EvalEvent, SampleEvent, StepEvent, train
 from .vocab import Corpus, load_text
 
@@ -73,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--temperature", type=float, default=1.0, help="below 1: safer text; above 1: wilder")
     p.add_argument("--seed", type=int, default=None, help="same seed, same text")
     p.add_argument("--skip-unknown", action="store_true", help="drop prime characters the model never saw")
+    p.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                   help="int8: weights in a quarter of the bytes, faster, the text a little different")
     p.add_argument("--best", action="store_true",
                    help="with a run folder: its checkpoint at the lowest validation loss (default: its latest)")
 
@@ -187,7 +189,7 @@ def _chosen_checkpoint(args: argparse.Namespace) -> Checkpoint:
 
 def cmd_sample(args: argparse.Namespace) -> int:
     ckpt = _chosen_checkpoint(args)
-    sampler = Sampler(ckpt.model, ckpt.vocab)
+    sampler = Sampler(ckpt.model, ckpt.vocab, args.precision)
     check_settings(ckpt.vocab, args.top_n, args.temperature, args.length)
     prime = prepare_prime(ckpt.vocab, args.prime, "skip" if args.skip_unknown else "error")
     chars = sampler.stream(prime, args.length, args.top_n, args.temperature, args.seed)

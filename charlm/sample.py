@@ -21,18 +21,22 @@ from .cells import CELLS
 from .draw import check_settings, pick_next, prepare_prime, softmax
 from .errors import CharLMError
 from .model import CharRNN
-from .rows import rows_times
+from .rows import Int8Matrix, quantize, rows_times
 from .threads import on_one_blas_thread
 from .vocab import Vocab
+
+# fp32: the weights as trained (the default: the same text as ``nn.LSTM``); int8: a quarter of the bytes, one
+# scale per output unit, faster, and the text a little different (bench/bench_precision.py measures how much)
+PRECISIONS = ("fp32", "int8")
 
 
 @dataclass
 class _Layer:
-    w_in: np.ndarray  # (input, G·H): input weights, transposed so that a row vector multiplies them
-    w_hh: np.ndarray  # (H, G·H): recurrent weights, transposed
+    w_in: np.ndarray | Int8Matrix  # (input, G·H): input weights, transposed so that a row vector multiplies them
+    w_hh: np.ndarray | Int8Matrix  # (H, G·H): recurrent weights, transposed
     b_in: np.ndarray  # (G·H,)
     b_hh: np.ndarray  # (G·H,): zero except for the GRU, whose candidate gate needs it apart
-    w_cat: np.ndarray | None  # (input + H, G·H): both stacked, for one product with [input, h]
+    w_cat: np.ndarray | Int8Matrix | None  # (input + H, G·H): both stacked, for one product with [input, h]
 
 
 @dataclass
@@ -86,8 +90,12 @@ class Sampler:
     through ``rows_times``, so a row stepped with others gets exactly the bits it gets alone.
     """
 
-    def __init__(self, model: CharRNN, vocab: Vocab):
+    def __init__(self, model: CharRNN, vocab: Vocab, precision: str = "fp32"):
         cfg = model.config
+        if precision not in PRECISIONS:
+            raise CharLMError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}.",
+                              key="precision", choices=", ".join(PRECISIONS), value=precision)
+        self.precision = precision
         if cfg.vocab_size != len(vocab):
             raise CharLMError("The model and the vocabulary do not match in size.", key="model_vocab_mismatch")
         self.vocab, self.cell, self.H, self.L = vocab, cfg.cell, cfg.hidden_size, cfg.num_layers
@@ -112,6 +120,11 @@ class Sampler:
             self.input_table = first.w_in + first.b_in
         self.w_out = np.ascontiguousarray(sd["decoder.weight"].T)
         self.b_out = sd["decoder.bias"]
+        if precision == "int8":  # every matrix a product reads; the one-hot input table stays a lookup in fp32
+            for layer in self.layers:
+                layer.w_in, layer.w_hh = quantize(layer.w_in), quantize(layer.w_hh)
+                layer.w_cat = None if layer.w_cat is None else quantize(layer.w_cat)
+            self.w_out = quantize(self.w_out)
 
     @property
     def nbytes(self) -> int:

@@ -24,6 +24,7 @@ import torch
 from charlm import CharLMError, Corpus, rows
 from charlm.corpora import REGISTRY, default_corpus_name, is_available, load_builtin
 from charlm.memory import host_memory_bytes
+from charlm.sample import PRECISIONS
 from charlm.slots import JobSlots
 
 from . import figures, i18n
@@ -49,6 +50,7 @@ class AppConfig:
     heavy_concurrency: int = 4  # uploads / training starts / single-character steps handled at once
     generation_streams: int = 64  # generations per model stepped together in one batch (charlm/batching.py), and
     # so served at once; 0: each one alone, in the pool of heavy calls above (as before batching)
+    sampler_precision: str = "fp32"  # "int8": generate from int8 weights (faster; texts differ from fp32's a little)
     queue_size: int = 256  # requests waiting at once, for everyone (Gradio on ZeroGPU would default to 1)
     page_states: int = 1000  # pages whose state Gradio keeps at most (about 220 KB each here: its 10,000 are 2 GB)
     sampler_cache_mb: int = 1024  # loaded models kept for everyone, least recently used out first
@@ -76,6 +78,8 @@ class AppConfig:
                                      f"it is {env[variable]!r}.") from None
                 if kind in (int, float) and not values[name] >= 0:  # sizes, counts and times: none below zero
                     raise ValueError(f"{variable} must be 0 or more; it is {env[variable]!r}.")
+                if name == "sampler_precision" and values[name] not in PRECISIONS:
+                    raise ValueError(f"{variable} must be one of {', '.join(PRECISIONS)}; it is {env[variable]!r}.")
         return cls(**values)
 
     @property
@@ -92,7 +96,7 @@ ENVIRONMENT = {
     "CHARLM_JOB_MEMORY_MB": "job_memory_mb", "CHARLM_SESSION_DISK_MB": "session_disk_mb",
     "CHARLM_MAX_JOB_MINUTES": "max_job_minutes", "CHARLM_API_IDLE_MINUTES": "anonymous_ttl_minutes",
     "CHARLM_RUNNER": "runner", "CHARLM_CHUNK_SECONDS": "chunk_seconds", "CHARLM_QUEUE_SIZE": "queue_size",
-    "CHARLM_GENERATION_STREAMS": "generation_streams",
+    "CHARLM_GENERATION_STREAMS": "generation_streams", "CHARLM_SAMPLER_PRECISION": "sampler_precision",
 }
 
 
@@ -142,7 +146,7 @@ class Context:
         tune_allocator()  # process-wide too
         log.info("the sampler's products: %s", rows.warm_up())  # compiled now, not at a visitor's first click
         models = ModelCatalogue(config.assets_dir, cache_bytes=config.sampler_cache_mb << 20,
-                                streams=max(1, config.generation_streams))
+                                streams=max(1, config.generation_streams), precision=config.sampler_precision)
         store = SessionStore(Path(root), ttl_seconds=config.session_ttl_hours * 3600,
                              anonymous_ttl_seconds=config.anonymous_ttl_minutes * 60,
                              on_dispose=lambda visitor: models.forget(visitor.folder))

@@ -36,8 +36,10 @@ def _names(key: str, **params) -> dict[str, str]:
 
 
 class ModelCatalogue:
-    def __init__(self, assets_dir: Path, cache_bytes: int = 1 << 30, streams: int = MAX_STREAMS):
+    def __init__(self, assets_dir: Path, cache_bytes: int = 1 << 30, streams: int = MAX_STREAMS,
+                 precision: str = "fp32"):
         self.assets_dir, self.streams = assets_dir, streams  # streams: stepped together per model, at most
+        self.precision = precision  # the samplers' weights: "fp32" (as trained) or "int8" (charlm/sample.py)
         self.cache_bytes = cache_bytes  # loaded samplers are kept up to this many bytes, least recently used out
         # per loaded model: its sampler and the batch its generations are stepped in together
         self._loaded: OrderedDict[tuple[str, float], Generations] = OrderedDict()
@@ -63,7 +65,7 @@ class ModelCatalogue:
             loaded = self._loaded.get(key)
             if loaded is None:
                 ckpt = load_checkpoint(path)
-                loaded = Generations(Sampler(ckpt.model, ckpt.vocab), self.streams)
+                loaded = Generations(Sampler(ckpt.model, ckpt.vocab, self.precision), self.streams)
                 self._loaded[key] = loaded
                 while len(self._loaded) > 1 and self.cached_bytes() > self.cache_bytes:
                     self._loaded.popitem(last=False)

@@ -17,15 +17,16 @@ SETTINGS = [  # prime, length, top-N, temperature, seed: every stream its own
 ]
 
 
-@pytest.fixture(scope="module", params=["lstm", "gru"])
+@pytest.fixture(scope="module", params=[("lstm", "fp32"), ("gru", "fp32"), ("lstm", "int8")], ids=str)
 def sampler(request) -> Sampler:
+    cell, precision = request.param
     torch.manual_seed(0)
     vocab = Vocab.from_text(TEXT)
-    model = CharRNN(ModelConfig(len(vocab), request.param, 48, 2, 0.0))
+    model = CharRNN(ModelConfig(len(vocab), cell, 48, 2, 0.0))
     with torch.no_grad():
         for p in model.parameters():
             p.mul_(4.0)  # varied scores, so that different settings write different texts
-    return Sampler(model, vocab)
+    return Sampler(model, vocab, precision)
 
 
 def _read_all(gens: Generations, settings, stop_after: dict[int, int] | None = None) -> list[str]:

@@ -7,7 +7,7 @@ import torch
 from charlm import CharRNN, ModelConfig, Sampler, Vocab
 from charlm import rows as rows_module
 from charlm.cells import CELLS
-from charlm.rows import _rows_times_numpy, rows_times
+from charlm.rows import _int8_numpy, _rows_times_numpy, quantize, rows_times
 
 SHAPES = [(1024, 2048), (512, 83), (100, 400), (37, 129), (3, 5)]
 
@@ -69,8 +69,21 @@ def test_advancing_rows_together_matches_each_alone(cell, hidden, layers, embedd
 
 def test_without_numba_the_numpy_products_serve(monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "numba", None)  # import numba now fails
-    monkeypatch.setattr(rows_module, "_kernel", None)
+    monkeypatch.setattr(rows_module, "_kernels", {})
     assert rows_module.kernel_name() == "numpy"
     x, w = _matrices(37, 129)
     assert np.array_equal(rows_times(x, w, np.empty((len(x), 129), np.float32)),
                           _rows_times_numpy(x, w, np.empty((len(x), 129), np.float32)))
+
+
+@pytest.mark.parametrize("kernel", [rows_times, _int8_numpy], ids=["default", "numpy"])
+@pytest.mark.parametrize(("k", "n"), SHAPES)
+def test_int8_rows_are_exact_too_and_close_to_the_floats(kernel, k, n):
+    x, w = _matrices(k, n)
+    q = quantize(w)
+    alone = np.stack([kernel(x[m:m + 1], q, np.empty((1, n), np.float32))[0] for m in range(len(x))])
+    for count in (2, 4, 5, 33):
+        assert np.array_equal(kernel(x[:count], q, np.empty((count, n), np.float32)), alone[:count])
+    step = np.abs(w).max(axis=0) / 127  # each weight is off by at most half a step of its column
+    assert np.all(np.abs(q.q * q.scale - w) <= step / 2 + 1e-7)
+    np.testing.assert_allclose(alone, x @ (q.q * q.scale), rtol=1e-4, atol=1e-4)

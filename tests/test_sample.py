@@ -109,3 +109,20 @@ def test_bad_sampling_settings(trained, kwargs, message):
     args = {"prime": "Far", "length": 5, "top_n": 4, "temperature": 1.0} | kwargs
     with pytest.raises(CharLMError, match=message):
         Sampler(model, vocab).generate(**args)
+
+
+def test_int8_weights_keep_the_models_predictions(trained):
+    """The int8 sampler: a quarter of the weights' bytes; its next-character distributions stay within a small
+    KL divergence of fp32's, it mostly picks the same most likely character, and a seed still fixes its text."""
+    model, vocab = trained
+    fp32, int8 = Sampler(model, vocab), Sampler(model, vocab, "int8")
+    assert int8.precision == "int8" and int8.nbytes < fp32.nbytes / 2
+    kl, same = [], []
+    for end in range(5, len(TEXT), 97):
+        p, q = fp32.next_char_distribution(TEXT[:end][-200:]), int8.next_char_distribution(TEXT[:end][-200:])
+        kl.append(float(np.sum(p * np.log(p / q))))
+        same.append(p.argmax() == q.argmax())
+    assert np.mean(kl) < 0.01 and np.mean(same) > 0.9
+    assert int8.generate(TEXT[:4], 200, 4, 1.0, 3) == int8.generate(TEXT[:4], 200, 4, 1.0, 3)
+    with pytest.raises(CharLMError, match="precision"):
+        Sampler(model, vocab, "fp16")

@@ -24,3 +24,10 @@ def test_a_negative_or_nan_time_is_refused():
         AppConfig.from_env({"CHARLM_MAX_JOB_MINUTES": "-1"})
     with pytest.raises(ValueError, match="CHARLM_CHUNK_SECONDS must be 0 or more"):
         AppConfig.from_env({"CHARLM_CHUNK_SECONDS": "nan"})
+
+
+def test_the_sampler_precision_is_one_of_the_samplers():
+    assert AppConfig.from_env({"CHARLM_SAMPLER_PRECISION": "int8"}).sampler_precision == "int8"
+    assert AppConfig.from_env({}).sampler_precision == "fp32"
+    with pytest.raises(ValueError, match="CHARLM_SAMPLER_PRECISION must be one of fp32, int8"):
+        AppConfig.from_env({"CHARLM_SAMPLER_PRECISION": "fp16"})

@@ -448,6 +448,7 @@ ERRORS: dict[str, str] = {
     'prime_too_long': '起始文本有 {n:,} 个字符，上限是 {limit:,}。',
     'prime_unknown': '起始文本中有模型从未见过的字符：{chars}。请删掉它们。',
     'generation_failed': '生成失败了，请再试一次。',
+    'precision': '精度必须是 {choices} 之一，而不是 {value}。',
     'model_vocab_mismatch': '模型和字符表的大小不一致。',
     'invalid_settings': '训练设置无效：{problems}。',
     'setting_type': '训练设置 {name!r} 的类型不对。',
