@@ -48,8 +48,7 @@ class AppConfig:
     anonymous_ttl_minutes: float = 10.0  # API clients (no browser) are forgotten after this idle time
     max_job_minutes: float = 30.0  # a training on the page stops after this long (a class setting; 0: no limit)
     heavy_concurrency: int = 4  # uploads / training starts / single-character steps handled at once
-    generation_streams: int = 64  # generations per model stepped together in one batch (charlm/batching.py), and
-    # so served at once; 0: each one alone, in the pool of heavy calls above (as before batching)
+    generation_streams: int = 64  # generations per model stepped together (batching.py); 0: each alone, heavy pool
     sampler_precision: str = "fp32"  # "int8": generate from int8 weights (faster; texts differ from fp32's a little)
     queue_size: int = 256  # requests waiting at once, for everyone (Gradio on ZeroGPU would default to 1)
     page_states: int = 1000  # pages whose state Gradio keeps at most (about 220 KB each here: its 10,000 are 2 GB)
@@ -61,7 +60,6 @@ class AppConfig:
     chunk_seconds: float = 45.0  # one chunk's training time (ZeroGPU asks this much more for start-up and saving)
     assets_dir: Path = ROOT / "assets"
     sessions_root: Path | None = None
-
     space_id: str = ""  # the Hugging Face Space this runs as ("": not on a Space)
 
     @classmethod

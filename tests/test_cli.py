@@ -46,7 +46,7 @@ def test_sample_prints_prime_and_length_and_is_reproducible(trained_dir, capsys)
     assert main(args) == 0
     second = capsys.readouterr().out
     assert first == second and first.startswith("Once") and len(first) == 4 + 120 + 1
-    assert main(args + ["--precision", "int8"]) == 0  # int8 weights: a text of its own, as long
+    assert main([*args, "--precision", "int8"]) == 0  # int8 weights: a text of its own, as long
     assert len(capsys.readouterr().out) == len(first)
 
 
