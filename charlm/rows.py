@@ -33,81 +33,14 @@ def _rows_times_numpy(x: np.ndarray, w: np.ndarray, out: np.ndarray) -> np.ndarr
     return out
 
 
-def _rows_times_loops(x, w, out):  # pragma: no cover - compiled by numba (``_chosen``); run through rows_times
+def _rows_times_loops(x, w, scale, out):  # pragma: no cover - compiled by numba (``_chosen``); run through rows_times
     """``out = x @ w``, four rows at a time (each group one pass over the weights), every product added in
     k order (``t += a·w`` one term at a time: the same sequence of roundings for every row, whether it is
-    in a group of four or on its own; where a partial sum is kept between terms changes nothing)."""
-    M, K = x.shape
-    N = w.shape[1]
-    K4 = K - K % 4
-    for m0 in range(0, M - M % 4, 4):  # four streams share every weight loaded
-        o0, o1, o2, o3 = out[m0], out[m0 + 1], out[m0 + 2], out[m0 + 3]
-        for j in range(N):
-            o0[j] = 0.0
-            o1[j] = 0.0
-            o2[j] = 0.0
-            o3[j] = 0.0
-        for k in range(0, K4, 4):
-            a0, a1, a2, a3 = x[m0, k], x[m0, k + 1], x[m0, k + 2], x[m0, k + 3]
-            b0, b1, b2, b3 = x[m0 + 1, k], x[m0 + 1, k + 1], x[m0 + 1, k + 2], x[m0 + 1, k + 3]
-            c0, c1, c2, c3 = x[m0 + 2, k], x[m0 + 2, k + 1], x[m0 + 2, k + 2], x[m0 + 2, k + 3]
-            d0, d1, d2, d3 = x[m0 + 3, k], x[m0 + 3, k + 1], x[m0 + 3, k + 2], x[m0 + 3, k + 3]
-            w0, w1, w2, w3 = w[k], w[k + 1], w[k + 2], w[k + 3]
-            for j in range(N):
-                v0, v1, v2, v3 = w0[j], w1[j], w2[j], w3[j]
-                t = o0[j]
-                t += a0 * v0
-                t += a1 * v1
-                t += a2 * v2
-                t += a3 * v3
-                o0[j] = t
-                t = o1[j]
-                t += b0 * v0
-                t += b1 * v1
-                t += b2 * v2
-                t += b3 * v3
-                o1[j] = t
-                t = o2[j]
-                t += c0 * v0
-                t += c1 * v1
-                t += c2 * v2
-                t += c3 * v3
-                o2[j] = t
-                t = o3[j]
-                t += d0 * v0
-                t += d1 * v1
-                t += d2 * v2
-                t += d3 * v3
-                o3[j] = t
-        for k in range(K4, K):
-            for m in range(m0, m0 + 4):
-                a0, wk, o = x[m, k], w[k], out[m]
-                for j in range(N):
-                    o[j] += a0 * wk[j]
-    for m in range(M - M % 4, M):  # the rows left over, one at a time
-        o = out[m]
-        for j in range(N):
-            o[j] = 0.0
-        for k in range(0, K4, 4):
-            a0, a1, a2, a3 = x[m, k], x[m, k + 1], x[m, k + 2], x[m, k + 3]
-            w0, w1, w2, w3 = w[k], w[k + 1], w[k + 2], w[k + 3]
-            for j in range(N):
-                t = o[j]
-                t += a0 * w0[j]
-                t += a1 * w1[j]
-                t += a2 * w2[j]
-                t += a3 * w3[j]
-                o[j] = t
-        for k in range(K4, K):
-            a0, wk = x[m, k], w[k]
-            for j in range(N):
-                o[j] += a0 * wk[j]
-    return out
+    in a group of four or on its own; where a partial sum is kept between terms changes nothing).
 
-
-def _rows_times_int8_loops(x, w, scale, out):  # pragma: no cover - compiled by numba; run through rows_times
-    """The same loops over int8 weights (a quarter of the bytes to read), each converted to float32 as it is
-    used; each output column is then multiplied by its scale, after the sum, so rows stay exact."""
+    ``w`` in float32, or in int8 with ``scale`` (one per output column): each weight is converted to float32
+    as it is used (a no-op for float32), and each column multiplied by its scale after the sum, so rows stay
+    exact either way. numba compiles one version per kind, the scale's step dropped where it is None."""
     M, K = x.shape
     N = w.shape[1]
     K4 = K - K % 4
@@ -173,10 +106,11 @@ def _rows_times_int8_loops(x, w, scale, out):  # pragma: no cover - compiled by 
             a0, wk = x[m, k], w[k]
             for j in range(N):
                 o[j] += a0 * np.float32(wk[j])
-    for m in range(M):
-        o = out[m]
-        for j in range(N):
-            o[j] *= scale[j]
+    if scale is not None:
+        for m in range(M):
+            o = out[m]
+            for j in range(N):
+                o[j] *= scale[j]
     return out
 
 
@@ -221,9 +155,10 @@ def _chosen(kind: str = "fp32") -> Callable:
     with _lock:
         if kind not in _kernels:
             if kind == "fp32":
-                _kernels[kind] = _compile(_rows_times_loops, _TINY) or _rows_times_numpy
+                compiled = _compile((_TINY[0], _TINY[1], None, _TINY[2]))
+                _kernels[kind] = (lambda x, w, out: compiled(x, w, None, out)) if compiled else _rows_times_numpy
             else:
-                compiled = _compile(_rows_times_int8_loops, _TINY_INT8)
+                compiled = _compile(_TINY_INT8)
                 _kernels[kind] = (lambda x, w, out: compiled(x, w.q, w.scale, out)) if compiled else _int8_numpy
         return _kernels[kind]
 
@@ -233,7 +168,7 @@ _TINY_INT8 = (np.zeros((1, 4), np.float32), np.zeros((4, 4), np.int8), np.ones(4
               np.zeros((1, 4), np.float32))
 
 
-def _compile(loops: Callable, tiny: tuple) -> Callable | None:
+def _compile(tiny: tuple) -> Callable | None:
     try:
         from numba import njit
     except ImportError:  # a host without numba: the same code, row by row
@@ -243,7 +178,7 @@ def _compile(loops: Callable, tiny: tuple) -> Callable | None:
     options = {"nogil": True, "boundscheck": False, "fastmath": {"contract"}}
     for cache in (True, False):  # cached next to this file when it is writable (else numba's own folder)
         try:
-            kernel = njit(cache=cache, **options)(loops)
+            kernel = njit(cache=cache, **options)(_rows_times_loops)
             kernel(*tiny)
             return kernel
         except Exception:  # e.g. "cannot cache function": nowhere writable to cache in
