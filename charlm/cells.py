@@ -9,11 +9,14 @@ A cell type is everything the rest of charlm needs to know about it, in one ``Ce
 * ``gates``: what it records while it reads a text step by step (``inspect`` shows them);
 * ``prepare``/``step``: the NumPy step the sampler runs one character at a time (for one generation
   or several side by side, one row each: slice the units along the last axis, ``g[..., :H]``), and how
-  the PyTorch weights are rearranged for it once, when a sampler is built.
+  the PyTorch weights are rearranged for it once, when a sampler is built;
+* ``compiled``/``record`` (optional): the same step as one compiled loop per layer in ``kernels.py``,
+  which a busy server needs (``kernels.py`` says why), and what it records after that loop.
 
 To add a cell, write its NumPy ``step`` and append one ``Cell`` to ``CELLS``: the model, the
 sampler, the CLI's ``--cell`` and the app's choices all read this table. A test
-(``tests/test_cells.py``) checks every entry's sampler against its PyTorch layer.
+(``tests/test_cells.py``) checks every entry's sampler against its PyTorch layer, and a compiled
+loop, if it has one, against its NumPy step (``tests/test_kernels.py``).
 """
 
 from __future__ import annotations
@@ -58,22 +61,24 @@ def _lstm_prepare(weights: Weights, H: int) -> Weights:
 
 def _lstm_step(g: np.ndarray, _: None, h: np.ndarray, c: np.ndarray, H: int, record: list | None) -> None:
     """c = f·c + i·g; h = o·tanh(c), from the four gates' summed (halved) pre-activations ``g``: one row
-    per generation (the last axis holds the units), so the same step serves one stream or many."""
+    per generation (the last axis holds the units), so the same step serves one stream or many. ``g`` is
+    left holding the gates and the candidate, as ``kernels.lstm_layer`` leaves it."""
     np.tanh(g, out=g)
     sig = g[..., : 3 * H]
     sig *= 0.5
     sig += 0.5
-    cand = g[..., 3 * H:]
-    candidate = _kept(cand) if record is not None else None  # before the input gate scales it in place
-    cand *= g[..., :H]
     c *= g[..., H: 2 * H]
-    c += cand
+    c += g[..., :H] * g[..., 3 * H:]
     np.tanh(c, out=h)
     h *= g[..., 2 * H: 3 * H]
-    if record is not None:  # gates (i, f, o) after the sigmoid, the candidate, the cell and hidden state
-        record.append({"input": _kept(g[..., :H]), "forget": _kept(g[..., H:2 * H]),
-                       "output": _kept(g[..., 2 * H:3 * H]), "candidate": candidate, "cell": _kept(c),
-                       "hidden": _kept(h)})
+    if record is not None:
+        _lstm_record(g, h, c, H, record)
+
+
+def _lstm_record(g: np.ndarray, h: np.ndarray, c: np.ndarray, H: int, record: list) -> None:
+    """Gates (i, f, o) after the sigmoid, the candidate, the cell and hidden state, after a step."""
+    record.append({"input": _kept(g[..., :H]), "forget": _kept(g[..., H:2 * H]), "output": _kept(g[..., 2 * H:3 * H]),
+                   "candidate": _kept(g[..., 3 * H:]), "cell": _kept(c), "hidden": _kept(h)})
 
 
 def _lstm_init(rnn: nn.RNNBase, H: int, num_layers: int) -> None:
@@ -109,7 +114,11 @@ def _gru_kernel(x, state, weights, train):
 def _rnn_step(g: np.ndarray, _: None, h: np.ndarray, c: None, H: int, record: list | None) -> None:
     np.tanh(g, out=h)
     if record is not None:
-        record.append({"hidden": _kept(h)})
+        _rnn_record(g, h, c, H, record)
+
+
+def _rnn_record(g: np.ndarray, h: np.ndarray, c: None, H: int, record: list) -> None:
+    record.append({"hidden": _kept(h)})
 
 
 def _rnn_kernel(x, state, weights, train):
@@ -134,6 +143,10 @@ class Cell:
     mixes_candidate: bool = False  # it blends a new candidate memory (a tanh, -1 to 1) into its state, and records it
     prepare: Callable[[Weights, int], Weights] = _unchanged  # rearrange the weights once for ``step``
     init: Callable[[nn.RNNBase, int, int], None] | None = None  # after PyTorch's uniform initialisation
+    # the same step compiled, one call per layer for every row (the name of its loop in kernels.py; None: the
+    # NumPy step serves), and what it records after that call: (g, h, c, H, record) -> None
+    compiled: str | None = None
+    record: Callable | None = None
 
     @property
     def recorded(self) -> tuple[str, ...]:
@@ -145,11 +158,11 @@ class Cell:
 CELLS: dict[str, Cell] = {c.name: c for c in (
     Cell("lstm", nn.LSTM, _lstm_kernel, blocks=4, gates=("input", "forget", "output"), has_cell_state=True,
          fused_input=True, step=_lstm_step, colour="#2563eb", mixes_candidate=True, prepare=_lstm_prepare,
-         init=_lstm_init),
+         init=_lstm_init, compiled="lstm_layer", record=_lstm_record),
     Cell("gru", nn.GRU, _gru_kernel, blocks=3, gates=("reset", "update"), has_cell_state=False,
          fused_input=False, step=_gru_step, colour="#16a34a", mixes_candidate=True),
     Cell("rnn", nn.RNN, _rnn_kernel, blocks=1, gates=(), has_cell_state=False,
-         fused_input=True, step=_rnn_step, colour="#dc2626"),
+         fused_input=True, step=_rnn_step, colour="#dc2626", compiled="rnn_layer", record=_rnn_record),
 )}
 
 

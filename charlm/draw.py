@@ -14,6 +14,12 @@ from .errors import CharLMError
 from .vocab import Vocab
 
 MAX_PRIME_LENGTH = 100_000
+FEW = 32  # top-N up to this (and below the vocabulary) is drawn by plain float arithmetic (``drawn_by_rule``)
+
+
+def drawn_by_rule(top_n: int, vocab_size: int) -> bool:
+    """Whether ``pick_next`` draws by its few-choices rule, which ``kernels.draw_rows`` repeats bit for bit."""
+    return top_n < vocab_size and top_n <= FEW
 
 
 def check_settings(vocab: Vocab, top_n: int, temperature: float, length: int = 0) -> None:
@@ -67,7 +73,7 @@ def pick_next(logits: np.ndarray, top_n: int, temperature: float, rng: np.random
     and the uniform number drawn (for the Generate tab's one-character view).
     """
     V = len(logits)
-    if top_n >= V or top_n > 32:
+    if not drawn_by_rule(top_n, V):
         z = np.asarray(logits, dtype=np.float64) / temperature
         top = np.argsort(-z, kind="stable")[:top_n]
         weights = np.exp(z[top] - z[top[0]])
@@ -77,8 +83,8 @@ def pick_next(logits: np.ndarray, top_n: int, temperature: float, rng: np.random
             record.update(kept=top.tolist(), weights=weights.tolist(), uniform=drawn)
         u = drawn * cumulative[-1]
         return int(top[min(np.searchsorted(cumulative, u, side="right"), top_n - 1)])
-    top = np.argpartition(logits, V - top_n)[V - top_n:].tolist()
-    ranked = sorted(zip(logits[top].tolist(), top), key=lambda p: (-p[0], p[1]))
+    top = np.argsort(-np.asarray(logits), kind="stable")[:top_n].tolist()  # the best first; ties: the lower code
+    ranked = list(zip(logits[top].tolist(), top))
     best = ranked[0][0]
     weights = [math.exp((score - best) / temperature) for score, _ in ranked]
     drawn = rng.random()

@@ -21,7 +21,7 @@ from .cells import CELLS
 from .draw import check_settings, pick_next, prepare_prime, softmax
 from .errors import CharLMError
 from .model import CharRNN
-from .rows import Int8Matrix, quantize, rows_times
+from .rows import Int8Matrix, compiled, parts, quantize, rows_times
 from .threads import on_one_blas_thread
 from .vocab import Vocab
 
@@ -125,6 +125,11 @@ class Sampler:
                 layer.w_in, layer.w_hh = quantize(layer.w_in), quantize(layer.w_hh)
                 layer.w_cat = None if layer.w_cat is None else quantize(layer.w_cat)
             self.w_out = quantize(self.w_out)
+        # what the compiled whole-step loops take (kernels._advance), for a cell that has them and a one-hot input
+        weights = [parts(layer.w_hh if l == 0 else layer.w_cat) for l, layer in enumerate(self.layers)]
+        self._compiled_weights = None if not self.spec.compiled or self.input_table is None else (
+            tuple(w for w, _ in weights), tuple(scale for _, scale in weights),
+            (self.input_table, *[layer.b_in[None] for layer in self.layers[1:]]), *parts(self.w_out), self.b_out[None])
 
     @property
     def nbytes(self) -> int:
@@ -168,10 +173,61 @@ class Sampler:
         part += layer.b_in
         return part
 
+    def _loops(self, rows: Rows) -> tuple | None:
+        """The compiled loops and their first arguments for these rows (``kernels._advance``), or None where
+        they do not serve: a cell without a compiled layer, an embedding input, a host without numba."""
+        loops = compiled() if self._compiled_weights is not None else None
+        if loops is None:
+            return None
+        ws, scales, tables, w_out, s_out, b_out = self._compiled_weights
+        return loops, (loops.KINDS[self.spec.compiled], (rows.h[0], *rows.xh[1:]), ws, scales, tables, rows.gates,
+                       tuple(rows.c), w_out, s_out, b_out)
+
     def advance(self, rows: Rows, xs: np.ndarray, want_logits: bool = True,
                 record: list | None = None) -> np.ndarray | None:
         """Advance every row by its input character ``xs[m]``; return the next-character scores, one row
         each. With ``record``, append per layer what the cells did (one row: for ``inspect``)."""
+        found, ids = self._loops(rows), np.ascontiguousarray(xs, np.int64)
+        logits = np.empty((len(rows), len(self.b_out)), np.float32)
+        if found is None:
+            self._advance_numpy(rows, xs, record)
+            if not want_logits:
+                return None
+            rows_times(np.ascontiguousarray(rows.h[-1]), self.w_out, logits)
+            logits += self.b_out
+        elif record is None:  # the whole step in one compiled call
+            loops, args = found
+            loops.feed_steps(*args, ids[None], logits)
+        else:  # a layer at a time, to record each
+            loops, (kind, x, ws, scales, tables, g, cs, w_out, s_out, b_out) = found
+            same = np.zeros(len(rows), np.int64)
+            for l in range(self.L):
+                loops.layer(kind, x[max(l - 1, 0)], x[l], ws[l], scales[l], tables[l], same if l else ids, g, cs[l])
+                self.spec.record(g, rows.h[l], cs[l], self.H, record)
+            loops.affine(x[-1], w_out, s_out, b_out, same, logits)
+        return logits if want_logits else None
+
+    @property
+    def generates_rows(self) -> bool:
+        """Whether ``generate_rows`` serves here (a cell with compiled loops, a one-hot input, numba)."""
+        return self._compiled_weights is not None and compiled() is not None
+
+    def generate_rows(self, rows: Rows, logits: np.ndarray, top_n: np.ndarray, temperature: np.ndarray,
+                      uniform: np.ndarray) -> np.ndarray | None:
+        """Draw and feed ``len(uniform)`` characters for every row in one compiled call (``kernels.generate_steps``:
+        ``pick_next``'s rule, row m's uniform numbers ``uniform[:, m]`` from its own generator); ``logits``, the
+        rows' scores, is updated in place. Returns the characters, one row per step, or None where the compiled
+        loops do not serve (the caller then steps one character at a time)."""
+        found = self._loops(rows)
+        if found is None:
+            return None
+        loops, args = found
+        out = np.empty(uniform.shape, np.int64)
+        loops.generate_steps(*args, logits, top_n, temperature, uniform, out)
+        return out
+
+    def _advance_numpy(self, rows: Rows, xs: np.ndarray, record: list | None) -> None:
+        """The layers one NumPy call at a time (the GRU, and any host without numba)."""
         cell_step, H, h, c = self.spec.step, self.H, rows.h, rows.c
         for l, layer in enumerate(self.layers):
             if self.spec.fused_input:  # one product: [input, h] against the stacked weights
@@ -189,12 +245,6 @@ class Sampler:
                 recurrent = rows_times(np.ascontiguousarray(h[l]), layer.w_hh, np.empty_like(rows.gates))
                 recurrent += layer.b_hh
                 cell_step(self._from_below(rows, l, xs), recurrent, h[l], c[l], H, record)
-        if not want_logits:
-            return None
-        logits = rows_times(np.ascontiguousarray(h[-1]), self.w_out, np.empty((len(rows), len(self.b_out)),
-                                                                               np.float32))
-        logits += self.b_out
-        return logits
 
     def step(self, state: SamplerState, x: int, want_logits: bool = True,
              record: list | None = None) -> np.ndarray | None:
@@ -209,6 +259,12 @@ class Sampler:
     def feed(self, state: SamplerState, text: str) -> np.ndarray:
         """Run a (checked) prime through the network; return the scores after its last character."""
         ids = self.vocab.encode(text)
+        found = self._loops(self._as_rows(state))
+        if found is not None:  # the whole prime in one compiled call
+            loops, args = found
+            logits = np.empty((1, len(self.b_out)), np.float32)
+            loops.feed_steps(*args, np.ascontiguousarray(np.asarray(ids, np.int64).reshape(-1, 1)), logits)
+            return logits[0]
         for x in ids[:-1]:
             self.step(state, int(x), want_logits=False)
         return self.step(state, int(ids[-1]))

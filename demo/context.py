@@ -142,7 +142,7 @@ class Context:
         threads = config.torch_threads or max(1, (os.cpu_count() or 2) // max(1, config.max_jobs))
         torch.set_num_threads(threads)  # process-wide: here, once, never from a worker thread
         tune_allocator()  # process-wide too
-        log.info("the sampler's products: %s", rows.warm_up())  # compiled now, not at a visitor's first click
+        log.info("the sampler's loops: %s", rows.warm_up(config.sampler_precision))  # now, not at a first click
         models = ModelCatalogue(config.assets_dir, cache_bytes=config.sampler_cache_mb << 20,
                                 streams=max(1, config.generation_streams), precision=config.sampler_precision)
         store = SessionStore(Path(root), ttl_seconds=config.session_ttl_hours * 3600,

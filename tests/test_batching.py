@@ -14,6 +14,7 @@ TEXT = "the cat sat on the mat. a dog ran far away; the end!\n"
 SETTINGS = [  # prime, length, top-N, temperature, seed: every stream its own
     ("the ", 120, 4, 1.0, 1), ("a", 80, 1, 1.0, 2), ("dog ran", 150, 3, 0.7, 3), ("t", 1, 5, 2.0, 4),
     ("the mat", 60, 10, 1.3, 5), ("far", 140, 2, 0.5, None), ("on ", 100, 20, 1.0, 7), ("e", 90, 4, 1.0, 8),
+    ("the ", 70, len(set(TEXT)), 1.0, 11),  # every character kept: drawn by NumPy, not by the compiled rule
 ]
 
 
@@ -70,6 +71,7 @@ def test_every_stream_writes_what_it_writes_alone(sampler):
     together = _read_all(gens, _seeded(SETTINGS))
     assert together == _alone(sampler, SETTINGS)
     assert gens.widest == len(SETTINGS)  # they really were stepped together
+    assert (gens.runs > 0) == sampler.generates_rows  # and many steps at a time where the loops are compiled
     assert len(set(together)) == len(together)  # and the settings really differ
     assert [len(t) for t in together] == [s[1] for s in SETTINGS]
 

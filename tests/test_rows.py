@@ -68,12 +68,16 @@ def test_advancing_rows_together_matches_each_alone(cell, hidden, layers, embedd
 
 
 def test_without_numba_the_numpy_products_serve(monkeypatch):
-    monkeypatch.setitem(__import__("sys").modules, "numba", None)  # import numba now fails
+    for name in ("numba", "charlm.kernels"):
+        monkeypatch.setitem(__import__("sys").modules, name, None)  # importing them now fails
+    monkeypatch.delattr(__import__("charlm"), "kernels", raising=False)  # (``from . import`` looks here first)
     monkeypatch.setattr(rows_module, "_kernels", {})
-    assert rows_module.kernel_name() == "numpy"
+    assert rows_module.kernel_name() == "numpy" and rows_module.compiled() is None
     x, w = _matrices(37, 129)
     assert np.array_equal(rows_times(x, w, np.empty((len(x), 129), np.float32)),
                           _rows_times_numpy(x, w, np.empty((len(x), 129), np.float32)))
+    for cell in CELLS:  # every cell then steps through NumPy, still row-exact
+        test_advancing_rows_together_matches_each_alone(cell, 64, 2, 0)
 
 
 @pytest.mark.parametrize("kernel", [rows_times, _int8_numpy], ids=["default", "numpy"])

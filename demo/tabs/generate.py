@@ -119,8 +119,10 @@ def build(ctx: Context) -> None:
                 yield text, visitor.say("gen", "gen.stopped_after", lang, n=i + 1)
                 return
             if time.monotonic() - last > shown_every(together.streaming):
-                last = time.monotonic()
                 yield text, t("gen.progress", lang, i=i + 1, n=n_chars)
+                # counted from when the page took it: a busy server's round trip can outlast the interval, and
+                # counted from before, every character written meanwhile would be sent on its own round trip
+                last = time.monotonic()
         yield text, visitor.say("gen", "gen.done", lang, n=n_chars, seed=seed_value)
 
     def one_character(label, prime_text, top, temp, seed_value, request: gr.Request):
