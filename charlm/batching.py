@@ -199,7 +199,7 @@ class Generations:
         few-choices rule and with characters left after the call. Returns the steps taken (0: take one step
         the ordinary way). Why: the call runs without the interpreter's lock, which a busy server's other
         threads hold most of the time; a thread that lets it go and takes it back at every character waited
-        for it at every character (the soak measured 200 characters taking 15-60 s with thirty visitors)."""
+        for it at every character (``kernels.py`` has the figures)."""
         if scores is None or not self.sampler.generates_rows:
             return 0
         V = len(self.sampler.vocab)

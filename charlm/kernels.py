@@ -4,11 +4,12 @@ Why compiled, and why whole steps: a server steps every visitor's generation in 
 (``batching.py``), beside the page's own work and the trainings, all sharing one interpreter lock.
 NumPy lets go of that lock inside most calls and must win it back after each, and while other threads
 keep the interpreter busy each win can take its switch interval (5 ms). A step done as some thirty NumPy
-calls waited for the lock thirty times: in the soak (30 visitors, every kind of action) 200 characters took
-15-60 s that take 0.1 s alone, and measured in one process with two busy Python threads beside it, a batch
-of ten managed 25 steps a second. Here a step is one call (``feed_steps``), and a run of steps, each
-drawing every stream's next character and feeding it, is one call too (``generate_steps``): the stepping
-thread takes the lock once per run, and computes beside the interpreter meanwhile, on the other core.
+calls waited for the lock thirty times, and compiled a layer per call, still four: traced in the soak (30
+visitors, every kind of action), the batch managed 34 steps a second the first way and 45 the second; in one
+process with two busy Python threads beside it, a batch of ten managed 25 (about 450 with nothing beside it).
+Here a step is one call (``feed_steps``), and a run of steps, each drawing every stream's next character
+and feeding it, is one call too (``generate_steps``): the stepping thread takes the lock once per run, and
+computes beside the interpreter meanwhile, on the other core.
 
 Every loop treats each row (one generation) the same way whatever the other rows are, so a row's
 result is the same bits alone or in a batch of thirty.

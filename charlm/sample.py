@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from .cells import CELLS
-from .draw import check_settings, pick_next, prepare_prime, softmax
+from .draw import check_settings, drawn_by_rule, pick_next, prepare_prime, softmax
 from .errors import CharLMError
 from .model import CharRNN
 from .rows import Int8Matrix, compiled, parts, quantize, rows_times
@@ -28,6 +28,7 @@ from .vocab import Vocab
 # fp32: the weights as trained (the default: the same text as ``nn.LSTM``); int8: a quarter of the bytes, one
 # scale per output unit, faster, and the text a little different (bench/bench_precision.py measures how much)
 PRECISIONS = ("fp32", "int8")
+RUN = 32  # characters per compiled call when one generation runs alone (``stream``)
 
 
 @dataclass
@@ -285,8 +286,18 @@ class Sampler:
         rng = np.random.default_rng(seed)
         state = self.new_state()
         logits = self.feed(state, prime)
-        chars, step = self.vocab.chars, self.step
-        for i in range(length):
+        chars, step, done = self.vocab.chars, self.step, 0
+        if self.generates_rows and drawn_by_rule(top_n, len(self.vocab)):  # runs of steps, each one call
+            rows, scores = self._as_rows(state), logits[None].copy()
+            settings = np.array([top_n]), np.array([temperature], np.float64)
+            while length - done > 1:
+                run = min(RUN, length - done - 1)
+                uniform = np.array([[rng.random()] for _ in range(run)])  # one at a time, as pick_next draws
+                for x in self.generate_rows(rows, scores, *settings, uniform)[:, 0].tolist():
+                    yield chars[x]
+                done += run
+            logits = scores[0]
+        for i in range(done, length):
             x = pick_next(logits, top_n, temperature, rng)
             yield chars[x]
             if i + 1 < length:
