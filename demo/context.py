@@ -21,7 +21,7 @@ from pathlib import Path
 import gradio as gr
 import torch
 
-from charlm import CharLMError, Corpus, rows
+from charlm import CharLMError, Corpus, batching, rows
 from charlm.corpora import REGISTRY, default_corpus_name, is_available, load_builtin
 from charlm.memory import host_memory_bytes
 from charlm.sample import PRECISIONS
@@ -48,7 +48,7 @@ class AppConfig:
     anonymous_ttl_minutes: float = 10.0  # API clients (no browser) are forgotten after this idle time
     max_job_minutes: float = 30.0  # a training on the page stops after this long (a class setting; 0: no limit)
     heavy_concurrency: int = 4  # uploads / training starts / single-character steps handled at once
-    generation_streams: int = 64  # generations per model stepped together (batching.py); 0: each alone, heavy pool
+    generation_streams: int = batching.MAX_STREAMS  # generations per model stepped together; 0: each alone, heavy pool
     sampler_precision: str = "fp32"  # "int8": generate from int8 weights (faster; texts differ from fp32's a little)
     queue_size: int = 256  # requests waiting at once, for everyone (Gradio on ZeroGPU would default to 1)
     page_states: int = 1000  # pages whose state Gradio keeps at most (about 220 KB each here: its 10,000 are 2 GB)

@@ -177,3 +177,26 @@ def test_the_unrolled_network_opens_on_the_chosen_character_and_steps_on(browser
     page.wait_for_function(f"(document.querySelector('#cell-view .cl-title') || {{}}).textContent"
                            f"?.includes('position {chosen + 1}')", timeout=30_000)
     context.close()
+
+
+def test_a_late_arrival_example_never_replaces_the_visitors_own_text(browser, tmp_path, monkeypatch):
+    """A first visitor's page can take seconds to open (the model loads, the example is written): the example
+    must not land on top of a text the visitor has generated meanwhile."""
+    import time
+
+    from demo.tabs import generate
+
+    def slow_example(label, sampler):
+        time.sleep(4)
+        return "THE EXAMPLE"
+
+    monkeypatch.setattr(generate, "demo_text", slow_example)
+    with running_app(tmp_path) as (_app, address):
+        context, page = opened(browser, address, "phone", "?tab=generate&length=30&seed=5")
+        page.locator("#generate-btn").click()  # before the example has arrived
+        status, text = page.locator("#gen-status"), page.locator("#gen-text textarea")
+        status.get_by_text("Done: 30 characters").wait_for(timeout=60_000)
+        time.sleep(6)  # the example's handler has returned by now
+        assert "Done: 30 characters" in status.inner_text()
+        assert text.input_value().startswith("Far") and "THE EXAMPLE" not in text.input_value()
+        context.close()

@@ -157,7 +157,11 @@ def build(ctx: Context) -> None:
             return gr.skip(), gr.skip()
         visitor = ctx.visitor(request)
         sampler = ctx.models.sampler_for(label, visitor)
-        return demo_text(label, sampler), visitor.say("gen", "gen.example", lang, seed=DEMO_SEED)
+        example = demo_text(label, sampler)
+        # late (a first visitor's page can take seconds to open): the visitor's own text is there, and stays
+        if visitor.generation or visitor.char_steps is not None:
+            return gr.skip(), gr.skip()
+        return example, visitor.say("gen", "gen.example", lang, seed=DEMO_SEED)
 
     def status_in_language(request: gr.Request):
         return ctx.visitor(request).said_again("gen", ctx.lang(request))
