@@ -292,11 +292,9 @@ def warm_up(int8: bool = False, layers: tuple[int, ...] = (1, 2)) -> None:
             ws = tuple(np.zeros((H if l == 0 else 2 * H, 4 * H), dtype) for l in range(L))
             tables = tuple(np.zeros((V if l == 0 else 1, 4 * H), f32) for l in range(L))
             g, cs = np.zeros((M, 4 * H), f32), tuple(np.zeros((M, H), f32) for _ in range(L))
-            w_out, b_out = np.zeros((H, V), dtype), np.zeros((1, V), f32)
             s_out = None if scale is None else np.ones(V, f32)
-            args = (LSTM, xs, ws, (scale,) * L, tables, g, cs, w_out, s_out, b_out)
+            args = (LSTM, xs, ws, (scale,) * L, tables, g, cs, np.zeros((H, V), dtype), s_out, np.zeros((1, V), f32))
             feed_steps(*args, np.zeros((1, M), np.int64), np.zeros((M, V), f32))
             generate_steps(*args, np.zeros((M, V), f32), np.ones(M, np.int64), np.ones(M), np.zeros((1, M)),
                            np.zeros((1, M), np.int64))
         layer(LSTM, xs[0], xs[0], ws[0], scale, tables[0], ids, g, cs[0])  # what ``inspect`` calls, a layer at a time
-        affine(xs[-1], w_out, s_out, b_out, ids, np.zeros((M, V), f32))

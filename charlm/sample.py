@@ -22,6 +22,7 @@ from .draw import check_settings, drawn_by_rule, pick_next, prepare_prime, softm
 from .errors import CharLMError
 from .model import CharRNN
 from .rows import Int8Matrix, compiled, parts, quantize, rows_times
+from .states import Rows, SamplerState, rows_from
 from .threads import on_one_blas_thread
 from .vocab import Vocab
 
@@ -38,49 +39,6 @@ class _Layer:
     b_in: np.ndarray  # (G·H,)
     b_hh: np.ndarray  # (G·H,): zero except for the GRU, whose candidate gate needs it apart
     w_cat: np.ndarray | Int8Matrix | None  # (input + H, G·H): both stacked, for one product with [input, h]
-
-
-@dataclass
-class SamplerState:
-    """One generation's memory: per layer the hidden state h (and the LSTM's cell c)."""
-
-    h: list[np.ndarray]
-    c: list[np.ndarray]
-    xh: list[np.ndarray | None]  # layers ≥ 1: [input, h] side by side (h[l] is a view of its second half)
-    gates: np.ndarray  # scratch space for one layer's gate pre-activations
-    as_rows: Rows | None = None  # the same memory seen as one row of ``Rows`` (made at the first step)
-
-
-@dataclass
-class Rows:
-    """Several generations' memories side by side, one row each (the same fields as ``SamplerState``, with a
-    leading axis): what ``Sampler.advance`` steps together. A ``SamplerState`` is stepped as a one-row view."""
-
-    h: list[np.ndarray]  # (M, H) per layer; layers ≥ 1: views into xh
-    c: list[np.ndarray]
-    xh: list[np.ndarray | None]  # (M, 2H) per layer ≥ 1
-    gates: np.ndarray  # (M, G·H)
-
-    def __len__(self) -> int:
-        return self.gates.shape[0]
-
-    def take(self, rows: list[int]) -> Rows:
-        """These rows only, in this order (copies: the others' memory is dropped)."""
-        return _rows_from(self.h[0][rows], [c[rows] for c in self.c], [None if a is None else a[rows] for a in self.xh],
-                          self.gates[rows])
-
-    def join(self, other: Rows) -> Rows:
-        """These rows, then ``other``'s."""
-        if not len(self):
-            return other
-        return _rows_from(np.concatenate([self.h[0], other.h[0]]), [np.concatenate(p) for p in zip(self.c, other.c)],
-                          [None if a is None else np.concatenate([a, b]) for a, b in zip(self.xh, other.xh)],
-                          np.concatenate([self.gates, other.gates]))
-
-
-def _rows_from(h0: np.ndarray, c: list[np.ndarray], xh: list[np.ndarray | None], gates: np.ndarray) -> Rows:
-    H = h0.shape[-1]
-    return Rows([h0] + [a[..., H:] for a in xh[1:]], c, xh, gates)
 
 
 class Sampler:
@@ -151,7 +109,7 @@ class Sampler:
     def rows_of(self, states: list[SamplerState]) -> Rows:
         """Copies of these generations' memories, one row each, to be stepped together."""
         xh = [None] + [np.stack([s.xh[l] for s in states]) for l in range(1, self.L)]
-        return _rows_from(np.stack([s.h[0] for s in states]), [np.stack([s.c[l] for s in states])
+        return rows_from(np.stack([s.h[0] for s in states]), [np.stack([s.c[l] for s in states])
                                                                for l in range(self.L)], xh,
                           np.zeros((len(states), self.layers[0].w_hh.shape[1]), np.float32))
 
@@ -160,7 +118,7 @@ class Sampler:
         """A one-row view of a single memory: stepping it changes the state itself."""
         if state.as_rows is None:
             xh = [None if a is None else a[None] for a in state.xh]
-            state.as_rows = _rows_from(state.h[0][None], [c[None] for c in state.c], xh, state.gates[None])
+            state.as_rows = rows_from(state.h[0][None], [c[None] for c in state.c], xh, state.gates[None])
         return state.as_rows
 
     def _from_below(self, rows: Rows, l: int, xs: np.ndarray) -> np.ndarray:
