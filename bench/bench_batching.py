@@ -9,7 +9,8 @@ pretrained 2×512 model (each with its own seed). Two ways to serve them, interl
 * one by one: ``Sampler.stream`` for each visitor in turn (what four workers and a queue amount to on a
   machine with two cores: everyone's characters wait for the ones before);
 * together: ``Generations`` (``charlm/batching.py``), every visitor a reader thread, all lined up and then
-  stepped in one batch.
+  stepped in one batch, cut into parts stepped side by side on this machine's cores;
+* together, on one core: the same batch stepped by its one thread (``cores=1``), as before the parts.
 
 With ``--busy N``, N threads keep the interpreter busy meanwhile (plain Python loops: what a server's page
 handling and drawing do beside the generations), and a third way is timed: together, but one character per
@@ -124,9 +125,10 @@ def main() -> None:
     args = parser.parse_args()
     ckpt = load_checkpoint(ROOT / "assets" / "anna-2x512.safetensors")
     sampler = Sampler(ckpt.model, ckpt.vocab)
-    gens, stepwise = Generations(sampler), OneStepPerCall(sampler)
+    gens, one_core, stepwise = Generations(sampler), Generations(sampler, cores=1), OneStepPerCall(sampler)
     "".join(gens.stream("The ", 20, 4, 1.0, 0))  # compile the kernel before timing
-    print(f"# {machine()}; products by {kernel_name()}; load average {os.getloadavg()[0]:.2f} at the start")
+    print(f"# {machine()}; {gens.cores} cores for a batch's parts; products by {kernel_name()}; "
+          f"load average {os.getloadavg()[0]:.2f} at the start")
     alone = min(one_by_one(sampler, 1, args.chars)[0] for _ in range(3))
     print(f"# one visitor alone: {args.chars} characters in {alone * 1000:.0f} ms ({args.chars / alone:,.0f} chars/s)")
     if args.busy:
@@ -135,7 +137,8 @@ def main() -> None:
           "last one done / one alone | ÷ one by one (chars/s) | same texts | busy loops/s |")
     print("|---:|---|---:|---:|---|---:|---:|---|---:|")
     ways = {"one by one": lambda k: one_by_one(sampler, k, args.chars),
-            "together": lambda k: together(gens, k, args.chars)}
+            "together": lambda k: together(gens, k, args.chars),
+            "together, on one core": lambda k: together(one_core, k, args.chars)}
     if args.busy:
         ways["together, a step per call"] = lambda k: together(stepwise, k, args.chars)
     for k in args.streams:

@@ -15,12 +15,16 @@ model, each its own seed), nothing else running; once with the app as it is (gen
 ``charlm/batching.py``) and once served one by one (``CHARLM_GENERATION_STREAMS=0``: each generation alone
 in the pool of four heavy workers), alternating round by round. Prints the first character's wait from the
 moment they pressed (p50/p95), when the last one was done (also against one visitor alone), and the
-characters per second of all of them together, with the ratio of the two ways (median per round).
+characters per second of all of them together, with the ratio of the two ways (median per round), and the
+CPU time the server and the visitors spent. These visitors speak the page's own protocol from one asyncio
+loop (``bench/queue_client.py``), since a class's browsers do not share the server's cores: as 30
+``gradio_client`` threads they took more CPU than the server did.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import statistics
 import sys
@@ -28,11 +32,13 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
 from gradio_client import Client
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from bench.common import CORPORA, start_app  # noqa: E402
+from bench.queue_client import call, endpoints, new_session  # noqa: E402
 
 FORM = ["quick", "lstm", 1, 128, 0.0, 32, 64, 4e-3, 5.0, 50, 100_000]
 
@@ -132,41 +138,45 @@ def run(visitors: int, port: int, deadline_s: float) -> None:
         server.wait(30)
 
 
-def burst(url: str, visitors: int, chars: int) -> tuple[list[float], float]:
-    """K visitors press Generate at once: (first-character waits, seconds until the last one is done)."""
-    clients = [Client(url, verbose=False) for _ in range(visitors)]
-    choices = [c.predict(api_name="/model_choices") for c in clients]  # each visitor, as the page does on opening
-    label = choices[0]["value"]
-    firsts, done, errors = [0.0] * visitors, [0.0] * visitors, []
-    ready = threading.Barrier(visitors + 1)
-    t0 = [0.0]
+def server_cpu_s(pid: int) -> float:
+    """CPU-seconds the server has used so far (user + system), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-    def visitor(i: int) -> None:
-        ready.wait()
-        job = clients[i].submit(label, "The ", chars, 4, 1.0, i, api_name="/generate")
-        for out in job:
-            if not firsts[i] and len(out[0]) > len("The "):
-                firsts[i] = time.perf_counter() - t0[0]
-        text = job.result()[0]
-        done[i] = time.perf_counter() - t0[0]
-        if len(text) != len("The ") + chars:
-            errors.append(job.result()[1])
 
-    threads = [threading.Thread(target=visitor, args=(i,)) for i in range(visitors)]
-    for t in threads:
-        t.start()
-    t0[0] = time.perf_counter()
-    ready.wait()
-    for t in threads:
-        t.join(600)
-    if errors:
-        print("   errors:", errors[:3])
-    return firsts, max(done)
+async def _burst(url: str, visitors: int, chars: int, server_pid: int) -> tuple[list[float], float, float, float]:
+    async with httpx.AsyncClient(timeout=600, limits=httpx.Limits(max_connections=4 * visitors + 8)) as http:
+        prefix, fns = await endpoints(http, url)
+        sessions = [new_session() for _ in range(visitors)]
+        # each visitor's page asks for the models on opening
+        choices = await asyncio.gather(*(call(http, url, prefix, fns["model_choices"], [], s) for s in sessions))
+        label = choices[0][0]["value"]
+        firsts, done = [0.0] * visitors, [0.0] * visitors
+        t0, mine, theirs = time.perf_counter(), time.process_time(), server_cpu_s(server_pid)
+
+        async def visitor(i: int) -> None:
+            def shown(outputs: list) -> None:
+                if not firsts[i] and len(outputs[0]) > len("The "):
+                    firsts[i] = time.perf_counter() - t0
+
+            out = await call(http, url, prefix, fns["generate"], [label, "The ", chars, 4, 1.0, i], sessions[i], shown)
+            if len(out[0]) != len("The ") + chars:
+                raise RuntimeError(f"visitor {i} got {len(out[0])} characters: {out[1]}")
+            done[i] = time.perf_counter() - t0
+
+        await asyncio.gather(*(visitor(i) for i in range(visitors)))
+        return firsts, max(done), server_cpu_s(server_pid) - theirs, time.process_time() - mine
+
+
+def burst(url: str, visitors: int, chars: int, server_pid: int) -> tuple[list[float], float, float, float]:
+    """K visitors press Generate at once: (first-character waits, seconds until the last one is done, the
+    server's CPU-seconds, the visitors' CPU-seconds)."""
+    return asyncio.run(_burst(url, visitors, chars, server_pid))
 
 
 def run_bursts(sizes: list[int], chars: int, rounds: int, port: int) -> None:
     ways = {"together": "64", "one by one": "0"}  # CHARLM_GENERATION_STREAMS
-    results: dict[tuple[int, str], list[tuple[list[float], float]]] = {}
+    results: dict[tuple[int, str], list[tuple[list[float], float, float, float]]] = {}
     alone: list[float] = []
     for r in range(rounds):
         for way in (ways if r % 2 == 0 else dict(reversed(ways.items()))):
@@ -174,28 +184,30 @@ def run_bursts(sizes: list[int], chars: int, rounds: int, port: int) -> None:
                    "CHARLM_GENERATION_STREAMS": ways[way]}
             server, url = start_app(port, env)
             try:
-                burst(url, 1, chars)  # the model loaded and the kernel compiled before timing
+                burst(url, 1, chars, server.pid)  # the model loaded and the kernel compiled before timing
                 if way == "together":
-                    alone.append(burst(url, 1, chars)[1])
+                    alone.append(burst(url, 1, chars, server.pid)[1])
                 for k in sizes:
-                    results.setdefault((k, way), []).append(burst(url, k, chars))
+                    results.setdefault((k, way), []).append(burst(url, k, chars, server.pid))
             finally:
                 server.terminate()
                 server.wait(30)
     one = statistics.median(alone)
     print(f"# one visitor alone: {chars} characters in {one * 1000:.0f} ms; load average {os.getloadavg()[0]:.2f}")
     print("| visitors | served | first character p50 / p95 | last one done | ÷ one alone | chars/s, all | "
-          "together ÷ one by one |")
-    print("|---:|---|---|---:|---:|---:|---:|")
+          "together ÷ one by one | server CPU ms per 100 chars | visitors' CPU-s |")
+    print("|---:|---|---|---:|---:|---:|---:|---:|---:|")
     for k in sizes:
         ratio = statistics.median(b[1] / a[1] for a, b in zip(results[(k, "together")], results[(k, "one by one")]))
         for way in ways:
             runs = results[(k, way)]
             firsts = [f for r in runs for f in r[0]]
             last = statistics.median(r[1] for r in runs)
+            server_ms = statistics.median(r[2] for r in runs) * 1000 / (k * chars / 100)
             print(f"| {k} | {way} | {percentile(firsts, 0.5) * 1000:,.0f} / {percentile(firsts, 0.95) * 1000:,.0f} ms "
                   f"| {last:.1f} s | {last / one:.1f}× | {k * chars / last:,.0f} | "
-                  f"{f'{ratio:.2f}×' if way == 'together' else ''} |", flush=True)
+                  f"{f'{ratio:.2f}×' if way == 'together' else ''} | {server_ms:.1f} | "
+                  f"{statistics.median(r[3] for r in runs):.2f} |", flush=True)
 
 
 def main() -> None:

@@ -9,7 +9,9 @@ next boundary. This is the "continuous batching" of language-model servers, for 
 
 While no one joins or leaves, the batch is stepped many characters per call (``_run_ahead``): the call
 runs without the interpreter's lock, which a busy server's other threads would otherwise make it wait
-for at every character (``kernels.py`` says how much that cost).
+for at every character (``kernels.py`` says how much that cost). A batch of eight or more is cut into
+parts, one per core, stepped side by side: one thread stepping thirty streams kept one of a server's two
+cores busy while the other waited (``bench/load.py``).
 
 Each stream keeps its own prime, top-N, temperature, seed and length, and writes *exactly* the text
 ``Sampler.stream`` writes alone with the same settings: its random draws come from its own generator,
@@ -21,9 +23,11 @@ from __future__ import annotations
 import collections
 import contextlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,6 +43,7 @@ MAX_STREAMS = 64  # streams stepped at once per model; more wait for a place at 
 TELL_EVERY = 0.02  # seconds: readers are woken at most this often (and at once for a first or last character)
 RUN_FOR = 0.02  # seconds: about how long one compiled call steps the batch for (see ``_run_ahead``)
 MAX_RUN = 64  # steps per compiled call at most
+PART = 4  # rows per part at least, when a run of steps is cut into parts for several cores (``_cut``)
 _DONE = object()  # what a stream receives after its last character
 
 
@@ -62,8 +67,9 @@ class _Stream:
 class Generations:
     """Every generation of one ``Sampler`` in flight, stepped together by one thread while there are any."""
 
-    def __init__(self, sampler: Sampler, max_streams: int = MAX_STREAMS):
+    def __init__(self, sampler: Sampler, max_streams: int = MAX_STREAMS, cores: int | None = None):
         self.sampler, self.max_streams = sampler, max_streams
+        self.cores = cores or usable_cores()  # parts of a run of steps computed at once, at most
         self._lock = threading.Lock()
         self._joining: list[tuple[_Stream, Rows]] = []
         self._running = False  # a thread is stepping the batch
@@ -71,6 +77,7 @@ class Generations:
         self._go.set()
         self.steps = 0  # batch steps taken (for tests and benchmarks)
         self.runs = 0  # compiled calls that took several of those steps at once (``_run_ahead``)
+        self.split_runs = 0  # those runs cut into parts stepped side by side
         self.widest = 0  # the most streams stepped at once
         self.streaming = 0  # streams in the batch now (a server shows progress less often when many share it)
 
@@ -211,8 +218,20 @@ class Generations:
         # one uniform number per character, as pick_next draws them (one at a time: NumPy lets go of the lock to
         # fill an array of them, and the point here is to take it as little as possible)
         uniform = np.array([[s.rng.random() for s in streams] for _ in range(steps)])
-        drawn = self.sampler.generate_rows(rows, scores, np.array([s.top_n for s in streams]),
-                                           np.array([s.temperature for s in streams], np.float64), uniform)
+        top_n = np.array([s.top_n for s in streams])
+        temperature = np.array([s.temperature for s in streams], np.float64)
+        parts = _cut(len(streams), self.cores)
+        if len(parts) == 1:
+            drawn = self.sampler.generate_rows(rows, scores, top_n, temperature, uniform)
+        else:  # each part its own rows, in place: a row's characters do not depend on who shares its part
+            def run(part: tuple[int, int]) -> np.ndarray:
+                a, b = part
+                return self.sampler.generate_rows(rows.part(a, b), scores[a:b], top_n[a:b], temperature[a:b],
+                                                  np.ascontiguousarray(uniform[:, a:b]))
+
+            others = [_helpers(self.cores).submit(run, part) for part in parts[1:]]
+            drawn = np.concatenate([run(parts[0])] + [f.result() for f in others], axis=1)
+            self.split_runs += 1
         for s, chars, row in zip(streams, drawn.T.tolist(), scores):
             s.out.extend(chars)
             s.left -= steps
@@ -245,3 +264,32 @@ class Generations:
             s.out.append(drawn[i])
             s.left -= 1
         return drawn
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (a container's share, where the OS says so)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def _cut(rows: int, cores: int) -> list[tuple[int, int]]:
+    """(start, stop) of each part: as many as there are cores, each of at least ``PART`` rows, in multiples of
+    four but for the last (the product serves four rows per pass over the weights)."""
+    parts = max(1, min(cores, rows // PART))
+    size = -(-rows // parts // 4) * 4 if parts > 1 else rows
+    return [(a, min(a + size, rows)) for a in range(0, rows, size)]
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _helpers(cores: int) -> ThreadPoolExecutor:
+    """The threads that step the other parts (the stepping thread steps the first); shared by every model."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max(1, cores - 1), thread_name_prefix="charlm-generations-part")
+        return _pool

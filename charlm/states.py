@@ -39,6 +39,12 @@ class Rows:
         return rows_from(self.h[0][rows], [c[rows] for c in self.c], [None if a is None else a[rows] for a in self.xh],
                           self.gates[rows])
 
+    def part(self, start: int, stop: int) -> Rows:
+        """Rows ``start`` to ``stop``, sharing this memory (views): stepping the part steps these rows here, so
+        that parts of one batch can be stepped side by side on several cores."""
+        return Rows([h[start:stop] for h in self.h], [c[start:stop] for c in self.c],
+                    [None if a is None else a[start:stop] for a in self.xh], self.gates[start:stop])
+
     def join(self, other: Rows) -> Rows:
         """These rows, then ``other``'s."""
         if not len(self):

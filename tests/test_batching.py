@@ -76,6 +76,16 @@ def test_every_stream_writes_what_it_writes_alone(sampler):
     assert [len(t) for t in together] == [s[1] for s in SETTINGS]
 
 
+def test_a_batch_cut_into_parts_for_several_cores_writes_what_each_writes_alone(sampler):
+    """Sixteen streams on four cores: four parts side by side, cut again as streams of different lengths leave."""
+    settings = [(prime, 40 + 13 * i, 1 + i % 6, 0.6 + 0.1 * (i % 7), 100 + i)
+                for i, prime in enumerate(["the ", "a", "dog", "t", "mat", "far", "on ", "e"] * 2)]
+    gens = Generations(sampler, cores=4)
+    assert _read_all(gens, settings) == _alone(sampler, settings)
+    assert gens.widest == 16
+    assert (gens.split_runs > 0) == sampler.generates_rows  # the parts really were stepped side by side
+
+
 def test_a_full_batch_makes_the_rest_wait_and_changes_nothing(sampler):
     gens = Generations(sampler, max_streams=3)
     assert _read_all(gens, _seeded(SETTINGS)) == _alone(sampler, SETTINGS)
