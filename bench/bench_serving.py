@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from bench.common import CORPORA, machine, start_app  # noqa: E402
 from bench.load import FORM, percentile  # noqa: E402
+from bench.queue_client import Visitor  # noqa: E402
 from charlm import Corpus, Sampler  # noqa: E402
 from charlm.checkpoint import load_checkpoint  # noqa: E402
 from charlm.config import preset  # noqa: E402
@@ -99,10 +100,10 @@ def through_app(rounds: int, chars: int, port: int) -> None:
         trainers = [Client(url, verbose=False) for _ in range(2)]
         for c in trainers:
             c.predict("anna-karenina", None, 0.1, api_name="/load_corpus")
-        visitor = Client(url, verbose=False)
-        visitor.predict("anna-karenina", None, 0.1, api_name="/load_corpus")
-        model = next(v for v, _ in visitor.predict(api_name="/model_choices")["choices"] if "2x512" in v)
-        visitor.predict(model, "The ", 20, 4, 1.0, 0, api_name="/generate")  # the model loads once, before timing
+        visitor = Visitor(url)  # timed: speaks the page's protocol, no client-side polling in the figures
+        visitor("load_corpus", "anna-karenina", None, 0.1)
+        model = next(v for v, _ in visitor("model_choices")[0]["choices"] if "2x512" in v)
+        visitor("generate", model, "The ", 20, 4, 1.0, 0)  # the model loads once, before timing
         running = 0
         first, whole, preview = [], [], []
         for r in range(rounds):
@@ -117,21 +118,23 @@ def through_app(rounds: int, chars: int, port: int) -> None:
                     trainers[running].predict(api_name="/stop_training")
                 time.sleep(2.0 if cond else 0.5)
                 for seed in range(3):
-                    t = time.perf_counter()
-                    job = visitor.submit(model, "The ", chars, 4, 1.0, seed, api_name="/generate")
-                    seen = None
-                    for _ in job:
-                        seen = seen or time.perf_counter() - t
-                    text = job.result()[0]
+                    t, seen = time.perf_counter(), []
+
+                    def shown(_, t=t, seen=seen) -> None:
+                        if not seen:
+                            seen.append(time.perf_counter() - t)
+
+                    text = visitor("generate", model, "The ", chars, 4, 1.0, seed, on_update=shown)[0]
                     assert len(text) >= chars, text[:200]
                     whole[r].setdefault(cond, []).append(time.perf_counter() - t)
-                    first[r].setdefault(cond, []).append(seen or whole[r][cond][-1])
+                    first[r].setdefault(cond, []).append(seen[0] if seen else whole[r][cond][-1])
                     t = time.perf_counter()
-                    visitor.predict(10 + seed, 50, seed, 0, False, api_name="/preview_batch")
+                    visitor("preview_batch", 10 + seed, 50, seed, 0, False)
                     preview[r].setdefault(cond, []).append(time.perf_counter() - t)
         while running:
             running -= 1
             trainers[running].predict(api_name="/stop_training")
+        visitor.close()
         report(f"### Through the app: /generate {chars} characters (2×512) and /preview_batch",
                {"/generate first character": first, "/generate whole": whole, "/preview_batch": preview})
     finally:

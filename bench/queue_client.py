@@ -9,6 +9,8 @@ server-sent events, outputs sent as diffs) from one asyncio loop: under 1 CPU-se
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import uuid
 from collections.abc import Callable
@@ -51,8 +53,9 @@ async def call(http: httpx.AsyncClient, url: str, prefix: str, fn_index: int, da
         "data": data, "fn_index": fn_index, "session_hash": session, "event_data": None, "trigger_id": None})
     joined.raise_for_status()
     event_id, outputs, buffer = joined.json()["event_id"], None, b""
-    async with http.stream("GET", url + prefix + "queue/data", params={"session_hash": session}) as stream:
-        async for chunk in stream.aiter_bytes():
+    async with (http.stream("GET", url + prefix + "queue/data", params={"session_hash": session}) as stream,
+                contextlib.aclosing(stream.aiter_bytes()) as chunks):
+        async for chunk in chunks:
             buffer += chunk
             while b"\n\n" in buffer:
                 line, buffer = buffer.split(b"\n\n", 1)
@@ -71,3 +74,23 @@ async def call(http: httpx.AsyncClient, url: str, prefix: str, fn_index: int, da
                         raise RuntimeError(f"the server refused the call: {message.get('output')}")
                     return message["output"]["data"]
     raise RuntimeError("the stream closed before the event completed")
+
+
+class Visitor:
+    """One visitor's session for plain (not async) code, such as a benchmark's loop: ``visitor("generate",
+    *inputs)`` sends the event as the page does and returns its outputs. Timings taken around it are the
+    server's and the network's, not a client's polling (``gradio_client`` looks for news every 50 ms)."""
+
+    def __init__(self, url: str):
+        self.url, self.session = url, new_session()
+        self._loop = asyncio.new_event_loop()
+        self._http = httpx.AsyncClient(timeout=600)
+        self.prefix, self.fns = self._loop.run_until_complete(endpoints(self._http, url))
+
+    def __call__(self, api_name: str, *inputs: Any, on_update: Callable[[list], None] | None = None) -> list:
+        return self._loop.run_until_complete(
+            call(self._http, self.url, self.prefix, self.fns[api_name], list(inputs), self.session, on_update))
+
+    def close(self) -> None:
+        self._loop.run_until_complete(self._http.aclose())
+        self._loop.close()

@@ -143,6 +143,11 @@ class TrainingJob:
     def finished(self) -> bool:
         return self._snap.state in FINISHED_STATES
 
+    @property
+    def stopping(self) -> bool:
+        """Stop was asked and the job has not ended yet: it finishes its step and saves a checkpoint first."""
+        return self._stop.is_set() and not self.finished
+
     def snapshot(self) -> JobSnapshot:
         place, starts_in = self.slots.place(self) if self._snap.state == "waiting" and self.slots else (0, None)
         with self._lock:

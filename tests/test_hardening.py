@@ -208,6 +208,33 @@ def test_four_starts_at_once_from_one_visitor_start_one_training(server, visitor
     assert app.slots.running == 0  # the one training, stopped
 
 
+def test_start_right_after_stop_waits_for_the_stopped_run_to_save(server, visitor, monkeypatch):
+    """Stop, then Start at once: the stopped run is still saving its checkpoint (made slow here); Start waits
+    for it and starts, rather than telling the visitor to stop the training they have just stopped."""
+    import demo.tabs.train as train_tab
+
+    class SlowToSave(train_tab.TrainingJob):
+        def _on_event(self, event):
+            if self._stop.is_set():
+                time.sleep(1.0)  # the last checkpoint takes its time
+            super()._on_event(event)
+
+    app, _ = server
+    monkeypatch.setattr(train_tab, "TrainingJob", SlowToSave)
+    form = [*FORM[:-1], 100_000]
+    assert "Training started" in visitor.predict(*form, api_name="/start_training")[0]
+    deadline = time.time() + 60
+    while "step" not in visitor.predict(api_name="/training_status")[0].lower():
+        assert time.time() < deadline
+        time.sleep(0.2)
+    visitor.predict(api_name="/stop_training")
+    assert "Training started" in visitor.predict(*form, api_name="/start_training")[0]
+    visitor.predict(api_name="/stop_training")
+    while app.slots.running and time.time() < deadline:
+        time.sleep(0.2)
+    assert app.slots.running == 0
+
+
 def test_resume_on_another_text_says_why_instead_of_resumed(visitor, tmp_path):
     trained_model(visitor)
     other = tmp_path / "digits.txt"

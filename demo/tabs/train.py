@@ -24,6 +24,7 @@ from .corpus import corpus_title
 
 ID, TITLE = "train", "tab.train"
 FIRST_ROW = 5  # the form's first fields (the model) in one row, the rest (batches, optimiser, length) below
+STOP_WAIT = 30  # seconds a Start waits for the visitor's stopped run to save its checkpoint and end
 
 
 def build(ctx: Context) -> None:
@@ -59,6 +60,7 @@ def build(ctx: Context) -> None:
                                   device=ctx.runner.device)
         check_training_memory(config, len(corpus.vocab), ctx.config.job_memory_bytes)
         with visitor.starting:
+            finish_stopping(visitor)
             if visitor.job is not None and not visitor.job.finished:
                 raise AppError("err.already_training")
             visitor.make_room(run_disk_bytes(config, len(corpus.vocab)), ctx.config.session_disk_mb << 20)
@@ -76,6 +78,7 @@ def build(ctx: Context) -> None:
     def resume_training(request: gr.Request, preset_name: str, *values):
         visitor = ctx.visitor(request)
         with visitor.starting:
+            finish_stopping(visitor)
             if visitor.job is not None and not visitor.job.finished:
                 raise AppError("err.still_training")
             latest = list_checkpoints(visitor.run_dir)
@@ -94,6 +97,12 @@ def build(ctx: Context) -> None:
         resumed = ("train.resumed", dict(step=ckpt.progress.step))
         yield in_line(visitor, job, resumed, ctx.lang(request)), gr.Timer(active=True)
         yield from follow(job)
+
+    def finish_stopping(visitor: Visitor) -> None:
+        """Stop, then Start at once: the stopped run is saving its last checkpoint; wait for it (seconds), as
+        the visitor expects, rather than tell them to stop a training they have just stopped."""
+        if visitor.job is not None and visitor.job.stopping:
+            visitor.job.wait(STOP_WAIT)
 
     def in_line(visitor: Visitor, job: TrainingJob, started: tuple[str, dict], lang: str) -> str:
         """What Start says: started, or (every slot taken) the place in line and that it will start by itself."""
