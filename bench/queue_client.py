@@ -88,9 +88,13 @@ class Visitor:
         self.prefix, self.fns = self._loop.run_until_complete(endpoints(self._http, url))
 
     def __call__(self, api_name: str, *inputs: Any, on_update: Callable[[list], None] | None = None) -> list:
-        return self._loop.run_until_complete(
-            call(self._http, self.url, self.prefix, self.fns[api_name], list(inputs), self.session, on_update))
+        try:
+            return self._loop.run_until_complete(
+                call(self._http, self.url, self.prefix, self.fns[api_name], list(inputs), self.session, on_update))
+        finally:
+            self._loop.run_until_complete(asyncio.sleep(0))  # the finished stream's generators close here
 
     def close(self) -> None:
         self._loop.run_until_complete(self._http.aclose())
+        self._loop.run_until_complete(self._loop.shutdown_asyncgens())
         self._loop.close()

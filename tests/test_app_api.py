@@ -1,5 +1,6 @@
 """The app driven through its API with gradio_client, as a program (or a second visitor) would."""
 
+import itertools
 import re
 import time
 from pathlib import Path
@@ -101,6 +102,28 @@ def test_corpus_batches_training_and_generation(server, story_file):
     assert one == two and one.startswith("The old") and len(one) == 157 and "Done" in done
     note, probs, _ = c.predict(label, "The ol", 1.0, 4, api_name="/next_char")
     assert "top 4" in note and probs.get("value", probs)["data"]
+
+
+def test_the_benchmarks_visitor_speaks_the_pages_protocol(server):
+    """``bench/queue_client.py``, which the load figures rest on: the same text as gradio_client's for a seed,
+    streamed in growing updates, and a refusal raised, not taken for an answer."""
+    from bench.queue_client import Visitor
+
+    _app, url = server
+    visitor = Visitor(url)
+    try:
+        label = visitor("model_choices")[0]["value"]
+        updates = []
+        text, status = visitor("generate", label, "Far", 300, 4, 1.0, 5, on_update=lambda out: updates.append(out[0]))
+        other = client(url)
+        other.predict(api_name="/model_choices")  # as its page would on opening
+        assert text == other.predict(label, "Far", 300, 4, 1.0, 5, api_name="/generate")[0]
+        assert "Done" in status and len(updates) >= 2 and updates[-1] == text
+        assert all(b.startswith(a) for a, b in itertools.pairwise(updates)) and len(updates[0]) < len(text)
+        with pytest.raises(RuntimeError, match="refused"):
+            visitor("generate", label, "Far", 300, 4, -1.0, 5)  # a negative temperature
+    finally:
+        visitor.close()
 
 
 @pytest.mark.parametrize("content, message", [
