@@ -51,7 +51,7 @@ def main() -> None:
         tr = trace(lstm, passage)
         acts = tr.layers[1]["cell"]
         return (feature_correlations(acts, text_features(passage)), views.coloured_text(passage, acts[:, 0]),
-                figures.picture(figures.saturation_figure(gate_saturation(tr), "en")))
+                figures.picture(figures.saturation_figure, gate_saturation(tr), "en"))
 
     def guesses():
         return views.guesses_html(passage, next_char_guesses(lstm, passage))

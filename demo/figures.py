@@ -1,8 +1,9 @@
 """The page's figures, drawn with matplotlib (every number comes from ``charlm``).
 
 Figures are bare ``Figure`` objects, never pyplot: pyplot keeps global state and is not safe in
-the several threads that serve a class at once. Labels are in the visitor's language when a font
-can draw it (``figure_lang``); each cell type has one colour in every figure (``charlm.cells``).
+the several threads that serve a class at once. Every figure is built and drawn in one thread of its own
+(``picture``). Labels are in the visitor's language when a font can draw it (``figure_lang``); each cell
+type has one colour in every figure (``charlm.cells``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import io
 import os
 import tempfile
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import gradio as gr
@@ -123,15 +126,34 @@ def png_bytes(fig: Figure, dpi: int = 120) -> bytes:
     return out.getvalue()
 
 
-def picture(fig: Figure | None, dpi: int = 120) -> str | None:
+# matplotlib keeps each thread's own copy of every font it draws with (its font cache is keyed on the thread,
+# up to 64 copies), and the Chinese font costs about 4 MB a copy: twenty of a server's worker threads drawing a
+# loss curve in both languages left 82 MB behind (measured; emptying that cache gave back 61 MB). So every figure
+# is built (its layout measures text) and drawn here, in one thread: one copy of each font for the server's life.
+_drawer = ThreadPoolExecutor(1, thread_name_prefix="charlm-figures")
+
+
+def drawn(build: Callable[..., Figure | None], *args, dpi: int = 120, **kwargs) -> bytes | None:
+    """``build(*args, **kwargs)``'s figure as PNG bytes, built and drawn in the figures' own thread (None: no
+    figure)."""
+    def draw() -> bytes | None:
+        fig = build(*args, **kwargs)
+        return None if fig is None else png_bytes(fig, dpi)
+
+    return _drawer.submit(draw).result()
+
+
+def picture(build: Callable[..., Figure | None], *args, dpi: int = 120, **kwargs) -> str | None:
     """A figure as a PNG file for ``figure_box``: a picture the visitor can enlarge to the full screen and
-    save (Gradio's matplotlib plot can do neither). Drawn at ``dpi`` so that it stays sharp enlarged."""
-    return None if fig is None else stored(png_bytes(fig, dpi))
+    save (Gradio's matplotlib plot can do neither). Drawn at ``dpi`` so that it stays sharp enlarged.
+    ``build(*args, **kwargs)`` makes the figure, in the figures' own thread (``drawn``)."""
+    png = drawn(build, *args, dpi=dpi, **kwargs)
+    return None if png is None else stored(png)
 
 
 @functools.lru_cache(maxsize=8)
 def _empty_loss_png(lang: str) -> bytes:
-    return png_bytes(loss_figure(JobSnapshot("pending"), lang))
+    return drawn(loss_figure, JobSnapshot("pending"), lang)
 
 
 def empty_loss_picture(lang: str) -> str:

@@ -483,3 +483,36 @@ def test_a_figure_is_written_once_under_its_contents_name_and_swept_when_unused(
     assert figures.sweep_pictures(older_than_seconds=600) == 1
     assert Path(first).exists() and not Path(other).exists()
     assert figures.empty_loss_picture("zh-CN") == other and Path(other).exists()  # drawn again when asked again
+
+
+def test_figures_asked_for_by_many_threads_are_drawn_in_one(tmp_path, monkeypatch):
+    """matplotlib keeps a copy of each font per drawing thread (about 4 MB for the Chinese one): a server's
+    worker threads each drawing figures left tens of MB behind. Every figure is drawn in one thread instead."""
+    from matplotlib import font_manager
+
+    from charlm.jobs import JobSnapshot
+    from demo import figures
+
+    monkeypatch.setattr(figures, "_pictures", [])
+    figures.keep_pictures_in(tmp_path / "pictures")
+    snap = JobSnapshot("running", train_loss=[(i, 4.0 - i / 100) for i in range(200)])
+    drawers, fonts_before = set(), font_manager._get_font.cache_info().currsize
+
+    def loss_figure(*args, **kwargs):
+        drawers.add(threading.get_ident())
+        return figures.loss_figure(*args, **kwargs)
+
+    results, ready = [], threading.Barrier(12)
+
+    def visitor(i):
+        ready.wait()  # all alive at once: twelve different threads asking
+        results.append(figures.picture(loss_figure, snap, ("en", "zh-CN")[i % 2]))
+
+    threads = [threading.Thread(target=visitor, args=(i,)) for i in range(12)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert len(results) == 12 and all(Image.open(r).format == "PNG" for r in results)
+    assert len(drawers) == 1 and threading.get_ident() not in drawers
+    assert font_manager._get_font.cache_info().currsize - fonts_before <= 3  # one thread's fonts, not twelve's

@@ -58,7 +58,7 @@ def build(ctx: Context) -> None:
         corpus = ctx.corpus(ctx.visitor(request))
         lang = ctx.lang(request)
         curves = gradient_curves(len(corpus.vocab), corpus.data)
-        return t("grad.note", lang), figures.picture(figures.gradient_figure(curves, lang))
+        return t("grad.note", lang), figures.picture(figures.gradient_figure, curves, lang)
 
     def run_compare(steps, request: gr.Request):
         """Each cell, several seeds, the same steps and about the same parameters; validation curves as they come,
@@ -93,7 +93,7 @@ def build(ctx: Context) -> None:
                     return
                 runs.setdefault(cell, []).append(snap.val_loss)
                 seconds.setdefault(cell, []).append(snap.elapsed)
-            yield gr.skip(), figures.picture(figures.compare_figure(runs, lang))
+            yield gr.skip(), figures.picture(figures.compare_figure, runs, lang)
         summary = t("punct.comma", lang).join(
             t("cmp.cell", lang, cell=c.upper(), mean=float(np.mean([r[-1][1] for r in rs])),
               spread=float(np.ptp([r[-1][1] for r in rs])) / 2, seconds=float(np.mean(seconds[c])))
@@ -108,7 +108,7 @@ def build(ctx: Context) -> None:
             results.append(result)
             yield (t("recall.progress", lang, done=len(results), total=total, cell=result.cell.upper(),
                      gap=result.gap, accuracy=result.accuracy, seconds=result.seconds),
-                   figures.picture(figures.recall_figure(results, lang)))
+                   figures.picture(figures.recall_figure, results, lang))
         longest_gap = max(r.gap for r in results)
         at_longest = ", ".join(f"{r.cell.upper()} {r.accuracy:.0%}" for r in results if r.gap == longest_gap)
         yield t("recall.final", lang, gap=longest_gap, summary=at_longest), gr.skip()

@@ -98,7 +98,7 @@ def build(ctx: Context) -> None:
         lines = [f"- **{t('feature.' + name, lang, default=name)}**{colon}"
                  + comma.join(t("cells.unit_r", lang, unit=i, r=r) for i, r in cells) for name, cells in found.items()]
         sat = gate_saturation(tr)
-        gates = figures.picture(figures.saturation_figure(sat, lang)) if any(sat) else None
+        gates = figures.picture(figures.saturation_figure, sat, lang) if any(sat) else None
         note = (t("cells.note", lang, layer=layer_index, unit=unit_index, what=t(f"cells.show_{key}", lang),
                   seconds=time.perf_counter() - start)
                 + ("" if key == what else t("cells.no_cell_state", lang)))

@@ -162,7 +162,7 @@ def build(ctx: Context) -> None:
         key = (id(visitor.job), snap.step, len(snap.val_loss), lang)
         job = visitor.job
         figure = gr.skip() if key == visitor.plotted else figures.picture(
-            figures.loss_figure(snap, lang, frequencies=job.facts.unigram_entropy))
+            figures.loss_figure, snap, lang, frequencies=job.facts.unigram_entropy)
         visitor.plotted = key
         files = visitor.offer(snap.checkpoints[-3:])  # links: pruning cannot pull a file from under Gradio's copy
         message = gr.skip()
