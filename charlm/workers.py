@@ -31,26 +31,27 @@ def run_in_training_thread(work: Callable[[], None], niceness: int = 0) -> None:
     """Run ``work`` in a kept training thread of that priority (a new one only when none is idle)."""
     with _lock:
         waiting = _queues.setdefault(niceness, queue.SimpleQueue())
+        waiting.put(work)  # an idle thread takes it, or the new one; never a thread's arguments, kept for its life
         if _idle.get(niceness, 0):
             _idle[niceness] -= 1
-            waiting.put(work)  # one of the idle threads takes it
         else:
-            threading.Thread(target=_serve, args=(niceness, waiting, work), name=f"charlm-training-{niceness}",
+            threading.Thread(target=_serve, args=(niceness, waiting), name=f"charlm-training-{niceness}",
                              daemon=True).start()
 
 
-def _serve(niceness: int, waiting: queue.SimpleQueue, work: Callable[[], None]) -> None:
+def _serve(niceness: int, waiting: queue.SimpleQueue) -> None:
     if niceness:
         with contextlib.suppress(AttributeError, OSError):  # Linux: lower this thread's priority only
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
     while True:
+        work = waiting.get()
         try:
             work()  # a job catches its own errors (TrainingJob._outcome); anything else must not end the thread
         except Exception:
             log.exception("a training thread's work failed")
+        work = None  # waiting for the next job, the thread must not keep the last one (its model, its data) alive
         with _lock:
             _idle[niceness] = _idle.get(niceness, 0) + 1
-        work = waiting.get()
 
 
 def training_threads() -> int:

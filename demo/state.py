@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import logging
 import os
 import secrets
@@ -197,9 +198,11 @@ class SessionStore:
             gone = [(k, self._visitors.pop(k)) for k in stale]
         for key, visitor in gone:
             self._dispose(visitor, key)
+        forgot = bool(gone)
+        gone = visitor = None  # nothing here holds them now, so the collection below frees what they held
         if self.on_sweep is not None:
             self.on_sweep()
-        if gone:
+        if forgot:
             _return_freed_memory()
 
     def start_sweeper(self, every: float = 30.0) -> threading.Event:
@@ -249,7 +252,10 @@ def tune_allocator() -> None:
 
 
 def _return_freed_memory() -> None:
-    """Hand the memory of forgotten visitors back to the system. glibc keeps freed heap for reuse, so
-    without this a server's footprint stays at its class's peak long after the class has left."""
+    """Hand the memory of forgotten visitors back to the system. What they held in reference cycles (a job and
+    its callbacks, a model's modules) is freed only by a full collection, which Python runs rarely; and glibc
+    keeps freed heap for reuse, so without both a server's footprint stays at its class's peak long after the
+    class has left."""
+    gc.collect()
     with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
         ctypes.CDLL("libc.so.6").malloc_trim(0)

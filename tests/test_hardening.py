@@ -184,6 +184,31 @@ def test_session_folders_are_random_and_expire(tmp_path):
     assert len(store) == 0 and not a.folder.exists() and not b.folder.exists()
 
 
+def test_what_an_expired_visitor_held_in_reference_cycles_is_freed_by_the_sweep(tmp_path):
+    """A job and its callbacks, a model's modules: cycles that only a full collection frees, which Python runs
+    rarely. The sweep collects before handing memory back, or a class's leftovers stay resident."""
+    import gc
+    import weakref
+
+    class Held:
+        pass
+
+    store = SessionStore(tmp_path / "s", ttl_seconds=0.1)
+    visitor = store.get("gone")
+    visitor.browser = True
+    held = Held()
+    held.itself = held  # a cycle: reference counting alone never frees it
+    visitor.corpus, alive = held, weakref.ref(held)
+    del held, visitor
+    gc.disable()  # only the sweep's own collection may free it
+    try:
+        time.sleep(0.2)
+        store.sweep()
+        assert len(store) == 0 and alive() is None
+    finally:
+        gc.enable()
+
+
 def test_four_starts_at_once_from_one_visitor_start_one_training(server, visitor, monkeypatch):
     """Check-then-start was a race: widen its window, and only one of four simultaneous Starts may win."""
     import demo.tabs.train as train_tab

@@ -128,6 +128,23 @@ def test_trainings_reuse_their_threads(tmp_path):
     assert names[-1] == "charlm-training-0"
 
 
+def test_a_kept_thread_does_not_keep_its_last_job_alive(tmp_path):
+    """A kept thread waiting for work held its last job (model, optimiser, data) until the next one came, and
+    the first one for its whole life (a thread keeps its arguments): after a class, two trainings' worth stayed."""
+    import gc
+    import weakref
+
+    corpus = Corpus.from_text(TEXT, val_fraction=0.1)
+    jobs = [TrainingJob(corpus, preset("tiny", max_steps=3, save_every=0, eval_every=0), tmp_path / f"r{i}",
+                        niceness=6) for i in range(2)]
+    for job in jobs:
+        assert job.start().wait(60) and job.snapshot().state == "done"
+    gone = [weakref.ref(job) for job in jobs]
+    del jobs, job
+    gc.collect()
+    assert [ref() for ref in gone] == [None, None]
+
+
 def test_a_finished_job_reports_its_figure_over_every_held_out_character(tmp_path):
     corpus = Corpus.from_text(TEXT, val_fraction=0.1)
     job = TrainingJob(corpus, preset("tiny", max_steps=10, epochs=5, save_every=0), tmp_path).start()
