@@ -98,3 +98,19 @@ class Visitor:
         self._loop.run_until_complete(self._http.aclose())
         self._loop.run_until_complete(self._loop.shutdown_asyncgens())
         self._loop.close()
+
+
+class PageClient:
+    """``gradio_client.Client.predict`` over a ``Visitor``, for scripts written against gradio_client that should
+    cost the server what a page costs it: no description of the API fetched on arriving, no file in an answer
+    downloaded (a page shows a checkpoint's link; gradio_client fetches every file of every answer). No uploads."""
+
+    def __init__(self, url: str):
+        self.visitor = Visitor(url)
+
+    def predict(self, *inputs: Any, api_name: str) -> Any:
+        outputs = self.visitor(api_name.lstrip("/"), *inputs)
+        return outputs[0] if len(outputs) == 1 else tuple(outputs)
+
+    def close(self) -> None:
+        self.visitor.close()

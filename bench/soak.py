@@ -2,6 +2,7 @@
 bounded in visitors and time, stops by itself.
 
     python bench/soak.py [--visitors 30] [--minutes 10] [--idle-minutes 1] [--memory-limit-gb 4] [--rounds 1]
+                         [--actions train,...] [--client gradio|page]
 
 Starts ``app.py`` in a subprocess (API clients forgotten after ``--idle-minutes``), in a memory cgroup of
 ``--memory-limit-gb`` where this user may create one (as root, or with a delegated cgroup), so the kernel
@@ -32,9 +33,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from bench.common import CORPORA, memory_cgroup, start_app  # noqa: E402
 from bench.load import percentile  # noqa: E402
+from bench.queue_client import PageClient  # noqa: E402
 from charlm.files import folder_bytes  # noqa: E402
 
 ACTIONS = ("load", "upload_text", "preview", "train", "generate", "upload_ckpt", "leave")
+UPLOADS = ("upload_text", "upload_ckpt")  # what only gradio_client visitors can do here (``--client``)
 TRAIN = ["quick", "lstm", 1, 64, 0.0, 16, 32, 4e-3, 5.0, 50, 300]
 TEXT = "It was a bright cold day in April, and the clocks were striking thirteen. " * 60
 
@@ -95,12 +98,18 @@ def main() -> None:
     parser.add_argument("--memory-limit-gb", type=float, default=4)
     parser.add_argument("--rounds", type=int, default=1,
                         help="classes one after another, each followed by its sessions' expiry: what each leaves")
-    parser.add_argument("--actions", default=",".join(ACTIONS),
+    parser.add_argument("--actions", default=None,
                         help="the actions visitors choose from (comma-separated): one alone says what it costs")
+    parser.add_argument("--client", choices=("gradio", "page"), default="gradio",
+                        help="gradio: gradio_client visitors (as API callers: the API's description fetched on "
+                             "arriving, every file of every answer downloaded); page: visitors that ask only "
+                             "what a page asks (bench/queue_client.py; no uploads)")
     args = parser.parse_args()
-    actions = [a for a in args.actions.split(",") if a]
-    if not actions or set(actions) - set(ACTIONS):
-        raise SystemExit(f"--actions: choose from {', '.join(ACTIONS)}")
+    offered = ACTIONS if args.client == "gradio" else tuple(a for a in ACTIONS if a not in UPLOADS)
+    actions = [a for a in (args.actions or ",".join(offered)).split(",") if a]
+    if not actions or set(actions) - set(offered):
+        raise SystemExit(f"--actions: choose from {', '.join(offered)}")
+    new_client = (lambda: Client(url, verbose=False)) if args.client == "gradio" else (lambda: PageClient(url))
     work = Path(tempfile.mkdtemp(prefix="charlm-soak-"))
     (work / "story.txt").write_text(TEXT, encoding="utf-8")
     env = {**os.environ, "CHARLM_DATA_DIR": str(CORPORA), "GRADIO_ANALYTICS_ENABLED": "False",
@@ -132,7 +141,7 @@ def main() -> None:
 
         def visitor(i: int) -> None:
             rng = random.Random(i + 1000 * round_number)
-            c = Client(url, verbose=False)
+            c = new_client()
             ckpt = None
             while time.monotonic() < stop_at:
                 action = rng.choice(actions)
@@ -157,7 +166,7 @@ def main() -> None:
                     elif action == "upload_ckpt" and ckpt and Path(ckpt).exists():
                         timed(action, c.predict, handle_file(ckpt), api_name="/upload_checkpoint")
                     elif action == "leave":  # abandon this session without a goodbye; come back as another
-                        c, ckpt = Client(url, verbose=False), None
+                        c, ckpt = new_client(), None
                 except Exception as err:  # Gradio's own input checks answer some random shapes; count the rest
                     message = str(err)
                     if "minimum" not in message and "maximum" not in message:
