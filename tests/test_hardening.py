@@ -253,6 +253,9 @@ def test_start_right_after_stop_waits_for_the_stopped_run_to_save(server, visito
         assert time.time() < deadline
         time.sleep(0.2)
     visitor.predict(api_name="/stop_training")
+    monkeypatch.setattr(train_tab, "STOP_WAIT", 0.05)  # a run slower to stop than Start waits: told so
+    assert "press Start again in a moment" in answer(lambda: visitor.predict(*form, api_name="/start_training"))
+    monkeypatch.setattr(train_tab, "STOP_WAIT", 30.0)
     assert "Training started" in visitor.predict(*form, api_name="/start_training")[0]
     visitor.predict(api_name="/stop_training")
     while app.slots.running and time.time() < deadline:

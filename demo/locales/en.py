@@ -297,6 +297,7 @@ TEXTS: dict[str, str] = {
     'err.choice': '{name} must be one of {choices}; got {value!r}.',
     'err.already_training': 'A training is already running in this tab: stop it first.',
     'err.still_training': 'Training is still running.',
+    'err.still_stopping': 'The training you stopped is still measuring its held-out loss and saving: press Start again in a moment.',
     'err.nothing_to_resume': 'Nothing to resume yet: start a training first.',
     'err.no_model': 'No model yet: train one (Train tab) or upload a checkpoint.',
     'err.unknown_model': 'Unknown model {label!r}: pick one from the list.',

@@ -310,6 +310,7 @@ TEXTS: dict[str, str] = {
     'err.choice': '{name}必须是 {choices} 之一；收到的是 {value!r}。',
     'err.already_training': '这个页面里已经有训练在进行：请先停止它。',
     'err.still_training': '训练仍在进行。',
+    'err.still_stopping': '你停止的训练还在计算验证损失并保存：请稍后再按“开始”。',
     'err.nothing_to_resume': '还没有可以继续的训练：请先开始一次训练。',
     'err.no_model': '还没有模型：请先训练一个（“训练”页），或上传一个检查点。',
     'err.unknown_model': '没有模型 {label!r}：请从列表中选择。',

@@ -99,10 +99,11 @@ def build(ctx: Context) -> None:
         yield from follow(job)
 
     def finish_stopping(visitor: Visitor) -> None:
-        """Stop, then Start at once: the stopped run is saving its last checkpoint; wait for it (seconds), as
-        the visitor expects, rather than tell them to stop a training they have just stopped."""
-        if visitor.job is not None and visitor.job.stopping:
-            visitor.job.wait(STOP_WAIT)
+        """Stop, then Start at once: the stopped run is measuring its held-out loss and saving its last
+        checkpoint; wait for it (seconds), as the visitor expects, rather than tell them to stop a training they
+        have just stopped; past ``STOP_WAIT``, say that it is still stopping."""
+        if visitor.job is not None and visitor.job.stopping and not visitor.job.wait(STOP_WAIT):
+            raise AppError("err.still_stopping")
 
     def in_line(visitor: Visitor, job: TrainingJob, started: tuple[str, dict], lang: str) -> str:
         """What Start says: started, or (every slot taken) the place in line and that it will start by itself."""
