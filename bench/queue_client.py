@@ -31,18 +31,30 @@ def new_session() -> str:
 
 
 def apply_diff(value: Any, diff: list) -> Any:
-    """A streamed output's next value: Gradio sends each update as edits of the one before."""
+    """A streamed output's next value: Gradio sends each update as edits of the one before (replace, append,
+    add, delete; an edit this does not know is an error, not a silently stale value)."""
     for action, path, edit in diff:
         if not path:
+            if action not in ("replace", "append"):
+                raise ValueError(f"unknown edit of a whole output: {action!r}")
             value = edit if action == "replace" else value + edit
             continue
         target = value
         for key in path[:-1]:
             target = target[key]
+        key = path[-1]
         if action == "replace":
-            target[path[-1]] = edit
+            target[key] = edit
         elif action == "append":
-            target[path[-1]] += edit
+            target[key] += edit
+        elif action == "add" and isinstance(target, list):
+            target.insert(int(key), edit)
+        elif action == "add":
+            target[key] = edit
+        elif action == "delete":
+            del target[key]
+        else:
+            raise ValueError(f"unknown edit: {action!r}")
     return value
 
 

@@ -126,6 +126,17 @@ def test_the_benchmarks_visitor_speaks_the_pages_protocol(server):
         visitor.close()
 
 
+def test_the_benchmarks_visitor_applies_every_kind_of_gradio_diff():
+    from bench.queue_client import apply_diff
+
+    value = apply_diff({"a": [1, 2], "b": "x"}, [["add", ["a", 1], 9], ["append", ["b"], "y"],
+                                                 ["delete", ["a", 0], None], ["add", ["c"], 3]])
+    assert value == {"a": [9, 2], "b": "xy", "c": 3}
+    assert apply_diff("ab", [["append", [], "c"]]) == "abc"
+    with pytest.raises(ValueError, match="unknown edit"):
+        apply_diff({"a": 1}, [["move", ["a"], 2]])
+
+
 @pytest.mark.parametrize("content, message", [
     (b"", "empty"),
     (b"\x00\x01\x02binary\x00", "binary"),
