@@ -13,6 +13,7 @@ with contextlib.suppress(ImportError):  # on a ZeroGPU Space: before anything to
 os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "64")
 
 from demo.app import AppConfig, CharLMApp
+from demo.state import freeze_what_start_up_built
 
 
 def main() -> None:
@@ -30,7 +31,9 @@ def main() -> None:
     if args.max_jobs is not None:
         config.max_jobs = args.max_jobs
     app = CharLMApp(config)
-    app.launch(app.build(), server_name=args.host, server_port=args.port, share=args.share)
+    page = app.build()
+    freeze_what_start_up_built()
+    app.launch(page, server_name=args.host, server_port=args.port, share=args.share)
 
 
 if __name__ == "__main__":

@@ -84,6 +84,11 @@ def children_rss_mb(pid: int) -> float:
     return total
 
 
+def thread_count(pid: int) -> int:
+    """The server's threads: each one kept after a class keeps its stack and its allocator caches."""
+    return len(os.listdir(f"/proc/{pid}/task"))
+
+
 def disk_mb(folder: Path) -> float:
     """The files under ``folder`` (which the server is creating and deleting meanwhile)."""
     return folder_bytes(folder) / 1e6
@@ -125,6 +130,7 @@ def main() -> None:
         warm_up(url, work, args.idle_minutes)
         start_rss, start_anon, start_disk = rss_mb(server.pid), rss_mb(server.pid, "RssAnon"), disk_mb(sessions)
         start_kinds, start_children = resident_by_kind(server.pid), children_rss_mb(server.pid)
+        start_threads = thread_count(server.pid)
         stop_at, round_number = 0.0, 1  # set per round
 
         def timed(name, call, *args, **kwargs):
@@ -213,6 +219,7 @@ def main() -> None:
         if left:
             print(f"files left in the sessions' folder ({len(left)}): " + ", ".join(left[:8]))
         end_kinds = resident_by_kind(server.pid)
+        print(f"server threads: {start_threads} at the start, {thread_count(server.pid)} after")
         print(f"child processes (the fork server trainings start from): RSS {start_children:,.0f} MB at the start, "
               f"{children_rss_mb(server.pid):,.0f} MB after")
         print("resident by kind of mapping, start → after (MB): " + "; ".join(

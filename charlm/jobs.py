@@ -30,7 +30,7 @@ from .model import CharRNN
 from .slots import JobSlots
 from .train import CheckpointEvent, EvalEvent, SampleEvent, StepEvent, train
 from .vocab import Corpus
-from .workers import run_in_training_thread
+from .workers import finishing, run_in_training_thread
 
 log = logging.getLogger(__name__)
 
@@ -267,6 +267,7 @@ class TrainingJob:
                                   "details.", key="train_crashed", kind=type(err).__name__)  # no server paths shown
             self._set(state="failed", error=str(failure), failure=failure, checkpoints=list_checkpoints(self.out_dir))
         finally:
+            finishing()  # this thread takes the next job, even one the release below starts at once
             if self.slots is not None:
                 self.slots.release(self)
             log.info("training job ended after %.1f s", time.perf_counter() - started)

@@ -24,7 +24,8 @@ from collections.abc import Callable
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _queues: dict[int, queue.SimpleQueue] = {}  # per niceness: the work waiting for a thread
-_idle: dict[int, int] = {}  # per niceness: threads waiting for work
+_idle: dict[int, int] = {}  # per niceness: threads waiting for work, or about to (``finishing``)
+_mine = threading.local()  # in a training thread: its niceness, and whether it already counts as idle
 
 
 def run_in_training_thread(work: Callable[[], None], niceness: int = 0) -> None:
@@ -39,19 +40,34 @@ def run_in_training_thread(work: Callable[[], None], niceness: int = 0) -> None:
                              daemon=True).start()
 
 
+def finishing() -> None:
+    """Called by work in its last moments, before it hands its slot to the next job: this thread counts as idle
+    from now, so the next job waits in the queue for it instead of starting a thread of its own. Without it, a
+    job started the moment another ended (the next in line, a Start pressed at once) found no idle thread yet,
+    and a class's soak left a third training thread, with its math libraries' buffers, behind two slots.
+    Outside a training thread, nothing."""
+    niceness = getattr(_mine, "niceness", None)
+    if niceness is None or _mine.idle:
+        return
+    with _lock:
+        _idle[niceness] = _idle.get(niceness, 0) + 1
+        _mine.idle = True
+
+
 def _serve(niceness: int, waiting: queue.SimpleQueue) -> None:
     if niceness:
         with contextlib.suppress(AttributeError, OSError):  # Linux: lower this thread's priority only
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+    _mine.niceness = niceness
     while True:
         work = waiting.get()
+        _mine.idle = False
         try:
             work()  # a job catches its own errors (TrainingJob._outcome); anything else must not end the thread
         except Exception:
             log.exception("a training thread's work failed")
         work = None  # waiting for the next job, the thread must not keep the last one (its model, its data) alive
-        with _lock:
-            _idle[niceness] = _idle.get(niceness, 0) + 1
+        finishing()  # unless the work already said so
 
 
 def training_threads() -> int:

@@ -71,8 +71,9 @@ def figure_lang(lang: str) -> str:
 # Figures reach Gradio as PNG files written here, whole, once, named by their content. Given an array, Gradio
 # would write it to a path named by its content itself, rewriting the file in place at every call: a class
 # seeing the same figure at once (the empty loss plot; one preset and seed at one step) had copies cut short
-# while they were being served. Gradio copies each file into its own cache as it answers, so these live
-# only minutes (``sweep_pictures``).
+# while they were being served. Gradio copies each file into its own cache as it answers (milliseconds after
+# the handler returns), so these live a minute past their last use (``sweep_pictures``): what a class leaves on
+# disk is gone with the class.
 _pictures: list[Path] = []
 
 
@@ -102,7 +103,7 @@ def stored(png: bytes) -> str:
     return str(path)
 
 
-def sweep_pictures(older_than_seconds: float = 600.0) -> int:
+def sweep_pictures(older_than_seconds: float = 60.0) -> int:
     """Remove figures untouched for ``older_than_seconds`` (Gradio served its own copies long ago)."""
     if not _pictures or not _pictures[0].is_dir():
         return 0
@@ -123,7 +124,16 @@ def png_bytes(fig: Figure, dpi: int = 120) -> bytes:
     canvas.draw()
     out = io.BytesIO()
     Image.fromarray(np.asarray(canvas.buffer_rgba())).save(out, format="png")
+    _free_pixels(canvas.renderer)
     return out.getvalue()
+
+
+def _free_pixels(renderer) -> None:
+    """Free a drawn figure's pixels now. A figure is a web of reference cycles (figure, canvas, axes, artists),
+    freed only when Python's collector next makes a full pass, and its renderer, which every text drawn keeps
+    too, holds the pixels: 1.8 MB for a loss plot, drawn at every status a class's pages ask for (a soak left 31
+    of them, 55 MB, behind). The renderer's own references to its pixel buffer are all in its attributes."""
+    vars(renderer).clear()
 
 
 # matplotlib keeps each thread's own copy of every font it draws with (its font cache is keyed on the thread,

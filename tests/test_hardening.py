@@ -209,6 +209,36 @@ def test_what_an_expired_visitor_held_in_reference_cycles_is_freed_by_the_sweep(
         gc.enable()
 
 
+def test_what_a_closed_tab_held_in_reference_cycles_is_freed_by_the_next_sweep(tmp_path):
+    """A class ends by closing its tabs: those visitors are forgotten by a timer after the grace time, not by
+    the sweep, and what they held in cycles (figures' renderers with their pixels, a job and its callbacks)
+    stayed resident until a rare full collection (a soak: 31 loss plots, 55 MB, after the class had gone)."""
+    import gc
+    import weakref
+
+    class Held:
+        pass
+
+    store = SessionStore(tmp_path / "s", grace_seconds=0.05)
+    visitor = store.get("closed")
+    visitor.browser = True
+    held = Held()
+    held.itself = held
+    visitor.corpus, alive = held, weakref.ref(held)
+    del held, visitor
+    gc.disable()  # only the sweep's own collection may free it
+    try:
+        store.end("closed")
+        deadline = time.time() + 10
+        while len(store) and time.time() < deadline:  # the tab's grace time runs out
+            time.sleep(0.02)
+        assert len(store) == 0 and alive() is not None  # forgotten, its cycle not yet collected
+        store.sweep()  # nothing expired now; it collects for the tab forgotten since the last sweep
+        assert alive() is None
+    finally:
+        gc.enable()
+
+
 def test_four_starts_at_once_from_one_visitor_start_one_training(server, visitor, monkeypatch):
     """Check-then-start was a race: widen its window, and only one of four simultaneous Starts may win."""
     import demo.tabs.train as train_tab
@@ -544,3 +574,62 @@ def test_figures_asked_for_by_many_threads_are_drawn_in_one(tmp_path, monkeypatc
     assert len(results) == 12 and all(Image.open(r).format == "PNG" for r in results)
     assert len(drawers) == 1 and threading.get_ident() not in drawers
     assert font_manager._get_font.cache_info().currsize - fonts_before <= 3  # one thread's fonts, not twelve's
+
+
+def test_a_drawn_figures_pixels_are_freed_without_waiting_for_the_collector(tmp_path, monkeypatch):
+    """A figure is a web of reference cycles that only a full collection frees, and its renderer holds the
+    pixels (1.8 MB for a loss plot, drawn at every status a page asks for). The pixels go as soon as the PNG is
+    made, the picture unchanged."""
+    import gc
+    import weakref
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from charlm.jobs import JobSnapshot
+    from demo import figures
+
+    monkeypatch.setattr(figures, "_pictures", [])
+    figures.keep_pictures_in(tmp_path / "pictures")
+    pixels = []
+    draw = FigureCanvasAgg.draw
+
+    def draw_and_watch(canvas):
+        draw(canvas)
+        pixels.append(weakref.ref(canvas.renderer._renderer))
+
+    monkeypatch.setattr(FigureCanvasAgg, "draw", draw_and_watch)
+    snap = JobSnapshot("running", train_loss=[(i, 4.0 - i / 100) for i in range(200)], val_loss=[(100, 3.2)])
+    gc.disable()  # the collector must not be what frees them
+    try:
+        path = figures.picture(figures.loss_figure, snap, "zh-CN")
+        assert len(pixels) == 1 and pixels[0]() is None
+    finally:
+        gc.enable()
+    with Image.open(path) as image:  # the picture itself: the whole plot, drawn before its pixels went
+        assert image.size == (1080, 432) and len(image.convert("L").getcolors(2**16)) > 20
+
+
+def test_what_start_up_built_is_left_out_of_every_collection():
+    """A full collection walked everything start-up built (about 300 ms holding the interpreter in the app);
+    frozen, a collection walks only what was made since, and still frees it."""
+    import gc
+    import weakref
+
+    from demo.state import freeze_what_start_up_built
+
+    class Held:
+        pass
+
+    built = [Held() for _ in range(1000)]  # start-up's objects
+    freeze_what_start_up_built()
+    try:
+        assert gc.get_freeze_count() >= len(built) and not any(gc.is_tracked(b) and b in gc.get_objects(2)
+                                                                 for b in built[:3])
+        later = Held()
+        later.itself = later
+        alive = weakref.ref(later)
+        del later
+        gc.collect()
+        assert alive() is None  # what visitors make is still collected
+    finally:
+        gc.unfreeze()

@@ -128,6 +128,24 @@ def test_trainings_reuse_their_threads(tmp_path):
     assert names[-1] == "charlm-training-0"
 
 
+def test_the_next_in_line_runs_in_the_thread_the_last_job_leaves(tmp_path):
+    """A job started the moment another ends (here the next in line, started by the slot's release inside the
+    ending job) found no idle thread yet and got a new one: a class left three training threads behind two
+    slots, each with its math libraries' buffers. It waits for the thread that is finishing instead."""
+    from charlm.workers import training_threads
+
+    corpus = Corpus.from_text(TEXT, val_fraction=0.1)
+    slots = JobSlots(1)
+    jobs = [TrainingJob(corpus, preset("tiny", max_steps=3, save_every=0, eval_every=0), tmp_path / f"r{i}",
+                        slots=slots, niceness=5) for i in range(4)]  # a priority of its own: a pool of its own
+    before = training_threads()
+    for job in jobs:
+        job.start(wait=True)  # the first runs, the others wait in line and follow one another
+    for job in jobs:
+        assert job.wait(60) and job.snapshot().state == "done"
+    assert training_threads() - before == 1
+
+
 def test_a_kept_thread_does_not_keep_its_last_job_alive(tmp_path):
     """A kept thread waiting for work held its last job (model, optimiser, data) until the next one came, and
     the first one for its whole life (a thread keeps its arguments): after a class, two trainings' worth stayed."""
