@@ -11,6 +11,9 @@ with contextlib.suppress(ImportError):  # on a ZeroGPU Space: before anything to
 # oneDNN (torch's CPU kernels) caches up to 1,024 compiled kernels, each with its buffers, for every shape it
 # meets; a class brings many shapes. 64 keeps the few a training reuses; read once, before torch starts.
 os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "64")
+# Gradio keeps a record of each of the last 10,000 requests (function, timings, session) for its monitoring
+# page: several MB that stay after a class has gone. The last 1,000 are plenty to see how the server is doing.
+os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "1000")
 
 from demo.app import AppConfig, CharLMApp
 from demo.state import freeze_what_start_up_built

@@ -8,6 +8,7 @@ nothing belonging to a visitor lives in a module global (``demo/state.py``).
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 
 import gradio as gr
@@ -33,6 +34,9 @@ CURRENT_TAB_JS = ("(present, _tab, ...rest) => [present, "
 COPY_JS = ("(query) => { if (!query || !query.startsWith('?')) return query; "
            "const url = location.origin + location.pathname + (query === '?' ? '' : query); "
            "navigator.clipboard?.writeText(url).catch(() => {}); return url; }")
+
+# Gradio's state of a session the app does not know is dropped once unused this long (``forget_stray_page_states``).
+STRAY_PAGE_STATE_SECONDS = 60.0
 
 __all__ = ["AppConfig", "CharLMApp"]
 
@@ -82,6 +86,7 @@ class CharLMApp:
             self.ctx.shared["tabs"] = tabs
             self._wire_page(demo)
         self.ctx.store.on_forget = lambda session_hash: forget_page_state(demo, session_hash)
+        self.ctx.store.on_sweep.append(lambda: forget_stray_page_states(demo, self.ctx.store.sessions()))
         self.blocks = demo
         return demo
 
@@ -153,12 +158,14 @@ class CharLMApp:
         self.ctx.store.end(getattr(request, "session_hash", None))
 
     def launch(self, demo: gr.Blocks, **kwargs):
-        demo.state_session_capacity = self.config.page_states  # Gradio's own bound, least recently used out
         return demo.queue(default_concurrency_limit=self.config.heavy_concurrency,
                           max_size=self.config.queue_size).launch(
             css=(STATIC / "app.css").read_text(encoding="utf-8"),
             js=(STATIC / "follow_settings.js").read_text(encoding="utf-8"),
             max_file_size=f"{self.config.max_upload_mb}mb", i18n=i18n_table(),
+            # Gradio's own bound on the sessions whose state it keeps, least recently used out (launch's setting:
+            # the attribute set before launch was overwritten with its default, 10,000)
+            state_session_capacity=self.config.page_states,
             show_error=True,  # Gradio's own input checks (a number sent where a slider expects one) explain themselves
             footer_links=["api", "settings"],
             # a worker thread per call in flight: the heavy pool, every generation streaming, and the light calls
@@ -175,6 +182,25 @@ def predict_then_check(tab_id: str) -> None:
         gr.Markdown(I18N(f"ask.{tab_id}"))
         with gr.Accordion(I18N("lesson.answer"), open=False, elem_id=f"answer-{tab_id}"):
             gr.Markdown(I18N(f"answer.{tab_id}"))
+
+
+def forget_stray_page_states(demo: gr.Blocks, known: set[str], idle_seconds: float = STRAY_PAGE_STATE_SECONDS) -> int:
+    """Drop Gradio's state for sessions the app does not know, unused for ``idle_seconds``; how many were dropped.
+    Gradio makes one for any request of any session. When a client we had already forgotten closed (the unload
+    event a tab or an API client's heartbeat sends when it goes), Gradio made a new one that nothing removed: a
+    soak left 56 of them, about 120 copies of the page's settings each, after the class had gone. The idle time
+    spares a session whose first request is being answered (the app learns of it inside that request)."""
+    holder = getattr(demo, "state_holder", None)
+    if holder is None:
+        return 0
+    cutoff = datetime.datetime.now() - datetime.timedelta(seconds=idle_seconds)
+    with holder.lock:
+        strays = [key for key in holder.session_data
+                  if key not in known and holder.time_last_used.get(key, cutoff) <= cutoff]
+        for key in strays:
+            holder.session_data.pop(key, None)
+            holder.time_last_used.pop(key, None)
+    return len(strays)
 
 
 def forget_page_state(demo: gr.Blocks, session_hash: str) -> None:

@@ -149,7 +149,7 @@ class Context:
                              anonymous_ttl_seconds=config.anonymous_ttl_minutes * 60,
                              on_dispose=lambda visitor: models.forget(visitor.folder))
         figures.keep_pictures_in(Path(root) / "pictures")
-        store.on_sweep = figures.sweep_pictures
+        store.on_sweep.append(figures.sweep_pictures)
         store.start_sweeper()
         return cls(config, store, JobSlots(config.max_jobs), models, runner_for(config.runner, config.chunk_seconds,
                                                                                  threads))

@@ -143,7 +143,9 @@ class SessionStore:
         self.root = root
         self.on_dispose = on_dispose  # what else to free with a visitor (their loaded models)
         self.on_forget: Callable[[str], None] | None = None  # and with their session id (Gradio's copy of the page)
-        self.on_sweep: Callable[[], object] | None = None  # what else to tidy at each sweep (the figures served)
+        # What else to tidy at each sweep (the figures served, Gradio's page states of sessions we do not know):
+        # each returns how many things it removed.
+        self.on_sweep: list[Callable[[], int]] = []
         self.ttl = ttl_seconds  # a browser tab unheard of this long is gone (an open page polls while it trains)
         # A client without a browser (the REST API) never reports that it left: it is gone after this idle time,
         # its training stopped and its files removed.
@@ -204,9 +206,8 @@ class SessionStore:
         for key, visitor in gone:
             self._dispose(visitor, key)
         gone = visitor = None  # nothing here holds them now, so the collection below frees what they held
-        if self.on_sweep is not None:
-            self.on_sweep()
-        if forgot:
+        tidied = sum(tidy() for tidy in self.on_sweep)
+        if forgot or tidied:
             _return_freed_memory()
 
     def start_sweeper(self, every: float = 30.0) -> threading.Event:
@@ -222,6 +223,11 @@ class SessionStore:
 
         threading.Thread(target=loop, name="charlm-sweeper", daemon=True).start()
         return stop
+
+    def sessions(self) -> set[str]:
+        """The session ids of the visitors this store knows now."""
+        with self._lock:
+            return set(self._visitors)
 
     def visitors(self) -> list[Visitor]:
         """A snapshot of the current visitors (for monitoring and tests)."""

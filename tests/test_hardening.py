@@ -499,6 +499,42 @@ def test_a_forgotten_client_leaves_nothing_in_gradios_page_state(server, monkeyp
     assert c.session_hash not in holder.session_data
 
 
+def test_gradio_keeps_the_state_of_at_most_the_configured_number_of_sessions(server):
+    """Set as an attribute before launch, the bound was overwritten by launch's own default (10,000 sessions of
+    about 220 KB each, 2 GB)."""
+    app, _ = server
+    assert app.blocks.state_holder.capacity == app.config.page_states < 10_000
+
+
+def test_gradios_state_for_a_session_made_after_we_forgot_it_goes_at_the_next_sweep(server, monkeypatch):
+    """A client we have forgotten still sends something (a closing tab's unload event, an API client's heartbeat
+    ending): Gradio makes a new state for its session, about 220 KB, that nothing removed: a soak left 56 of
+    them after the class had gone. The sweep drops those unused for a minute; a live visitor's stays."""
+    import datetime
+
+    import demo.app
+
+    app, url = server
+    gone, staying = Client(url, verbose=False), Client(url, verbose=False)
+    still_works(gone)
+    still_works(staying)
+    holder = app.blocks.state_holder
+    monkeypatch.setattr(app.store, "anonymous_ttl", 0.0)
+    kept = app.store.get(staying.session_hash)
+    for v in app.store.visitors():
+        v.browser = v is kept  # a page's long time-to-live for one; the others, API clients, expire now
+    app.store.sweep()
+    assert gone.session_hash not in holder.session_data and staying.session_hash in holder.session_data
+    holder[gone.session_hash]  # what Gradio does for the late event: a new state for the forgotten session
+    app.store.sweep()
+    assert gone.session_hash in holder.session_data  # just used: its first request may still be under way
+    old = datetime.datetime.now() - datetime.timedelta(seconds=demo.app.STRAY_PAGE_STATE_SECONDS + 1)
+    holder.time_last_used[gone.session_hash] = holder.time_last_used[staying.session_hash] = old
+    app.store.sweep()
+    assert gone.session_hash not in holder.session_data and staying.session_hash in holder.session_data
+    still_works(staying)
+
+
 def test_a_class_opening_the_same_figure_at_once_gets_it_whole(server):
     """Thirty students see the same figure at the same moment (the empty loss plot, or the loss plots of one
     preset and seed at one step). Gradio writes an image it is given as an array to a path named by its
