@@ -184,22 +184,29 @@ def test_session_folders_are_random_and_expire(tmp_path):
     assert len(store) == 0 and not a.folder.exists() and not b.folder.exists()
 
 
+class _Held:
+    pass
+
+
+def _visitor_holding_a_cycle(store: SessionStore, session: str):
+    """A browser visitor of ``store`` holding an object in a reference cycle (which reference counting alone never
+    frees); a weak reference to that object."""
+    import weakref
+
+    held = _Held()
+    held.itself = held
+    store.get(session).browser = True
+    store.get(session).corpus = held
+    return weakref.ref(held)
+
+
 def test_what_an_expired_visitor_held_in_reference_cycles_is_freed_by_the_sweep(tmp_path):
     """A job and its callbacks, a model's modules: cycles that only a full collection frees, which Python runs
     rarely. The sweep collects before handing memory back, or a class's leftovers stay resident."""
     import gc
-    import weakref
-
-    class Held:
-        pass
 
     store = SessionStore(tmp_path / "s", ttl_seconds=0.1)
-    visitor = store.get("gone")
-    visitor.browser = True
-    held = Held()
-    held.itself = held  # a cycle: reference counting alone never frees it
-    visitor.corpus, alive = held, weakref.ref(held)
-    del held, visitor
+    alive = _visitor_holding_a_cycle(store, "gone")
     gc.disable()  # only the sweep's own collection may free it
     try:
         time.sleep(0.2)
@@ -214,18 +221,9 @@ def test_what_a_closed_tab_held_in_reference_cycles_is_freed_by_the_next_sweep(t
     the sweep, and what they held in cycles (figures' renderers with their pixels, a job and its callbacks)
     stayed resident until a rare full collection (a soak: 31 loss plots, 55 MB, after the class had gone)."""
     import gc
-    import weakref
-
-    class Held:
-        pass
 
     store = SessionStore(tmp_path / "s", grace_seconds=0.05)
-    visitor = store.get("closed")
-    visitor.browser = True
-    held = Held()
-    held.itself = held
-    visitor.corpus, alive = held, weakref.ref(held)
-    del held, visitor
+    alive = _visitor_holding_a_cycle(store, "closed")
     gc.disable()  # only the sweep's own collection may free it
     try:
         store.end("closed")
