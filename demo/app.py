@@ -188,7 +188,7 @@ def forget_stray_page_states(demo: gr.Blocks, known: set[str], idle_seconds: flo
     """Drop Gradio's state for sessions the app does not know, unused for ``idle_seconds``; how many were dropped.
     Gradio makes one for any request of any session. When a client we had already forgotten closed (the unload
     event a tab or an API client's heartbeat sends when it goes), Gradio made a new one that nothing removed: a
-    soak left 56 of them, about 120 copies of the page's settings each, after the class had gone. The idle time
+    soak left 56 of them, about 220 KB each, after the class had gone. The idle time
     spares a session whose first request is being answered (the app learns of it inside that request)."""
     holder = getattr(demo, "state_holder", None)
     if holder is None:
