@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import statistics
 import sys
 import time
@@ -35,8 +36,6 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    import os
-
     os.environ.setdefault("CHARLM_DATA_DIR", str(CORPORA))
     from demo.app import AppConfig, CharLMApp
     from demo.state import freeze_what_start_up_built
