@@ -8,7 +8,7 @@ pretrained 2×512 model (each with its own seed). Two ways to serve them, interl
 
 * one by one: ``Sampler.stream`` for each visitor in turn (what four workers and a queue amount to on a
   machine with two cores: everyone's characters wait for the ones before);
-* together: ``Generations`` (``charlm/batching.py``), every visitor a reader thread, all lined up and then
+* together: ``Generations`` (``charlm/serving/generations.py``), every visitor a reader thread, all lined up and then
   stepped in one batch, cut into parts stepped side by side on this machine's cores;
 * together, on one core: the same batch stepped by its one thread (``cores=1``), as before the parts.
 
@@ -38,9 +38,9 @@ sys.path.insert(0, str(ROOT))
 from bench.common import machine  # noqa: E402
 from bench.load import percentile  # noqa: E402
 from charlm import Sampler  # noqa: E402
-from charlm.batching import Generations  # noqa: E402
-from charlm.checkpoint import load_checkpoint  # noqa: E402
-from charlm.rows import kernel_name  # noqa: E402
+from charlm.sampling.fast.products import kernel_name  # noqa: E402
+from charlm.serving.generations import Generations  # noqa: E402
+from charlm.training.checkpoint import load_checkpoint  # noqa: E402
 
 
 def one_by_one(sampler: Sampler, k: int, chars: int) -> tuple[float, float, list[float], list[str]]:

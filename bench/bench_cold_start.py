@@ -4,7 +4,7 @@
 
 Trains each preset with each share (deterministic: the same seed, so the only difference is the share),
 then prints the held-out loss over every held-out character, how many of 300 cold starts at a line
-break get stuck (``charlm.cold_start``), the mean cold-minus-warm gap, the training time, and the
+break get stuck (``charlm.training.cold_start``), the mean cold-minus-warm gap, the training time, and the
 periodic validation curve (a stuck row start makes it jump about).
 """
 
@@ -22,7 +22,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import CORPORA, machine
 from charlm import Corpus, preset, train
-from charlm.cold_start import cold_starts
+from charlm.training.cold_start import cold_starts
 
 
 def main() -> None:

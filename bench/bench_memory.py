@@ -2,7 +2,7 @@
 
     python bench/bench_memory.py
 
-Prints measured and estimated megabytes and their ratio; the estimate (charlm/memory.py) should stay
+Prints measured and estimated megabytes and their ratio; the estimate (charlm/training/memory.py) should stay
 above what is measured (ratio of estimate to measured ≥ 1) without being wildly above it.
 """
 
@@ -18,7 +18,7 @@ SHAPES = [(2, 256, 64, 100, "lstm"), (2, 512, 64, 128, "lstm"), (1, 1024, 32, 25
 CHILD = """
 import resource, sys, torch
 from charlm import Corpus, preset, train
-from charlm.memory import estimate_training_bytes
+from charlm.training.memory import estimate_training_bytes
 L, H, N, M, cell = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 text = ("The quick brown fox jumps over the lazy dog; " * 30000)[:600000] + "".join(map(chr, range(33, 127)))
 corpus = Corpus.from_text(text, val_fraction=0.0)

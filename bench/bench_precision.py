@@ -26,9 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from bench.common import CORPORA, machine  # noqa: E402
 from charlm import Sampler  # noqa: E402
-from charlm.batching import Generations  # noqa: E402
-from charlm.checkpoint import load_checkpoint  # noqa: E402
-from charlm.rows import kernel_name  # noqa: E402
+from charlm.sampling.fast.products import kernel_name  # noqa: E402
+from charlm.serving.generations import Generations  # noqa: E402
+from charlm.training.checkpoint import load_checkpoint  # noqa: E402
 
 
 def log_probs(logits: np.ndarray) -> np.ndarray:
@@ -39,7 +39,7 @@ def log_probs(logits: np.ndarray) -> np.ndarray:
 
 def quality(fp32: Sampler, int8: Sampler, codes: np.ndarray) -> tuple[float, float, float, float]:
     """(fp32 loss, int8 loss, mean KL(fp32 ‖ int8), top-1 agreement) over ``codes`` (rows, length)."""
-    rows_f, rows_q = (s.rows_of([s.new_state() for _ in range(len(codes))]) for s in (fp32, int8))
+    rows_f, rows_q = (s.stack_states([s.new_state() for _ in range(len(codes))]) for s in (fp32, int8))
     loss_f = loss_q = kl = agree = 0.0
     steps = codes.shape[1] - 1
     for t in range(steps):

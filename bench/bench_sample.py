@@ -17,7 +17,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import machine, peak_memory_mb, reset_peak_memory
 from charlm import Sampler, Vocab, reference_generate
-from charlm.model import CharRNN, ModelConfig
+from charlm.network.model import CharRNN, ModelConfig
 
 GOALS = {512: 2400, 256: 6000, 128: 9000}
 

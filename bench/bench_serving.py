@@ -33,9 +33,9 @@ from bench.common import CORPORA, machine, start_app  # noqa: E402
 from bench.load import FORM, percentile  # noqa: E402
 from bench.queue_client import Visitor  # noqa: E402
 from charlm import Corpus, Sampler  # noqa: E402
-from charlm.checkpoint import load_checkpoint  # noqa: E402
-from charlm.config import preset  # noqa: E402
-from charlm.jobs import TrainingJob  # noqa: E402
+from charlm.serving.jobs import TrainingJob  # noqa: E402
+from charlm.training.checkpoint import load_checkpoint  # noqa: E402
+from charlm.training.config import preset  # noqa: E402
 
 CONDITIONS = (0, 1, 2)  # trainings running
 

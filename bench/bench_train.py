@@ -20,7 +20,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import CORPORA, machine, peak_memory_mb, reset_peak_memory
 from charlm import Corpus, StepEvent, preset, train
-from charlm.cells import bf16_kernel_works
+from charlm.network.cells import bf16_kernel_works
 
 
 def plain_loop(data: torch.Tensor, vocab_size: int, cfg, steps: int, warmup: int) -> float:

@@ -18,12 +18,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import CORPORA, machine
-from charlm.checkpoint import load_checkpoint
-from charlm.inspect import feature_correlations, gate_saturation, next_char_guesses, text_features, trace
-from charlm.sample import Sampler
-from charlm.shapes import io_patterns, model_shapes
-from charlm.strategies import LAB, distribution_at, sampling_lab
-from charlm.unrolled import unroll
+from charlm.lessons.shapes import io_patterns, model_shapes
+from charlm.lessons.strategies import LAB, distribution_at, sampling_lab
+from charlm.lessons.traces import feature_correlations, gate_saturation, next_char_guesses, text_features, trace
+from charlm.lessons.unrolled import unroll
+from charlm.sampling.sampler import Sampler
+from charlm.training.checkpoint import load_checkpoint
 from demo import diagrams, figures, views
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"

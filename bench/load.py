@@ -12,7 +12,7 @@ server's peak memory.
 
 ``--burst``: K visitors press Generate at the same moment (500 characters each with the pretrained 2×512
 model, each its own seed), nothing else running; once with the app as it is (generations stepped together,
-``charlm/batching.py``) and once served one by one (``CHARLM_GENERATION_STREAMS=0``: each generation alone
+``charlm/serving/generations.py``) and once served one by one (``CHARLM_GENERATION_STREAMS=0``: each generation alone
 in the pool of four heavy workers), alternating round by round. Prints the first character's wait from the
 moment they pressed (p50/p95), when the last one was done (also against one visitor alone), and the
 characters per second of all of them together, with the ratio of the two ways (median per round), and the

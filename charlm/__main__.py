@@ -1,5 +1,5 @@
 import sys
 
-from .cli import main
+from charlm.cli import main
 
 sys.exit(main())

@@ -17,17 +17,16 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import Checkpoint, latest_checkpoint, load_checkpoint, save_checkpoint
-from .coach import RunFacts, clipping_fired, diagnose
-from .config import PRESETS, TrainConfig, preset
-from .corpora import REGISTRY, builtin_names, corpus_text, download, resolve_corpus_path
-from .draw import check_settings, prepare_prime
-from .errors import CharLMError
-from .evaluate import score_held_out
-from .history import best_checkpoint
-from .sample import PRECISIONS, Sampler
-from .train import CheckpointEvent, EvalEvent, SampleEvent, StepEvent, train
-from .vocab import Corpus, load_text
+from charlm.data.corpora import REGISTRY, builtin_names, corpus_text, download, resolve_corpus_path
+from charlm.data.vocab import Corpus, load_text
+from charlm.errors import CharLMError
+from charlm.lessons.coach import RunFacts, clipping_fired, diagnose
+from charlm.sampling.pick import check_settings, prepare_prime
+from charlm.sampling.sampler import PRECISIONS, Sampler
+from charlm.training.checkpoint import Checkpoint, best_checkpoint, latest_checkpoint, load_checkpoint, save_checkpoint
+from charlm.training.config import PRESETS, TrainConfig, preset
+from charlm.training.evaluate import score_held_out
+from charlm.training.loop import CheckpointEvent, EvalEvent, SampleEvent, StepEvent, train
 
 
 class _Parser(argparse.ArgumentParser):

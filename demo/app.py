@@ -14,7 +14,7 @@ from pathlib import Path
 import gradio as gr
 from starlette.middleware import Middleware
 
-from charlm.corpora import builtin_names, default_corpus_name
+from charlm.data.corpora import builtin_names, default_corpus_name
 
 from .context import AppConfig, Context, Refresh, builtin_corpus
 from .disk import DiskGuard, gradio_upload_folder

@@ -21,11 +21,13 @@ from pathlib import Path
 import gradio as gr
 import torch
 
-from charlm import CharLMError, Corpus, batching, rows
-from charlm.corpora import REGISTRY, default_corpus_name, is_available, load_builtin
-from charlm.memory import host_memory_bytes
-from charlm.sample import PRECISIONS
-from charlm.slots import JobSlots
+from charlm import CharLMError, Corpus
+from charlm.data.corpora import REGISTRY, default_corpus_name, is_available, load_builtin
+from charlm.sampling.fast import products
+from charlm.sampling.sampler import PRECISIONS
+from charlm.serving import generations
+from charlm.serving.waiting_line import JobSlots
+from charlm.training.memory import host_memory_bytes
 
 from . import figures, i18n
 from .fields import Field
@@ -48,7 +50,7 @@ class AppConfig:
     anonymous_ttl_minutes: float = 10.0  # API clients (no browser) are forgotten after this idle time
     max_job_minutes: float = 30.0  # a training on the page stops after this long (a class setting; 0: no limit)
     heavy_concurrency: int = 4  # uploads / training starts / single-character steps handled at once
-    generation_streams: int = batching.MAX_STREAMS  # generations per model stepped together; 0: each alone, heavy pool
+    generation_streams: int = generations.MAX_STREAMS  # generations per model stepped together; 0: each alone, heavy pool
     sampler_precision: str = "fp32"  # "int8": generate from int8 weights (faster; texts differ from fp32's a little)
     queue_size: int = 256  # requests waiting at once, for everyone (Gradio on ZeroGPU would default to 1)
     page_states: int = 1000  # pages whose state Gradio keeps at most (about 220 KB each here: its 10,000 are 2 GB)
@@ -142,7 +144,7 @@ class Context:
         threads = config.torch_threads or max(1, (os.cpu_count() or 2) // max(1, config.max_jobs))
         torch.set_num_threads(threads)  # process-wide: here, once, never from a worker thread
         tune_allocator()  # process-wide too
-        log.info("the sampler's loops: %s", rows.warm_up(config.sampler_precision))  # now, not at a first click
+        log.info("the sampler's loops: %s", products.warm_up(config.sampler_precision))  # now, not at a first click
         models = ModelCatalogue(config.assets_dir, cache_bytes=config.sampler_cache_mb << 20,
                                 streams=max(1, config.generation_streams), precision=config.sampler_precision)
         store = SessionStore(Path(root), ttl_seconds=config.session_ttl_hours * 3600,

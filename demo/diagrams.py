@@ -1,6 +1,6 @@
-"""The chapter's network diagrams, drawn in HTML from a model's live values (``charlm.unrolled.unroll``): the
+"""The chapter's network diagrams, drawn in HTML from a model's live values (``charlm.lessons.unrolled.unroll``): the
 network unrolled in time, the same network folded into its loop, and one step inside each layer's cell; and
-the sampling lab's samples and distributions (``charlm.strategies``).
+the sampling lab's samples and distributions (``charlm.lessons.strategies``).
 
 Drawing only: every value comes from ``charlm``. Each vector is a strip of small squares, one per unit shown:
 states (-1 to 1) red for positive and blue for negative, gates (0 to 1) from white (shut) to green (open);
@@ -13,10 +13,10 @@ import html
 
 import numpy as np
 
-from charlm.cells import CELLS
-from charlm.shapes import Pattern
-from charlm.strategies import Distribution, LabSample, Strategy
-from charlm.unrolled import StepView, Unrolled
+from charlm.lessons.shapes import Pattern
+from charlm.lessons.strategies import Distribution, LabSample, Strategy
+from charlm.lessons.unrolled import StepView, Unrolled
+from charlm.network.cells import CELLS
 
 from .i18n import EN, t
 from .views import shape_text, show_char

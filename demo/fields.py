@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import gradio as gr
 
 from charlm import PRESETS, TrainConfig, preset
-from charlm.cells import cell_names
-from charlm.config import live_cadence
-from charlm.strategies import LAB_LENGTH
+from charlm.lessons.strategies import LAB_LENGTH
+from charlm.network.cells import cell_names
+from charlm.training.config import live_cadence
 
 from .i18n import I18N, AppError
 

@@ -3,7 +3,7 @@
 Figures are bare ``Figure`` objects, never pyplot: pyplot keeps global state and is not safe in
 the several threads that serve a class at once. Every figure is built and drawn in one thread of its own
 (``picture``). Labels are in the visitor's language when a font can draw it (``figure_lang``); each cell
-type has one colour in every figure (``charlm.cells``).
+type has one colour in every figure (``charlm.network.cells``).
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
-from charlm.cells import CELLS
-from charlm.coach import best_validation
-from charlm.jobs import JobSnapshot
-from charlm.recall import KEYS, RecallResult
+from charlm.lessons.coach import best_validation
+from charlm.lessons.recall import KEYS, RecallResult
+from charlm.network.cells import CELLS
+from charlm.serving.jobs import JobSnapshot
 
 from .i18n import EN, locale, t
 from .locales import LOCALES

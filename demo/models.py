@@ -19,8 +19,8 @@ from pathlib import Path
 import gradio as gr
 
 from charlm import Sampler, list_checkpoints, load_checkpoint
-from charlm.batching import MAX_STREAMS, Generations
-from charlm.history import best_validation_step
+from charlm.serving.generations import MAX_STREAMS, Generations
+from charlm.training.history import best_validation_step
 
 from .i18n import EN, AppError, t
 from .locales import LOCALES
@@ -39,7 +39,7 @@ class ModelCatalogue:
     def __init__(self, assets_dir: Path, cache_bytes: int = 1 << 30, streams: int = MAX_STREAMS,
                  precision: str = "fp32"):
         self.assets_dir, self.streams = assets_dir, streams  # streams: stepped together per model, at most
-        self.precision = precision  # the samplers' weights: "fp32" (as trained) or "int8" (charlm/sample.py)
+        self.precision = precision  # the samplers' weights: "fp32" (as trained) or "int8" (charlm/sampling/sampler.py)
         self.cache_bytes = cache_bytes  # loaded samplers are kept up to this many bytes, least recently used out
         # per loaded model: its sampler and the batch its generations are stepped in together
         self._loaded: OrderedDict[tuple[str, float], Generations] = OrderedDict()

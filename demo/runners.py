@@ -3,13 +3,13 @@
 * ``ThreadRunner`` (a laptop, a CPU Space): the job trains in a background thread; the Start
   event answers at once and the page's timer polls the job.
 * ``ProcessRunner`` (``CHARLM_RUNNER=process``, a trial): the job trains in a child process of its
-  own (``charlm.chunks.train_chunk_in_child``), followed by a thread here, and the Start event
+  own (``charlm.serving.chunks.train_chunk_in_child``), followed by a thread here, and the Start event
   answers at once as with a thread. What a training allocated goes back to the system when its
   process ends, so less of a class's trainings stays in the server (README, "Reliability"); the
   fork server the children start from costs a resident process of its own.
 * ``ChunkRunner`` (a ZeroGPU Space): the GPU exists only inside a call decorated with
   ``@spaces.GPU``, for a bounded time, charged to the visitor whose event makes the call. So the
-  Start event itself drives the job, one time-boxed chunk after another (``charlm.chunks``), each
+  Start event itself drives the job, one time-boxed chunk after another (``charlm.serving.chunks``), each
   chunk a decorated call that resumes from the last checkpoint; the timer shows its progress
   exactly as for a thread.
 
@@ -26,8 +26,8 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 
 from charlm import CharLMError
-from charlm.chunks import train_chunk, train_chunk_in_child, warm_up_children
-from charlm.jobs import TrainingJob
+from charlm.serving.chunks import train_chunk, train_chunk_in_child, warm_up_children
+from charlm.serving.jobs import TrainingJob
 
 from .i18n import AppError
 

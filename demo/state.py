@@ -23,8 +23,8 @@ from pathlib import Path
 
 from charlm import Corpus
 from charlm.files import folder_bytes
-from charlm.jobs import TrainingJob
-from charlm.step_by_step import OneBatch, OneCharacter
+from charlm.lessons.step_by_step import OneBatch, OneCharacter
+from charlm.serving.jobs import TrainingJob
 
 from .i18n import AppError, t
 

@@ -11,11 +11,12 @@ import numpy as np
 import pandas as pd
 
 from charlm import Batches, Corpus, Vocab, one_hot
-from charlm.coach import Finding
-from charlm.inspect import Guess, ToyResult, mean_surprise
-from charlm.jobs import JobSnapshot
-from charlm.shapes import Stage
-from charlm.step_by_step import BatchStep, CharStep
+from charlm.lessons.coach import Finding
+from charlm.lessons.shapes import Stage
+from charlm.lessons.step_by_step import BatchStep, CharStep
+from charlm.lessons.toy import ToyResult
+from charlm.lessons.traces import Guess, mean_surprise
+from charlm.serving.jobs import JobSnapshot
 
 from .i18n import EN, FAILED, error_text, t
 

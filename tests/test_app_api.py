@@ -283,13 +283,13 @@ def test_a_chinese_corpus_trains_and_generates_in_chinese(server, tmp_path):
 
 
 def test_offline_machine_without_the_novels_falls_back_to_python_source(tmp_path, monkeypatch):
-    import charlm.corpora
+    import charlm.data.corpora
     from charlm import CharLMError
-    from charlm.corpora import default_corpus_name
+    from charlm.data.corpora import default_corpus_name
     from demo.context import builtin_corpus
 
     monkeypatch.setenv("CHARLM_DATA_DIR", str(tmp_path / "empty"))
-    monkeypatch.setattr(charlm.corpora, "SHIPPED", tmp_path / "no-assets")  # an install without the assets
+    monkeypatch.setattr(charlm.data.corpora, "SHIPPED", tmp_path / "no-assets")  # an install without the assets
     builtin_corpus.cache_clear()  # texts read earlier in this process are kept for everyone
     assert default_corpus_name() == "python-stdlib"
     corpus = builtin_corpus("python-stdlib", 0.1)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from charlm import CharLMError, CharRNN, ModelConfig, Sampler, Vocab
-from charlm.batching import Generations
+from charlm.serving.generations import Generations
 
 TEXT = "the cat sat on the mat. a dog ran far away; the end!\n"
 SETTINGS = [  # prime, length, top-N, temperature, seed: every stream its own

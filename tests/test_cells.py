@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from charlm import Corpus, Sampler, preset, train
-from charlm.cells import CELLS
-from charlm.inspect import trace
-from charlm.model import CharRNN, ModelConfig
+from charlm.lessons.traces import trace
+from charlm.network.cells import CELLS
+from charlm.network.model import CharRNN, ModelConfig
 
 TEXT = "the cells read the text and keep what matters. " * 60
 

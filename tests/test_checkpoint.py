@@ -8,7 +8,7 @@ from conftest import write_pickle_payload
 from safetensors.torch import save_file
 
 from charlm import CharLMError, Corpus, StepEvent, latest_checkpoint, load_checkpoint, preset, train
-from charlm.checkpoint import list_checkpoints
+from charlm.training.checkpoint import list_checkpoints
 
 TEXT = "Happy families are all alike; every unhappy family is unhappy in its own way. " * 40
 

@@ -10,8 +10,8 @@ from app_server import running_app
 from gradio_client import Client, handle_file
 
 from charlm import Corpus, StepEvent, preset, train
-from charlm.chunks import STOP_FILE, ChunkEnd, train_chunk
-from charlm.jobs import TrainingJob
+from charlm.serving.chunks import STOP_FILE, ChunkEnd, train_chunk
+from charlm.serving.jobs import TrainingJob
 
 TEXT = "Happy families are all alike; every unhappy family is unhappy in its own way. " * 40
 

@@ -8,9 +8,9 @@ import pytest
 from conftest import SHAKESPEARE
 
 from charlm import Corpus, preset
-from charlm.coach import RunFacts, diagnose
-from charlm.events import EvalEvent, StepEvent
-from charlm.train import train
+from charlm.lessons.coach import RunFacts, diagnose
+from charlm.training.events import EvalEvent, StepEvent
+from charlm.training.loop import train
 from demo import views
 
 ZH = "zh-CN"

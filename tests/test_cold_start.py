@@ -4,9 +4,9 @@ import numpy as np
 import torch
 
 from charlm import Corpus, preset, train
-from charlm.cold_start import cold_starts
-from charlm.model import CharRNN, ModelConfig
-from charlm.train import _Run
+from charlm.network.model import CharRNN, ModelConfig
+from charlm.training.cold_start import cold_starts
+from charlm.training.loop import _Run
 
 
 def blank_rows(state) -> np.ndarray:

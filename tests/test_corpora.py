@@ -5,7 +5,8 @@ import typing
 import pytest
 from conftest import CORPORA
 
-from charlm import CharLMError, Corpus, corpora
+from charlm import CharLMError, Corpus
+from charlm.data import corpora
 
 
 def test_registered_corpora_are_found_in_the_data_dir_with_their_checksums():

@@ -15,8 +15,8 @@ from charlm import latest_checkpoint, list_checkpoints, load_checkpoint
 WRITER = textwrap.dedent("""
     import sys, torch
     from charlm import Corpus, preset, save_checkpoint
-    from charlm.checkpoint import Progress
-    from charlm.model import CharRNN, ModelConfig
+    from charlm.training.checkpoint import Progress
+    from charlm.network.model import CharRNN, ModelConfig
     out = sys.argv[1]
     corpus = Corpus.from_text("abcdefghij" * 50)
     cfg = preset("tiny", hidden_size=768, num_layers=2)

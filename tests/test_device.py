@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from charlm import CharLMError, Corpus, latest_checkpoint, load_checkpoint, preset, train
-from charlm.device import resolve_device, restore_generator
+from charlm.training.device import resolve_device, restore_generator
 
 TEXT = "Happy families are all alike; every unhappy family is unhappy in its own way. " * 40
 
@@ -36,7 +36,7 @@ def test_a_checkpoint_without_a_device_loads_as_auto(tmp_path):
     corpus = Corpus.from_text(TEXT, val_fraction=0.1)
     result = train(corpus, preset("tiny", max_steps=2, device="cpu"), tmp_path)
     assert load_checkpoint(result.checkpoint).train_config.device == "cpu"
-    from charlm.config import TrainConfig
+    from charlm.training.config import TrainConfig
 
     old = preset("tiny").to_dict()
     del old["device"]  # a checkpoint written before devices existed

@@ -337,7 +337,7 @@ def test_loaded_models_are_kept_up_to_a_byte_budget_and_freed_with_their_visitor
 
 def test_a_client_without_a_browser_is_forgotten_when_idle_and_its_training_stopped(tmp_path):
     from charlm import Corpus, preset
-    from charlm.jobs import TrainingJob
+    from charlm.serving.jobs import TrainingJob
 
     store = SessionStore(tmp_path / "s", ttl_seconds=3600, anonymous_ttl_seconds=0.2)
     api, page = store.get("rest-client"), store.get("browser-tab")
@@ -402,7 +402,7 @@ def test_a_batch_index_is_checked_against_the_shape_asked_for_not_the_previous_o
 
 def test_a_checkpoints_size_is_estimated_before_the_run(tmp_path):
     from charlm import Corpus, preset, train
-    from charlm.memory import checkpoint_bytes
+    from charlm.training.memory import checkpoint_bytes
 
     corpus = Corpus.from_text(TEXT, val_fraction=0.1)
     for cell, layers, hidden in (("lstm", 2, 64), ("gru", 1, 128), ("rnn", 3, 32)):
@@ -582,7 +582,7 @@ def test_figures_asked_for_by_many_threads_are_drawn_in_one(tmp_path, monkeypatc
     worker threads each drawing figures left tens of MB behind. Every figure is drawn in one thread instead."""
     from matplotlib import font_manager
 
-    from charlm.jobs import JobSnapshot
+    from charlm.serving.jobs import JobSnapshot
     from demo import figures
 
     monkeypatch.setattr(figures, "_pictures", [])
@@ -619,7 +619,7 @@ def test_a_drawn_figures_pixels_are_freed_without_waiting_for_the_collector(tmp_
 
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    from charlm.jobs import JobSnapshot
+    from charlm.serving.jobs import JobSnapshot
     from demo import figures
 
     monkeypatch.setattr(figures, "_pictures", [])

@@ -9,12 +9,12 @@ import torch
 import torch.nn.functional as F
 
 from charlm import Corpus, load_checkpoint, preset, train
-from charlm.batches import Batches
-from charlm.evaluate import evaluate, score_held_out
-from charlm.history import best_checkpoint
-from charlm.model import CharRNN, ModelConfig
-from charlm.schedule import learning_rate_at, reanchor
-from charlm.train import StepEvent
+from charlm.data.batches import Batches
+from charlm.network.model import CharRNN, ModelConfig
+from charlm.training.checkpoint import best_checkpoint
+from charlm.training.evaluate import evaluate, score_held_out
+from charlm.training.loop import StepEvent
+from charlm.training.schedule import learning_rate_at, reanchor
 
 
 def one_stream_loss(model: CharRNN, data: np.ndarray) -> float:

@@ -5,10 +5,10 @@ import threading
 
 import pytest
 
-import charlm.history
+import charlm.training.history
 from charlm import Corpus, StepEvent, latest_checkpoint, load_checkpoint, preset, train
-from charlm.checkpoint import list_checkpoints
-from charlm.history import HISTORY_FILE, read_history, thin
+from charlm.training.checkpoint import list_checkpoints
+from charlm.training.history import HISTORY_FILE, read_history, thin
 
 TEXT = "Happy families are all alike; every unhappy family is unhappy in its own way. " * 40
 
@@ -27,7 +27,7 @@ def test_thin_keeps_a_nested_grid_and_the_last_point():
 
 @pytest.fixture
 def small_curves(monkeypatch):
-    monkeypatch.setattr(charlm.history, "CURVE_POINTS", 8)
+    monkeypatch.setattr(charlm.training.history, "CURVE_POINTS", 8)
 
 
 def test_checkpoints_stay_the_same_size_and_the_log_holds_every_step(tmp_path, small_curves):
@@ -76,7 +76,7 @@ def test_a_checkpoint_alone_still_draws_its_curve(tmp_path, small_curves):
 
 
 def test_the_best_validation_step_is_read_from_the_runs_history(tmp_path):
-    from charlm.history import append_history, best_validation_step
+    from charlm.training.history import append_history, best_validation_step
 
     assert best_validation_step(tmp_path) is None  # no history yet
     append_history(tmp_path, [(1, 4.0), (2, 3.0)], [(2, 2.9)])

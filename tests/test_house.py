@@ -10,8 +10,9 @@ import pytest
 import torch
 from torch import nn
 
-from charlm import Corpus, Sampler, corpora, preset, reference_generate, train
-from charlm import cells as cell_table
+from charlm import Corpus, Sampler, preset, reference_generate, train
+from charlm.data import corpora
+from charlm.network import cells as cell_table
 from demo import fields, i18n
 from demo.app import AppConfig, CharLMApp
 from demo.locales import LOCALES, Locale
@@ -99,7 +100,7 @@ def test_a_new_language_is_one_file_and_the_page_speaks_it(extra_language, tmp_p
                for (_, props), update in zip(app.language.translated, app.language.relabel("fr"))}
     assert relabel["tab.corpus"]["label"] == "1 · Corpus (fr)" and relabel["corpus.load"]["value"] == "Charger le texte"
     # an error in a language without a translation of it: charlm's own English sentence
-    from charlm.batches import check_fits
+    from charlm.data.batches import check_fits
 
     with pytest.raises(Exception) as info:
         check_fits(10, 5, 20, what="The text")

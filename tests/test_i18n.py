@@ -10,9 +10,9 @@ import pytest
 from matplotlib import font_manager
 
 from charlm import CharLMError, Corpus
-from charlm.batches import check_fits
-from charlm.jobs import JobSnapshot
-from charlm.vocab import decode_text
+from charlm.data.batches import check_fits
+from charlm.data.vocab import decode_text
+from charlm.serving.jobs import JobSnapshot
 from demo import figures, i18n, views
 from demo.app import AppConfig, CharLMApp
 from demo.i18n import EN, AppError, t
@@ -61,7 +61,7 @@ def test_a_missing_text_falls_back_to_english_then_to_the_key():
 
 def _core_errors():
     """Every CharLMError(...) in charlm with its key and the names of its parameters."""
-    for path in sorted((ROOT / "charlm").glob("*.py")):
+    for path in sorted((ROOT / "charlm").rglob("*.py")):
         if path.name == "cli.py":  # the command line speaks English only
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -119,7 +119,7 @@ def test_app_errors_name_the_setting_in_the_language_asked_for():
 
 
 def test_terms_the_core_passes_are_the_ones_it_uses():
-    source = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "charlm").glob("*.py"))
+    source = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "charlm").rglob("*.py"))
     source += "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "demo").rglob("*.py"))
     for term in CHINESE.terms:
         assert f'"{term}"' in source

@@ -2,16 +2,9 @@ import numpy as np
 import pytest
 
 from charlm import CharLMError, Corpus, Sampler, preset, train
-from charlm.inspect import (
-    feature_correlations,
-    fresh_models,
-    gate_saturation,
-    gradient_decay,
-    next_char_guesses,
-    text_features,
-    toy_model,
-    trace,
-)
+from charlm.lessons.gradients import fresh_models, gradient_decay
+from charlm.lessons.toy import toy_model
+from charlm.lessons.traces import feature_correlations, gate_saturation, next_char_guesses, text_features, trace
 
 
 def test_toy_hello_scores_become_the_right_predictions():
@@ -81,8 +74,8 @@ def test_trace_saturation_and_guesses_on_a_trained_model():
 
 def test_the_cell_race_is_on_equal_footing():
     """The same steps for every cell, about the same parameters (within 2 %), a seed of its own per run."""
-    from charlm.inspect import comparison_config
-    from charlm.model import parameter_count
+    from charlm.lessons.race import comparison_config
+    from charlm.network.model import parameter_count
 
     configs = {cell: comparison_config(cell, 200, 83, seed=1) for cell in ("rnn", "gru", "lstm")}
     assert {c.max_steps for c in configs.values()} == {200} and all(c.max_seconds == 0 for c in configs.values())

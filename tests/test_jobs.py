@@ -3,8 +3,8 @@ import time
 import pytest
 
 from charlm import CharLMError, Corpus, preset
-from charlm.jobs import TrainingJob
-from charlm.slots import JobSlots
+from charlm.serving.jobs import TrainingJob
+from charlm.serving.waiting_line import JobSlots
 
 TEXT = "A job runs in the background while the page stays responsive. " * 80
 
@@ -41,12 +41,12 @@ def test_failed_job_reports_and_frees_its_slot(tmp_path):
 
 
 def test_an_unexpected_exception_is_reported_and_frees_the_slot(tmp_path, monkeypatch):
-    import charlm.jobs
+    import charlm.serving.jobs
 
     def broken(*args, **kwargs):
         raise RuntimeError("out of memory (simulated)")
 
-    monkeypatch.setattr(charlm.jobs, "train", broken)
+    monkeypatch.setattr(charlm.serving.jobs, "train", broken)
     slots = JobSlots(limit=1)
     corpus = Corpus.from_text(TEXT, val_fraction=0.1)
     job = TrainingJob(corpus, preset("tiny"), tmp_path, slots=slots).start()
@@ -104,10 +104,10 @@ def test_a_full_server_puts_trainings_in_line_and_starts_them_in_turn(tmp_path):
 
 def test_trainings_reuse_their_threads(tmp_path):
     """One job after another runs in the same kept thread (a new thread per job leaves memory behind:
-    charlm/workers.py); a job of another priority gets a thread of its own priority."""
+    charlm/serving/training_threads.py); a job of another priority gets a thread of its own priority."""
     import threading
 
-    from charlm.workers import training_threads
+    from charlm.serving.training_threads import training_threads
 
     corpus = Corpus.from_text(TEXT, val_fraction=0.1)
     names = []
@@ -132,7 +132,7 @@ def test_the_next_in_line_runs_in_the_thread_the_last_job_leaves(tmp_path):
     """A job started the moment another ends (here the next in line, started by the slot's release inside the
     ending job) found no idle thread yet and got a new one: a class left three training threads behind two
     slots, each with its math libraries' buffers. It waits for the thread that is finishing instead."""
-    from charlm.workers import training_threads
+    from charlm.serving.training_threads import training_threads
 
     corpus = Corpus.from_text(TEXT, val_fraction=0.1)
     slots = JobSlots(1)

@@ -1,4 +1,4 @@
-"""The compiled loops (charlm/kernels.py) against what they stand for: NumPy's tanh, the cells' NumPy
+"""The compiled loops (charlm/sampling/fast/kernels.py) against what they stand for: NumPy's tanh, the cells' NumPy
 steps, and ``pick_next``'s draw, bit for bit where the text depends on it."""
 
 import numpy as np
@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from charlm import CharRNN, ModelConfig, Sampler, Vocab
-from charlm.cells import CELLS
-from charlm.draw import pick_next
+from charlm.network.cells import CELLS
+from charlm.sampling.pick import pick_next
 
-kernels = pytest.importorskip("charlm.kernels")
+kernels = pytest.importorskip("charlm.sampling.fast.kernels")
 
 
 def test_tanh_is_within_a_rounding_of_the_true_value():
@@ -35,17 +35,17 @@ def _sampler(cell: str, hidden: int = 40, layers: int = 3) -> Sampler:
 
 @pytest.mark.parametrize("cell", [name for name, cell in CELLS.items() if cell.compiled])
 def test_a_compiled_layer_does_what_the_numpy_step_does(cell, monkeypatch):
-    """From the same memory, the same scores to float32 rounding and the same record (what ``inspect``
+    """From the same memory, the same scores to float32 rounding and the same record (what ``traces``
     shows), step after step."""
     sampler = _sampler(cell)
     inputs = np.random.default_rng(2).integers(0, len(sampler.vocab), size=(30, 5))
-    compiled_rows = sampler.rows_of([sampler.new_state() for _ in range(5)])
+    compiled_rows = sampler.stack_states([sampler.new_state() for _ in range(5)])
     for xs in inputs:
         numpy_rows = compiled_rows.take(list(range(5)))  # a copy: roundings would add up over the steps
         got_record, want_record = [], []
         got = sampler.advance(compiled_rows, xs, record=got_record)
         with monkeypatch.context() as m:
-            m.setattr("charlm.sample.compiled", lambda: None)  # the layers by NumPy, as for a cell with none
+            m.setattr("charlm.sampling.sampler.compiled", lambda: None)  # the layers by NumPy, as for a cell with none
             want = sampler.advance(numpy_rows, xs, record=want_record)
         np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5)
         assert [r.keys() for r in got_record] == [r.keys() for r in want_record]
@@ -87,7 +87,7 @@ def test_a_prime_fed_in_one_call_is_the_same_as_step_by_step(cell):
 def test_many_characters_per_call_are_the_same_as_one_step_at_a_time():
     """``generate_rows`` (draw, feed, many steps in one call) against ``pick_next`` and ``advance`` per step."""
     sampler = _sampler("lstm", 48, 2)
-    rows = sampler.rows_of([sampler.new_state() for _ in range(3)])
+    rows = sampler.stack_states([sampler.new_state() for _ in range(3)])
     logits = sampler.advance(rows, np.array([1, 2, 3]))
     twin, twin_logits = rows.take([0, 1, 2]), logits.copy()
     top_n, temperature = np.array([3, 1, 8]), np.array([1.0, 0.7, 1.4])

@@ -3,7 +3,7 @@
 import pytest
 
 from charlm import CharLMError, preset
-from charlm.memory import check_training_memory, estimate_training_bytes, host_memory_bytes
+from charlm.training.memory import check_training_memory, estimate_training_bytes, host_memory_bytes
 
 
 def test_the_estimate_grows_with_the_batch_and_the_model():

@@ -7,7 +7,7 @@ import pytest
 from conftest import ANNA, ROOT
 
 from charlm import Corpus, Sampler, load_checkpoint
-from charlm.evaluate import score_held_out
+from charlm.training.evaluate import score_held_out
 
 ASSETS = ROOT / "assets"
 CARD = ASSETS / "MODEL_CARD.md"

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from charlm.errors import CharLMError
-from charlm.recall import ALPHABET, KEYS, RecallSettings, as_text, records, train_recall
+from charlm.lessons.recall import ALPHABET, KEYS, RecallSettings, as_text, records, train_recall
 
 
 def test_a_record_is_a_key_random_fillers_and_the_question():

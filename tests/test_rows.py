@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from charlm import CharRNN, ModelConfig, Sampler, Vocab
-from charlm import rows as rows_module
-from charlm.cells import CELLS
-from charlm.rows import _int8_numpy, _rows_times_numpy, quantize, rows_times
+from charlm.network.cells import CELLS
+from charlm.sampling.fast import products as products_module
+from charlm.sampling.fast.products import _exact_product_numpy, _int8_numpy, exact_product, quantize
 
 SHAPES = [(1024, 2048), (512, 83), (100, 400), (37, 129), (3, 5)]
 
@@ -17,7 +17,7 @@ def _matrices(k: int, n: int, m: int = 33):
     return (rng.standard_normal((m, k)).astype(np.float32), (rng.standard_normal((k, n)) * 0.05).astype(np.float32))
 
 
-@pytest.mark.parametrize("kernel", [rows_times, _rows_times_numpy], ids=["default", "numpy"])
+@pytest.mark.parametrize("kernel", [exact_product, _exact_product_numpy], ids=["default", "numpy"])
 @pytest.mark.parametrize(("k", "n"), SHAPES)
 def test_each_row_is_the_same_whatever_rows_share_the_product(kernel, k, n):
     x, w = _matrices(k, n)
@@ -34,7 +34,7 @@ def test_each_row_is_the_same_whatever_rows_share_the_product(kernel, k, n):
 def test_the_compiled_kernel_is_the_one_in_use():
     """The requirements install numba; without it the products still agree, only slower."""
     pytest.importorskip("numba")
-    assert rows_module.kernel_name() == "numba"
+    assert products_module.kernel_name() == "numba"
 
 
 def _sampler(cell: str, hidden: int, layers: int, embedding: int) -> Sampler:
@@ -55,7 +55,7 @@ def test_advancing_rows_together_matches_each_alone(cell, hidden, layers, embedd
     inputs = rng.integers(0, len(sampler.vocab), size=(12, 7))
     alone_states = [sampler.new_state() for _ in range(7)]
     alone = [[sampler.step(s, int(x)).copy() for x in inputs[:, i]] for i, s in enumerate(alone_states)]
-    rows = sampler.rows_of([sampler.new_state() for _ in range(7)])
+    rows = sampler.stack_states([sampler.new_state() for _ in range(7)])
     together = [sampler.advance(rows, step_inputs).copy() for step_inputs in inputs]
     for i in range(7):
         assert all(np.array_equal(together[t][i], alone[i][t]) for t in range(len(inputs))), f"stream {i}"
@@ -68,19 +68,19 @@ def test_advancing_rows_together_matches_each_alone(cell, hidden, layers, embedd
 
 
 def test_without_numba_the_numpy_products_serve(monkeypatch):
-    for name in ("numba", "charlm.kernels"):
+    for name in ("numba", "charlm.sampling.fast.kernels"):
         monkeypatch.setitem(__import__("sys").modules, name, None)  # importing them now fails
-    monkeypatch.delattr(__import__("charlm"), "kernels", raising=False)  # (``from . import`` looks here first)
-    monkeypatch.setattr(rows_module, "_kernels", {})
-    assert rows_module.kernel_name() == "numpy" and rows_module.compiled() is None
+    monkeypatch.delattr(__import__("charlm.sampling.fast").sampling.fast, "kernels", raising=False)  # (``from . import`` looks here first)
+    monkeypatch.setattr(products_module, "_kernels", {})
+    assert products_module.kernel_name() == "numpy" and products_module.compiled() is None
     x, w = _matrices(37, 129)
-    assert np.array_equal(rows_times(x, w, np.empty((len(x), 129), np.float32)),
-                          _rows_times_numpy(x, w, np.empty((len(x), 129), np.float32)))
+    assert np.array_equal(exact_product(x, w, np.empty((len(x), 129), np.float32)),
+                          _exact_product_numpy(x, w, np.empty((len(x), 129), np.float32)))
     for cell in CELLS:  # every cell then steps through NumPy, still row-exact
         test_advancing_rows_together_matches_each_alone(cell, 64, 2, 0)
 
 
-@pytest.mark.parametrize("kernel", [rows_times, _int8_numpy], ids=["default", "numpy"])
+@pytest.mark.parametrize("kernel", [exact_product, _int8_numpy], ids=["default", "numpy"])
 @pytest.mark.parametrize(("k", "n"), SHAPES)
 def test_int8_rows_are_exact_too_and_close_to_the_floats(kernel, k, n):
     x, w = _matrices(k, n)

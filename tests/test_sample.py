@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from charlm import CharLMError, Corpus, Sampler, preset, reference_generate, train
-from charlm.model import CharRNN, ModelConfig
-from charlm.vocab import Vocab
+from charlm.data.vocab import Vocab
+from charlm.network.model import CharRNN, ModelConfig
 
 TEXT = "Far away, the family sat at the table and talked of Anna. " * 60
 

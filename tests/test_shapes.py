@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from charlm import Corpus, Sampler, preset
-from charlm.model import CharRNN, ModelConfig
-from charlm.recall import ALPHABET
-from charlm.recall import records as recall_records
-from charlm.shapes import io_patterns, model_shapes
+from charlm.lessons.recall import ALPHABET
+from charlm.lessons.recall import records as recall_records
+from charlm.lessons.shapes import io_patterns, model_shapes
+from charlm.network.model import CharRNN, ModelConfig
 
 
 @pytest.mark.parametrize("cell, layers, vocab", [("lstm", 2, 83), ("gru", 1, 83), ("rnn", 3, 2000)])

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from charlm import Corpus, preset
-from charlm.events import StepEvent
-from charlm.model import CharRNN, ModelConfig
-from charlm.sample import Sampler
-from charlm.step_by_step import OneBatch, OneCharacter
-from charlm.train import train
+from charlm.lessons.step_by_step import OneBatch, OneCharacter
+from charlm.network.model import CharRNN, ModelConfig
+from charlm.sampling.sampler import Sampler
+from charlm.training.events import StepEvent
+from charlm.training.loop import train
 
 TEXT = ("It was the best of times, it was the worst of times, it was the age of wisdom, "
         "it was the age of foolishness. ") * 60

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from charlm import CharLMError, Corpus, Sampler, preset, train
-from charlm.strategies import LAB, Strategy, distribution_at, sampling_lab
+from charlm.lessons.strategies import LAB, Strategy, distribution_at, sampling_lab
 
 TEXT = ("Happy families are all alike; every unhappy family is unhappy in its own way. "
         "Everything was in confusion in the Oblonskys' house. ") * 40

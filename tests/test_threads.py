@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from charlm import Sampler, Vocab
-from charlm.model import CharRNN, ModelConfig
-from charlm.threads import blas_threads, numpy_blas, one_blas_thread, set_blas_threads
+from charlm.network.model import CharRNN, ModelConfig
+from charlm.sampling.fast.blas_threads import blas_threads, numpy_blas, one_blas_thread, set_blas_threads
 
 pytestmark = pytest.mark.skipif(not numpy_blas(), reason="threadpoolctl cannot see NumPy's BLAS here")
 

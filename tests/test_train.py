@@ -15,8 +15,8 @@ from charlm import (
     preset,
     train,
 )
-from charlm.model import CharRNN, ModelConfig
-from charlm.schedule import learning_rate_at
+from charlm.network.model import CharRNN, ModelConfig
+from charlm.training.schedule import learning_rate_at
 
 
 def hello_corpus() -> Corpus:
@@ -197,7 +197,7 @@ def test_only_the_latest_checkpoints_and_the_best_are_kept(tmp_path):
 def test_a_full_disk_stops_the_run_with_a_message_and_keeps_the_last_checkpoint(tmp_path, monkeypatch):
     import importlib
 
-    loop = importlib.import_module("charlm.train")  # the module (charlm.train is also the function)
+    loop = importlib.import_module("charlm.training.loop")  # the module (charlm.training.loop is also the function)
     corpus = Corpus.from_text("The cat sat on the mat. " * 300, val_fraction=0.1)
     real_save = loop.save_checkpoint
 
@@ -216,7 +216,7 @@ def test_a_full_disk_stops_the_run_with_a_message_and_keeps_the_last_checkpoint(
 
 def test_the_log_counts_the_epochs_the_run_will_reach():
     """max_steps ends this run inside its second pass over the text: "Epoch 2/2", not "Epoch 2/50"."""
-    from charlm.batches import Batches
+    from charlm.data.batches import Batches
 
     corpus = Corpus.from_text("Happy families are all alike; every unhappy family is unhappy. " * 60, val_fraction=0.1)
     cfg = preset("tiny", epochs=50, max_steps=0)

@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from charlm import CharLMError, Corpus, Sampler
-from charlm.cells import CELLS
-from charlm.inspect import trace
-from charlm.model import CharRNN, ModelConfig
-from charlm.unrolled import SHOWN_UNITS, busiest_units, unroll
+from charlm.lessons.traces import trace
+from charlm.lessons.unrolled import SHOWN_UNITS, busiest_units, unroll
+from charlm.network.cells import CELLS
+from charlm.network.model import CharRNN, ModelConfig
 
 TEXT = "Happy families are all alike; every unhappy family is unhappy in its own way.\n"
 

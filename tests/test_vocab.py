@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from charlm import CharLMError, Corpus, Vocab, load_text
-from charlm.vocab import MAX_VOCAB_SIZE, decode_text
+from charlm.data.vocab import MAX_VOCAB_SIZE, decode_text
 
 
 def test_anna_vocabulary_is_83_sorted_characters(anna_text):

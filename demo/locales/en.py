@@ -6,7 +6,7 @@ ones (a test checks). Errors from ``charlm`` need no table here: their English i
 sentence, written next to the check that raises it.
 """
 
-from charlm.coach import ENGLISH as COACH
+from charlm.lessons.coach import ENGLISH as COACH
 
 CODE = "en"
 NAME = "English"
@@ -403,6 +403,6 @@ TEXTS: dict[str, str] = {
     'io.legend': 'The four input/output patterns of §1, each drawn unrolled: inputs grey, the cell blue (the same weights at every step), outputs green. The shapes follow the settings above.',
     'punct.colon': ': ',
     'punct.comma': ', ',
-    # the coach's findings: charlm's own English (``charlm/coach.py``), one text for the CLI and the page
+    # the coach's findings: charlm's own English (``charlm/lessons/coach.py``), one text for the CLI and the page
     **{f'coach.{key}': text for key, text in COACH.items()},
 }

@@ -7,8 +7,8 @@ from pathlib import Path
 import gradio as gr
 
 from charlm import Corpus
-from charlm.corpora import builtin_names, builtin_title, default_corpus_name
-from charlm.vocab import load_text
+from charlm.data.corpora import builtin_names, builtin_title, default_corpus_name
+from charlm.data.vocab import load_text
 
 from .. import views
 from ..context import Context, builtin_corpus

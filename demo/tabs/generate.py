@@ -7,8 +7,8 @@ import time
 
 import gradio as gr
 
-from charlm.sample import Sampler
-from charlm.step_by_step import OneCharacter
+from charlm.lessons.step_by_step import OneCharacter
+from charlm.sampling.sampler import Sampler
 
 from .. import views
 from ..context import Context

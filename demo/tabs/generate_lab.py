@@ -1,5 +1,5 @@
 """The Generate tab's sampling lab (chapter §5, step 12): six ways of choosing the next character side by
-side, from the tab's own model, prime and seed (maths in charlm.strategies, drawing in demo.diagrams).
+side, from the tab's own model, prime and seed (maths in charlm.lessons.strategies, drawing in demo.diagrams).
 A section of the Generate tab, built by it: not a tab of its own."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import time
 
 import gradio as gr
 
-from charlm.strategies import LAB, distribution_at, sampling_lab
+from charlm.lessons.strategies import LAB, distribution_at, sampling_lab
 
 from .. import diagrams, views
 from ..context import Context

@@ -1,15 +1,17 @@
 """Tab 1, the ideas (chapter §1-4): the h-e-l-o toy, vanishing gradients, and RNN vs GRU vs LSTM
-trained side by side (maths in charlm.inspect)."""
+trained side by side (maths in charlm.lessons: toy, gradients, race)."""
 
 from __future__ import annotations
 
 import gradio as gr
 import numpy as np
 
-from charlm.cells import simplest_first
-from charlm.inspect import RACE_SEEDS, comparison_config, gradient_curves, toy_model
-from charlm.jobs import TrainingJob
-from charlm.recall import gaps_up_to, recall_experiment
+from charlm.lessons.gradients import gradient_curves
+from charlm.lessons.race import RACE_SEEDS, comparison_config
+from charlm.lessons.recall import gaps_up_to, recall_experiment
+from charlm.lessons.toy import toy_model
+from charlm.network.cells import simplest_first
+from charlm.serving.jobs import TrainingJob
 
 from .. import figures, views
 from ..context import Context

@@ -1,6 +1,6 @@
 """Tab 6, inside the trained network (chapter §1 and §4): the network unrolled over a passage, one step
 inside its cells beside a plain RNN's, what single cells and gates track, and where the model is sure or
-surprised (maths in charlm.inspect, drawings in demo.diagrams)."""
+surprised (maths in charlm.lessons.traces, drawings in demo.diagrams)."""
 
 from __future__ import annotations
 
@@ -10,14 +10,8 @@ import time
 import gradio as gr
 
 from charlm.errors import CharLMError
-from charlm.inspect import (
-    feature_correlations,
-    gate_saturation,
-    next_char_guesses,
-    text_features,
-    trace,
-)
-from charlm.unrolled import unroll
+from charlm.lessons.traces import feature_correlations, gate_saturation, next_char_guesses, text_features, trace
+from charlm.lessons.unrolled import unroll
 
 from .. import diagrams, figures, views
 from ..context import Context

@@ -8,12 +8,12 @@ import time
 import gradio as gr
 
 from charlm import list_checkpoints, load_checkpoint
-from charlm.config import resume_config
-from charlm.jobs import TrainingJob
-from charlm.memory import check_training_memory, run_disk_bytes
-from charlm.resume import check_resumable
-from charlm.shapes import io_patterns, model_shapes
-from charlm.step_by_step import OneBatch
+from charlm.lessons.shapes import io_patterns, model_shapes
+from charlm.lessons.step_by_step import OneBatch
+from charlm.serving.jobs import TrainingJob
+from charlm.training.config import resume_config
+from charlm.training.memory import check_training_memory, run_disk_bytes
+from charlm.training.resume import check_resumable
 
 from .. import diagrams, fields, figures, views
 from ..context import Context

@@ -1,0 +1,198 @@
+"""Corpus text and its character vocabulary (chapter section 5.1).
+
+The chapter builds its vocabulary from a Python ``set``, whose order changes from run to
+run; here the characters are sorted, so the same text always gives the same integer codes
+and a checkpoint trained today still decodes correctly tomorrow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from charlm.errors import CharLMError
+
+# Up to this many distinct characters the network reads one-hot vectors, as in the chapter.
+# Beyond it (a Chinese novel has several thousand characters) a learned embedding is used.
+ONE_HOT_LIMIT = 512
+# A "text" with more distinct characters than this is almost certainly not text.
+MAX_VOCAB_SIZE = 20_000
+
+
+def decode_text(data: bytes) -> str:
+    """Turn uploaded bytes into text, refusing what is not UTF-8 text.
+
+    A BOM is dropped and Windows/old-Mac line ends are folded to ``\\n`` so that the same
+    novel saved on two systems gives the same vocabulary.
+    """
+    if len(data) == 0:
+        raise CharLMError("The text is empty: choose a file that contains some text.", key="text_empty")
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        hint = " It looks like UTF-16; save it as UTF-8." if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
+        raise CharLMError(
+            f"This looks like a binary file, not text (a NUL byte at offset {nul}).{hint} "
+            "Choose a plain-text (.txt) file saved as UTF-8.", key="text_binary", offset=nul, utf16=bool(hint)
+        )
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        bad = data[err.start]
+        raise CharLMError(
+            f"The file is not valid UTF-8 (byte 0x{bad:02x} at offset {err.start}). "
+            "Save it as UTF-8 (for example: open it in a text editor and choose 'Save as… UTF-8').",
+            key="text_not_utf8", byte=f"0x{bad:02x}", offset=err.start,
+        ) from None
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not text:
+        raise CharLMError("The text is empty: choose a file that contains some text.", key="text_empty")
+    return text
+
+
+def load_text(source: str | Path | bytes, max_bytes: int | None = None) -> str:
+    """Read a corpus from a path or from raw bytes (an upload)."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise CharLMError(f"No such file: {path}", key="no_file", name=str(path))
+        if max_bytes is not None and path.stat().st_size > max_bytes:
+            raise CharLMError(
+                f"{path.name} is {path.stat().st_size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB. "
+                "Use a shorter text.", key="text_too_large", mb=path.stat().st_size / 1e6, limit_mb=max_bytes / 1e6
+            )
+        data = path.read_bytes()
+    if max_bytes is not None and len(data) > max_bytes:
+        raise CharLMError(
+            f"The text is {len(data) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB. Use a shorter text.",
+            key="text_too_large", mb=len(data) / 1e6, limit_mb=max_bytes / 1e6,
+        )
+    return decode_text(data)
+
+
+@dataclass(frozen=True)
+class Vocab:
+    """The distinct characters of a text, in sorted order, and the maps char <-> int."""
+
+    chars: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.chars) == 0:
+            raise CharLMError("A vocabulary needs at least one character.", key="vocab_invalid")
+        if len(self.chars) > MAX_VOCAB_SIZE:
+            raise CharLMError(f"The vocabulary has {len(self.chars):,} characters; the limit is {MAX_VOCAB_SIZE:,}.",
+                              key="vocab_size_limit", n=len(self.chars), limit=MAX_VOCAB_SIZE)
+        if (any(not isinstance(c, str) or len(c) != 1 for c in self.chars) or len(set(self.chars)) != len(self.chars)
+                or any("\ud800" <= c <= "\udfff" for c in self.chars)):  # a lone surrogate is not text
+            raise CharLMError("A vocabulary must be a list of distinct single characters.", key="vocab_invalid")
+        codepoints = np.fromiter((ord(c) for c in self.chars), dtype=np.int64, count=len(self.chars))
+        order = np.argsort(codepoints, kind="stable")
+        object.__setattr__(self, "_sorted_codepoints", codepoints[order])
+        object.__setattr__(self, "_sorted_ids", order.astype(np.int64))
+        object.__setattr__(self, "stoi", {c: i for i, c in enumerate(self.chars)})
+
+    @classmethod
+    def from_text(cls, text: str) -> Vocab:
+        chars = tuple(sorted(set(text)))
+        if len(chars) > MAX_VOCAB_SIZE:
+            raise CharLMError(
+                f"The text has {len(chars):,} distinct characters; the limit is {MAX_VOCAB_SIZE:,}. "
+                "This is probably not natural-language text (or it mixes many scripts); use a cleaner text.",
+                key="vocab_too_large", n=len(chars), limit=MAX_VOCAB_SIZE,
+            )
+        return cls(chars)
+
+    @property
+    def itos(self) -> dict[int, str]:
+        return dict(enumerate(self.chars))
+
+    def __len__(self) -> int:
+        return len(self.chars)
+
+    @property
+    def uses_one_hot(self) -> bool:
+        return len(self.chars) <= ONE_HOT_LIMIT
+
+    def unknown_chars(self, text: str) -> list[str]:
+        """Characters of ``text`` that are not in the vocabulary, each once, in order of appearance."""
+        return list(dict.fromkeys(c for c in text if c not in self.stoi))
+
+    def encode(self, text: str) -> np.ndarray:
+        """Text -> int64 array of codes; vectorised because a novel has millions of characters."""
+        if not text:
+            return np.zeros(0, dtype=np.int64)
+        cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.int64)
+        pos = np.searchsorted(self._sorted_codepoints, cps)
+        pos = np.minimum(pos, len(self.chars) - 1)
+        found = self._sorted_codepoints[pos] == cps
+        if not found.all():
+            missing = self.unknown_chars(text)
+            shown = ", ".join(repr(c) for c in missing[:10])
+            raise CharLMError(
+                f"{len(missing)} character(s) are not in the model's vocabulary: {shown}"
+                f"{' …' if len(missing) > 10 else ''}. Remove them or use a model trained on such text.",
+                key="unknown_chars", n=len(missing), chars=shown + (" …" if len(missing) > 10 else ""),
+            )
+        return self._sorted_ids[pos]
+
+    def decode(self, ids) -> str:
+        return "".join(self.chars[int(i)] for i in ids)
+
+
+@dataclass
+class Corpus:
+    """A text, its vocabulary, its integer codes and its train/validation split.
+
+    The validation part is the *end* of the text (default the last 10 %): a contiguous held-out
+    stretch, never overlapping the training part, so its loss measures generalisation and not
+    memory of neighbouring sentences.
+    """
+
+    text: str
+    vocab: Vocab
+    data: np.ndarray
+    val_fraction: float = 0.1
+    name: str = "text"
+
+    @classmethod
+    def from_text(cls, text: str, val_fraction: float = 0.1, name: str = "text",
+                  vocab: Vocab | None = None) -> Corpus:
+        if not text:
+            raise CharLMError("The text is empty: choose a file that contains some text.", key="text_empty")
+        if not (0.0 <= val_fraction < 1.0) or val_fraction != val_fraction:
+            raise CharLMError(f"val_fraction must be at least 0 and below 1, got {val_fraction}.", key="val_fraction",
+                              value=val_fraction)
+        vocab = vocab or Vocab.from_text(text)
+        return cls(text=text, vocab=vocab, data=vocab.encode(text), val_fraction=val_fraction, name=name)
+
+    @classmethod
+    def from_source(cls, source: str | Path | bytes, val_fraction: float = 0.1,
+                    max_bytes: int | None = None, name: str | None = None) -> Corpus:
+        text = load_text(source, max_bytes=max_bytes)
+        if name is None:
+            name = Path(source).name if isinstance(source, (str, Path)) else "upload"
+        return cls.from_text(text, val_fraction=val_fraction, name=name)
+
+    def with_val_fraction(self, val_fraction: float) -> Corpus:
+        """The same text and codes, split at a different point."""
+        if val_fraction == self.val_fraction:
+            return self
+        if not 0.0 <= val_fraction < 1.0:
+            raise CharLMError(f"val_fraction must be at least 0 and below 1, got {val_fraction}.", key="val_fraction",
+                              value=val_fraction)
+        return Corpus(self.text, self.vocab, self.data, val_fraction, self.name)
+
+    @property
+    def split_index(self) -> int:
+        return len(self.data) - round(len(self.data) * self.val_fraction)
+
+    @property
+    def train_data(self) -> np.ndarray:
+        return self.data[: self.split_index]
+
+    @property
+    def val_data(self) -> np.ndarray:
+        return self.data[self.split_index:]

@@ -1,0 +1,105 @@
+"""How many trainings run at once in this process, and the line of those waiting for a place.
+
+A class on one small server must not start more trainings than it has cores for (or, on ZeroGPU,
+more than it can relay). Past the cap, a training either is refused politely or joins a line,
+first come first served, and is started by itself when a place frees; it can leave the line
+(its visitor pressed Stop or left). The line also says about when each waiting one will start.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Protocol
+
+from charlm.errors import CharLMError
+
+
+class Waiting(Protocol):
+    """What the line needs of a job: its time limit and time left (for the estimate), and a way to start it
+    when its turn comes. ``jobs.TrainingJob`` is one; the line never reaches into a job beyond this."""
+
+    @property
+    def config(self) -> _HasTimeLimit: ...
+
+    def seconds_left(self) -> float | None: ...
+
+    def start_from_line(self) -> None: ...
+
+
+class _HasTimeLimit(Protocol):
+    max_seconds: float
+
+
+class JobSlots:
+    """At most ``limit`` jobs at once in this process. Past it, a job either is refused politely or, if
+    it asks to wait, joins a line and starts by itself when a slot frees (first come, first served)."""
+
+    def __init__(self, limit: int = 2):
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._running = 0
+        self._jobs: set[Waiting] = set()  # those holding a slot (for the waiting time)
+        self._line: list[Waiting] = []
+
+    def acquire(self, job: Waiting | None = None, wait: bool = False) -> bool:
+        """A slot now (True); or, with ``wait``, a place in line (False: ``job`` is started when its turn
+        comes); without it, a refusal when all are taken."""
+        with self._lock:
+            if self._running < self.limit and not self._line:
+                self._running += 1
+                if job is not None:
+                    self._jobs.add(job)
+                return True
+            if not wait or job is None:
+                raise CharLMError(
+                    f"The server is busy: {self._running} trainings are already running (the limit is "
+                    f"{self.limit}). Try again in a minute, or generate with a trained model meanwhile.",
+                    key="server_busy", running=self._running, limit=self.limit,
+                )
+            self._line.append(job)
+            return False
+
+    def release(self, job: Waiting | None = None) -> None:
+        """Free ``job``'s slot: it passes straight to the first in line, if anyone waits."""
+        with self._lock:
+            self._jobs.discard(job)
+            following = self._line.pop(0) if self._line else None
+            if following is None:
+                self._running = max(0, self._running - 1)
+            else:
+                self._jobs.add(following)
+        if following is not None:
+            following.start_from_line()
+
+    def leave(self, job: Waiting) -> bool:
+        """Take ``job`` out of the line (its visitor left or stopped it); False if it was not waiting."""
+        with self._lock:
+            if job in self._line:
+                self._line.remove(job)
+                return True
+            return False
+
+    def place(self, job: Waiting) -> tuple[int, float | None]:
+        """``job``'s place in line (1: next; 0: not waiting) and about how many seconds until it starts,
+        from the running jobs' time left (None when that is not known yet)."""
+        with self._lock:
+            if job not in self._line:
+                return 0, None
+            place, running = self._line.index(job) + 1, list(self._jobs)
+        left = [j.seconds_left() for j in running]
+        if not left or any(x is None for x in left):
+            return place, None
+        left.sort()
+        whole = max(j.config.max_seconds for j in running) or max(left)  # one training's length, for later rounds
+        rounds, index = divmod(place - 1, len(left))
+        return place, left[index] + rounds * whole
+
+    @property
+    def running(self) -> int:
+        with self._lock:
+            return self._running
+
+    @property
+    def waiting(self) -> int:
+        with self._lock:
+            return len(self._line)
