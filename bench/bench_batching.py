@@ -127,24 +127,30 @@ def main() -> None:
     sampler = Sampler(ckpt.model, ckpt.vocab)
     gens, one_core, stepwise = Generations(sampler), Generations(sampler, cores=1), OneStepPerCall(sampler)
     "".join(gens.stream("The ", 20, 4, 1.0, 0))  # compile the kernel before timing
-    print(f"# {machine()}; {gens.cores} cores for a batch's parts; products by {kernel_name()}; "
-          f"load average {os.getloadavg()[0]:.2f} at the start")
+    print(
+        f"# {machine()}; {gens.cores} cores for a batch's parts; products by {kernel_name()}; "
+        f"load average {os.getloadavg()[0]:.2f} at the start"
+    )
     alone = min(one_by_one(sampler, 1, args.chars)[0] for _ in range(3))
     print(f"# one visitor alone: {args.chars} characters in {alone * 1000:.0f} ms ({args.chars / alone:,.0f} chars/s)")
     if args.busy:
         print(f"# {args.busy} busy Python threads beside every run")
-    print("\n| visitors | way | chars/s, all together | CPU s per 1,000 chars | first character p50 / p95 | "
-          "last one done / one alone | ÷ one by one (chars/s) | same texts | busy loops/s |")
+    print(
+        "\n| visitors | way | chars/s, all together | CPU s per 1,000 chars | first character p50 / p95 | "
+        "last one done / one alone | ÷ one by one (chars/s) | same texts | busy loops/s |"
+    )
     print("|---:|---|---:|---:|---|---:|---:|---|---:|")
-    ways = {"one by one": lambda k: one_by_one(sampler, k, args.chars),
-            "together": lambda k: together(gens, k, args.chars),
-            "together, on one core": lambda k: together(one_core, k, args.chars)}
+    ways = {
+        "one by one": lambda k: one_by_one(sampler, k, args.chars),
+        "together": lambda k: together(gens, k, args.chars),
+        "together, on one core": lambda k: together(one_core, k, args.chars),
+    }
     if args.busy:
         ways["together, a step per call"] = lambda k: together(stepwise, k, args.chars)
     for k in args.streams:
         results: dict[str, list[tuple]] = {way: [] for way in ways}
         for r in range(args.rounds):
-            for way in (list(ways) if r % 2 == 0 else list(ways)[::-1]):  # there and back: drift falls on all
+            for way in list(ways) if r % 2 == 0 else list(ways)[::-1]:  # there and back: drift falls on all
                 with Busy(args.busy) as busy:
                     run = ways[way](k)
                 results[way].append((*run, busy.loops / run[0]))
@@ -155,10 +161,13 @@ def main() -> None:
             cpu = statistics.median(r[1] for r in runs)
             firsts = [f for r in runs for f in r[2]]
             shown = f"{ratio:.2f}×" if way != "one by one" else ""
-            print(f"| {k} | {way} | {k * args.chars / wall:,.0f} | {cpu / (k * args.chars) * 1000:.3f} | "
-                  f"{percentile(firsts, 0.5) * 1000:.0f} / {percentile(firsts, 0.95) * 1000:.0f} ms | "
-                  f"{wall / alone:.1f}× | {shown} | {'yes' if same else 'NO'} | "
-                  f"{statistics.median(r[4] for r in runs):,.0f} |", flush=True)
+            print(
+                f"| {k} | {way} | {k * args.chars / wall:,.0f} | {cpu / (k * args.chars) * 1000:.3f} | "
+                f"{percentile(firsts, 0.5) * 1000:.0f} / {percentile(firsts, 0.95) * 1000:.0f} ms | "
+                f"{wall / alone:.1f}× | {shown} | {'yes' if same else 'NO'} | "
+                f"{statistics.median(r[4] for r in runs):,.0f} |",
+                flush=True,
+            )
     print(f"\n# load average {os.getloadavg()[0]:.2f} at the end")
 
 

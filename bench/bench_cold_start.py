@@ -36,8 +36,10 @@ def main() -> None:
     corpus = Corpus.from_source(CORPORA / args.corpus)
     code = corpus.vocab.encode(args.at)[0]
     print(f"# cold starts on {args.corpus} — {machine()}; load average {os.getloadavg()[0]:.2f}")
-    print("| preset | cold_start_share | held-out loss (every character) | stuck of 300 | mean gap | worst gap "
-          "| training | the validation curve |")
+    print(
+        "| preset | cold_start_share | held-out loss (every character) | stuck of 300 | mean gap | worst gap "
+        "| training | the validation curve |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---|")
     for name in args.presets:
         for share in args.shares:
@@ -49,9 +51,12 @@ def main() -> None:
             split = corpus.with_val_fraction(config.val_fraction)
             report = cold_starts(result.model, split.val_data, int(code))
             _, loss, chars = result.progress.held_out
-            print(f"| {name} | {share:g} | {loss:.4f} ({chars:,}) | {report.stuck} of {report.starts} | "
-                  f"{report.mean_gap:+.3f} | {report.worst_gap:+.2f} | {took:.0f} s | "
-                  f"{' '.join(f'{v:.2f}' for _, v in result.progress.val_loss)} |", flush=True)
+            print(
+                f"| {name} | {share:g} | {loss:.4f} ({chars:,}) | {report.stuck} of {report.starts} | "
+                f"{report.mean_gap:+.3f} | {report.worst_gap:+.2f} | {took:.0f} s | "
+                f"{' '.join(f'{v:.2f}' for _, v in result.progress.val_loss)} |",
+                flush=True,
+            )
     print(f"load average {os.getloadavg()[0]:.2f} at the end")
 
 

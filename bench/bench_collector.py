@@ -47,8 +47,10 @@ def main() -> None:
     freeze_what_start_up_built()
     after = collection_ms(args.repeat)
     print(f"full collection, the app built: {before:.1f} ms walking {walked:,} objects")
-    print(f"after freezing them:            {after:.2f} ms walking {len(gc.get_objects()):,} objects "
-          "(what visitors make from then on is walked, and freed, as before)")
+    print(
+        f"after freezing them:            {after:.2f} ms walking {len(gc.get_objects()):,} objects "
+        "(what visitors make from then on is walked, and freed, as before)"
+    )
 
 
 if __name__ == "__main__":

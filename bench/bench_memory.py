@@ -13,8 +13,14 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SHAPES = [(2, 256, 64, 100, "lstm"), (2, 512, 64, 128, "lstm"), (1, 1024, 32, 256, "lstm"), (3, 512, 128, 64, "lstm"),
-          (2, 512, 64, 128, "gru"), (2, 512, 64, 128, "rnn")]
+SHAPES = [
+    (2, 256, 64, 100, "lstm"),
+    (2, 512, 64, 128, "lstm"),
+    (1, 1024, 32, 256, "lstm"),
+    (3, 512, 128, 64, "lstm"),
+    (2, 512, 64, 128, "gru"),
+    (2, 512, 64, 128, "rnn"),
+]
 CHILD = """
 import resource, sys, torch
 from charlm import Corpus, preset, train
@@ -37,11 +43,18 @@ def main() -> None:
     print("| model | batch | measured MB | estimated MB | estimate / measured |")
     print("|---|---|---:|---:|---:|")
     for L, H, N, M, cell in SHAPES:
-        out = subprocess.run([sys.executable, "-c", CHILD, str(L), str(H), str(N), str(M), cell], cwd=ROOT,
-                             capture_output=True, text=True, check=True).stdout.split()
+        out = subprocess.run(
+            [sys.executable, "-c", CHILD, str(L), str(H), str(N), str(M), cell],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
         measured, estimated = float(out[0]), float(out[1])
-        print(f"| {L}×{H} {cell} | {N}×{M} | {measured:,.0f} | {estimated:,.0f} | {estimated / measured:.2f} |",
-              flush=True)
+        print(
+            f"| {L}×{H} {cell} | {N}×{M} | {measured:,.0f} | {estimated:,.0f} | {estimated / measured:.2f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

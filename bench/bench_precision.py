@@ -61,8 +61,9 @@ def one_stream(sampler: Sampler) -> float:
 
 
 def thirty(gens: Generations) -> float:
-    threads = [threading.Thread(target=lambda s=s: [None for _ in gens.stream("The ", 500, 4, 1.0, s)])
-               for s in range(30)]
+    threads = [
+        threading.Thread(target=lambda s=s: [None for _ in gens.stream("The ", 500, 4, 1.0, s)]) for s in range(30)
+    ]
     with gens.held():
         for t in threads:
             t.start()
@@ -81,11 +82,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     text = (CORPORA / "anna.txt").read_text(encoding="utf-8")
-    held_out = text[int(len(text) * 0.9):]
+    held_out = text[int(len(text) * 0.9) :]
     print(f"# {machine()}; products by {kernel_name()}; load average {os.getloadavg()[0]:.2f} at the start")
     print(f"\nQuality: {args.rows} stretches of {args.chars:,} held-out characters, each from a blank memory\n")
-    print("| model | fp32 loss | int8 loss | int8 − fp32 | mean KL(fp32 ‖ int8), nats | same top choice | "
-          "weights fp32 → int8 |")
+    print(
+        "| model | fp32 loss | int8 loss | int8 − fp32 | mean KL(fp32 ‖ int8), nats | same top choice | "
+        "weights fp32 → int8 |"
+    )
     print("|---|---:|---:|---:|---:|---:|---|")
     samplers = {}
     for path in sorted((ROOT / "assets").glob("*.safetensors")):
@@ -93,14 +96,19 @@ def main() -> None:
         fp32, int8 = Sampler(ckpt.model, ckpt.vocab), Sampler(ckpt.model, ckpt.vocab, "int8")
         samplers[path.stem] = fp32, int8
         stretch = len(held_out) // args.rows
-        codes = np.stack([ckpt.vocab.encode(held_out[i * stretch: i * stretch + args.chars])
-                          for i in range(args.rows)])
+        codes = np.stack(
+            [ckpt.vocab.encode(held_out[i * stretch : i * stretch + args.chars]) for i in range(args.rows)]
+        )
         lf, lq, kl, agree = quality(fp32, int8, codes)
-        print(f"| {path.stem} | {lf:.4f} | {lq:.4f} | {lq - lf:+.4f} | {kl:.5f} | {agree:.2%} | "
-              f"{fp32.nbytes / 1e6:.1f} → {int8.nbytes / 1e6:.1f} MB |", flush=True)
+        print(
+            f"| {path.stem} | {lf:.4f} | {lq:.4f} | {lq - lf:+.4f} | {kl:.5f} | {agree:.2%} | "
+            f"{fp32.nbytes / 1e6:.1f} → {int8.nbytes / 1e6:.1f} MB |",
+            flush=True,
+        )
     print("\nSpeed: fp32 and int8 alternated round by round (median of per-round ratios)\n")
-    print("| model | one stream, 500 chars: fp32 / int8 | int8 ÷ fp32 | 30 streams together: fp32 / int8 | "
-          "int8 ÷ fp32 |")
+    print(
+        "| model | one stream, 500 chars: fp32 / int8 | int8 ÷ fp32 | 30 streams together: fp32 / int8 | int8 ÷ fp32 |"
+    )
     print("|---|---|---:|---|---:|")
     for name, (fp32, int8) in samplers.items():
         gens = Generations(fp32), Generations(int8)
@@ -115,10 +123,13 @@ def main() -> None:
             batches.append(batch)
         one = [statistics.median(s[i] for s in singles) for i in (0, 1)]
         many = [statistics.median(b[i] for b in batches) for i in (0, 1)]
-        print(f"| {name} | {500 / one[0]:,.0f} / {500 / one[1]:,.0f} chars/s | "
-              f"{statistics.median(s[0] / s[1] for s in singles):.2f}× | "
-              f"{15000 / many[0]:,.0f} / {15000 / many[1]:,.0f} chars/s | "
-              f"{statistics.median(b[0] / b[1] for b in batches):.2f}× |", flush=True)
+        print(
+            f"| {name} | {500 / one[0]:,.0f} / {500 / one[1]:,.0f} chars/s | "
+            f"{statistics.median(s[0] / s[1] for s in singles):.2f}× | "
+            f"{15000 / many[0]:,.0f} / {15000 / many[1]:,.0f} chars/s | "
+            f"{statistics.median(b[0] / b[1] for b in batches):.2f}× |",
+            flush=True,
+        )
     print(f"\n# load average {os.getloadavg()[0]:.2f} at the end")
 
 

@@ -26,9 +26,11 @@ def main() -> None:
         result = train(corpus, cfg)  # (its end scores every held-out character once: timed with it)
         wall = time.perf_counter() - t
         _, val, chars = result.progress.held_out
-        print(f"\n## {filename}: {result.progress.step} steps in {wall:.1f} s wall "
-              f"({result.progress.elapsed:.1f} s training), held-out loss {val:.3f} nats/char "
-              f"over all {chars:,} held-out characters")
+        print(
+            f"\n## {filename}: {result.progress.step} steps in {wall:.1f} s wall "
+            f"({result.progress.elapsed:.1f} s training), held-out loss {val:.3f} nats/char "
+            f"over all {chars:,} held-out characters"
+        )
         print(Sampler(result.model, corpus.vocab).generate(prime, 400, top_n=4, seed=1))
 
 

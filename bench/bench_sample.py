@@ -45,8 +45,11 @@ def main() -> None:
             fast = sampler.generate("The ", args.chars, top_n=4, seed=1)
             rate = args.chars / (time.perf_counter() - t)
             goal = GOALS[hidden] if cell == "lstm" else 0
-            print(f"| 2×{hidden} {cell} | {ref_rate:,.0f} | {rate:,.0f} | {rate / ref_rate:.1f}× | "
-                  f"{goal or '–'} | {fast[:len(ref)] == ref} | {peak_memory_mb():,.0f} |", flush=True)
+            print(
+                f"| 2×{hidden} {cell} | {ref_rate:,.0f} | {rate:,.0f} | {rate / ref_rate:.1f}× | "
+                f"{goal or '–'} | {fast[: len(ref)] == ref} | {peak_memory_mb():,.0f} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

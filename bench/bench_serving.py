@@ -59,8 +59,10 @@ def report(title: str, results: dict[str, list[dict[int, list[float]]]], unit: s
             values = [v for r in rounds for v in r[c]]
             scale = 1000 if unit == "ms" else 1
             ratio = "1.00×" if c == 0 else f"{median_ratio(per_round, c):.2f}×"
-            print(f"| {measure} | {c} | {percentile(values, .5) * scale:,.1f} {unit} | "
-                  f"{percentile(values, .95) * scale:,.1f} {unit} | {ratio} |")
+            print(
+                f"| {measure} | {c} | {percentile(values, 0.5) * scale:,.1f} {unit} | "
+                f"{percentile(values, 0.95) * scale:,.1f} {unit} | {ratio} |"
+            )
 
 
 def in_process(rounds: int, chars: int, work: Path) -> None:
@@ -135,8 +137,10 @@ def through_app(rounds: int, chars: int, port: int) -> None:
             running -= 1
             trainers[running].predict(api_name="/stop_training")
         visitor.close()
-        report(f"### Through the app: /generate {chars} characters (2×512) and /preview_batch",
-               {"/generate first character": first, "/generate whole": whole, "/preview_batch": preview})
+        report(
+            f"### Through the app: /generate {chars} characters (2×512) and /preview_batch",
+            {"/generate first character": first, "/generate whole": whole, "/preview_batch": preview},
+        )
     finally:
         server.terminate()
         server.wait(30)

@@ -38,20 +38,27 @@ def main() -> None:
     big = load_checkpoint(ASSETS / "anna-2x512.safetensors")
     lstm, rnn = Sampler(big.model, big.vocab), Sampler(*_loaded(ASSETS / "anna-quick-rnn-1x256.safetensors"))
     text = (CORPORA / "anna.txt").read_text(encoding="utf-8")
-    passage = text[10_000:10_000 + args.chars]
+    passage = text[10_000 : 10_000 + args.chars]
     middle = args.chars // 2
 
     def unrolled_and_cells():
         view = unroll(trace(lstm, passage), lstm, middle)
         beside = unroll(trace(rnn, passage), rnn, middle)
-        return (diagrams.unrolled_html(view), diagrams.folded_html(view), diagrams.cell_html(view),
-                diagrams.cell_html(beside))
+        return (
+            diagrams.unrolled_html(view),
+            diagrams.folded_html(view),
+            diagrams.cell_html(view),
+            diagrams.cell_html(beside),
+        )
 
     def cells_tracked():
         tr = trace(lstm, passage)
         acts = tr.layers[1]["cell"]
-        return (feature_correlations(acts, text_features(passage)), views.coloured_text(passage, acts[:, 0]),
-                figures.picture(figures.saturation_figure, gate_saturation(tr), "en"))
+        return (
+            feature_correlations(acts, text_features(passage)),
+            views.coloured_text(passage, acts[:, 0]),
+            figures.picture(figures.saturation_figure, gate_saturation(tr), "en"),
+        )
 
     def guesses():
         return views.guesses_html(passage, next_char_guesses(lstm, passage))
@@ -59,31 +66,40 @@ def main() -> None:
     def lab():
         runs = sampling_lab(lstm, "Far", args.chars, seed=1)
         chapter = runs[1]
-        return (diagrams.lab_html(runs),
-                diagrams.distribution_html(distribution_at(lstm, "Far" + chapter.text[:chapter.most_uncertain]), LAB))
+        return (
+            diagrams.lab_html(runs),
+            diagrams.distribution_html(distribution_at(lstm, "Far" + chapter.text[: chapter.most_uncertain]), LAB),
+        )
 
     def shapes():
         config = big.train_config
-        return (diagrams.patterns_html(io_patterns(config, len(big.vocab)))
-                + views.shapes_html(model_shapes(config, len(big.vocab))))
+        return diagrams.patterns_html(io_patterns(config, len(big.vocab))) + views.shapes_html(
+            model_shapes(config, len(big.vocab))
+        )
 
     def generate():  # the reference: the Generate tab's own work for as many characters
         return lstm.generate("Far", args.chars, top_n=4, seed=1)
 
-    print(f"# the chapter's views, 2×512 LSTM, a {args.chars}-character passage, median of {args.repeat} — "
-          f"{machine()}, load average {os.getloadavg()[0]:.2f}")
+    print(
+        f"# the chapter's views, 2×512 LSTM, a {args.chars}-character passage, median of {args.repeat} — "
+        f"{machine()}, load average {os.getloadavg()[0]:.2f}"
+    )
     reference = _median(generate, args.repeat)
     print(f"reference: Generate, {args.chars} characters: {reference * 1000:.0f} ms")
     print("| view | ms | × Generate | goal ≤ 1 s |")
     print("|---|---:|---:|---|")
-    for name, fn in (("unrolled network + cell view + plain RNN beside", unrolled_and_cells),
-                     ("what the cells track (trace, correlations, gate chart)", cells_tracked),
-                     ("next-character guesses", guesses),
-                     (f"sampling lab (6 × {args.chars} characters + distribution)", lab),
-                     ("four patterns + shapes", shapes)):
+    for name, fn in (
+        ("unrolled network + cell view + plain RNN beside", unrolled_and_cells),
+        ("what the cells track (trace, correlations, gate chart)", cells_tracked),
+        ("next-character guesses", guesses),
+        (f"sampling lab (6 × {args.chars} characters + distribution)", lab),
+        ("four patterns + shapes", shapes),
+    ):
         seconds = _median(fn, args.repeat)
-        print(f"| {name} | {seconds * 1000:,.0f} | {seconds / reference:.1f} | "
-              f"{'met' if seconds <= GOAL_SECONDS else 'NOT MET'} |")
+        print(
+            f"| {name} | {seconds * 1000:,.0f} | {seconds / reference:.1f} | "
+            f"{'met' if seconds <= GOAL_SECONDS else 'NOT MET'} |"
+        )
 
 
 def _loaded(path: Path):

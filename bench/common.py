@@ -63,16 +63,24 @@ def _read(path: Path) -> str:
 
 
 def machine() -> str:
-    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
-            f"{torch.get_num_threads()} torch threads")
+    return (
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} torch threads"
+    )
 
 
 def start_app(port: int, env: dict, cgroup: Path | None = None) -> tuple[subprocess.Popen, str]:
     """``app.py`` in a subprocess on a loopback port (inside ``cgroup``, a memory cgroup's folder, when
     given), once it answers: (the process, its URL)."""
     enter = (lambda: (cgroup / "cgroup.procs").write_text(str(os.getpid()))) if cgroup else None
-    server = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=enter)
+    server = subprocess.Popen(
+        [sys.executable, "app.py", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=enter,
+    )
     url = f"http://127.0.0.1:{port}/"
     for _ in range(240):
         try:

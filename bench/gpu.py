@@ -28,8 +28,7 @@ from charlm import Corpus, StepEvent, latest_checkpoint, load_checkpoint, preset
 def speed(corpus: Corpus, cfg, steps: int, warmup: int = 5) -> float:
     """Characters per second over ``steps`` steps after ``warmup`` (each step ends with the loss on the host)."""
     times: list[float] = []
-    cfg = cfg.replace(max_steps=warmup + steps, epochs=1000, eval_every=0, save_every=0, sample_every=0,
-                      max_seconds=0)
+    cfg = cfg.replace(max_steps=warmup + steps, epochs=1000, eval_every=0, save_every=0, sample_every=0, max_seconds=0)
     train(corpus, cfg, on_event=lambda e: times.append(e.sec_per_batch) if isinstance(e, StepEvent) else None)
     return cfg.batch_size * cfg.num_steps * steps / sum(times[warmup:])
 
@@ -41,8 +40,14 @@ def chunk_overhead(corpus: Corpus, cfg, steps: int) -> float:
         train(corpus, cfg, folder, chunk_steps=steps)
         times: list[float] = []
         started = time.perf_counter()
-        train(corpus, cfg, folder, resume=load_checkpoint(latest_checkpoint(folder)), chunk_steps=steps,
-              on_event=lambda e: times.append(e.sec_per_batch) if isinstance(e, StepEvent) else None)
+        train(
+            corpus,
+            cfg,
+            folder,
+            resume=load_checkpoint(latest_checkpoint(folder)),
+            chunk_steps=steps,
+            on_event=lambda e: times.append(e.sec_per_batch) if isinstance(e, StepEvent) else None,
+        )
         wall = time.perf_counter() - started
     return wall - steps * sorted(times)[len(times) // 2]  # beyond `steps` typical steps
 
@@ -71,9 +76,11 @@ def main() -> None:
         for bf16 in (False, True):
             cfg = preset(preset_name, bf16=bf16, device=args.device)
             rate = speed(corpus, cfg, args.steps)
-            print(f"| {preset_name} | {cfg.num_layers}×{cfg.hidden_size} {cfg.cell} | {cfg.batch_size}×{cfg.num_steps} "
-                  f"| {'bf16' if bf16 else 'fp32'} | {rate:,.0f} | {epoch_chars / rate:.1f} | {rate / cpu:.0f}× |",
-                  flush=True)
+            print(
+                f"| {preset_name} | {cfg.num_layers}×{cfg.hidden_size} {cfg.cell} | {cfg.batch_size}×{cfg.num_steps} "
+                f"| {'bf16' if bf16 else 'fp32'} | {rate:,.0f} | {epoch_chars / rate:.1f} | {rate / cpu:.0f}× |",
+                flush=True,
+            )
     over = chunk_overhead(corpus, preset("textbook", device=args.device), steps=max(3, args.steps // 3))
     print(f"chunked runner: {over:.2f} s per chunk beyond its steps (load + first step + save)")
     if args.epochs:
@@ -82,9 +89,11 @@ def main() -> None:
         result = train(corpus, cfg)
         wall = time.perf_counter() - started
         _, loss, chars = result.progress.held_out  # every held-out character, scored at the run's end
-        print(f"textbook, {args.epochs} epochs of Anna on {name}: {wall:.1f} s, {result.progress.step} steps, "
-              f"held-out loss {loss:.3f} nats/char over {chars:,} characters "
-              f"({'within' if wall <= 60 else 'over'} the 60 s goal)")
+        print(
+            f"textbook, {args.epochs} epochs of Anna on {name}: {wall:.1f} s, {result.progress.step} steps, "
+            f"held-out loss {loss:.3f} nats/char over {chars:,} characters "
+            f"({'within' if wall <= 60 else 'over'} the 60 s goal)"
+        )
 
 
 if __name__ == "__main__":

@@ -60,8 +60,15 @@ def run(visitors: int, port: int, deadline_s: float) -> None:
     server, url = start_app(port, env)
     try:
         lock = threading.Lock()
-        stats = {"requests": 0, "errors": [], "busy": 0, "started": 0, "preview": [], "first_chars": [],
-                 "first_chars_training": []}
+        stats = {
+            "requests": 0,
+            "errors": [],
+            "busy": 0,
+            "started": 0,
+            "preview": [],
+            "first_chars": [],
+            "first_chars_training": [],
+        }
         stop_at = time.monotonic() + deadline_s
         trainers: list[Client] = []
 
@@ -125,12 +132,15 @@ def run(visitors: int, port: int, deadline_s: float) -> None:
         for c in trainers:
             c.predict(api_name="/stop_training")
         peak = server_peak_mb(server.pid)
-        print(f"| {visitors} | {stats['requests']} | {len(stats['errors'])} | {stats['started']} started, "
-              f"{stats['busy']} told busy | {percentile(stats['preview'], 0.5) * 1000:.0f} / "
-              f"{percentile(stats['preview'], 0.95) * 1000:.0f} ms | "
-              f"{percentile(stats['first_chars'], 0.5) * 1000:.0f} / "
-              f"{percentile(stats['first_chars'], 0.95) * 1000:.0f} ms | "
-              f"{wall:.0f} s | {peak:,.0f} MB |", flush=True)
+        print(
+            f"| {visitors} | {stats['requests']} | {len(stats['errors'])} | {stats['started']} started, "
+            f"{stats['busy']} told busy | {percentile(stats['preview'], 0.5) * 1000:.0f} / "
+            f"{percentile(stats['preview'], 0.95) * 1000:.0f} ms | "
+            f"{percentile(stats['first_chars'], 0.5) * 1000:.0f} / "
+            f"{percentile(stats['first_chars'], 0.95) * 1000:.0f} ms | "
+            f"{wall:.0f} s | {peak:,.0f} MB |",
+            flush=True,
+        )
         for err in stats["errors"][:5]:
             print("   error:", err[:200])
     finally:
@@ -179,9 +189,13 @@ def run_bursts(sizes: list[int], chars: int, rounds: int, port: int) -> None:
     results: dict[tuple[int, str], list[tuple[list[float], float, float, float]]] = {}
     alone: list[float] = []
     for r in range(rounds):
-        for way in (ways if r % 2 == 0 else dict(reversed(ways.items()))):
-            env = {**os.environ, "CHARLM_DATA_DIR": str(CORPORA), "GRADIO_ANALYTICS_ENABLED": "False",
-                   "CHARLM_GENERATION_STREAMS": ways[way]}
+        for way in ways if r % 2 == 0 else dict(reversed(ways.items())):
+            env = {
+                **os.environ,
+                "CHARLM_DATA_DIR": str(CORPORA),
+                "GRADIO_ANALYTICS_ENABLED": "False",
+                "CHARLM_GENERATION_STREAMS": ways[way],
+            }
             server, url = start_app(port, env)
             try:
                 burst(url, 1, chars, server.pid)  # the model loaded and the kernel compiled before timing
@@ -194,8 +208,10 @@ def run_bursts(sizes: list[int], chars: int, rounds: int, port: int) -> None:
                 server.wait(30)
     one = statistics.median(alone)
     print(f"# one visitor alone: {chars} characters in {one * 1000:.0f} ms; load average {os.getloadavg()[0]:.2f}")
-    print("| visitors | served | first character p50 / p95 | last one done | ÷ one alone | chars/s, all | "
-          "together ÷ one by one | server CPU ms per 100 chars | visitors' CPU-s |")
+    print(
+        "| visitors | served | first character p50 / p95 | last one done | ÷ one alone | chars/s, all | "
+        "together ÷ one by one | server CPU ms per 100 chars | visitors' CPU-s |"
+    )
     print("|---:|---|---|---:|---:|---:|---:|---:|---:|")
     for k in sizes:
         ratio = statistics.median(b[1] / a[1] for a, b in zip(results[(k, "together")], results[(k, "one by one")]))
@@ -204,10 +220,13 @@ def run_bursts(sizes: list[int], chars: int, rounds: int, port: int) -> None:
             firsts = [f for r in runs for f in r[0]]
             last = statistics.median(r[1] for r in runs)
             server_ms = statistics.median(r[2] for r in runs) * 1000 / (k * chars / 100)
-            print(f"| {k} | {way} | {percentile(firsts, 0.5) * 1000:,.0f} / {percentile(firsts, 0.95) * 1000:,.0f} ms "
-                  f"| {last:.1f} s | {last / one:.1f}× | {k * chars / last:,.0f} | "
-                  f"{f'{ratio:.2f}×' if way == 'together' else ''} | {server_ms:.1f} | "
-                  f"{statistics.median(r[3] for r in runs):.2f} |", flush=True)
+            print(
+                f"| {k} | {way} | {percentile(firsts, 0.5) * 1000:,.0f} / {percentile(firsts, 0.95) * 1000:,.0f} ms "
+                f"| {last:.1f} s | {last / one:.1f}× | {k * chars / last:,.0f} | "
+                f"{f'{ratio:.2f}×' if way == 'together' else ''} | {server_ms:.1f} | "
+                f"{statistics.median(r[3] for r in runs):.2f} |",
+                flush=True,
+            )
 
 
 def main() -> None:
@@ -222,8 +241,10 @@ def main() -> None:
     if args.burst:
         run_bursts(args.burst, args.chars, args.rounds, args.port)
         return
-    print("| visitors | requests served | unexpected errors | training | /preview_batch p50 / p95 | "
-          "first characters p50 / p95 | wall | server peak memory |")
+    print(
+        "| visitors | requests served | unexpected errors | training | /preview_batch p50 / p95 | "
+        "first characters p50 / p95 | wall | server peak memory |"
+    )
     print("|---:|---:|---:|---|---|---|---:|---:|")
     for k in args.visitors:
         run(min(k, 50), args.port, args.deadline)

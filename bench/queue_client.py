@@ -58,15 +58,26 @@ def apply_diff(value: Any, diff: list) -> Any:
     return value
 
 
-async def call(http: httpx.AsyncClient, url: str, prefix: str, fn_index: int, data: list, session: str,
-               on_update: Callable[[list], None] | None = None) -> list:
+async def call(
+    http: httpx.AsyncClient,
+    url: str,
+    prefix: str,
+    fn_index: int,
+    data: list,
+    session: str,
+    on_update: Callable[[list], None] | None = None,
+) -> list:
     """One event, as the page sends it: its final outputs; ``on_update`` sees each streamed update."""
-    joined = await http.post(url + prefix + "queue/join", json={
-        "data": data, "fn_index": fn_index, "session_hash": session, "event_data": None, "trigger_id": None})
+    joined = await http.post(
+        url + prefix + "queue/join",
+        json={"data": data, "fn_index": fn_index, "session_hash": session, "event_data": None, "trigger_id": None},
+    )
     joined.raise_for_status()
     event_id, outputs, buffer = joined.json()["event_id"], None, b""
-    async with (http.stream("GET", url + prefix + "queue/data", params={"session_hash": session}) as stream,
-                contextlib.aclosing(stream.aiter_bytes()) as chunks):
+    async with (
+        http.stream("GET", url + prefix + "queue/data", params={"session_hash": session}) as stream,
+        contextlib.aclosing(stream.aiter_bytes()) as chunks,
+    ):
         async for chunk in chunks:
             buffer += chunk
             while b"\n\n" in buffer:
@@ -102,7 +113,8 @@ class Visitor:
     def __call__(self, api_name: str, *inputs: Any, on_update: Callable[[list], None] | None = None) -> list:
         try:
             return self._loop.run_until_complete(
-                call(self._http, self.url, self.prefix, self.fns[api_name], list(inputs), self.session, on_update))
+                call(self._http, self.url, self.prefix, self.fns[api_name], list(inputs), self.session, on_update)
+            )
         finally:
             self._loop.run_until_complete(asyncio.sleep(0))  # the finished stream's generators close here
 

@@ -101,14 +101,25 @@ def main() -> None:
     parser.add_argument("--idle-minutes", type=float, default=1)
     parser.add_argument("--port", type=int, default=7871)
     parser.add_argument("--memory-limit-gb", type=float, default=4)
-    parser.add_argument("--rounds", type=int, default=1,
-                        help="classes one after another, each followed by its sessions' expiry: what each leaves")
-    parser.add_argument("--actions", default=None,
-                        help="the actions visitors choose from (comma-separated): one alone says what it costs")
-    parser.add_argument("--client", choices=("gradio", "page"), default="gradio",
-                        help="gradio: gradio_client visitors (as API callers: the API's description fetched on "
-                             "arriving, every file of every answer downloaded); page: visitors that ask only "
-                             "what a page asks (bench/queue_client.py; no uploads)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="classes one after another, each followed by its sessions' expiry: what each leaves",
+    )
+    parser.add_argument(
+        "--actions",
+        default=None,
+        help="the actions visitors choose from (comma-separated): one alone says what it costs",
+    )
+    parser.add_argument(
+        "--client",
+        choices=("gradio", "page"),
+        default="gradio",
+        help="gradio: gradio_client visitors (as API callers: the API's description fetched on "
+        "arriving, every file of every answer downloaded); page: visitors that ask only "
+        "what a page asks (bench/queue_client.py; no uploads)",
+    )
     args = parser.parse_args()
     offered = ACTIONS if args.client == "gradio" else tuple(a for a in ACTIONS if a not in UPLOADS)
     actions = [a for a in (args.actions or ",".join(offered)).split(",") if a]
@@ -117,11 +128,20 @@ def main() -> None:
     new_client = (lambda: Client(url, verbose=False)) if args.client == "gradio" else (lambda: PageClient(url))
     work = Path(tempfile.mkdtemp(prefix="charlm-soak-"))
     (work / "story.txt").write_text(TEXT, encoding="utf-8")
-    env = {**os.environ, "CHARLM_DATA_DIR": str(CORPORA), "GRADIO_ANALYTICS_ENABLED": "False",
-           "CHARLM_API_IDLE_MINUTES": str(args.idle_minutes), "TMPDIR": str(work)}
+    env = {
+        **os.environ,
+        "CHARLM_DATA_DIR": str(CORPORA),
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "CHARLM_API_IDLE_MINUTES": str(args.idle_minutes),
+        "TMPDIR": str(work),
+    }
     cgroup = memory_cgroup(int(args.memory_limit_gb * 2**30), f"charlm-soak-{os.getpid()}")
-    print(f"# server in a {args.memory_limit_gb:g} GB memory cgroup ({cgroup})" if cgroup else
-          "# no memory cgroup could be made here: the server runs without a memory limit", flush=True)
+    print(
+        f"# server in a {args.memory_limit_gb:g} GB memory cgroup ({cgroup})"
+        if cgroup
+        else "# no memory cgroup could be made here: the server runs without a memory limit",
+        flush=True,
+    )
     server, url = start_app(args.port, env, cgroup)
     sessions = work / "charlm-sessions" / str(server.pid)
     lock = threading.Lock()
@@ -186,47 +206,68 @@ def main() -> None:
             for t in threads:
                 t.start()
             began = time.monotonic()
-            print(f"# round {round_number}: {args.visitors} visitors for {args.minutes:g} min; start: RSS "
-                  f"{start_rss:,.0f} MB, disk {start_disk:.1f} MB", flush=True)
+            print(
+                f"# round {round_number}: {args.visitors} visitors for {args.minutes:g} min; start: RSS "
+                f"{start_rss:,.0f} MB, disk {start_disk:.1f} MB",
+                flush=True,
+            )
             while any(t.is_alive() for t in threads):
                 time.sleep(15)
                 if server.poll() is not None:
                     print(f"# THE SERVER DIED (exit {server.returncode}; -9: killed, out of memory?)", flush=True)
                     break
-                print(f"{time.monotonic() - began:5.0f} s  RSS {rss_mb(server.pid):7,.0f} MB  "
-                      f"(anon {rss_mb(server.pid, 'RssAnon'):7,.0f} MB)  disk "
-                      f"{disk_mb(sessions):7.1f} MB  requests {stats['requests']}", flush=True)
+                print(
+                    f"{time.monotonic() - began:5.0f} s  RSS {rss_mb(server.pid):7,.0f} MB  "
+                    f"(anon {rss_mb(server.pid, 'RssAnon'):7,.0f} MB)  disk "
+                    f"{disk_mb(sessions):7.1f} MB  requests {stats['requests']}",
+                    flush=True,
+                )
             print("# the visitors left; waiting for their sessions to expire", flush=True)
             time.sleep(args.idle_minutes * 60 + 45)  # the idle time, and the next sweep
             if server.poll() is not None:
                 raise SystemExit(f"the server died (exit {server.returncode})")
             after = rss_mb(server.pid)
             after_rounds.append(after)
-            print(f"# after round {round_number}: RSS {after:,.0f} MB ({after / start_rss:.2f}× the start)"
-                  + (f", {after / after_rounds[0]:.2f}× after round 1" if round_number > 1 else "")
-                  + f"; disk {disk_mb(sessions):.1f} MB", flush=True)
+            print(
+                f"# after round {round_number}: RSS {after:,.0f} MB ({after / start_rss:.2f}× the start)"
+                + (f", {after / after_rounds[0]:.2f}× after round 1" if round_number > 1 else "")
+                + f"; disk {disk_mb(sessions):.1f} MB",
+                flush=True,
+            )
         end_rss, end_anon, end_disk = rss_mb(server.pid), rss_mb(server.pid, "RssAnon"), disk_mb(sessions)
         print(f"requests {stats['requests']}, unexpected errors {len(stats['errors'])}")
         for err in stats["errors"][:10]:
             print("  ", err)
         for name, values in sorted(stats["latency"].items()):
-            print(f"  {name:12s} n={len(values):4d}  p50 {percentile(values, 0.5) * 1000:7.0f} ms  "
-                  f"p95 {percentile(values, 0.95) * 1000:7.0f} ms")
-        print(f"after: RSS {end_rss:,.0f} MB ({end_rss / start_rss:.2f}× the start's {start_rss:,.0f} MB); without "
-              f"library code (RssAnon) {end_anon:,.0f} MB ({end_anon / start_anon:.2f}× {start_anon:,.0f} MB); "
-              f"disk {end_disk:.1f} MB (start {start_disk:.1f} MB)")
+            print(
+                f"  {name:12s} n={len(values):4d}  p50 {percentile(values, 0.5) * 1000:7.0f} ms  "
+                f"p95 {percentile(values, 0.95) * 1000:7.0f} ms"
+            )
+        print(
+            f"after: RSS {end_rss:,.0f} MB ({end_rss / start_rss:.2f}× the start's {start_rss:,.0f} MB); without "
+            f"library code (RssAnon) {end_anon:,.0f} MB ({end_anon / start_anon:.2f}× {start_anon:,.0f} MB); "
+            f"disk {end_disk:.1f} MB (start {start_disk:.1f} MB)"
+        )
         left = sorted(str(f.relative_to(sessions)) for f in sessions.rglob("*") if f.is_file())
         if left:
             print(f"files left in the sessions' folder ({len(left)}): " + ", ".join(left[:8]))
         end_kinds = resident_by_kind(server.pid)
         print(f"server threads: {start_threads} at the start, {thread_count(server.pid)} after")
-        print(f"child processes (the fork server trainings start from): RSS {start_children:,.0f} MB at the start, "
-              f"{children_rss_mb(server.pid):,.0f} MB after")
-        print("resident by kind of mapping, start → after (MB): " + "; ".join(
-            f"{kind} {start_kinds.get(kind, 0):,.0f} → {end_kinds.get(kind, 0):,.0f}" for kind in sorted(end_kinds)))
+        print(
+            f"child processes (the fork server trainings start from): RSS {start_children:,.0f} MB at the start, "
+            f"{children_rss_mb(server.pid):,.0f} MB after"
+        )
+        print(
+            "resident by kind of mapping, start → after (MB): "
+            + "; ".join(
+                f"{kind} {start_kinds.get(kind, 0):,.0f} → {end_kinds.get(kind, 0):,.0f}" for kind in sorted(end_kinds)
+            )
+        )
         if cgroup:
-            print(f"cgroup: peak {peak_mb(cgroup):,.0f} MB of {args.memory_limit_gb:g} GB, "
-                  f"times at the limit: {_read_int(cgroup, 'memory.failcnt')}")
+            print(
+                f"cgroup: peak {peak_mb(cgroup):,.0f} MB of {args.memory_limit_gb:g} GB, "
+                f"times at the limit: {_read_int(cgroup, 'memory.failcnt')}"
+            )
     finally:
         server.terminate()
         server.wait(30)

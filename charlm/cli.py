@@ -56,8 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("train", help="train a model on a text file")
-    p.add_argument("--corpus", default="anna-karenina",
-                   help="a UTF-8 text file, or a built-in corpus name (default: the chapter's novel, anna-karenina)")
+    p.add_argument(
+        "--corpus",
+        default="anna-karenina",
+        help="a UTF-8 text file, or a built-in corpus name (default: the chapter's novel, anna-karenina)",
+    )
     p.add_argument("--preset", default="quick", choices=sorted(PRESETS), help="starting settings (default quick)")
     p.add_argument("--out", required=True, type=Path, help="folder for checkpoints")
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
@@ -72,21 +75,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--temperature", type=float, default=1.0, help="below 1: safer text; above 1: wilder")
     p.add_argument("--seed", type=int, default=None, help="same seed, same text")
     p.add_argument("--skip-unknown", action="store_true", help="drop prime characters the model never saw")
-    p.add_argument("--precision", choices=PRECISIONS, default="fp32",
-                   help="int8: weights in a quarter of the bytes, faster, the text a little different")
-    p.add_argument("--best", action="store_true",
-                   help="with a run folder: its checkpoint at the lowest validation loss (default: its latest)")
+    p.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="fp32",
+        help="int8: weights in a quarter of the bytes, faster, the text a little different",
+    )
+    p.add_argument(
+        "--best",
+        action="store_true",
+        help="with a run folder: its checkpoint at the lowest validation loss (default: its latest)",
+    )
 
     p = sub.add_parser("evaluate", help="loss on the held-out part of a text")
     p.add_argument("--checkpoint", required=True, type=Path)
     p.add_argument("--corpus", required=True, help="the text the model was trained on, or a built-in name")
-    p.add_argument("--best", action="store_true",
-                   help="with a run folder: its checkpoint at the lowest validation loss (default: its latest)")
+    p.add_argument(
+        "--best",
+        action="store_true",
+        help="with a run folder: its checkpoint at the lowest validation loss (default: its latest)",
+    )
     p.add_argument("--val-fraction", type=float, default=None, help="held-out share (default: the checkpoint's)")
-    p.add_argument("--skip-unknown", action="store_true",
-                   help="leave out held-out characters the model never saw (the training part is never checked)")
-    p.add_argument("--until", default="", metavar="TEXT", help="score the held-out part only up to the first TEXT in "
-                   "it, e.g. '*** END OF' before the licence a Project Gutenberg book ends with")
+    p.add_argument(
+        "--skip-unknown",
+        action="store_true",
+        help="leave out held-out characters the model never saw (the training part is never checked)",
+    )
+    p.add_argument(
+        "--until",
+        default="",
+        metavar="TEXT",
+        help="score the held-out part only up to the first TEXT in "
+        "it, e.g. '*** END OF' before the licence a Project Gutenberg book ends with",
+    )
 
     p = sub.add_parser("export", help="write a weights-only copy of a checkpoint (for sharing or shipping)")
     p.add_argument("--checkpoint", required=True, type=Path)
@@ -122,8 +143,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         torch.set_num_threads(config.num_threads)
     text, name = _read_corpus_text(args.corpus)
     corpus = Corpus.from_text(text, val_fraction=config.val_fraction, name=name)
-    print(f"{corpus.name}: {len(corpus.data):,} characters, {len(corpus.vocab)} distinct; "
-          f"training on {len(corpus.train_data):,}, validating on {len(corpus.val_data):,}.", file=sys.stderr)
+    print(
+        f"{corpus.name}: {len(corpus.data):,} characters, {len(corpus.vocab)} distinct; "
+        f"training on {len(corpus.train_data):,}, validating on {len(corpus.val_data):,}.",
+        file=sys.stderr,
+    )
 
     stop = threading.Event()
 
@@ -146,10 +170,15 @@ def cmd_train(args: argparse.Namespace) -> int:
             if args.log_every and event.step % args.log_every == 0:
                 bar.write(event.log_line())
         elif isinstance(event, EvalEvent):
-            covers = (f"every one of the {event.chars:,} held-out characters" if event.whole else
-                      f"{event.chars:,} of the {len(corpus.val_data) - 1:,} held-out characters")
-            bar.write(f"Step: {event.step}... {'held-out' if event.whole else 'validation'} loss: "
-                      f"{event.val_loss:.4f} ({event.val_loss / math.log(2):.3f} bits/char; {covers})")
+            covers = (
+                f"every one of the {event.chars:,} held-out characters"
+                if event.whole
+                else f"{event.chars:,} of the {len(corpus.val_data) - 1:,} held-out characters"
+            )
+            bar.write(
+                f"Step: {event.step}... {'held-out' if event.whole else 'validation'} loss: "
+                f"{event.val_loss:.4f} ({event.val_loss / math.log(2):.3f} bits/char; {covers})"
+            )
         elif isinstance(event, SampleEvent):
             bar.write(f"--- sample at step {event.step} ---\n{event.text}\n---")
         elif isinstance(event, CheckpointEvent):
@@ -162,15 +191,21 @@ def cmd_train(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, previous)
         bar.close()
     held_out = result.progress.held_out
-    val = (f"held-out loss {held_out[1]:.4f} over all {held_out[2]:,} held-out characters" if held_out
-           else "no held-out part")
-    print(f"Done ({result.reason}) at step {result.progress.step} after {result.progress.elapsed:.0f} s; "
-          f"{val}; checkpoint {result.checkpoint}")
+    val = (
+        f"held-out loss {held_out[1]:.4f} over all {held_out[2]:,} held-out characters"
+        if held_out
+        else "no held-out part"
+    )
+    print(
+        f"Done ({result.reason}) at step {result.progress.step} after {result.progress.elapsed:.0f} s; "
+        f"{val}; checkpoint {result.checkpoint}"
+    )
     best = best_checkpoint(args.out)
     if best is not None and best != result.checkpoint:
         print(f"The best by validation loss is {best} (use it with --best).")
-    for finding in diagnose(RunFacts.of(corpus, config), result.progress.train_loss, result.progress.val_loss,
-                            clipped, finished=True):
+    for finding in diagnose(
+        RunFacts.of(corpus, config), result.progress.train_loss, result.progress.val_loss, clipped, finished=True
+    ):
         print(f"Coach: {finding.english}", file=sys.stderr)
     return 0
 
@@ -211,29 +246,34 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if not 0 < val_fraction < 1:
         raise CharLMError("The held-out share must be above 0 and below 1 (use --val-fraction).")
     text, _ = _read_corpus_text(args.corpus)
-    held_out = text[len(text) - round(len(text) * val_fraction):]  # the part training never saw (as Corpus splits)
+    held_out = text[len(text) - round(len(text) * val_fraction) :]  # the part training never saw (as Corpus splits)
     if args.until:
         if args.until not in held_out:
             raise CharLMError(f"--until: {args.until!r} is not in the held-out part.")
         held_out = held_out[: held_out.index(args.until)]
     unknown = ckpt.vocab.unknown_chars(held_out)  # the training part is not scored: its characters do not matter
     if unknown and not args.skip_unknown:
-        raise CharLMError(f"The held-out part has characters the model never saw: "
-                          f"{', '.join(map(repr, unknown[:10]))}. Use --skip-unknown to leave them out.")
+        raise CharLMError(
+            f"The held-out part has characters the model never saw: "
+            f"{', '.join(map(repr, unknown[:10]))}. Use --skip-unknown to leave them out."
+        )
     kept = "".join(c for c in held_out if c not in set(unknown)) if unknown else held_out
     config = ckpt.train_config
     score = score_held_out(ckpt.model, ckpt.vocab.encode(kept), config.batch_size, config.num_steps)
     skipped = f"; {len(held_out) - len(kept):,} unknown characters left out" if unknown else ""
     part = f"the last {val_fraction:.0%} of the text" + (f" up to {args.until!r}" if args.until else "")
-    print(f"held-out loss: {score.loss:.4f} nats/char, {score.bits:.4f} bits/char "
-          f"(every one of its {score.chars:,} characters, {part}{skipped})")
+    print(
+        f"held-out loss: {score.loss:.4f} nats/char, {score.bits:.4f} bits/char "
+        f"(every one of its {score.chars:,} characters, {part}{skipped})"
+    )
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     ckpt = load_checkpoint(args.checkpoint)
-    path = save_checkpoint(args.out, ckpt.model, ckpt.vocab, ckpt.train_config, ckpt.progress,
-                           corpus_name=ckpt.corpus_name, name=args.name)
+    path = save_checkpoint(
+        args.out, ckpt.model, ckpt.vocab, ckpt.train_config, ckpt.progress, corpus_name=ckpt.corpus_name, name=args.name
+    )
     print(path)
     return 0
 
@@ -243,8 +283,13 @@ def cmd_download(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"download": cmd_download, "train": cmd_train, "sample": cmd_sample, "evaluate": cmd_evaluate,
-            "export": cmd_export}
+COMMANDS = {
+    "download": cmd_download,
+    "train": cmd_train,
+    "sample": cmd_sample,
+    "evaluate": cmd_evaluate,
+    "export": cmd_export,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,12 +28,16 @@ STATIC = Path(__file__).resolve().parent / "static"
 # Presentation mode is the page's own look (a class on <body>): switched in the browser, nothing to ask the server.
 PRESENT_JS = "(on) => { document.body.classList.toggle('cl-present', !!on); return []; }"
 # The link button sends the tab the page shows (the server does not follow tab clicks).
-CURRENT_TAB_JS = ("(present, _tab, ...rest) => [present, "
-                  "document.querySelector('#tabs [role=tab][aria-selected=true]')?.dataset.tabId || '', ...rest]")
+CURRENT_TAB_JS = (
+    "(present, _tab, ...rest) => [present, "
+    "document.querySelector('#tabs [role=tab][aria-selected=true]')?.dataset.tabId || '', ...rest]"
+)
 # ... and the page puts its own address in front, and copies the link where the browser allows it.
-COPY_JS = ("(query) => { if (!query || !query.startsWith('?')) return query; "
-           "const url = location.origin + location.pathname + (query === '?' ? '' : query); "
-           "navigator.clipboard?.writeText(url).catch(() => {}); return url; }")
+COPY_JS = (
+    "(query) => { if (!query || !query.startsWith('?')) return query; "
+    "const url = location.origin + location.pathname + (query === '?' ? '' : query); "
+    "navigator.clipboard?.writeText(url).catch(() => {}); return url; }"
+)
 
 # Gradio's state of a session the app does not know is dropped once unused this long (``forget_stray_page_states``).
 STRAY_PAGE_STATE_SECONDS = 60.0
@@ -66,11 +70,13 @@ class CharLMApp:
                     gr.Markdown(I18N("intro"), elem_id="intro")
                 with gr.Column(scale=1, min_width=220):
                     self.language = LanguageSwitch(self.ctx)
-                    self.present = gr.Checkbox(False, label=I18N("page.present"), info=I18N("page.present_info"),
-                                               elem_id="present")
+                    self.present = gr.Checkbox(
+                        False, label=I18N("page.present"), info=I18N("page.present_info"), elem_id="present"
+                    )
                     self.copy_link = gr.Button(I18N("link.copy"), size="sm", elem_id="copy-link")
-                    self.link_box = gr.Textbox(label=I18N("link.label"), visible=False, buttons=["copy"],
-                                               elem_id="link-box")
+                    self.link_box = gr.Textbox(
+                        label=I18N("link.label"), visible=False, buttons=["copy"], elem_id="link-box"
+                    )
                     self.tab_now = gr.Textbox(visible=False)  # filled by the page: the tab it shows
                     if self.config.space_id:  # on a Space: a copy of one's own, with its own limits and quota
                         gr.DuplicateButton(I18N("space.duplicate"), size="sm")
@@ -95,8 +101,16 @@ class CharLMApp:
         relabelled = language.collect(demo)
         # On opening, two events side by side pick the same language: one sets the switch and the
         # labels, the other writes the first tab (then the rest of the page) in that language.
-        ctx.on(demo.load, language.open, language.opening_inputs, [language.radio, language.store, *relabelled],
-               messages=False, api_name="open_language", api_visibility="private", js=language.opening_js)
+        ctx.on(
+            demo.load,
+            language.open,
+            language.opening_inputs,
+            [language.radio, language.store, *relabelled],
+            messages=False,
+            api_name="open_language",
+            api_visibility="private",
+            js=language.opening_js,
+        )
         first, *rest = [r for r in ctx.refreshes if "open" in r.on]
         assert not first.inputs, "the first tab's opening redraw reads no inputs (it runs beside the language)"
 
@@ -107,19 +121,43 @@ class CharLMApp:
                 ctx.visitor(request).corpus = builtin_corpus(values["corpus"], 0.1)
             return first.fn(request)
 
-        shown = ctx.on(demo.load, opened, language.opening_inputs, first.outputs, api_name=f"{first.name}_on_open",
-                       api_visibility="private", js=language.opening_js)
+        shown = ctx.on(
+            demo.load,
+            opened,
+            language.opening_inputs,
+            first.outputs,
+            api_name=f"{first.name}_on_open",
+            api_visibility="private",
+            js=language.opening_js,
+        )
         # then what a link asks for (the tab, the settings), then the other tabs, which draw with those settings
-        linked = ctx.on(shown.then, self.apply_link, None,
-                        [self.link_note, ctx.shared["tabs"], self.present, *ctx.links.components],
-                        api_name="apply_link", api_visibility="private")
+        linked = ctx.on(
+            shown.then,
+            self.apply_link,
+            None,
+            [self.link_note, ctx.shared["tabs"], self.present, *ctx.links.components],
+            api_name="apply_link",
+            api_visibility="private",
+        )
         self._redraw(linked, rest, "open")
         self.present.change(None, self.present, None, js=PRESENT_JS)
-        made = ctx.on(self.copy_link.click, self.write_link, [self.present, self.tab_now, *ctx.links.components],
-                      [self.link_note, self.link_box], api_name="write_link", js=CURRENT_TAB_JS)
+        made = ctx.on(
+            self.copy_link.click,
+            self.write_link,
+            [self.present, self.tab_now, *ctx.links.components],
+            [self.link_note, self.link_box],
+            api_name="write_link",
+            js=CURRENT_TAB_JS,
+        )
         made.then(None, self.link_box, self.link_box, js=COPY_JS)
-        switched = ctx.on(language.radio.input, language.switch, language.radio, [language.store, *relabelled],
-                          messages=False, api_name="set_language")
+        switched = ctx.on(
+            language.radio.input,
+            language.switch,
+            language.radio,
+            [language.store, *relabelled],
+            messages=False,
+            api_name="set_language",
+        )
         self._redraw(switched, [r for r in ctx.refreshes if "language" in r.on], "language")
         self._redraw(ctx.shared["corpus_loaded"], [r for r in ctx.refreshes if "corpus" in r.on], "corpus")
         demo.unload(self.end_session)
@@ -142,27 +180,33 @@ class CharLMApp:
         """The query string that opens the page as it is now (the page adds its own address)."""
         visitor = self.ctx.visitor(request)
         corpus = visitor.corpus.name if visitor.corpus is not None else None
-        extra = {"tab": tab if tab in {t.ID for t in TABS} else None,
-                 "corpus": corpus if corpus in builtin_names() and corpus != default_corpus_name() else None,
-                 "lang": visitor.lang if visitor.lang and visitor.lang != EN else None, "present": bool(present),
-                 "hide": ",".join(visitor.hidden)}
+        extra = {
+            "tab": tab if tab in {t.ID for t in TABS} else None,
+            "corpus": corpus if corpus in builtin_names() and corpus != default_corpus_name() else None,
+            "lang": visitor.lang if visitor.lang and visitor.lang != EN else None,
+            "present": bool(present),
+            "hide": ",".join(visitor.hidden),
+        }
         return "", gr.update(value=self.ctx.links.write(list(current), extra), visible=True)
 
     def _redraw(self, event, refreshes: list[Refresh], when: str) -> None:
         """After ``event``, each refresh in turn."""
         for r in refreshes:
-            event = self.ctx.on(event.then, r.fn, r.inputs, r.outputs, api_name=f"{r.name}_on_{when}",
-                                api_visibility="private")
+            event = self.ctx.on(
+                event.then, r.fn, r.inputs, r.outputs, api_name=f"{r.name}_on_{when}", api_visibility="private"
+            )
 
     def end_session(self, request: gr.Request) -> None:
         self.ctx.store.end(getattr(request, "session_hash", None))
 
     def launch(self, demo: gr.Blocks, **kwargs):
-        return demo.queue(default_concurrency_limit=self.config.heavy_concurrency,
-                          max_size=self.config.queue_size).launch(
+        return demo.queue(
+            default_concurrency_limit=self.config.heavy_concurrency, max_size=self.config.queue_size
+        ).launch(
             css=(STATIC / "app.css").read_text(encoding="utf-8"),
             js=(STATIC / "follow_settings.js").read_text(encoding="utf-8"),
-            max_file_size=f"{self.config.max_upload_mb}mb", i18n=i18n_table(),
+            max_file_size=f"{self.config.max_upload_mb}mb",
+            i18n=i18n_table(),
             # Gradio's own bound on the sessions whose state it keeps, least recently used out (launch's setting:
             # the attribute set before launch was overwritten with its default, 10,000)
             state_session_capacity=self.config.page_states,
@@ -170,7 +214,9 @@ class CharLMApp:
             footer_links=["api", "settings"],
             # a worker thread per call in flight: the heavy pool, every generation streaming, and the light calls
             max_threads=max(40, self.config.heavy_concurrency + self.config.generation_streams + 16),
-            app_kwargs={"middleware": [Middleware(DiskGuard, folder=gradio_upload_folder())]}, **kwargs)
+            app_kwargs={"middleware": [Middleware(DiskGuard, folder=gradio_upload_folder())]},
+            **kwargs,
+        )
 
 
 def predict_then_check(tab_id: str) -> None:
@@ -195,8 +241,9 @@ def forget_stray_page_states(demo: gr.Blocks, known: set[str], idle_seconds: flo
         return 0
     cutoff = datetime.datetime.now() - datetime.timedelta(seconds=idle_seconds)
     with holder.lock:
-        strays = [key for key in holder.session_data
-                  if key not in known and holder.time_last_used.get(key, cutoff) <= cutoff]
+        strays = [
+            key for key in holder.session_data if key not in known and holder.time_last_used.get(key, cutoff) <= cutoff
+        ]
         for key in strays:
             holder.session_data.pop(key, None)
             holder.time_last_used.pop(key, None)

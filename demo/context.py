@@ -50,7 +50,9 @@ class AppConfig:
     anonymous_ttl_minutes: float = 10.0  # API clients (no browser) are forgotten after this idle time
     max_job_minutes: float = 30.0  # a training on the page stops after this long (a class setting; 0: no limit)
     heavy_concurrency: int = 4  # uploads / training starts / single-character steps handled at once
-    generation_streams: int = generations.MAX_STREAMS  # generations per model stepped together; 0: each alone, heavy pool
+    generation_streams: int = (
+        generations.MAX_STREAMS
+    )  # generations per model stepped together; 0: each alone, heavy pool
     sampler_precision: str = "fp32"  # "int8": generate from int8 weights (faster; texts differ from fp32's a little)
     queue_size: int = 256  # requests waiting at once, for everyone (Gradio on ZeroGPU would default to 1)
     page_states: int = 1000  # pages whose state Gradio keeps at most (about 220 KB each here: its 10,000 are 2 GB)
@@ -74,8 +76,9 @@ class AppConfig:
                 try:
                     values[name] = kind(env[variable])
                 except ValueError:
-                    raise ValueError(f"{variable} must be a {'whole ' if kind is int else ''}number; "
-                                     f"it is {env[variable]!r}.") from None
+                    raise ValueError(
+                        f"{variable} must be a {'whole ' if kind is int else ''}number; it is {env[variable]!r}."
+                    ) from None
                 if kind in (int, float) and not values[name] >= 0:  # sizes, counts and times: none below zero
                     raise ValueError(f"{variable} must be 0 or more; it is {env[variable]!r}.")
                 if name == "sampler_precision" and values[name] not in PRECISIONS:
@@ -92,11 +95,18 @@ class AppConfig:
 
 # The settings a host may set by environment variable (on a Space: its "Variables"), each once.
 ENVIRONMENT = {
-    "CHARLM_MAX_JOBS": "max_jobs", "CHARLM_TORCH_THREADS": "torch_threads", "CHARLM_MAX_UPLOAD_MB": "max_upload_mb",
-    "CHARLM_JOB_MEMORY_MB": "job_memory_mb", "CHARLM_SESSION_DISK_MB": "session_disk_mb",
-    "CHARLM_MAX_JOB_MINUTES": "max_job_minutes", "CHARLM_API_IDLE_MINUTES": "anonymous_ttl_minutes",
-    "CHARLM_RUNNER": "runner", "CHARLM_CHUNK_SECONDS": "chunk_seconds", "CHARLM_QUEUE_SIZE": "queue_size",
-    "CHARLM_GENERATION_STREAMS": "generation_streams", "CHARLM_SAMPLER_PRECISION": "sampler_precision",
+    "CHARLM_MAX_JOBS": "max_jobs",
+    "CHARLM_TORCH_THREADS": "torch_threads",
+    "CHARLM_MAX_UPLOAD_MB": "max_upload_mb",
+    "CHARLM_JOB_MEMORY_MB": "job_memory_mb",
+    "CHARLM_SESSION_DISK_MB": "session_disk_mb",
+    "CHARLM_MAX_JOB_MINUTES": "max_job_minutes",
+    "CHARLM_API_IDLE_MINUTES": "anonymous_ttl_minutes",
+    "CHARLM_RUNNER": "runner",
+    "CHARLM_CHUNK_SECONDS": "chunk_seconds",
+    "CHARLM_QUEUE_SIZE": "queue_size",
+    "CHARLM_GENERATION_STREAMS": "generation_streams",
+    "CHARLM_SAMPLER_PRECISION": "sampler_precision",
 }
 
 
@@ -145,16 +155,24 @@ class Context:
         torch.set_num_threads(threads)  # process-wide: here, once, never from a worker thread
         tune_allocator()  # process-wide too
         log.info("the sampler's loops: %s", products.warm_up(config.sampler_precision))  # now, not at a first click
-        models = ModelCatalogue(config.assets_dir, cache_bytes=config.sampler_cache_mb << 20,
-                                streams=max(1, config.generation_streams), precision=config.sampler_precision)
-        store = SessionStore(Path(root), ttl_seconds=config.session_ttl_hours * 3600,
-                             anonymous_ttl_seconds=config.anonymous_ttl_minutes * 60,
-                             on_dispose=lambda visitor: models.forget(visitor.folder))
+        models = ModelCatalogue(
+            config.assets_dir,
+            cache_bytes=config.sampler_cache_mb << 20,
+            streams=max(1, config.generation_streams),
+            precision=config.sampler_precision,
+        )
+        store = SessionStore(
+            Path(root),
+            ttl_seconds=config.session_ttl_hours * 3600,
+            anonymous_ttl_seconds=config.anonymous_ttl_minutes * 60,
+            on_dispose=lambda visitor: models.forget(visitor.folder),
+        )
         figures.keep_pictures_in(Path(root) / "pictures")
         store.on_sweep.append(figures.sweep_pictures)
         store.start_sweeper()
-        return cls(config, store, JobSlots(config.max_jobs), models, runner_for(config.runner, config.chunk_seconds,
-                                                                                 threads))
+        return cls(
+            config, store, JobSlots(config.max_jobs), models, runner_for(config.runner, config.chunk_seconds, threads)
+        )
 
     # the visitor ----------------------------------------------------------------------------
     def visitor(self, request: gr.Request | None) -> Visitor:
@@ -175,8 +193,18 @@ class Context:
         return visitor.corpus
 
     # wiring ---------------------------------------------------------------------------------
-    def on(self, trigger: Callable, fn: Callable, inputs, outputs, *, heavy: bool = False, messages: bool = True,
-           pool: tuple[str, int] | None = None, **kwargs):
+    def on(
+        self,
+        trigger: Callable,
+        fn: Callable,
+        inputs,
+        outputs,
+        *,
+        heavy: bool = False,
+        messages: bool = True,
+        pool: tuple[str, int] | None = None,
+        **kwargs,
+    ):
         """``trigger(fn, inputs, outputs)`` (``button.click``, ``event.then``, ...), with ``fn`` guarded:
         an error shows as a message in the first Markdown among ``outputs`` (the other outputs keep
         what they show; with ``messages=False`` or no Markdown, it is only logged). Heavy work shares
@@ -200,6 +228,7 @@ class Context:
             return visitor
 
         if inspect.isgeneratorfunction(fn):
+
             @functools.wraps(fn)
             def stream(*args, **kwargs):
                 visitor = take(args, kwargs)
@@ -283,6 +312,7 @@ def guard(fn: Callable, n_outputs: int, message_at: int | None, lang_of: Callabl
         return tuple(message if i == message_at else gr.skip() for i in range(n_outputs))
 
     if inspect.isgeneratorfunction(fn):
+
         @functools.wraps(fn)
         def stream(*args, **kwargs):
             try:

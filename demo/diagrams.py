@@ -26,11 +26,22 @@ GATE_RGB, PLUS_RGB, MINUS_RGB = "22,163,74", "220,38,38", "37,99,235"
 # What one step inside each kind of cell is drawn as, top to bottom: (what, where it comes from, its scale).
 # "before" rows are the memory carried in; the rest are what the cell computed at this character.
 CELL_ROWS: dict[str, tuple[tuple[str, str, str], ...]] = {
-    "lstm": (("cell", "before", "state"), ("forget", "after", "gate"), ("input", "after", "gate"),
-             ("candidate", "after", "state"), ("cell", "after", "state"), ("output", "after", "gate"),
-             ("hidden", "after", "state")),
-    "gru": (("hidden", "before", "state"), ("reset", "after", "gate"), ("candidate", "after", "state"),
-            ("update", "after", "gate"), ("hidden", "after", "state")),
+    "lstm": (
+        ("cell", "before", "state"),
+        ("forget", "after", "gate"),
+        ("input", "after", "gate"),
+        ("candidate", "after", "state"),
+        ("cell", "after", "state"),
+        ("output", "after", "gate"),
+        ("hidden", "after", "state"),
+    ),
+    "gru": (
+        ("hidden", "before", "state"),
+        ("reset", "after", "gate"),
+        ("candidate", "after", "state"),
+        ("update", "after", "gate"),
+        ("hidden", "after", "state"),
+    ),
     "rnn": (("hidden", "before", "state"), ("hidden", "after", "state")),
 }
 ROWS_OF_UNKNOWN_CELL = (("hidden", "before", "state"), ("hidden", "after", "state"))  # a cell added later
@@ -45,8 +56,10 @@ def _colour(value: float, scale: str) -> str:
 
 def strip(values: np.ndarray, units: np.ndarray, scale: str) -> str:
     """One vector as a row of squares, one per unit shown."""
-    squares = "".join(f'<i title="{int(u)}: {float(v):+.3f}" style="background:{_colour(float(v), scale)}"></i>'
-                      for u, v in zip(units, values))
+    squares = "".join(
+        f'<i title="{int(u)}: {float(v):+.3f}" style="background:{_colour(float(v), scale)}"></i>'
+        for u, v in zip(units, values)
+    )
     return f'<span class="cl-vec">{squares}</span>'
 
 
@@ -55,8 +68,7 @@ def _char(c: str) -> str:
 
 
 def _guesses(step: StepView, lang: str) -> str:
-    lines = [f'<span class="{"cl-hit" if c == step.actual else ""}">{_char(c)} {p:.0%}</span>'
-             for c, p in step.guesses]
+    lines = [f'<span class="{"cl-hit" if c == step.actual else ""}">{_char(c)} {p:.0%}</span>' for c, p in step.guesses]
     if step.actual is not None and step.actual not in [c for c, _ in step.guesses]:
         lines.append(f'<span class="cl-miss">{_char(step.actual)} {step.actual_prob:.0%}</span>')
     return "<br>".join(lines)
@@ -79,16 +91,21 @@ def unrolled_html(view: Unrolled, lang: str = EN) -> str:
     row(t("unroll.out", lang), lambda s: _guesses(s, lang))
     for layer in reversed(range(layers)):
         row("", lambda s: "↑")
-        row(t("unroll.layer", lang, layer=layer),
-            lambda s, l=layer: strip(s.after[l]["hidden"], view.units[l], "state"), between="→")
+        row(
+            t("unroll.layer", lang, layer=layer),
+            lambda s, l=layer: strip(s.after[l]["hidden"], view.units[l], "state"),
+            between="→",
+        )
     row("", lambda s: "↑")
-    row(t("unroll.in", lang), lambda s: f'<b>{_char(s.char)}</b><br><small>#{s.code}</small>')
+    row(t("unroll.in", lang), lambda s: f"<b>{_char(s.char)}</b><br><small>#{s.code}</small>")
     columns = "auto " + " ".join(["auto"] + ["1.2em auto"] * (len(steps) - 1))
     # the scroll box runs right to left, so that it opens on the newest step, the chosen one (a phone shows
     # three or four steps; earlier ones are a sideways swipe away)
     legend = t("unroll.legend", lang, units=len(view.units[0]), hidden=view.hidden_size, vocab=view.vocab_size)
-    return (f'<div class="cl-unroll-box"><div class="cl-unroll" style="grid-template-columns:{columns}">'
-            f'{"".join(cells)}</div></div><div class="cl-note">{legend}</div>')
+    return (
+        f'<div class="cl-unroll-box"><div class="cl-unroll" style="grid-template-columns:{columns}">'
+        f'{"".join(cells)}</div></div><div class="cl-note">{legend}</div>'
+    )
 
 
 def folded_html(view: Unrolled, lang: str = EN) -> str:
@@ -97,9 +114,11 @@ def folded_html(view: Unrolled, lang: str = EN) -> str:
     colour = CELLS[view.cell].colour  # each cell type's colour, everywhere
     parts = [f'<div class="cl-fold-out">{_guesses(step, lang)}</div>', "<div>↑</div>"]
     for layer in reversed(range(len(view.units))):
-        parts += [f'<div class="cl-fold-box" style="border-color:{colour}">{name} · '
-                  f'{t("unroll.layer", lang, layer=layer)} <b>↻</b></div>',
-                  "<div>↑</div>"]
+        parts += [
+            f'<div class="cl-fold-box" style="border-color:{colour}">{name} · '
+            f"{t('unroll.layer', lang, layer=layer)} <b>↻</b></div>",
+            "<div>↑</div>",
+        ]
     parts.append(f'<div class="cl-fold-in"><b>{_char(step.char)}</b> #{step.code}</div>')
     return f'<div class="cl-fold">{"".join(parts)}</div><div class="cl-note">{t("unroll.folded", lang)}</div>'
 
@@ -116,14 +135,19 @@ def cell_html(view: Unrolled, lang: str = EN) -> str:
             if values is None:
                 continue
             label = t(f"part.{what}_{when}" if when == "before" else f"part.{what}", lang)
-            lines.append(f'<div class="cl-row"><span class="cl-part">{label}</span>'
-                         f'{strip(values, view.units[layer], scale)}'
-                         f'<span class="cl-mean">{float(np.mean(values)):+.2f}</span></div>')
+            lines.append(
+                f'<div class="cl-row"><span class="cl-part">{label}</span>'
+                f"{strip(values, view.units[layer], scale)}"
+                f'<span class="cl-mean">{float(np.mean(values)):+.2f}</span></div>'
+            )
         head = t("part.head", lang, cell=view.cell.upper(), layer=layer, char=_char(step.char), position=step.position)
         blocks.append(f'<div class="cl-block"><div class="cl-title">{head}</div>{"".join(lines)}</div>')
     formula = t(f"part.formula_{view.cell}", lang, default="")  # a cell added later may have none yet
-    return (f'<div class="cl-formula">{formula}</div>' + '<div class="cl-up">↑</div>'.join(blocks)
-            + f'<div class="cl-note">{t("part.legend", lang)}</div>')
+    return (
+        f'<div class="cl-formula">{formula}</div>'
+        + '<div class="cl-up">↑</div>'.join(blocks)
+        + f'<div class="cl-note">{t("part.legend", lang)}</div>'
+    )
 
 
 def lab_html(samples: list[LabSample], lang: str = EN) -> str:
@@ -133,8 +157,10 @@ def lab_html(samples: list[LabSample], lang: str = EN) -> str:
         st = s.strategy
         settings = t(f"lab.{st.key}", lang, n=st.top_n, p=st.top_p, temperature=st.temperature)
         scores = t("lab.scores", lang, bits=s.bits_per_char, mass=s.mass_kept, kept=s.kept_size)
-        cards.append(f'<div class="cl-card"><div class="cl-title">{settings}</div><div class="cl-note">{scores}</div>'
-                     f'<div class="cl-text cl-sample">{html.escape(s.text)}</div></div>')
+        cards.append(
+            f'<div class="cl-card"><div class="cl-title">{settings}</div><div class="cl-note">{scores}</div>'
+            f'<div class="cl-text cl-sample">{html.escape(s.text)}</div></div>'
+        )
     return f'<div class="cl-cards">{"".join(cards)}</div>'
 
 
@@ -142,23 +168,31 @@ def distribution_html(d: Distribution, strategies: tuple[Strategy, ...], lang: s
     """The model's likeliest next characters at one position, and the share each strategy gives each of them
     (blank: cut). The rows below the table's last say how much of the model's probability lies in the tail."""
     order = np.argsort(-d.probs, kind="stable")[:show]
-    head = "".join(f"<th>{t(f'lab.short_{s.key}', lang, n=s.top_n, p=s.top_p, temperature=s.temperature)}</th>"
-                   for s in strategies)
+    head = "".join(
+        f"<th>{t(f'lab.short_{s.key}', lang, n=s.top_n, p=s.top_p, temperature=s.temperature)}</th>" for s in strategies
+    )
     rows = []
     for j in order:
-        cells = "".join(f"<td>{d.weights[s.key][j]:.2f}</td>" if d.weights[s.key][j] > 0 else "<td></td>"
-                        for s in strategies)
+        cells = "".join(
+            f"<td>{d.weights[s.key][j]:.2f}</td>" if d.weights[s.key][j] > 0 else "<td></td>" for s in strategies
+        )
         rows.append(f"<tr><td><b>{_char(d.chars[j])}</b></td><td>{d.probs[j]:.3f}</td>{cells}</tr>")
     tail = float(1 - d.probs[order].sum())
     read = html.escape(d.context[-40:].replace("\n", "⏎"))  # the end of what the model has read
-    return (f'<div class="cl-note">{t("lab.after", lang, text=read)}</div>'
-            f'<div class="cl-grid"><table><tr><th>{t("char.char", lang)}</th><th>{t("lab.model", lang)}</th>{head}</tr>'
-            f'{"".join(rows)}</table></div><div class="cl-note">{t("lab.tail", lang, n=show, tail=tail)}</div>')
+    return (
+        f'<div class="cl-note">{t("lab.after", lang, text=read)}</div>'
+        f'<div class="cl-grid"><table><tr><th>{t("char.char", lang)}</th><th>{t("lab.model", lang)}</th>{head}</tr>'
+        f'{"".join(rows)}</table></div><div class="cl-note">{t("lab.tail", lang, n=show, tail=tail)}</div>'
+    )
 
 
 # Which of four drawn steps get an input and an output, for each of the chapter's input/output patterns.
-PATTERN_STEPS = {"one_to_one": ((1,), (1,)), "one_to_many": ((1, 0, 0, 0), (1, 1, 1, 1)),
-                 "many_to_one": ((1, 1, 1, 1), (0, 0, 0, 1)), "many_to_many": ((1, 1, 1, 1), (1, 1, 1, 1))}
+PATTERN_STEPS = {
+    "one_to_one": ((1,), (1,)),
+    "one_to_many": ((1, 0, 0, 0), (1, 1, 1, 1)),
+    "many_to_one": ((1, 1, 1, 1), (0, 0, 0, 1)),
+    "many_to_many": ((1, 1, 1, 1), (1, 1, 1, 1)),
+}
 
 
 def patterns_html(patterns: list[Pattern], lang: str = EN) -> str:
@@ -176,7 +210,9 @@ def patterns_html(patterns: list[Pattern], lang: str = EN) -> str:
                 cells.append(f'<div class="cl-io cl-io-{kind}"></div>' if shown else "<div></div>")
         columns = " ".join(["auto"] + ["1em auto"] * (len(ins) - 1))
         shape = t("io.shape", lang, inputs=shape_text(p.inputs), outputs=shape_text(p.outputs), steps=p.steps)
-        cards.append(f'<div class="cl-card"><div class="cl-title">{t("io." + p.key, lang)}</div>'
-                     f'<div class="cl-iogrid" style="grid-template-columns:{columns}">{"".join(cells)}</div>'
-                     f'<div>{shape}</div><div class="cl-note">{t("io.where_" + p.key, lang)}</div></div>')
+        cards.append(
+            f'<div class="cl-card"><div class="cl-title">{t("io." + p.key, lang)}</div>'
+            f'<div class="cl-iogrid" style="grid-template-columns:{columns}">{"".join(cells)}</div>'
+            f'<div>{shape}</div><div class="cl-note">{t("io.where_" + p.key, lang)}</div></div>'
+        )
     return f'<div class="cl-cards">{"".join(cards)}</div><div class="cl-note">{t("io.legend", lang)}</div>'

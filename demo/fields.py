@@ -68,8 +68,9 @@ class Field:
         try:
             number = float(value)
         except (TypeError, ValueError):
-            raise AppError("err.whole_number" if self.whole else "err.number", name=self.message_name,
-                           value=value) from None
+            raise AppError(
+                "err.whole_number" if self.whole else "err.number", name=self.message_name, value=value
+            ) from None
         in_range = math.isfinite(number) and self.low <= number <= high
         if self.whole and not (in_range and number == int(number)):
             raise AppError("err.whole_range", name=self.message_name, low=self.low, high=high, value=value)
@@ -117,13 +118,13 @@ def config_from_form(preset_name: str, *values, max_seconds: float = 0.0, device
 # The other tabs' settings.
 BATCH_N = Field("n", "batch.n", "hint.batch_size", 1, 200)
 BATCH_M = Field("m", "batch.m", "hint.num_steps", 1, 200)
-BATCH_INDEX = Field("batch_index", "batch.index", "hint.batch_index", 0, 10 ** 9)
-BATCH_ROW = Field("row", "batch.row", "hint.row", 0, 10 ** 6)
+BATCH_INDEX = Field("batch_index", "batch.index", "hint.batch_index", 0, 10**9)
+BATCH_ROW = Field("row", "batch.row", "hint.row", 0, 10**6)
 VAL_SHARE = Field("val_share", "corpus.val_share", "hint.val_fraction", 0.0, 0.5, step=0.01, whole=False)
 LENGTH = Field("length", "gen.length", "hint.length", 1, 5000)
 TOP_N = Field("top_n", "gen.top_n", "hint.top_n", 1, 100_000)
 TEMPERATURE = Field("temperature", "gen.temperature", "hint.temperature", 0.1, 3.0, step=0.05, whole=False)
-SEED = Field("seed", "gen.seed", "hint.seed", 0, 2 ** 32 - 1, widget="text")  # empty: a new seed each time
+SEED = Field("seed", "gen.seed", "hint.seed", 0, 2**32 - 1, widget="text")  # empty: a new seed each time
 TOY_STEPS = Field("steps", "toy.steps", None, 1, 1000)
 TOY_CELL = Field("toy_cell", "toy.cell", None, widget="radio", choices=cell_names, says="name.cell")
 COMPARE_STEPS = Field("race_steps", "cmp.steps", "cmp.steps_info", 50, 1000, step=50)
@@ -142,7 +143,7 @@ def given_seed(value) -> int | None:
 
 def seed_to_use(given: int | None) -> int:
     """The seed given, or a new one: every text has a seed that can write it again."""
-    return secrets.randbelow(2 ** 31) if given is None else given
+    return secrets.randbelow(2**31) if given is None else given
 
 
 def checked_prime(text: str) -> str:

@@ -146,6 +146,7 @@ _drawer = ThreadPoolExecutor(1, thread_name_prefix="charlm-figures")
 def drawn(build: Callable[..., Figure | None], *args, dpi: int = 120, **kwargs) -> bytes | None:
     """``build(*args, **kwargs)``'s figure as PNG bytes, built and drawn in the figures' own thread (None: no
     figure)."""
+
     def draw() -> bytes | None:
         fig = build(*args, **kwargs)
         return None if fig is None else png_bytes(fig, dpi)
@@ -173,8 +174,15 @@ def empty_loss_picture(lang: str) -> str:
 
 def figure_box(**kwargs) -> gr.Image:
     """Where a figure shows: with buttons to enlarge it and to download it as PNG."""
-    return gr.Image(type="filepath", format="png", image_mode="RGBA", interactive=False, show_label=False,
-                    buttons=["fullscreen", "download"], **kwargs)
+    return gr.Image(
+        type="filepath",
+        format="png",
+        image_mode="RGBA",
+        interactive=False,
+        show_label=False,
+        buttons=["fullscreen", "download"],
+        **kwargs,
+    )
 
 
 def new_figure(width: float, height: float):
@@ -195,11 +203,19 @@ def loss_figure(snap: JobSnapshot, lang: str = EN, max_points: int = 2000, frequ
         ax.plot(steps[::stride], losses[::stride], color="#fdba74", lw=0.8, label=t("plot.train_each", lang))
         window = min(len(losses), max(5, len(losses) // 30))
         smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
-        ax.plot(steps[window - 1:][::stride], smooth[::stride], color="#ea580c", lw=1.8,
-                label=t("plot.train_smooth", lang))
+        ax.plot(
+            steps[window - 1 :][::stride], smooth[::stride], color="#ea580c", lw=1.8, label=t("plot.train_smooth", lang)
+        )
     if snap.val_loss:
-        ax.plot([s for s, _ in snap.val_loss], [v for _, v in snap.val_loss], "o-", color="#2563eb", ms=4,
-                lw=1.2, label=t("plot.validation", lang))
+        ax.plot(
+            [s for s, _ in snap.val_loss],
+            [v for _, v in snap.val_loss],
+            "o-",
+            color="#2563eb",
+            ms=4,
+            lw=1.2,
+            label=t("plot.validation", lang),
+        )
         step, loss = best_validation(snap.val_loss)
         ax.plot([step], [loss], "*", color="#16a34a", ms=14, zorder=5, label=t("plot.best", lang, step=step))
     if frequencies is not None and (snap.train_loss or snap.val_loss):
@@ -210,11 +226,9 @@ def loss_figure(snap: JobSnapshot, lang: str = EN, max_points: int = 2000, frequ
     if snap.train_loss or snap.val_loss:
         ax.legend(loc="upper right", fontsize=8)
     else:
-        ax.text(0.5, 0.5, t("plot.empty", lang), ha="center", va="center",
-                transform=ax.transAxes, color="#888")
+        ax.text(0.5, 0.5, t("plot.empty", lang), ha="center", va="center", transform=ax.transAxes, color="#888")
     fig.tight_layout()
     return fig
-
 
 
 def gradient_figure(curves: dict[str, np.ndarray], lang: str = EN):
@@ -258,8 +272,15 @@ def recall_figure(results: list[RecallResult], lang: str = EN):
     fig, ax = new_figure(8, 3.6)
     for i, cell in enumerate(dict.fromkeys(r.cell for r in results)):  # lines that coincide stay told apart
         mine = [r for r in results if r.cell == cell]
-        ax.plot([r.gap for r in mine], [r.accuracy for r in mine], "os^D"[i % 4] + ("-", "--", ":")[i % 3],
-                ms=7 - i, lw=2, label=cell.upper(), color=CELLS[cell].colour)
+        ax.plot(
+            [r.gap for r in mine],
+            [r.accuracy for r in mine],
+            "os^D"[i % 4] + ("-", "--", ":")[i % 3],
+            ms=7 - i,
+            lw=2,
+            label=cell.upper(),
+            color=CELLS[cell].colour,
+        )
     ax.axhline(1 / len(KEYS), color="#64748b", lw=1, ls="--", label=t("recall.chance", lang))
     ax.set_ylim(0, 1.05)
     ax.set_xlabel(t("recall.x", lang))

@@ -101,8 +101,9 @@ def _error_params(err: CharLMError, loc: Locale) -> dict:
 
 def _named(params: dict, lang: str) -> dict:
     """Parameters that name a setting (``"name.lr"``) become that setting's name in ``lang``."""
-    return {k: t(v, lang) if isinstance(v, str) and v.startswith("name.") and has_text(v) else v
-            for k, v in params.items()}
+    return {
+        k: t(v, lang) if isinstance(v, str) and v.startswith("name.") and has_text(v) else v for k, v in params.items()
+    }
 
 
 class AppError(CharLMError):

@@ -33,8 +33,9 @@ class LanguageSwitch:
 
     def __init__(self, ctx: Context):
         self.ctx = ctx
-        self.radio = gr.Radio(i18n.language_choices(), value=EN, label=I18N("lang.label"), info=I18N("lang.info"),
-                              elem_id="language")
+        self.radio = gr.Radio(
+            i18n.language_choices(), value=EN, label=I18N("lang.label"), info=I18N("lang.info"), elem_id="language"
+        )
         self.store = gr.BrowserState(None, storage_key="charlm-language")
         self.browser = gr.Textbox(visible=False)
         self.translated: list[tuple[gr.components.Component, dict[str, str]]] = []
@@ -44,8 +45,11 @@ class LanguageSwitch:
 
     def collect(self, demo: gr.Blocks) -> list:
         """Every component of the finished page whose texts are translated (call after building)."""
-        self.translated = [(block, props) for block in demo.blocks.values()
-                           if block is not self.radio and (props := translated_props(block))]
+        self.translated = [
+            (block, props)
+            for block in demo.blocks.values()
+            if block is not self.radio and (props := translated_props(block))
+        ]
         return [block for block, _ in self.translated]
 
     def relabel(self, lang: str, only: tuple[str, ...] = TRANSLATABLE_PROPS) -> list:

@@ -47,8 +47,9 @@ class Links:
     def components(self) -> list:
         return [item.component for item in self.linked.values()]
 
-    def read(self, query: Mapping[str, str], tab_ids: tuple[str, ...], lang: str,
-             corpus_names: tuple[str, ...]) -> tuple[dict[str, object], list[str]]:
+    def read(
+        self, query: Mapping[str, str], tab_ids: tuple[str, ...], lang: str, corpus_names: tuple[str, ...]
+    ) -> tuple[dict[str, object], list[str]]:
         """What a link asks for, checked: ({name: value}, notes on what was left out, in ``lang``)."""
         values: dict[str, object] = {}
         notes: list[str] = []

@@ -36,8 +36,9 @@ def _names(key: str, **params) -> dict[str, str]:
 
 
 class ModelCatalogue:
-    def __init__(self, assets_dir: Path, cache_bytes: int = 1 << 30, streams: int = MAX_STREAMS,
-                 precision: str = "fp32"):
+    def __init__(
+        self, assets_dir: Path, cache_bytes: int = 1 << 30, streams: int = MAX_STREAMS, precision: str = "fp32"
+    ):
         self.assets_dir, self.streams = assets_dir, streams  # streams: stepped together per model, at most
         self.precision = precision  # the samplers' weights: "fp32" (as trained) or "int8" (charlm/sampling/sampler.py)
         self.cache_bytes = cache_bytes  # loaded samplers are kept up to this many bytes, least recently used out
@@ -47,8 +48,11 @@ class ModelCatalogue:
 
     def shipped(self) -> dict[str, Path]:
         """Models shipped in assets/: label -> file."""
-        return {t("model.pretrained", EN, name=path.stem): path
-                for path in sorted(self.assets_dir.glob("*.safetensors")) if path.with_suffix(".json").is_file()}
+        return {
+            t("model.pretrained", EN, name=path.stem): path
+            for path in sorted(self.assets_dir.glob("*.safetensors"))
+            if path.with_suffix(".json").is_file()
+        }
 
     def first_shipped(self) -> str | None:
         """The model the Generate tab's list opens on (None if none ships)."""

@@ -33,6 +33,7 @@ from .i18n import AppError
 
 log = logging.getLogger(__name__)
 
+
 def on_zerogpu(env: Mapping[str, str] = os.environ) -> bool:
     """Whether this is a ZeroGPU Space (the platform sets SPACES_ZERO_GPU, as the ``spaces`` package reads it)."""
     return env.get("SPACES_ZERO_GPU", "").lower() in ("1", "t", "true")

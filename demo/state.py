@@ -56,8 +56,9 @@ class Visitor:
     # held while a training is checked and started: two Starts at once (a double click, a script) start one
     starting: threading.Lock = field(default_factory=threading.Lock, repr=False)
     browser: bool = False  # the page opened in a browser (API clients never open it, nor say goodbye)
-    heavy_calls: threading.Semaphore = field(default_factory=lambda: threading.BoundedSemaphore(HEAVY_PER_VISITOR),
-                                             repr=False)  # one visitor's share of the server's heavy work
+    heavy_calls: threading.Semaphore = field(
+        default_factory=lambda: threading.BoundedSemaphore(HEAVY_PER_VISITOR), repr=False
+    )  # one visitor's share of the server's heavy work
 
     def say(self, where: str, key: str, lang: str, /, **params) -> str:
         """A message for one place in the page (``where``), remembered so that a language switch can say it again."""
@@ -99,8 +100,9 @@ class Visitor:
         used = self.disk_bytes()
         freeable = sum(self.disk_bytes(self.run_dir_for(r)) for r in runs)
         if used - freeable + need > budget:
-            raise AppError("err.disk_budget", need_mb=need / 2**20, used_mb=(used - freeable) / 2**20,
-                           budget_mb=budget / 2**20)
+            raise AppError(
+                "err.disk_budget", need_mb=need / 2**20, used_mb=(used - freeable) / 2**20, budget_mb=budget / 2**20
+            )
         for run in runs:
             if self.disk_bytes() + need <= budget:
                 return
@@ -138,8 +140,14 @@ class Visitor:
 
 
 class SessionStore:
-    def __init__(self, root: Path, ttl_seconds: float = 6 * 3600, grace_seconds: float = 15.0,
-                 on_dispose: Callable[[Visitor], None] | None = None, anonymous_ttl_seconds: float = 600.0):
+    def __init__(
+        self,
+        root: Path,
+        ttl_seconds: float = 6 * 3600,
+        grace_seconds: float = 15.0,
+        on_dispose: Callable[[Visitor], None] | None = None,
+        anonymous_ttl_seconds: float = 600.0,
+    ):
         self.root = root
         self.on_dispose = on_dispose  # what else to free with a visitor (their loaded models)
         self.on_forget: Callable[[str], None] | None = None  # and with their session id (Gradio's copy of the page)
@@ -199,8 +207,11 @@ class SessionStore:
         """Forget visitors unheard of for longer than their time-to-live, stopping their trainings."""
         now = time.monotonic()
         with self._lock:
-            stale = [k for k, v in self._visitors.items()
-                     if now - v.last_seen > (self.ttl if v.browser else self.anonymous_ttl)]
+            stale = [
+                k
+                for k, v in self._visitors.items()
+                if now - v.last_seen > (self.ttl if v.browser else self.anonymous_ttl)
+            ]
             gone = [(k, self._visitors.pop(k)) for k in stale]
             forgot, self._forgotten_since_sweep = bool(gone) or self._forgotten_since_sweep, False
         for key, visitor in gone:

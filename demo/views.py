@@ -32,14 +32,23 @@ def show_char(c: str) -> str:
 def corpus_summary(corpus: Corpus, title: str, lang: str = EN) -> str:
     v = corpus.vocab
     mode = t("summary.one_hot" if v.uses_one_hot else "summary.embedding", lang)
-    return t("summary.text", lang, name=html.escape(title), n_chars=f"{len(corpus.data):,}", n_vocab=len(v),
-             mode=mode, n_train=f"{len(corpus.train_data):,}", n_val=f"{len(corpus.val_data):,}",
-             share=f"{corpus.val_fraction:.0%}")
+    return t(
+        "summary.text",
+        lang,
+        name=html.escape(title),
+        n_chars=f"{len(corpus.data):,}",
+        n_vocab=len(v),
+        mode=mode,
+        n_train=f"{len(corpus.train_data):,}",
+        n_val=f"{len(corpus.val_data):,}",
+        share=f"{corpus.val_fraction:.0%}",
+    )
 
 
 def vocab_text(vocab: Vocab, lang: str = EN) -> str:
     return "  ".join(f"{i}:{show_char(c)}" for i, c in enumerate(vocab.chars[:2000])) + (
-        "  " + t("summary.more", lang, n=len(vocab) - 2000) if len(vocab) > 2000 else "")
+        "  " + t("summary.more", lang, n=len(vocab) - 2000) if len(vocab) > 2000 else ""
+    )
 
 
 def codes_html(corpus: Corpus, n: int = 200) -> str:
@@ -55,10 +64,12 @@ def frequency_frame(corpus: Corpus, top: int = 30) -> pd.DataFrame:
     fit under a phone's chart without overlapping; the codes are on the cards above)."""
     counts = np.bincount(corpus.data, minlength=len(corpus.vocab))
     order = np.argsort(-counts, kind="stable")[:top]
-    return pd.DataFrame({
-        "character": [show_char(corpus.vocab.chars[i]) for i in order],
-        "count": counts[order].astype(int),
-    })
+    return pd.DataFrame(
+        {
+            "character": [show_char(corpus.vocab.chars[i]) for i in order],
+            "count": counts[order].astype(int),
+        }
+    )
 
 
 def reshape_html(batches: Batches, index: int, n_chars: int, lang: str = EN) -> str:
@@ -68,21 +79,39 @@ def reshape_html(batches: Batches, index: int, n_chars: int, lang: str = EN) -> 
     shown_windows = min(K, 40)
     rows = []
     for r in range(shown_rows):
-        cells = "".join(
-            f'<span class="cl-win{" cl-on" if j == index else ""}"></span>' for j in range(shown_windows))
+        cells = "".join(f'<span class="cl-win{" cl-on" if j == index else ""}"></span>' for j in range(shown_windows))
         more = "…" if shown_windows < K else ""
         label = t("reshape.row", lang, r=r, start=f"{r * K * M:,}", end=f"{(r + 1) * K * M - 1:,}")
         rows.append(f'<div class="cl-row"><span class="cl-lab">{label}</span>{cells}{more}</div>')
     if shown_rows < N:
         rows.append(f'<div class="cl-row">{t("reshape.more_rows", lang, n=N - shown_rows)}</div>')
-    text = t("reshape.text", lang, n_chars=f"{n_chars:,}", k=f"{K:,}", n=N, m=M, nm=f"{N * M:,}",
-             dropped=f"{batches.dropped - 1:,}", km=f"{K * M:,}", index=index, start=f"{index * M:,}",
-             end=f"{(index + 1) * M - 1:,}")
+    text = t(
+        "reshape.text",
+        lang,
+        n_chars=f"{n_chars:,}",
+        k=f"{K:,}",
+        n=N,
+        m=M,
+        nm=f"{N * M:,}",
+        dropped=f"{batches.dropped - 1:,}",
+        km=f"{K * M:,}",
+        index=index,
+        start=f"{index * M:,}",
+        end=f"{(index + 1) * M - 1:,}",
+    )
     return f'<p>{text}</p><div class="cl-strip">{"".join(rows)}</div>'
 
 
-def grid_html(ids: np.ndarray, vocab: Vocab, show_ints: bool, shift: int, title: str, lang: str = EN,
-              max_rows: int = 10, max_cols: int = 24) -> str:
+def grid_html(
+    ids: np.ndarray,
+    vocab: Vocab,
+    show_ints: bool,
+    shift: int,
+    title: str,
+    lang: str = EN,
+    max_rows: int = 10,
+    max_cols: int = 24,
+) -> str:
     """A batch as a table of characters; the colour of column j is that of input column j+shift."""
     rows = []
     for r in range(min(ids.shape[0], max_rows)):
@@ -95,8 +124,14 @@ def grid_html(ids: np.ndarray, vocab: Vocab, show_ints: bool, shift: int, title:
         rows.append(f"<tr><th>{r}</th>{''.join(cells)}</tr>")
     note = ""
     if ids.shape[0] > max_rows or ids.shape[1] > max_cols:
-        shown = t("grid.showing", lang, rows=min(ids.shape[0], max_rows), cols=min(ids.shape[1], max_cols),
-                  all_rows=ids.shape[0], all_cols=ids.shape[1])
+        shown = t(
+            "grid.showing",
+            lang,
+            rows=min(ids.shape[0], max_rows),
+            cols=min(ids.shape[1], max_cols),
+            all_rows=ids.shape[0],
+            all_cols=ids.shape[1],
+        )
         note = f'<div class="cl-note">{shown}</div>'
     return f'<div class="cl-grid"><div class="cl-title">{title}</div><table>{"".join(rows)}</table>{note}</div>'
 
@@ -120,8 +155,10 @@ def one_hot_html(sequence: np.ndarray, vocab: Vocab, lang: str = EN, max_steps: 
     for r in rows:
         cells = "".join('<td class="on"></td>' if v else "<td></td>" for v in matrix[r])
         body.append(f"<tr><th>{html.escape(show_char(vocab.chars[r]))}</th>{cells}</tr>")
-    return (f'<div class="cl-onehot"><div class="cl-title">{title}</div><table><tr><th></th>{head}</tr>'
-            f'{"".join(body)}</table><div class="cl-note">{t("onehot.note", lang)}</div></div>')
+    return (
+        f'<div class="cl-onehot"><div class="cl-title">{title}</div><table><tr><th></th>{head}</tr>'
+        f'{"".join(body)}</table><div class="cl-note">{t("onehot.note", lang)}</div></div>'
+    )
 
 
 def format_seconds(seconds: float | None) -> str:
@@ -153,9 +190,20 @@ def status_line(snap: JobSnapshot, lang: str = EN) -> str:
     val = t("status.val", lang, loss=snap.val_loss[-1][1]) if snap.val_loss else ""
     if snap.held_out is not None:  # the run's final figure: every held-out character, not the curve's subset
         val += t("status.held_out", lang, loss=snap.held_out[1], chars=snap.held_out[2])
-    line = t("status.line", lang, epoch=snap.epoch, epochs=snap.epochs, step=snap.step, total=snap.total_steps,
-             loss=snap.loss, spb=snap.sec_per_batch, cps=snap.chars_per_sec, elapsed=format_seconds(snap.elapsed),
-             eta=format_seconds(snap.eta), val=val)
+    line = t(
+        "status.line",
+        lang,
+        epoch=snap.epoch,
+        epochs=snap.epochs,
+        step=snap.step,
+        total=snap.total_steps,
+        loss=snap.loss,
+        spb=snap.sec_per_batch,
+        cps=snap.chars_per_sec,
+        elapsed=format_seconds(snap.elapsed),
+        eta=format_seconds(snap.eta),
+        val=val,
+    )
     return f"{t('status.' + snap.state, lang)} {line}"
 
 
@@ -169,23 +217,36 @@ def batch_step_text(s: BatchStep, lang: str = EN) -> str:
     else:
         clipping = t("step.clip_kept", lang, clip=s.clip)
     lines = [
-        t("step.head", lang, step=s.step, batch=s.batch + 1, batches=s.batches, epoch=s.epoch,
-          text=html.escape(s.first_input[:40].replace("\n", "⏎"))),
+        t(
+            "step.head",
+            lang,
+            step=s.step,
+            batch=s.batch + 1,
+            batches=s.batches,
+            epoch=s.epoch,
+            text=html.escape(s.first_input[:40].replace("\n", "⏎")),
+        ),
         "- " + t("step.loss", lang, loss=s.loss),
         "- " + t("step.gradient", lang, before=s.grad_norm, after=s.grad_norm_after, clipping=clipping),
         "- " + t("step.update", lang, lr=s.learning_rate, change=s.change, relative=s.relative_change),
-        "- " + t("step.after_lower" if s.loss_after < s.loss_before else "step.after_higher", lang,
-                 before=s.loss_before, after=s.loss_after),
+        "- "
+        + t(
+            "step.after_lower" if s.loss_after < s.loss_before else "step.after_higher",
+            lang,
+            before=s.loss_before,
+            after=s.loss_after,
+        ),
     ]
     return "\n".join(lines)
 
 
 def char_step_html(s: CharStep, vocab: Vocab, seed: int, lang: str = EN, show: int = 8) -> str:
     """One sampling step: the memory carried in, the distribution, the top-N cut, and the draw."""
-    memory = t("punct.comma", lang).join(t("char.layer", lang, layer=i, norm=norm, moved=moved)
-                                          for i, (norm, moved) in enumerate(s.memory))
+    memory = t("punct.comma", lang).join(
+        t("char.layer", lang, layer=i, norm=norm, moved=moved) for i, (norm, moved) in enumerate(s.memory)
+    )
     kept = {index: (p, sum(s.kept_probs[:rank])) for rank, (index, p) in enumerate(zip(s.kept, s.kept_probs))}
-    order = np.argsort(-s.probs, kind="stable")[:max(show, len(s.kept)) if len(s.kept) <= 20 else show]
+    order = np.argsort(-s.probs, kind="stable")[: max(show, len(s.kept)) if len(s.kept) <= 20 else show]
     rows = []
     for index in order:
         index = int(index)
@@ -199,8 +260,10 @@ def char_step_html(s: CharStep, vocab: Vocab, seed: int, lang: str = EN, show: i
         rows.append(f"<tr{style}><td>{shown}</td><td>{s.probs[index]:.3f}</td>{cells}</tr>")
     head = "".join(f"<th>{t(key, lang)}</th>" for key in ("char.char", "char.p", "char.p_kept", "char.range"))
     drawn = t("char.drawn", lang, u=s.uniform, char=html.escape(show_char(s.char)), n=len(s.kept))
-    return (f'<div class="cl-note">{t("char.head", lang, position=s.position, seed=seed)} {memory}</div>'
-            f'<div class="cl-grid"><table><tr>{head}</tr>{"".join(rows)}</table></div><p>{drawn}</p>')
+    return (
+        f'<div class="cl-note">{t("char.head", lang, position=s.position, seed=seed)} {memory}</div>'
+        f'<div class="cl-grid"><table><tr>{head}</tr>{"".join(rows)}</table></div><p>{drawn}</p>'
+    )
 
 
 def shape_text(dims: tuple[int, ...]) -> str:
@@ -211,10 +274,12 @@ def shape_text(dims: tuple[int, ...]) -> str:
 def shapes_html(stages: list[Stage], lang: str = EN) -> str:
     """One training step's tensors, in order, with their shapes: what N, M, the hidden size and C change."""
     rows = "".join(
-        f"<tr><td>{t('shape.' + s.key, lang, layer=s.layer)}</td><td>{shape_text(s.shape)}</td></tr>"
-        for s in stages)
-    return (f'<div class="cl-grid"><table><tr><th>{t("shape.what", lang)}</th><th>{t("shape.shape", lang)}</th></tr>'
-            f'{rows}</table><div class="cl-note">{t("shape.note", lang)}</div></div>')
+        f"<tr><td>{t('shape.' + s.key, lang, layer=s.layer)}</td><td>{shape_text(s.shape)}</td></tr>" for s in stages
+    )
+    return (
+        f'<div class="cl-grid"><table><tr><th>{t("shape.what", lang)}</th><th>{t("shape.shape", lang)}</th></tr>'
+        f'{rows}</table><div class="cl-note">{t("shape.note", lang)}</div></div>'
+    )
 
 
 COACH_SIGNS = {"good": "✓", "note": "•", "warn": "⚠"}  # text signs, drawn by every font (no emoji)
@@ -230,11 +295,13 @@ def coach_text(findings: list[Finding], lang: str = EN) -> str:
 
 def probability_frame(probs: np.ndarray, vocab: Vocab, top_n: int, lang: str = EN, show: int = 20) -> pd.DataFrame:
     order = np.argsort(-probs, kind="stable")[: max(show, top_n) if top_n <= 40 else show]
-    return pd.DataFrame({
-        "character": [f"{show_char(vocab.chars[i])}" for i in order],
-        "probability": probs[order].astype(float),
-        "kind": [t("gen.in_top" if rank < top_n else "gen.out_top", lang) for rank in range(len(order))],
-    })
+    return pd.DataFrame(
+        {
+            "character": [f"{show_char(vocab.chars[i])}" for i in order],
+            "probability": probs[order].astype(float),
+            "kind": [t("gen.in_top" if rank < top_n else "gen.out_top", lang) for rank in range(len(order))],
+        }
+    )
 
 
 # ------------------------------------------------------------------ tab 5: inside the network
@@ -248,20 +315,26 @@ def toy_table(r: ToyResult, lang: str = EN) -> str:
         def cells(values, fmt, target=right):
             return "".join(
                 f'<td style="{"background:#bbf7d0;font-weight:600" if j == target else ""}">{fmt.format(v)}</td>'
-                for j, v in enumerate(values))
+                for j, v in enumerate(values)
+            )
 
         rows.append(
             f"<tr><td><b>{html.escape(context)}</b> → <b>{html.escape(target)}</b></td>"
             f"<td>{' '.join(str(int(v)) for v in r.one_hot[i])}</td>{cells(r.scores_before[i], '{:+.2f}')}"
             f"{cells(r.probs_before[i], '{:.2f}')}{cells(r.scores_after[i], '{:+.2f}')}"
-            f"{cells(r.probs_after[i], '{:.2f}')}</tr>")
+            f"{cells(r.probs_after[i], '{:.2f}')}</tr>"
+        )
     span = f'<th colspan="{len(r.vocab)}">'
-    heads = "".join(f"{span}{t(key, lang)}</th>" for key in ("toy.scores_before", "toy.softmax_before",
-                                                            "toy.scores_after", "toy.softmax_after"))
+    heads = "".join(
+        f"{span}{t(key, lang)}</th>"
+        for key in ("toy.scores_before", "toy.softmax_before", "toy.scores_after", "toy.softmax_after")
+    )
     note = t("toy.note", lang, before=r.losses[0], after=r.losses[-1], steps=len(r.losses))
-    return (f'<div class="cl-grid"><table><tr><th>{t("toy.pair", lang)}</th><th>{t("toy.input", lang)}</th>{heads}</tr>'
-            f'<tr><th></th><th>{" ".join(map(html.escape, r.vocab))}</th>{head * 4}</tr>{"".join(rows)}</table>'
-            f'<div class="cl-note">{note}</div></div>')
+    return (
+        f'<div class="cl-grid"><table><tr><th>{t("toy.pair", lang)}</th><th>{t("toy.input", lang)}</th>{heads}</tr>'
+        f"<tr><th></th><th>{' '.join(map(html.escape, r.vocab))}</th>{head * 4}</tr>{''.join(rows)}</table>"
+        f'<div class="cl-note">{note}</div></div>'
+    )
 
 
 def coloured_text(text: str, values: np.ndarray) -> str:
@@ -279,9 +352,12 @@ def guesses_html(text: str, guesses: list[Guess], lang: str = EN) -> str:
     spans = [html.escape(text[0])]
     for g in guesses:
         surprise = 1.0 - g.prob
-        tip = html.escape(", ".join(f"{show_char(c)} {p:.0%}" for c, p in g.top)
-                          + f" | {t('guess.actual', lang)}: {g.prob:.1%}")
+        tip = html.escape(
+            ", ".join(f"{show_char(c)} {p:.0%}" for c, p in g.top) + f" | {t('guess.actual', lang)}: {g.prob:.1%}"
+        )
         shown = "⏎<br>" if g.char == "\n" else html.escape(g.char)
         spans.append(f'<span title="{tip}" style="background:rgba(234,88,12,{surprise:.2f})">{shown}</span>')
-    return (f'<div class="cl-text">{"".join(spans)}</div>'
-            f'<div class="cl-note">{t("guess.mean", lang, loss=mean_surprise(guesses))}</div>')
+    return (
+        f'<div class="cl-text">{"".join(spans)}</div>'
+        f'<div class="cl-note">{t("guess.mean", lang, loss=mean_surprise(guesses))}</div>'
+    )

@@ -37,8 +37,14 @@ ACTION = {
     "generate": (None, 0, "#gen-text textarea"),
     "inside": ("#unroll-button", 1, "#unrolled .cl-now"),
 }
-ANCHOR = {"ideas": "#ask-ideas", "corpus": "#ask-corpus", "batches": "#batch-info", "train": "#one-batch",
-          "generate": "#prime", "inside": "#unroll"}  # the picture starts a little above this
+ANCHOR = {
+    "ideas": "#ask-ideas",
+    "corpus": "#ask-corpus",
+    "batches": "#batch-info",
+    "train": "#one-batch",
+    "generate": "#prime",
+    "inside": "#unroll",
+}  # the picture starts a little above this
 
 
 def shoot(page, url: str, tab: str, lang: str, mode: str) -> Path:
@@ -56,8 +62,13 @@ def shoot(page, url: str, tab: str, lang: str, mode: str) -> Path:
     top = max(0, top if tab not in ("ideas", "corpus") else page.locator("#tabs").bounding_box()["y"] - 20)
     width = settings["viewport"]["width"]
     path = OUT / f"{tab}-{lang}-{mode}.jpg"
-    page.screenshot(path=str(path), full_page=True, type="jpeg", quality=72,
-                    clip={"x": 0, "y": top, "width": width, "height": height})
+    page.screenshot(
+        path=str(path),
+        full_page=True,
+        type="jpeg",
+        quality=72,
+        clip={"x": 0, "y": top, "width": width, "height": height},
+    )
     return path
 
 

@@ -10,8 +10,10 @@ from app_server import running_app
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
-STORY = ("The old man walked to the sea every morning, and every morning the sea was there. "
-         "He counted the boats, he counted the birds, and he went home to his wife. ") * 40
+STORY = (
+    "The old man walked to the sea every morning, and every morning the sea was there. "
+    "He counted the boats, he counted the birds, and he went home to his wife. "
+) * 40
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +80,9 @@ def test_corpus_batches_training_and_generation(server, story_file):
     train_losses = [v for _, v in job.snapshot().train_loss]
     assert train_losses[0] > 3.0 and train_losses[-1] < train_losses[0] - 1.5  # the loss has fallen
     assert "Stopping" in c.predict(api_name="/stop_training")
-    status = wait_for(lambda: (lambda s: s if "stopped" in s[0] or "done" in s[0] else None)(
-        c.predict(api_name="/training_status")))
+    status = wait_for(
+        lambda: (lambda s: s if "stopped" in s[0] or "done" in s[0] else None)(c.predict(api_name="/training_status"))
+    )
     assert status[3], "checkpoints are listed for download"
     # Resume continues from the newest checkpoint, the one listed last (the stop saved it)
     stopped_at = max(int(re.search(r"i(\d+)_l48", Path(f).name).group(1)) for f in status[3])
@@ -87,8 +90,12 @@ def test_corpus_batches_training_and_generation(server, story_file):
     msg, _ = c.predict(*tiny_form(), api_name="/resume_training")
     assert msg == f"Resumed from step {stopped_at}."
     c.predict(api_name="/stop_training")
-    wait_for(lambda: "stopped" in c.predict(api_name="/training_status")[0] or
-             "done" in c.predict(api_name="/training_status")[0])
+    wait_for(
+        lambda: (
+            "stopped" in c.predict(api_name="/training_status")[0]
+            or "done" in c.predict(api_name="/training_status")[0]
+        )
+    )
 
     models = c.predict(api_name="/model_choices")
     choices = models["choices"]
@@ -129,21 +136,26 @@ def test_the_benchmarks_visitor_speaks_the_pages_protocol(server):
 def test_the_benchmarks_visitor_applies_every_kind_of_gradio_diff():
     from bench.queue_client import apply_diff
 
-    value = apply_diff({"a": [1, 2], "b": "x"}, [["add", ["a", 1], 9], ["append", ["b"], "y"],
-                                                 ["delete", ["a", 0], None], ["add", ["c"], 3]])
+    value = apply_diff(
+        {"a": [1, 2], "b": "x"},
+        [["add", ["a", 1], 9], ["append", ["b"], "y"], ["delete", ["a", 0], None], ["add", ["c"], 3]],
+    )
     assert value == {"a": [9, 2], "b": "xy", "c": 3}
     assert apply_diff("ab", [["append", [], "c"]]) == "abc"
     with pytest.raises(ValueError, match="unknown edit"):
         apply_diff({"a": 1}, [["move", ["a"], 2]])
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"", "empty"),
-    (b"\x00\x01\x02binary\x00", "binary"),
-    ("caf\u00e9 cr\u00e8me ".encode("latin-1") * 40, "not valid UTF-8"),
-    ("hello".encode("utf-16"), "binary"),
-    (b"too short", "too short"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "empty"),
+        (b"\x00\x01\x02binary\x00", "binary"),
+        ("caf\u00e9 cr\u00e8me ".encode("latin-1") * 40, "not valid UTF-8"),
+        ("hello".encode("utf-16"), "binary"),
+        (b"too short", "too short"),
+    ],
+)
 def test_bad_uploads_get_a_message_and_keep_the_old_corpus(server, story_file, tmp_path, content, message):
     _, url = server
     c = client(url)
@@ -187,11 +199,14 @@ def test_two_visitors_are_kept_apart_and_the_cap_holds(server, story_file):
     wait_for(lambda: app.slots.running == 0, timeout=60)
 
 
-@pytest.mark.parametrize("args, message", [
-    (("MODEL", "The \u4e2d", 50, 4, 1.0, 1), "never saw"),
-    (("MODEL", "", 50, 4, 1.0, 1), "empty"),
-    (("MODEL", "The ", 50, 4, 1.0, -3), "seed"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("MODEL", "The \u4e2d", 50, 4, 1.0, 1), "never saw"),
+        (("MODEL", "", 50, 4, 1.0, 1), "empty"),
+        (("MODEL", "The ", 50, 4, 1.0, -3), "seed"),
+    ],
+)
 def test_bad_generation_settings_get_a_message(server, story_file, args, message):
     _, url = server
     c = client(url)
@@ -278,8 +293,10 @@ def test_a_chinese_corpus_trains_and_generates_in_chinese(server, tmp_path):
     note, probs, _ = c.predict(label, prime, 1.0, 4, api_name="/next_char")
     probs = probs.get("value", probs)
     assert any("\u4e00" <= row[0] <= "\u9fff" for row in probs["data"])
-    assert "只有前 4 个可能被抽中" in note and {row[2] for row in probs["data"]} == {"在前 N 个之内（可能被抽中）",
-                                                                               "在前 N 个之外（不会被抽中）"}
+    assert "只有前 4 个可能被抽中" in note and {row[2] for row in probs["data"]} == {
+        "在前 N 个之内（可能被抽中）",
+        "在前 N 个之外（不会被抽中）",
+    }
 
 
 def test_offline_machine_without_the_novels_falls_back_to_python_source(tmp_path, monkeypatch):

@@ -12,8 +12,14 @@ from charlm.serving.generations import Generations
 
 TEXT = "the cat sat on the mat. a dog ran far away; the end!\n"
 SETTINGS = [  # prime, length, top-N, temperature, seed: every stream its own
-    ("the ", 120, 4, 1.0, 1), ("a", 80, 1, 1.0, 2), ("dog ran", 150, 3, 0.7, 3), ("t", 1, 5, 2.0, 4),
-    ("the mat", 60, 10, 1.3, 5), ("far", 140, 2, 0.5, None), ("on ", 100, 20, 1.0, 7), ("e", 90, 4, 1.0, 8),
+    ("the ", 120, 4, 1.0, 1),
+    ("a", 80, 1, 1.0, 2),
+    ("dog ran", 150, 3, 0.7, 3),
+    ("t", 1, 5, 2.0, 4),
+    ("the mat", 60, 10, 1.3, 5),
+    ("far", 140, 2, 0.5, None),
+    ("on ", 100, 20, 1.0, 7),
+    ("e", 90, 4, 1.0, 8),
     ("the ", 70, len(set(TEXT)), 1.0, 11),  # every character kept: drawn by NumPy, not by the compiled rule
 ]
 
@@ -78,8 +84,10 @@ def test_every_stream_writes_what_it_writes_alone(sampler):
 
 def test_a_batch_cut_into_parts_for_several_cores_writes_what_each_writes_alone(sampler):
     """Sixteen streams on four cores: four parts side by side, cut again as streams of different lengths leave."""
-    settings = [(prime, 40 + 13 * i, 1 + i % 6, 0.6 + 0.1 * (i % 7), 100 + i)
-                for i, prime in enumerate(["the ", "a", "dog", "t", "mat", "far", "on ", "e"] * 2)]
+    settings = [
+        (prime, 40 + 13 * i, 1 + i % 6, 0.6 + 0.1 * (i % 7), 100 + i)
+        for i, prime in enumerate(["the ", "a", "dog", "t", "mat", "far", "on ", "e"] * 2)
+    ]
     gens = Generations(sampler, cores=4)
     assert _read_all(gens, settings) == _alone(sampler, settings)
     assert gens.widest == 16

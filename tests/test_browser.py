@@ -9,8 +9,10 @@ from app_server import HAS_CHROMIUM, running_app
 pytestmark = pytest.mark.skipif(not HAS_CHROMIUM, reason="Chromium is not installed (see .ci/run)")
 playwright = pytest.importorskip("playwright.sync_api")
 
-TEXT = ("Happy families are all alike; every unhappy family is unhappy in its own way. "
-        "Everything was in confusion in the Oblonskys' house. ") * 30
+TEXT = (
+    "Happy families are all alike; every unhappy family is unhappy in its own way. "
+    "Everything was in confusion in the Oblonskys' house. "
+) * 30
 
 
 def test_a_lesson_in_the_browser(browser, tmp_path):
@@ -52,17 +54,26 @@ def test_a_lesson_in_the_browser(browser, tmp_path):
         before = plot.inner_html()
         page.wait_for_function(
             "([sel, html]) => document.querySelector(sel) && document.querySelector(sel).innerHTML !== html",
-            arg=["#loss-plot", before], timeout=30_000)
+            arg=["#loss-plot", before],
+            timeout=30_000,
+        )
         page.locator("#stop-training").click()
         try:
             status.get_by_text(re.compile("stopped|done")).wait_for(timeout=60_000)
             # the run's final figure, every held-out character, not the curve's subset
             status.get_by_text(re.compile(r"held-out loss \d\.\d+ over all [\d,]+ held-out characters")).wait_for(
-                timeout=60_000)
+                timeout=60_000
+            )
         except Exception:
             page.screenshot(path="/tmp/browser-stop-failure.png", full_page=True)
-            print("status:", status.inner_text(), "| message:", page.locator("#train-message").inner_text(),
-                  "| jobs:", [(v.job.snapshot().state, v.job.snapshot().step) for v in app.store.visitors() if v.job])
+            print(
+                "status:",
+                status.inner_text(),
+                "| message:",
+                page.locator("#train-message").inner_text(),
+                "| jobs:",
+                [(v.job.snapshot().state, v.job.snapshot().step) for v in app.store.visitors() if v.job],
+            )
             raise
 
         # Generate: pick this session's model and write text
@@ -97,7 +108,8 @@ def test_a_lesson_in_the_browser(browser, tmp_path):
 
 # A novel's opening, then 6,000 characters drawn from 1,500 distinct ones: a vocabulary too large for one-hot.
 CHINESE = "幸福的家庭都是相似的，不幸的家庭各有各的不幸。\n" + "".join(
-    chr(0x4E00 + (i * 7919) % 1500) + ("。\n" if i % 40 == 39 else "") for i in range(6000))
+    chr(0x4E00 + (i * 7919) % 1500) + ("。\n" if i % 40 == 39 else "") for i in range(6000)
+)
 
 
 def test_the_page_in_chinese_and_the_switch_between_languages(browser, tmp_path):
@@ -111,8 +123,14 @@ def test_the_page_in_chinese_and_the_switch_between_languages(browser, tmp_path)
         page.goto(url)
         page.get_by_role("tab", name="2 · 语料").click()
         page.get_by_text("数据（本章 §5.1）。").wait_for(timeout=30_000)
-        assert page.get_by_role("tab").all_inner_texts()[:6] == ["1 · 基本思想", "2 · 语料", "3 · 小批量", "4 · 训练",
-                                                                  "5 · 生成", "6 · 网络内部"]
+        assert page.get_by_role("tab").all_inner_texts()[:6] == [
+            "1 · 基本思想",
+            "2 · 语料",
+            "3 · 小批量",
+            "4 · 训练",
+            "5 · 生成",
+            "6 · 网络内部",
+        ]
         status = page.locator("#corpus-status")
         status.get_by_text("已载入").wait_for(timeout=20_000)  # written by Python, in Chinese too
         playwright.expect(page.locator('#language input[value="zh-CN"]')).to_be_checked(timeout=10_000)

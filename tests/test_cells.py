@@ -17,8 +17,10 @@ TEXT = "the cells read the text and keep what matters. " * 60
 @pytest.mark.parametrize("cell", list(CELLS))
 def test_the_numpy_step_matches_the_pytorch_layer(cell):
     corpus = Corpus.from_text(TEXT, val_fraction=0.0)
-    model = CharRNN(ModelConfig(len(corpus.vocab), cell=cell, hidden_size=24, num_layers=2, dropout=0.0),
-                    generator=torch.Generator().manual_seed(1)).eval()
+    model = CharRNN(
+        ModelConfig(len(corpus.vocab), cell=cell, hidden_size=24, num_layers=2, dropout=0.0),
+        generator=torch.Generator().manual_seed(1),
+    ).eval()
     ids = corpus.data[:40]
     with torch.no_grad():
         expected = model(torch.from_numpy(ids)[None])[0][0].numpy()
@@ -42,8 +44,10 @@ def test_the_stack_layer_by_layer_is_the_fused_stack(cell):
         fused, fused_state = model.rnn(x, state)
         stacked, stacked_state = model._stack(x, state, None)  # eval mode: nothing is dropped
     torch.testing.assert_close(stacked, fused)
-    for a, b in zip(stacked_state if isinstance(stacked_state, tuple) else (stacked_state,),
-                    fused_state if isinstance(fused_state, tuple) else (fused_state,)):
+    for a, b in zip(
+        stacked_state if isinstance(stacked_state, tuple) else (stacked_state,),
+        fused_state if isinstance(fused_state, tuple) else (fused_state,),
+    ):
         torch.testing.assert_close(a, b)
 
 

@@ -47,12 +47,26 @@ def test_names_and_latest(trained):
 @pytest.mark.parametrize("dropout", [0.0, 0.3])
 def test_resume_gives_the_same_weights_as_training_straight_through(tmp_path, dropout):
     corpus = Corpus.from_text(TEXT, val_fraction=0.1)
-    cfg = preset("tiny", max_steps=30, num_layers=2, dropout=dropout, save_every=15, eval_every=10, epochs=10,
-                 lr_schedule="cosine", warmup_steps=4)
+    cfg = preset(
+        "tiny",
+        max_steps=30,
+        num_layers=2,
+        dropout=dropout,
+        save_every=15,
+        eval_every=10,
+        epochs=10,
+        lr_schedule="cosine",
+        warmup_steps=4,
+    )
     straight = train(corpus, cfg, tmp_path / "a")
     stop = threading.Event()  # interrupted at step 15, as a Stop button or Ctrl-C would
-    train(corpus, cfg, tmp_path / "b", stop=stop,
-          on_event=lambda e: stop.set() if isinstance(e, StepEvent) and e.step == 15 else None)
+    train(
+        corpus,
+        cfg,
+        tmp_path / "b",
+        stop=stop,
+        on_event=lambda e: stop.set() if isinstance(e, StepEvent) and e.step == 15 else None,
+    )
     assert latest_checkpoint(tmp_path / "b").name == "i15_l64.safetensors"
     resumed = train(corpus, cfg, tmp_path / "b", resume=load_checkpoint(tmp_path / "b"))
     a, b = straight.model.state_dict(), resumed.model.state_dict()
@@ -117,7 +131,7 @@ def test_tensors_that_do_not_match_the_description_are_refused(trained, tmp_path
     ckpt = load_checkpoint(trained[1].checkpoint)
     blob = trained[1].checkpoint.read_bytes()
     n = struct.unpack("<Q", blob[:8])[0]
-    meta = json.loads(json.loads(blob[8:8 + n])["__metadata__"]["charlm"])
+    meta = json.loads(json.loads(blob[8 : 8 + n])["__metadata__"]["charlm"])
     meta["model_config"]["hidden_size"] = 32  # the JSON now lies about the tensors
     tensors = {f"model.{k}": v for k, v in ckpt.model.state_dict().items()}
     path = tmp_path / "liar.safetensors"

@@ -104,8 +104,14 @@ def test_a_gpu_call_that_fails_keeps_the_checkpoint_and_says_what_to_do(tmp_path
     corpus = tmp_path / "family.txt"
     corpus.write_text(TEXT, encoding="utf-8")
     with running_app(tmp_path, runner="chunks", chunk_seconds=0.5) as (app, url):
-        answers = iter([None, RuntimeError("ZeroGPU worker error: GPU task aborted"),
-                        None, RuntimeError("You have exceeded your GPU quota (120s requested vs. 30s left).")])
+        answers = iter(
+            [
+                None,
+                RuntimeError("ZeroGPU worker error: GPU task aborted"),
+                None,
+                RuntimeError("You have exceeded your GPU quota (120s requested vs. 30s left)."),
+            ]
+        )
 
         def flaky(*args):  # a chunk that trains, then the GPU's answers in turn
             failure = next(answers)

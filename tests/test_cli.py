@@ -17,8 +17,27 @@ def corpus_file(tmp_path_factory):
 @pytest.fixture(scope="module")
 def trained_dir(corpus_file, tmp_path_factory):
     out = tmp_path_factory.mktemp("runs")
-    rc = main(["train", "--corpus", str(corpus_file), "--preset", "tiny", "--out", str(out),
-               "--max-steps", "60", "--hidden-size", "48", "--cell", "gru", "--epochs", "20", "--save-every", "30"])
+    rc = main(
+        [
+            "train",
+            "--corpus",
+            str(corpus_file),
+            "--preset",
+            "tiny",
+            "--out",
+            str(out),
+            "--max-steps",
+            "60",
+            "--hidden-size",
+            "48",
+            "--cell",
+            "gru",
+            "--epochs",
+            "20",
+            "--save-every",
+            "30",
+        ]
+    )
     assert rc == 0
     return out
 
@@ -82,19 +101,23 @@ def test_export_writes_weights_only(trained_dir, tmp_path, capsys):
     assert (tmp_path / "small.safetensors").stat().st_size < (trained_dir / "i70_l48.safetensors").stat().st_size
 
 
-@pytest.mark.parametrize("args, message", [
-    (["sample", "--checkpoint", "/nonexistent/x.safetensors"], "No such checkpoint"),
-    (["train", "--corpus", "/nonexistent.txt", "--out", "/tmp/x"], "No such file"),
-    (["train", "--corpus", "anna-karenina", "--out", "/tmp/x", "--hidden-size", "-3"], "hidden_size"),
-    (["sample", "--checkpoint", "CKPT", "--top-n", "0"], "top_n"),
-    (["sample", "--checkpoint", "CKPT", "--prime", "\u00e9\u00e9"], "never saw"),
-    (["train", "--corpus", "x", "--out", "y", "--cell", "transformer"], "cell"),
-    (["train", "--corpus", "x", "--out", "y", "--max-steps", "many"], "invalid int"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["sample", "--checkpoint", "/nonexistent/x.safetensors"], "No such checkpoint"),
+        (["train", "--corpus", "/nonexistent.txt", "--out", "/tmp/x"], "No such file"),
+        (["train", "--corpus", "anna-karenina", "--out", "/tmp/x", "--hidden-size", "-3"], "hidden_size"),
+        (["sample", "--checkpoint", "CKPT", "--top-n", "0"], "top_n"),
+        (["sample", "--checkpoint", "CKPT", "--prime", "\u00e9\u00e9"], "never saw"),
+        (["train", "--corpus", "x", "--out", "y", "--cell", "transformer"], "cell"),
+        (["train", "--corpus", "x", "--out", "y", "--max-steps", "many"], "invalid int"),
+    ],
+)
 def test_bad_arguments_give_one_line_and_exit_2(args, message, trained_dir):
     args = [str(trained_dir) if a == "CKPT" else a for a in args]
-    proc = subprocess.run([sys.executable, "-m", "charlm", *args], capture_output=True, text=True, cwd=ROOT,
-                          timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "charlm", *args], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr

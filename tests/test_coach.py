@@ -21,9 +21,12 @@ def run(corpus: Corpus, config):
     events = []
     train(corpus, config, None, on_event=events.append)
     steps = [e for e in events if isinstance(e, StepEvent)]
-    return (RunFacts.of(corpus, config), [(e.step, e.loss) for e in steps],
-            [(e.step, e.val_loss) for e in events if isinstance(e, EvalEvent)],
-            [e.grad_norm > config.grad_clip for e in steps])
+    return (
+        RunFacts.of(corpus, config),
+        [(e.step, e.loss) for e in steps],
+        [(e.step, e.val_loss) for e in events if isinstance(e, EvalEvent)],
+        [e.grad_norm > config.grad_clip for e in steps],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +42,10 @@ def chinese_words_text(n_words: int = 5000, seed: int = 0) -> str:
     rng = random.Random(seed)
     chars = [chr(0x4E00 + i * 37) for i in range(300)]
     words = ["".join(rng.choice(chars) for _ in range(rng.randint(1, 3))) for _ in range(400)]
-    return "".join(rng.choice(words) + ("。\n" if rng.random() < 0.08 else "，" if rng.random() < 0.1 else "")
-                   for _ in range(n_words))
+    return "".join(
+        rng.choice(words) + ("。\n" if rng.random() < 0.08 else "，" if rng.random() < 0.1 else "")
+        for _ in range(n_words)
+    )
 
 
 def test_a_3kb_text_is_too_little_for_the_model(shakespeare):
@@ -77,8 +82,14 @@ def test_a_learning_rate_of_0_1_is_stuck_at_the_letter_frequencies_and_named_as_
     assert not {f.key for f in usual} & {"lr_high", "stuck", "lr_low", "little_text"}
 
 
-FACTS = RunFacts(train_chars=1_000_000, batches_per_epoch=500, parameters=300_000, unigram_entropy=3.3,
-                 learning_rate=0.004, grad_clip=5.0)
+FACTS = RunFacts(
+    train_chars=1_000_000,
+    batches_per_epoch=500,
+    parameters=300_000,
+    unigram_entropy=3.3,
+    learning_rate=0.004,
+    grad_clip=5.0,
+)
 
 
 def curve(values):

@@ -32,8 +32,9 @@ def test_training_clears_a_share_of_the_rows_memories_at_every_batch(anna_text):
         run.train_step()
     assert run.progress.epoch == 0 and len(cleared) == 99  # one epoch: the old code never cleared a row here
     assert 0.5 * 0.05 * 32 < np.mean(cleared) < 1.5 * 0.05 * 32
-    off = _Run(corpus.with_val_fraction(config.val_fraction), config.replace(cold_start_share=0.0), None,
-               lambda e: None, None)
+    off = _Run(
+        corpus.with_val_fraction(config.val_fraction), config.replace(cold_start_share=0.0), None, lambda e: None, None
+    )
     off.train_step()
     off.reason_to_stop(None)
     assert blank_rows(off.carried_state()).sum() == 0
@@ -47,8 +48,9 @@ def test_a_run_with_cleared_rows_resumes_bit_for_bit(anna_text, tmp_path):
     from charlm import load_checkpoint
 
     resumed = train(corpus, config, resume=load_checkpoint(half.checkpoint))
-    assert all(torch.equal(a, b) for a, b in zip(whole.model.state_dict().values(),
-                                                 resumed.model.state_dict().values()))
+    assert all(
+        torch.equal(a, b) for a, b in zip(whole.model.state_dict().values(), resumed.model.state_dict().values())
+    )
 
 
 def test_the_check_finds_no_stuck_start_where_cold_and_warm_agree():

@@ -36,8 +36,12 @@ def test_sigkill_during_saves_never_leaves_a_bad_checkpoint(tmp_path):
     out = tmp_path / "ckpt"
     delays = [0.05, 0.13, 0.21, 0.34, 0.5, 0.77]
     for delay in delays:
-        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(out)], cwd=ROOT, stdout=subprocess.PIPE,
-                                env={**os.environ, "PYTHONPATH": str(ROOT)})
+        proc = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(out)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
         assert proc.stdout.readline().strip() == b"ready"
         deadline = time.time() + 60  # however slow the disk, kill only once a previous checkpoint exists
         while not list_checkpoints(out) and time.time() < deadline:

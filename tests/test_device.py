@@ -54,8 +54,18 @@ def test_a_random_state_from_another_kind_of_device_reseeds_instead_of_failing()
 def test_a_run_in_chunks_equals_one_unbroken_run(tmp_path, layers, dropout):
     """Each chunk starts from the files the last one left (a fresh model, nothing carried in memory)."""
     corpus = Corpus.from_text(TEXT, val_fraction=0.1)
-    cfg = preset("tiny", max_steps=40, num_layers=layers, dropout=dropout, eval_every=10, save_every=0, epochs=20,
-                 lr_schedule="cosine", warmup_steps=3, keep_checkpoints=2)
+    cfg = preset(
+        "tiny",
+        max_steps=40,
+        num_layers=layers,
+        dropout=dropout,
+        eval_every=10,
+        save_every=0,
+        epochs=20,
+        lr_schedule="cosine",
+        warmup_steps=3,
+        keep_checkpoints=2,
+    )
     straight = train(corpus, cfg, tmp_path / "straight")
     reasons, resume = [], None
     while True:

@@ -15,8 +15,10 @@ from PIL import Image
 
 from demo.state import SessionStore
 
-TEXT = ("It was a bright cold day in April, and the clocks were striking thirteen. "
-        "Winston Smith slipped quickly through the glass doors of Victory Mansions. ") * 40
+TEXT = (
+    "It was a bright cold day in April, and the clocks were striking thirteen. "
+    "Winston Smith slipped quickly through the glass doors of Victory Mansions. "
+) * 40
 
 
 @pytest.fixture(scope="module")
@@ -78,9 +80,18 @@ def test_upload_beyond_the_size_limit(visitor, tmp_path):
     still_works(visitor)
 
 
-@pytest.mark.parametrize("args", [(-1, 10, 0, 0, False), (0, 10, 0, 0, False), (4, "nan", 0, 0, False),
-                                  (4, "inf", 0, 0, False), (4, 10 ** 12, 0, 0, False), (4, 10, -5, 0, False),
-                                  (10 ** 6, 10 ** 6, 0, 0, False)])
+@pytest.mark.parametrize(
+    "args",
+    [
+        (-1, 10, 0, 0, False),
+        (0, 10, 0, 0, False),
+        (4, "nan", 0, 0, False),
+        (4, "inf", 0, 0, False),
+        (4, 10**12, 0, 0, False),
+        (4, 10, -5, 0, False),
+        (10**6, 10**6, 0, 0, False),
+    ],
+)
 def test_out_of_range_batch_settings(visitor, args):
     message = answer(lambda: visitor.predict(*args, api_name="/preview_batch"))
     assert message and "Traceback" not in message
@@ -91,8 +102,10 @@ def test_out_of_range_batch_settings(visitor, args):
 FORM = ["quick", "lstm", 1, 32, 0.0, 8, 16, 0.01, 5.0, 50, 30]
 
 
-@pytest.mark.parametrize("index, value", [(7, "nan"), (4, "inf"), (7, -1.0), (7, 5.0), (3, 0), (9, 10 ** 9), (10, -2),
-                                          (1, "transformer"), (0, "huge")])
+@pytest.mark.parametrize(
+    "index, value",
+    [(7, "nan"), (4, "inf"), (7, -1.0), (7, 5.0), (3, 0), (9, 10**9), (10, -2), (1, "transformer"), (0, "huge")],
+)
 def test_out_of_range_training_settings(visitor, index, value):
     form = list(FORM)
     form[index] = value
@@ -122,15 +135,18 @@ def trained_model(c):
     return next(v for _, v in c.predict(api_name="/model_choices")["choices"] if v.startswith("this session"))
 
 
-@pytest.mark.parametrize("prime, top_n, temperature, length, ok, message", [
-    ("Winston ☃", 4, 1.0, 20, False, "never saw"),
-    ("", 4, 1.0, 20, False, "empty"),
-    ("It was " * 1500, 4, 1.0, 20, True, ""),  # a 10,500-character prime is fine
-    ("It", 10_000, 1.0, 20, False, "greater than maximum value"),  # the sliders' own checks, in Gradio's words
-    ("It", 4, 0.0, 20, False, "less than minimum value 0.1"),
-    ("It", 4, 1.0, 0, False, "less than minimum value 1"),
-    ("It", 4, 1.0, 100_000, False, "greater than maximum value 5000"),
-])
+@pytest.mark.parametrize(
+    "prime, top_n, temperature, length, ok, message",
+    [
+        ("Winston ☃", 4, 1.0, 20, False, "never saw"),
+        ("", 4, 1.0, 20, False, "empty"),
+        ("It was " * 1500, 4, 1.0, 20, True, ""),  # a 10,500-character prime is fine
+        ("It", 10_000, 1.0, 20, False, "greater than maximum value"),  # the sliders' own checks, in Gradio's words
+        ("It", 4, 0.0, 20, False, "less than minimum value 0.1"),
+        ("It", 4, 1.0, 0, False, "less than minimum value 1"),
+        ("It", 4, 1.0, 100_000, False, "greater than maximum value 5000"),
+    ],
+)
 def test_generation_inputs(visitor, prime, top_n, temperature, length, ok, message):
     label = trained_model(visitor)
     result = None
@@ -321,8 +337,9 @@ def test_loaded_models_are_kept_up_to_a_byte_budget_and_freed_with_their_visitor
     from demo.models import ModelCatalogue
 
     corpus = Corpus.from_text(TEXT, val_fraction=0.1)
-    paths = [train(corpus, preset("tiny", max_steps=2, hidden_size=h), tmp_path / f"h{h}").checkpoint
-             for h in (32, 48, 64)]
+    paths = [
+        train(corpus, preset("tiny", max_steps=2, hidden_size=h), tmp_path / f"h{h}").checkpoint for h in (32, 48, 64)
+    ]
     catalogue = ModelCatalogue(tmp_path, cache_bytes=1)  # room for one at a time
     samplers = [catalogue.sampler(p) for p in paths]
     assert catalogue.sampler(paths[-1]) is samplers[-1]  # the latest stays
@@ -343,7 +360,7 @@ def test_a_client_without_a_browser_is_forgotten_when_idle_and_its_training_stop
     api, page = store.get("rest-client"), store.get("browser-tab")
     page.browser = True
     corpus = Corpus.from_text(TEXT, val_fraction=0.1)
-    api.job = TrainingJob(corpus, preset("tiny", max_steps=10 ** 6, epochs=10 ** 4), api.run_dir).start()
+    api.job = TrainingJob(corpus, preset("tiny", max_steps=10**6, epochs=10**4), api.run_dir).start()
     time.sleep(0.3)
     store.sweep()
     assert api.job.finished and api.job.snapshot().state == "stopped"
@@ -657,8 +674,9 @@ def test_what_start_up_built_is_left_out_of_every_collection():
     built = [Held() for _ in range(1000)]  # start-up's objects
     freeze_what_start_up_built()
     try:
-        assert gc.get_freeze_count() >= len(built) and not any(gc.is_tracked(b) and b in gc.get_objects(2)
-                                                                 for b in built[:3])
+        assert gc.get_freeze_count() >= len(built) and not any(
+            gc.is_tracked(b) and b in gc.get_objects(2) for b in built[:3]
+        )
         later = Held()
         later.itself = later
         alive = weakref.ref(later)

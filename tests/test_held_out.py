@@ -59,8 +59,21 @@ def overfitting_run(anna_text, tmp_path_factory):
     """A small text trained far too long: validation falls, then rises."""
     out = tmp_path_factory.mktemp("overfit")
     corpus = Corpus.from_text(anna_text[:6000], val_fraction=0.2)
-    cfg = preset("tiny", hidden_size=128, batch_size=8, num_steps=32, epochs=400, max_steps=600, eval_every=20,
-                 eval_batches=0, save_every=0, keep_checkpoints=2, learning_rate=1e-2, patience=4, val_fraction=0.2)
+    cfg = preset(
+        "tiny",
+        hidden_size=128,
+        batch_size=8,
+        num_steps=32,
+        epochs=400,
+        max_steps=600,
+        eval_every=20,
+        eval_batches=0,
+        save_every=0,
+        keep_checkpoints=2,
+        learning_rate=1e-2,
+        patience=4,
+        val_fraction=0.2,
+    )
     return train(corpus, cfg, out), out
 
 
@@ -91,8 +104,13 @@ def test_resuming_with_a_longer_run_goes_on_decaying(anna_text, tmp_path):
     assert first.progress.step == 30
     before = learning_rate_at(cfg, 29, 60)
     lrs = []
-    second = train(corpus, cfg.replace(max_steps=120), tmp_path, resume=load_checkpoint(first.checkpoint),
-                   on_event=lambda e: lrs.append(e.learning_rate) if isinstance(e, StepEvent) else None)
+    second = train(
+        corpus,
+        cfg.replace(max_steps=120),
+        tmp_path,
+        resume=load_checkpoint(first.checkpoint),
+        on_event=lambda e: lrs.append(e.learning_rate) if isinstance(e, StepEvent) else None,
+    )
     assert second.progress.step == 120 and second.progress.lr_anchor[0] == 30
     assert lrs[0] <= before and all(a >= b for a, b in itertools.pairwise(lrs))  # never back up
     assert lrs[-1] == pytest.approx(1e-3, rel=0.01)  # the floor at the new end
@@ -107,6 +125,7 @@ def test_a_run_resumed_past_its_end_goes_on_at_the_floor():
 
 def _stop_after(steps: int):
     """A stop event that sets itself once ``steps`` steps are done (checked at each step boundary)."""
+
     class After:
         def __init__(self):
             self.calls = 0

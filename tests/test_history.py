@@ -52,8 +52,13 @@ def test_resume_in_its_folder_gets_the_whole_history_back(tmp_path, small_curves
     cfg = preset("tiny", max_steps=40, save_every=10, eval_every=10, epochs=50)
     straight = train(corpus, cfg, tmp_path / "a")
     stop = threading.Event()
-    train(corpus, cfg, tmp_path / "b", stop=stop,
-          on_event=lambda e: stop.set() if isinstance(e, StepEvent) and e.step == 25 else None)
+    train(
+        corpus,
+        cfg,
+        tmp_path / "b",
+        stop=stop,
+        on_event=lambda e: stop.set() if isinstance(e, StepEvent) and e.step == 25 else None,
+    )
     train(corpus, cfg.replace(max_steps=30), tmp_path / "b", resume=load_checkpoint(tmp_path / "b" / "i20_l64"))
     # an abandoned continuation past step 20 is dropped when resuming from step 20 again
     resumed = train(corpus, cfg, tmp_path / "b", resume=load_checkpoint(tmp_path / "b" / "i20_l64"))

@@ -40,19 +40,22 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-@pytest.mark.parametrize("changes, message", [
-    ({"model_config__embedding_dim": 30_000_000}, "larger than charlm builds"),
-    ({"model_config__hidden_size": 16_384}, "larger than charlm builds"),
-    ({"model_config__num_layers": 1_000}, "larger than charlm builds"),
-    ({"model_config__hidden_size": 16.5}, "must be whole numbers"),
-    ({"model_config__hidden_size": "16"}, "must be whole numbers"),
-    ({"model_config__cell": ["lstm"]}, "must be whole numbers"),
-    ({"model_config__hidden_size": 32}, "weights do not match"),
-    ({"vocab": ["\ud800"] + [chr(c) for c in range(40, 60)]}, "distinct single characters"),
-    ({"vocab": [1, 2, 3]}, "distinct single characters"),
-    ({"model_config": [1, 2]}, "malformed description"),
-    ({"train_config": "x"}, "malformed description"),
-])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"model_config__embedding_dim": 30_000_000}, "larger than charlm builds"),
+        ({"model_config__hidden_size": 16_384}, "larger than charlm builds"),
+        ({"model_config__num_layers": 1_000}, "larger than charlm builds"),
+        ({"model_config__hidden_size": 16.5}, "must be whole numbers"),
+        ({"model_config__hidden_size": "16"}, "must be whole numbers"),
+        ({"model_config__cell": ["lstm"]}, "must be whole numbers"),
+        ({"model_config__hidden_size": 32}, "weights do not match"),
+        ({"vocab": ["\ud800"] + [chr(c) for c in range(40, 60)]}, "distinct single characters"),
+        ({"vocab": [1, 2, 3]}, "distinct single characters"),
+        ({"model_config": [1, 2]}, "malformed description"),
+        ({"train_config": "x"}, "malformed description"),
+    ],
+)
 def test_a_hostile_description_gets_its_own_message(valid, tmp_path, changes, message):
     before = peak_rss_mb()
     with pytest.raises(CharLMError, match=message):
@@ -71,9 +74,9 @@ def test_deeply_nested_json_is_a_damaged_file_not_a_crash(valid, tmp_path):
     path = rewrite(valid, tmp_path, corpus_name="x")
     blob = path.read_bytes()
     header_len = int.from_bytes(blob[:8], "little")
-    header = json.loads(blob[8:8 + header_len])
+    header = json.loads(blob[8 : 8 + header_len])
     header["__metadata__"]["charlm"] = "[" * 100_000 + "]" * 100_000
     new = json.dumps(header).encode()
-    path.write_bytes(len(new).to_bytes(8, "little") + new + blob[8 + header_len:])
+    path.write_bytes(len(new).to_bytes(8, "little") + new + blob[8 + header_len :])
     with pytest.raises(CharLMError, match=r"not a valid checkpoint|malformed"):
         load_checkpoint(path)

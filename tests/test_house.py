@@ -31,8 +31,17 @@ def _relu_kernel(x, state, weights, train):
     return torch.rnn_relu(x, state, weights, True, 1, 0.0, train, False, True)
 
 
-RELU = cell_table.Cell("relu", functools.partial(nn.RNN, nonlinearity="relu"), _relu_kernel, blocks=1, gates=(),
-                       has_cell_state=False, fused_input=True, step=_relu_step, colour="#9333ea")
+RELU = cell_table.Cell(
+    "relu",
+    functools.partial(nn.RNN, nonlinearity="relu"),
+    _relu_kernel,
+    blocks=1,
+    gates=(),
+    has_cell_state=False,
+    fused_input=True,
+    step=_relu_step,
+    colour="#9333ea",
+)
 
 
 @pytest.fixture()
@@ -46,8 +55,17 @@ def extra_corpus(monkeypatch, tmp_path):
     data = tmp_path / "data"
     data.mkdir()
     (data / "fables.txt").write_text(TEXT, encoding="utf-8")
-    info = corpora.CorpusInfo(name="fables", filename="fables.txt", title="Fables (a test text)", source="this test",
-                              licence="public domain", url="", size=len(TEXT.encode()), sha256="", download_sha256="")
+    info = corpora.CorpusInfo(
+        name="fables",
+        filename="fables.txt",
+        title="Fables (a test text)",
+        source="this test",
+        licence="public domain",
+        url="",
+        size=len(TEXT.encode()),
+        sha256="",
+        download_sha256="",
+    )
     monkeypatch.setitem(corpora.REGISTRY, "fables", info)
     monkeypatch.setenv("CHARLM_DATA_DIR", str(data))
     return "fables"
@@ -62,15 +80,17 @@ def extra_language(monkeypatch):
 
 def test_a_new_cell_is_one_entry_and_trains_samples_and_shows(relu_cell, tmp_path):
     corpus = Corpus.from_text(TEXT, val_fraction=0.1)
-    config = preset("tiny", cell=relu_cell, epochs=30, max_steps=150, eval_every=0, dropout=0.2, num_layers=2,
-                    learning_rate=3e-3)
+    config = preset(
+        "tiny", cell=relu_cell, epochs=30, max_steps=150, eval_every=0, dropout=0.2, num_layers=2, learning_rate=3e-3
+    )
     result = train(corpus, config)
     losses = [v for _, v in result.progress.train_loss]
     assert np.mean(losses[-10:]) < losses[0] - 0.5  # it learns
     model = result.model.eval()
     # the NumPy step the entry gives samples exactly what the PyTorch layer computes
-    assert Sampler(model, corpus.vocab).generate("a ", 80, seed=3) == reference_generate(model, corpus.vocab, "a ",
-                                                                                          80, seed=3)
+    assert Sampler(model, corpus.vocab).generate("a ", 80, seed=3) == reference_generate(
+        model, corpus.vocab, "a ", 80, seed=3
+    )
     assert fields.TRAIN_FORM[0].parse(relu_cell) == "relu" and relu_cell in fields.TOY_CELL.options
     app = CharLMApp(AppConfig(sessions_root=tmp_path / "sessions"))
     demo = app.build()
@@ -81,8 +101,11 @@ def test_a_new_cell_is_one_entry_and_trains_samples_and_shows(relu_cell, tmp_pat
 def test_a_new_corpus_is_one_registry_entry_and_is_offered_with_its_own_title(extra_corpus, tmp_path):
     app = CharLMApp(AppConfig(sessions_root=tmp_path / "sessions"))
     demo = app.build()
-    dropdown = next(b for b in demo.blocks.values() if type(b).__name__ == "Dropdown" and
-                    ("Fables (a test text)", "fables") in b.choices)
+    dropdown = next(
+        b
+        for b in demo.blocks.values()
+        if type(b).__name__ == "Dropdown" and ("Fables (a test text)", "fables") in b.choices
+    )
     assert dropdown is not None
     assert corpus_tab.builtin_choices("zh-CN")[-1] == ("Fables (a test text)", "fables")  # untranslated: English
     loaded = corpora.load_builtin("fables", 0.1)
@@ -96,8 +119,10 @@ def test_a_new_language_is_one_file_and_the_page_speaks_it(extra_language, tmp_p
     assert i18n.normalise("fr-FR") == "fr" and i18n.from_accept_language("fr-CA,fr;q=0.9") == "fr"
     table = i18n.i18n_table().translations_dict["fr"]
     assert table["tab.corpus"] == "1 · Corpus (fr)" and table["tab.train"] == "4 · Train"  # the rest in English
-    relabel = {props.get("label") or props.get("value"): update
-               for (_, props), update in zip(app.language.translated, app.language.relabel("fr"))}
+    relabel = {
+        props.get("label") or props.get("value"): update
+        for (_, props), update in zip(app.language.translated, app.language.relabel("fr"))
+    }
     assert relabel["tab.corpus"]["label"] == "1 · Corpus (fr)" and relabel["corpus.load"]["value"] == "Charger le texte"
     # an error in a language without a translation of it: charlm's own English sentence
     from charlm.data.batches import check_fits

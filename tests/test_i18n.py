@@ -106,8 +106,9 @@ def test_core_errors_read_in_chinese_with_their_numbers():
 
     vocab = Corpus.from_text("abc abc abc").vocab
     unknown = _error(vocab.encode, "abz")
-    assert i18n.error_text(unknown, ZH) == ("有 1 个字符不在模型的字符表中：'z'。"
-                                            "请删掉它们，或使用在这类文本上训练的模型。")
+    assert i18n.error_text(unknown, ZH) == (
+        "有 1 个字符不在模型的字符表中：'z'。请删掉它们，或使用在这类文本上训练的模型。"
+    )
 
 
 def test_app_errors_name_the_setting_in_the_language_asked_for():
@@ -125,8 +126,17 @@ def test_terms_the_core_passes_are_the_ones_it_uses():
         assert f'"{term}"' in source
 
 
-@pytest.mark.parametrize("header,lang", [("zh-CN,zh;q=0.9,en;q=0.8", ZH), ("en-US,en;q=0.9", EN), ("zh-TW", ZH),
-                                         ("fr-FR,fr;q=0.9", EN), (None, EN), ("de, zh;q=0.5", ZH)])
+@pytest.mark.parametrize(
+    "header,lang",
+    [
+        ("zh-CN,zh;q=0.9,en;q=0.8", ZH),
+        ("en-US,en;q=0.9", EN),
+        ("zh-TW", ZH),
+        ("fr-FR,fr;q=0.9", EN),
+        (None, EN),
+        ("de, zh;q=0.5", ZH),
+    ],
+)
 def test_the_browser_language_picks_the_default(header, lang):
     assert i18n.from_accept_language(header) == lang
 
@@ -151,8 +161,9 @@ def test_every_static_text_of_the_page_is_translated(tmp_path):
     # the page's switch re-labels exactly these, in the language asked for
     relabel = app.language.relabel(ZH)
     assert len(relabel) == len(app.language.translated) > 60
-    by_key = {props.get("label") or props.get("value"): update
-              for (_, props), update in zip(app.language.translated, relabel)}
+    by_key = {
+        props.get("label") or props.get("value"): update for (_, props), update in zip(app.language.translated, relabel)
+    }
     assert by_key["tab.corpus"]["label"] == "2 · 语料" and by_key["corpus.load"]["value"] == "载入文本"
     expected = {"__type__": "update", "label": "内置文本", "info": CHINESE.texts["hint.builtin"]}
     assert by_key["corpus.builtin"] == expected
@@ -160,9 +171,19 @@ def test_every_static_text_of_the_page_is_translated(tmp_path):
 
 def _snapshot() -> JobSnapshot:
     steps = list(range(1, 201))
-    return JobSnapshot("running", step=200, total_steps=400, epoch=1, epochs=2, loss=2.1, sec_per_batch=0.01,
-                       chars_per_sec=5000, elapsed=2.0, train_loss=[(s, 3.0 - s / 200) for s in steps],
-                       val_loss=[(100, 2.5), (200, 2.2)])
+    return JobSnapshot(
+        "running",
+        step=200,
+        total_steps=400,
+        epoch=1,
+        epochs=2,
+        loss=2.1,
+        sec_per_batch=0.01,
+        chars_per_sec=5000,
+        elapsed=2.0,
+        train_loss=[(s, 3.0 - s / 200) for s in steps],
+        val_loss=[(100, 2.5), (200, 2.2)],
+    )
 
 
 def test_status_lines_follow_the_language():
@@ -219,8 +240,12 @@ def test_every_text_key_used_in_the_code_exists():
     used = set()
     for path in (ROOT / "demo").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if (isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("t", "I18N", "AppError")
-                    and node.args and isinstance(node.args[0], ast.Constant)):
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "id", None) in ("t", "I18N", "AppError")
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+            ):
                 used.add(node.args[0].value)
     from demo import fields
 
@@ -243,8 +268,12 @@ def test_a_diverged_training_is_reported_in_chinese_with_its_last_good_checkpoin
 
     poisoned.calls = 0
     monkeypatch.setattr(CharRNN, "forward", poisoned)
-    err = _error(train, Corpus.from_text("abc abd abe " * 200, val_fraction=0.0),
-                 preset("tiny", epochs=10, max_steps=50, save_every=5), tmp_path)
+    err = _error(
+        train,
+        Corpus.from_text("abc abd abe " * 200, val_fraction=0.0),
+        preset("tiny", epochs=10, max_steps=50, save_every=5),
+        tmp_path,
+    )
     zh = i18n.error_text(err, ZH)
     assert zh.startswith("训练发散了：第 8 步的损失变成了 nan。") and "请降低学习率（当前为 0.01）" in zh
     assert zh.endswith("最后一个正常的检查点是 i5_l64.safetensors。") and str(tmp_path) not in zh  # no server path
@@ -252,8 +281,7 @@ def test_a_diverged_training_is_reported_in_chinese_with_its_last_good_checkpoin
 
 # Emoji-only signs (and the selector that turns a text sign into an emoji): Debian's Chromium, a projector's
 # browser, has no font for them and draws empty boxes.
-EMOJI = re.compile("[\ufe0f\u231a\u231b\u23e9-\u23fa\u2705\u274c\u274e\u2753-\u2755\u2795-\u2797"
-                   "\U0001F000-\U0001FAFF]")
+EMOJI = re.compile("[\ufe0f\u231a\u231b\u23e9-\u23fa\u2705\u274c\u274e\u2753-\u2755\u2795-\u2797\U0001f000-\U0001faff]")
 
 
 def test_no_sign_in_the_page_needs_an_emoji_font():

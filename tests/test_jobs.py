@@ -113,8 +113,9 @@ def test_trainings_reuse_their_threads(tmp_path):
     names = []
 
     def one(i: int, niceness: int) -> None:
-        job = TrainingJob(corpus, preset("tiny", max_steps=3, save_every=0, eval_every=0), tmp_path / f"r{i}",
-                          niceness=niceness)
+        job = TrainingJob(
+            corpus, preset("tiny", max_steps=3, save_every=0, eval_every=0), tmp_path / f"r{i}", niceness=niceness
+        )
         job._on_event = lambda event, seen=names: seen.append(threading.current_thread().name)
         assert job.start().wait(60) and job.snapshot().state == "done"
 
@@ -136,8 +137,12 @@ def test_the_next_in_line_runs_in_the_thread_the_last_job_leaves(tmp_path):
 
     corpus = Corpus.from_text(TEXT, val_fraction=0.1)
     slots = JobSlots(1)
-    jobs = [TrainingJob(corpus, preset("tiny", max_steps=3, save_every=0, eval_every=0), tmp_path / f"r{i}",
-                        slots=slots, niceness=5) for i in range(4)]  # a priority of its own: a pool of its own
+    jobs = [
+        TrainingJob(
+            corpus, preset("tiny", max_steps=3, save_every=0, eval_every=0), tmp_path / f"r{i}", slots=slots, niceness=5
+        )
+        for i in range(4)
+    ]  # a priority of its own: a pool of its own
     before = training_threads()
     for job in jobs:
         job.start(wait=True)  # the first runs, the others wait in line and follow one another
@@ -153,8 +158,10 @@ def test_a_kept_thread_does_not_keep_its_last_job_alive(tmp_path):
     import weakref
 
     corpus = Corpus.from_text(TEXT, val_fraction=0.1)
-    jobs = [TrainingJob(corpus, preset("tiny", max_steps=3, save_every=0, eval_every=0), tmp_path / f"r{i}",
-                        niceness=6) for i in range(2)]
+    jobs = [
+        TrainingJob(corpus, preset("tiny", max_steps=3, save_every=0, eval_every=0), tmp_path / f"r{i}", niceness=6)
+        for i in range(2)
+    ]
     for job in jobs:
         assert job.start().wait(60) and job.snapshot().state == "done"
     gone = [weakref.ref(job) for job in jobs]

@@ -13,8 +13,14 @@ kernels = pytest.importorskip("charlm.sampling.fast.kernels")
 
 
 def test_tanh_is_within_a_rounding_of_the_true_value():
-    v = np.concatenate([np.linspace(-12, 12, 400_001), np.geomspace(1e-12, 3, 20_001), -np.geomspace(1e-12, 3, 20_001),
-                        [0.0, -0.0, 1e-4, 9.5, -9.5, 40.0]]).astype(np.float32)
+    v = np.concatenate(
+        [
+            np.linspace(-12, 12, 400_001),
+            np.geomspace(1e-12, 3, 20_001),
+            -np.geomspace(1e-12, 3, 20_001),
+            [0.0, -0.0, 1e-4, 9.5, -9.5, 40.0],
+        ]
+    ).astype(np.float32)
     got = np.array([kernels.tanh32(x) for x in v[::7]] + [kernels.tanh32(x) for x in v[-6:]], np.float32)
     v = np.concatenate([v[::7], v[-6:]])
     exact = np.tanh(v.astype(np.float64))
@@ -67,8 +73,10 @@ def test_the_compiled_draw_is_pick_next_bit_for_bit():
         seeds = rng.integers(0, 2**31, size=6)
         uniform = np.array([np.random.default_rng(s).random() for s in seeds])
         got = kernels.draw_rows(logits, top_n, temperature, uniform, np.empty(6, np.int64))
-        want = [pick_next(logits[m], int(top_n[m]), float(temperature[m]), np.random.default_rng(seeds[m]))
-                for m in range(6)]
+        want = [
+            pick_next(logits[m], int(top_n[m]), float(temperature[m]), np.random.default_rng(seeds[m]))
+            for m in range(6)
+        ]
         assert got.tolist() == want, trial
 
 
@@ -94,8 +102,9 @@ def test_many_characters_per_call_are_the_same_as_one_step_at_a_time():
     uniform = np.random.default_rng(4).random((40, 3))
     drawn = sampler.generate_rows(rows, logits, top_n, temperature, uniform)
     for t in range(40):
-        chars = [pick_next(twin_logits[m], int(top_n[m]), float(temperature[m]), _Fixed(uniform[t, m]))
-                 for m in range(3)]
+        chars = [
+            pick_next(twin_logits[m], int(top_n[m]), float(temperature[m]), _Fixed(uniform[t, m])) for m in range(3)
+        ]
         assert drawn[t].tolist() == chars, t
         twin_logits = sampler.advance(twin, np.array(chars))
     assert np.array_equal(logits, twin_logits)

@@ -13,11 +13,21 @@ playwright = pytest.importorskip("playwright.sync_api")
 SIZES = {
     "laptop": {"viewport": {"width": 1366, "height": 768}},
     "projector": {"viewport": {"width": 683, "height": 512}, "device_scale_factor": 1.5},
-    "phone": {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True,
-              "has_touch": True},
+    "phone": {
+        "viewport": {"width": 390, "height": 844},
+        "device_scale_factor": 2,
+        "is_mobile": True,
+        "has_touch": True,
+    },
 }
-MAIN_CONTROL = {"ideas": "#train-toy", "corpus": "#load-text", "batches": "#batch-n input[type=range]",
-                "train": "#start-training", "generate": "#generate-btn", "inside": "#unroll-button"}
+MAIN_CONTROL = {
+    "ideas": "#train-toy",
+    "corpus": "#load-text",
+    "batches": "#batch-n input[type=range]",
+    "train": "#start-training",
+    "generate": "#generate-btn",
+    "inside": "#unroll-button",
+}
 
 # For each grid: do the cells a visitor sees belong to that grid (nothing drawn over them)?
 COVERED_CELLS = """(sel) => {
@@ -74,9 +84,13 @@ def test_every_tab_is_usable_without_sideways_scrolling(browser, url, size):
         assert page.evaluate(COVERED_CELLS, grid) == [], f"{size}: cells of {grid} are covered"
     boxes = [page.locator(sel).bounding_box() for sel in ("#batch-info", "#grid-x", "#grid-y", "#one-hot")]
     for i, a in enumerate(boxes):
-        for b in boxes[i + 1:]:
-            apart = (a["x"] + a["width"] <= b["x"] + 1 or b["x"] + b["width"] <= a["x"] + 1
-                     or a["y"] + a["height"] <= b["y"] + 1 or b["y"] + b["height"] <= a["y"] + 1)
+        for b in boxes[i + 1 :]:
+            apart = (
+                a["x"] + a["width"] <= b["x"] + 1
+                or b["x"] + b["width"] <= a["x"] + 1
+                or a["y"] + a["height"] <= b["y"] + 1
+                or b["y"] + b["height"] <= a["y"] + 1
+            )
             assert apart, f"{size}: overlapping blocks on the Batches tab: {a} {b}"
     context.close()
 
@@ -99,7 +113,8 @@ def test_a_link_sets_up_the_page_and_the_page_writes_its_own_link(browser, url):
     query = "?tab=batches&n=20&m=30&present=1&preset=small&learning_rate=0.01&hide=grad_clip"
     context, page = opened(browser, url, "phone", query)
     playwright.expect(page.locator("#tabs [role=tab][data-tab-id=batches]")).to_have_attribute(
-        "aria-selected", "true", timeout=20_000)
+        "aria-selected", "true", timeout=20_000
+    )
     page.locator("#batch-info").get_by_text("20×30").wait_for(timeout=20_000)
     playwright.expect(page.locator("body")).to_have_class(re.compile("cl-present"), timeout=10_000)
     page.locator("#tabs [role=tab][data-tab-id=train]").click()
@@ -132,8 +147,10 @@ def test_generate_draws_a_new_seed_each_time_and_keep_this_seed_repeats_it(brows
     status.get_by_text("seed 2").wait_for(timeout=30_000)  # the classroom-clean example on arrival
     assert text.input_value().startswith("Far") and seed_box.input_value() == ""
     seeds, texts = [], []
-    done = ("([el, seen]) => { const m = /Done: 40 characters \\(seed (\\d+)\\)/.exec(el.innerText);"
-            " return m && !seen.includes(m[1]) ? m[1] : null; }")  # a new "Done" line: its seed
+    done = (
+        "([el, seen]) => { const m = /Done: 40 characters \\(seed (\\d+)\\)/.exec(el.innerText);"
+        " return m && !seen.includes(m[1]) ? m[1] : null; }"
+    )  # a new "Done" line: its seed
     for _ in range(2):
         page.locator("#generate-btn").click()
         seeds.append(page.wait_for_function(done, arg=[status.element_handle(), seeds], timeout=30_000).json_value())
@@ -166,16 +183,20 @@ def test_the_unrolled_network_opens_on_the_chosen_character_and_steps_on(browser
     assert page.locator("#unrolled .cl-now b").last.inner_text() == passage[chosen].replace(" ", "␣")
     page.locator("#unrolled").scroll_into_view_if_needed()
     box, cell = page.locator("#unrolled .cl-unroll-box").bounding_box(), now.last.bounding_box()
-    assert box["x"] - 1 <= cell["x"] and cell["x"] + cell["width"] <= box["x"] + box["width"] + 1, \
+    assert box["x"] - 1 <= cell["x"] and cell["x"] + cell["width"] <= box["x"] + box["width"] + 1, (
         f"{size}: the chosen step is scrolled out of sight"
+    )
     assert no_sideways_scroll(page), f"{size}: the page scrolls sideways"
     assert page.locator("#cell-view .cl-row").count() == 2 * 7  # two layers, seven rows each (c in, f, i, g, c, o, h)
     assert "RNN layer 0" in page.locator("#cell-compare").inner_text()
     page.locator("#unroll-on").click()
-    page.wait_for_function(f"document.querySelector('#unroll-position input[type=number]').value == '{chosen + 1}'",
-                           timeout=30_000)
-    page.wait_for_function(f"(document.querySelector('#cell-view .cl-title') || {{}}).textContent"
-                           f"?.includes('position {chosen + 1}')", timeout=30_000)
+    page.wait_for_function(
+        f"document.querySelector('#unroll-position input[type=number]').value == '{chosen + 1}'", timeout=30_000
+    )
+    page.wait_for_function(
+        f"(document.querySelector('#cell-view .cl-title') || {{}}).textContent?.includes('position {chosen + 1}')",
+        timeout=30_000,
+    )
     context.close()
 
 

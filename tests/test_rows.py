@@ -21,7 +21,7 @@ def _matrices(k: int, n: int, m: int = 33):
 @pytest.mark.parametrize(("k", "n"), SHAPES)
 def test_each_row_is_the_same_whatever_rows_share_the_product(kernel, k, n):
     x, w = _matrices(k, n)
-    alone = np.stack([kernel(x[m:m + 1], w, np.empty((1, n), np.float32))[0] for m in range(len(x))])
+    alone = np.stack([kernel(x[m : m + 1], w, np.empty((1, n), np.float32))[0] for m in range(len(x))])
     for count in (2, 3, 4, 5, 8, 17, 33):
         together = kernel(x[:count], w, np.empty((count, n), np.float32))
         assert np.array_equal(together, alone[:count]), f"{count} rows"
@@ -70,12 +70,16 @@ def test_advancing_rows_together_matches_each_alone(cell, hidden, layers, embedd
 def test_without_numba_the_numpy_products_serve(monkeypatch):
     for name in ("numba", "charlm.sampling.fast.kernels"):
         monkeypatch.setitem(__import__("sys").modules, name, None)  # importing them now fails
-    monkeypatch.delattr(__import__("charlm.sampling.fast").sampling.fast, "kernels", raising=False)  # (``from . import`` looks here first)
+    monkeypatch.delattr(
+        __import__("charlm.sampling.fast").sampling.fast, "kernels", raising=False
+    )  # (``from . import`` looks here first)
     monkeypatch.setattr(products_module, "_kernels", {})
     assert products_module.kernel_name() == "numpy" and products_module.compiled() is None
     x, w = _matrices(37, 129)
-    assert np.array_equal(exact_product(x, w, np.empty((len(x), 129), np.float32)),
-                          _exact_product_numpy(x, w, np.empty((len(x), 129), np.float32)))
+    assert np.array_equal(
+        exact_product(x, w, np.empty((len(x), 129), np.float32)),
+        _exact_product_numpy(x, w, np.empty((len(x), 129), np.float32)),
+    )
     for cell in CELLS:  # every cell then steps through NumPy, still row-exact
         test_advancing_rows_together_matches_each_alone(cell, 64, 2, 0)
 
@@ -85,7 +89,7 @@ def test_without_numba_the_numpy_products_serve(monkeypatch):
 def test_int8_rows_are_exact_too_and_close_to_the_floats(kernel, k, n):
     x, w = _matrices(k, n)
     q = quantize(w)
-    alone = np.stack([kernel(x[m:m + 1], q, np.empty((1, n), np.float32))[0] for m in range(len(x))])
+    alone = np.stack([kernel(x[m : m + 1], q, np.empty((1, n), np.float32))[0] for m in range(len(x))])
     for count in (2, 4, 5, 33):
         assert np.array_equal(kernel(x[:count], q, np.empty((count, n), np.float32)), alone[:count])
     step = np.abs(w).max(axis=0) / 127  # each weight is off by at most half a step of its column

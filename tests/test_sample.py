@@ -65,8 +65,9 @@ def test_distribution_sums_to_one_and_sharpens_with_temperature(trained):
 def test_fast_sampler_matches_the_plain_pytorch_loop(cell, layers, embedding):
     torch.manual_seed(0)
     vocab = Vocab.from_text(TEXT)
-    model = CharRNN(ModelConfig(len(vocab), cell=cell, hidden_size=48, num_layers=layers, dropout=0.0,
-                                embedding_dim=embedding))
+    model = CharRNN(
+        ModelConfig(len(vocab), cell=cell, hidden_size=48, num_layers=layers, dropout=0.0, embedding_dim=embedding)
+    )
     # make the untrained network's predictions less uniform (a plain RNN with large weights is
     # chaotic: rounding differences would grow, so it is scaled less)
     for p in model.parameters():
@@ -95,15 +96,18 @@ def test_unknown_prime_characters_error_or_skip(trained):
         s.generate("ZZZ", 10, on_unknown="skip")
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"prime": ""}, "empty"),
-    ({"top_n": 0}, "top_n"),
-    ({"top_n": 10_000}, "top_n"),
-    ({"temperature": 0.0}, "temperature"),
-    ({"temperature": float("nan")}, "temperature"),
-    ({"length": -1}, "length"),
-    ({"prime": "F" * 200_000}, "limit"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"prime": ""}, "empty"),
+        ({"top_n": 0}, "top_n"),
+        ({"top_n": 10_000}, "top_n"),
+        ({"temperature": 0.0}, "temperature"),
+        ({"temperature": float("nan")}, "temperature"),
+        ({"length": -1}, "length"),
+        ({"prime": "F" * 200_000}, "limit"),
+    ],
+)
 def test_bad_sampling_settings(trained, kwargs, message):
     model, vocab = trained
     args = {"prime": "Far", "length": 5, "top_n": 4, "temperature": 1.0} | kwargs

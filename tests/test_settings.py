@@ -6,14 +6,22 @@ from demo.context import ENVIRONMENT, AppConfig
 
 
 def test_each_variable_sets_its_setting():
-    config = AppConfig.from_env({"CHARLM_GENERATION_STREAMS": "0", "CHARLM_MAX_JOBS": "3",
-                                 "CHARLM_MAX_JOB_MINUTES": "12.5"})
+    config = AppConfig.from_env(
+        {"CHARLM_GENERATION_STREAMS": "0", "CHARLM_MAX_JOBS": "3", "CHARLM_MAX_JOB_MINUTES": "12.5"}
+    )
     assert (config.generation_streams, config.max_jobs, config.max_job_minutes) == (0, 3, 12.5)
     assert len(set(ENVIRONMENT.values())) == len(ENVIRONMENT)  # one variable per setting
 
 
-@pytest.mark.parametrize(("value", "said"), [("lots", "must be a whole number"), ("2.5", "must be a whole number"),
-                                             ("-4", "must be 0 or more"), ("nan", "must be a whole number")])
+@pytest.mark.parametrize(
+    ("value", "said"),
+    [
+        ("lots", "must be a whole number"),
+        ("2.5", "must be a whole number"),
+        ("-4", "must be 0 or more"),
+        ("nan", "must be a whole number"),
+    ],
+)
 def test_a_wrong_value_names_its_variable(value, said):
     with pytest.raises(ValueError, match=f"CHARLM_GENERATION_STREAMS {said}"):
         AppConfig.from_env({"CHARLM_GENERATION_STREAMS": value})

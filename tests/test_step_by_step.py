@@ -12,8 +12,9 @@ from charlm.sampling.sampler import Sampler
 from charlm.training.events import StepEvent
 from charlm.training.loop import train
 
-TEXT = ("It was the best of times, it was the worst of times, it was the age of wisdom, "
-        "it was the age of foolishness. ") * 60
+TEXT = (
+    "It was the best of times, it was the worst of times, it was the age of wisdom, it was the age of foolishness. "
+) * 60
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,10 @@ import pytest
 from charlm import CharLMError, Corpus, Sampler, preset, train
 from charlm.lessons.strategies import LAB, Strategy, distribution_at, sampling_lab
 
-TEXT = ("Happy families are all alike; every unhappy family is unhappy in its own way. "
-        "Everything was in confusion in the Oblonskys' house. ") * 40
+TEXT = (
+    "Happy families are all alike; every unhappy family is unhappy in its own way. "
+    "Everything was in confusion in the Oblonskys' house. "
+) * 40
 
 
 @pytest.fixture(scope="module")
@@ -35,9 +37,9 @@ def test_the_lab_is_reproducible_and_its_top_n_sample_is_the_generate_tabs(sampl
     assert [r.strategy.key for r in runs] == [s.key for s in LAB]
     assert [r.text for r in runs] == [r.text for r in sampling_lab(sampler, "Happy ", 120, seed=7)]
     top4 = next(r for r in runs if r.strategy.key == "top_n")
-    assert top4.text == sampler.generate("Happy ", 120, top_n=4, temperature=1.0, seed=7)[len("Happy "):]
+    assert top4.text == sampler.generate("Happy ", 120, top_n=4, temperature=1.0, seed=7)[len("Happy ") :]
     greedy = next(r for r in runs if r.strategy.key == "greedy")
-    assert greedy.text == sampler.generate("Happy ", 120, top_n=1, seed=99)[len("Happy "):]  # no draw at all
+    assert greedy.text == sampler.generate("Happy ", 120, top_n=1, seed=99)[len("Happy ") :]  # no draw at all
     by_key = {r.strategy.key: r for r in runs}
     assert by_key["greedy"].kept_size == 1 and by_key["top_n"].kept_size == 4
     assert by_key["whole"].mass_kept == pytest.approx(1.0)
@@ -82,5 +84,5 @@ def test_the_lab_finds_where_the_model_was_least_sure(sampler):
         p = distribution_at(sampler, prefix).probs
         return float(-(p * np.log(np.maximum(p, 1e-300))).sum())
 
-    found = entropy(text[:len("Happy ") + run.most_uncertain])
-    assert all(found >= entropy(text[:len("Happy ") + k]) - 1e-9 for k in range(0, 60, 7))
+    found = entropy(text[: len("Happy ") + run.most_uncertain])
+    assert all(found >= entropy(text[: len("Happy ") + k]) - 1e-9 for k in range(0, 60, 7))

@@ -24,8 +24,17 @@ def hello_corpus() -> Corpus:
 
 
 def test_tiny_model_learns_hello_to_near_zero_loss():
-    cfg = preset("tiny", epochs=100, batch_size=4, num_steps=12, hidden_size=32, max_steps=300, val_fraction=0.0,
-                 eval_every=0, learning_rate=2e-2)
+    cfg = preset(
+        "tiny",
+        epochs=100,
+        batch_size=4,
+        num_steps=12,
+        hidden_size=32,
+        max_steps=300,
+        val_fraction=0.0,
+        eval_every=0,
+        learning_rate=2e-2,
+    )
     events = []
     train(hello_corpus(), cfg, on_event=events.append)
     losses = [e.loss for e in events if isinstance(e, StepEvent)]
@@ -79,7 +88,7 @@ def test_state_is_carried_between_batches_and_reset_each_epoch(monkeypatch):
     per_epoch = (400 - 1) // 20
     assert len(seen) == 2 * per_epoch
     assert seen[0] and seen[per_epoch]  # fresh state at each epoch start
-    assert not any(seen[1:per_epoch]) and not any(seen[per_epoch + 1:])
+    assert not any(seen[1:per_epoch]) and not any(seen[per_epoch + 1 :])
 
 
 def test_stop_request_ends_at_a_step_boundary_and_saves(tmp_path):
@@ -130,7 +139,7 @@ def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(tm
 
 
 def test_bf16_loss_curve_follows_fp32():
-    text = ("It was the best of times, it was the worst of times, it was the age of wisdom. " * 80)
+    text = "It was the best of times, it was the worst of times, it was the age of wisdom. " * 80
     corpus = Corpus.from_text(text, val_fraction=0.1)
     cfg = preset("tiny", epochs=20, max_steps=120, eval_every=0, hidden_size=64)
     fp32 = train(corpus, cfg).progress.train_loss
@@ -150,10 +159,19 @@ def test_corpus_too_short_for_the_batch_shape():
         train(corpus, preset("tiny", batch_size=2, num_steps=64, val_fraction=0.01))
 
 
-@pytest.mark.parametrize("changes", [
-    {"batch_size": 0}, {"learning_rate": -1.0}, {"learning_rate": float("nan")}, {"dropout": 1.0},
-    {"cell": "transformer"}, {"hidden_size": 10 ** 6}, {"max_steps": -5}, {"epochs": 0},
-])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"batch_size": 0},
+        {"learning_rate": -1.0},
+        {"learning_rate": float("nan")},
+        {"dropout": 1.0},
+        {"cell": "transformer"},
+        {"hidden_size": 10**6},
+        {"max_steps": -5},
+        {"epochs": 0},
+    ],
+)
 def test_out_of_range_settings_are_refused(changes):
     with pytest.raises(CharLMError, match="Invalid training settings"):
         preset("tiny", **changes)
@@ -183,8 +201,7 @@ def test_large_vocabulary_uses_an_embedding():
 
 def test_only_the_latest_checkpoints_and_the_best_are_kept(tmp_path):
     corpus = Corpus.from_text("The cat sat on the mat. " * 300, val_fraction=0.1)
-    config = preset("tiny", epochs=20, max_steps=60, eval_every=5, save_every=5, keep_checkpoints=2,
-                    learning_rate=0.05)
+    config = preset("tiny", epochs=20, max_steps=60, eval_every=5, save_every=5, keep_checkpoints=2, learning_rate=0.05)
     result = train(corpus, config, tmp_path)
     kept = sorted(int(p.stem.split("_")[0][1:]) for p in tmp_path.glob("*.json"))
     assert len(list(tmp_path.glob("*.safetensors"))) == len(kept) <= 3

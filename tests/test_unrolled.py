@@ -73,8 +73,8 @@ def test_the_lstm_gates_are_the_formula_applied_to_pytorchs_weights():
     for step in view.steps:
         x = torch.nn.functional.one_hot(torch.tensor(step.code), len(corpus.vocab)).float()
         z = rnn.weight_ih_l0 @ x + rnn.bias_ih_l0 + rnn.weight_hh_l0 @ h + rnn.bias_hh_l0
-        i, f, o = torch.sigmoid(z[:H]), torch.sigmoid(z[H:2 * H]), torch.sigmoid(z[3 * H:])
-        g = torch.tanh(z[2 * H:3 * H])  # PyTorch's order: input, forget, candidate, output
+        i, f, o = torch.sigmoid(z[:H]), torch.sigmoid(z[H : 2 * H]), torch.sigmoid(z[3 * H :])
+        g = torch.tanh(z[2 * H : 3 * H])  # PyTorch's order: input, forget, candidate, output
         after = step.after[0]
         np.testing.assert_allclose(step.before[0]["cell"], c.numpy(), atol=2e-5)
         for name, value in (("input", i), ("forget", f), ("candidate", g), ("output", o)):

@@ -39,14 +39,17 @@ def test_bom_dropped_and_line_ends_folded():
     assert decode_text("\ufeffa\r\nb\rc\n".encode("utf-8")) == "a\nb\nc\n"
 
 
-@pytest.mark.parametrize("data, message", [
-    (b"", "empty"),
-    (b"\xef\xbb\xbf", "empty"),
-    (b"abc\x00def", "binary"),
-    ("hello".encode("utf-16"), "UTF-16"),
-    ("café".encode("latin-1"), "not valid UTF-8"),
-    (bytes(range(128, 256)), "not valid UTF-8"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"", "empty"),
+        (b"\xef\xbb\xbf", "empty"),
+        (b"abc\x00def", "binary"),
+        ("hello".encode("utf-16"), "UTF-16"),
+        ("café".encode("latin-1"), "not valid UTF-8"),
+        (bytes(range(128, 256)), "not valid UTF-8"),
+    ],
+)
 def test_bad_bytes_get_a_clear_error(data, message):
     with pytest.raises(CharLMError, match=message):
         decode_text(data)

@@ -45,15 +45,25 @@ def batch_count(n_chars: int, batch_size: int, num_steps: int) -> int:
 def check_fits(n_chars: int, batch_size: int, num_steps: int, what: str = "The text") -> None:
     """Raise a helpful error unless ``n_chars`` can fill at least one N×M batch (plus one target)."""
     if batch_size < 1 or num_steps < 1:
-        raise CharLMError(f"batch_size and num_steps must be at least 1 (got {batch_size} and {num_steps}).",
-                          key="batch_shape", batch_size=batch_size, num_steps=num_steps)
+        raise CharLMError(
+            f"batch_size and num_steps must be at least 1 (got {batch_size} and {num_steps}).",
+            key="batch_shape",
+            batch_size=batch_size,
+            num_steps=num_steps,
+        )
     need = batch_size * num_steps + 1
     if n_chars < need:
         raise CharLMError(
             f"{what} has {n_chars:,} characters, but one batch of {batch_size}×{num_steps} needs "
             f"{need:,} ({need - n_chars:,} more). {fitting_shape_hint(n_chars, batch_size, num_steps)}",
-            key="too_short_for_batch", what=what, n_chars=n_chars, batch_size=batch_size, num_steps=num_steps,
-            need=need, more=need - n_chars, fit=fitting_shape(n_chars, batch_size, num_steps),
+            key="too_short_for_batch",
+            what=what,
+            n_chars=n_chars,
+            batch_size=batch_size,
+            num_steps=num_steps,
+            need=need,
+            more=need - n_chars,
+            fit=fitting_shape(n_chars, batch_size, num_steps),
         )
 
 
@@ -65,7 +75,9 @@ def check_corpus(corpus: Corpus, batch_size: int, num_steps: int) -> None:
         raise CharLMError(
             f"The validation part has {len(corpus.val_data):,} characters, fewer than one sequence of "
             f"num_steps={num_steps} (+1). Use a longer text, a larger val_fraction, smaller num_steps, "
-            "or val_fraction=0 to skip validation.", key="val_too_short", n_chars=len(corpus.val_data),
+            "or val_fraction=0 to skip validation.",
+            key="val_too_short",
+            n_chars=len(corpus.val_data),
             num_steps=num_steps,
         )
 
@@ -81,7 +93,7 @@ class Batches:
         self.num_batches = batch_count(len(data), batch_size, num_steps)
         used = self.num_batches * chars_per_batch
         self.inputs = np.ascontiguousarray(data[:used].reshape(batch_size, -1))
-        self.targets = np.ascontiguousarray(data[1: used + 1].reshape(batch_size, -1))
+        self.targets = np.ascontiguousarray(data[1 : used + 1].reshape(batch_size, -1))
         self.dropped = len(data) - used  # characters past the last whole batch (one is used as a target)
 
     def __len__(self) -> int:

@@ -39,18 +39,20 @@ class CorpusInfo:
 
 REGISTRY: dict[str, CorpusInfo] = {
     "anna-karenina": CorpusInfo(
-        name="anna-karenina", filename="anna.txt",
+        name="anna-karenina",
+        filename="anna.txt",
         title="Anna Karenina (Leo Tolstoy, tr. Constance Garnett)",
         source="Project Gutenberg eBook #1399, as prepared for Udacity's 'Anna KaRNNa' notebook",
         licence="Public domain in the USA (Project Gutenberg licence text included at its end)",
         url="https://raw.githubusercontent.com/udacity/deep-learning-v2-pytorch/master/"
-            "recurrent-neural-networks/char-rnn/data/anna.txt",
+        "recurrent-neural-networks/char-rnn/data/anna.txt",
         size=1_985_223,
         sha256="a21483849a464568c05997147edb994e40023b9d87c299974169abb68230da48",
         download_sha256="568bb39fc78aca98e9db91c4329dcd1aa5ec4c3df3aca2064ce5d6f023ae16c9",
     ),
     "tiny-shakespeare": CorpusInfo(
-        name="tiny-shakespeare", filename="tinyshakespeare.txt",
+        name="tiny-shakespeare",
+        filename="tinyshakespeare.txt",
         title="Tiny Shakespeare (a subset of Shakespeare's works, from char-rnn)",
         source="karpathy/char-rnn, data/tinyshakespeare/input.txt",
         licence="Public domain",
@@ -113,8 +115,12 @@ def corpus_text(name: str) -> str:
     info = REGISTRY[name]
     data = lzma.LZMADecompressor().decompress(path.read_bytes(), max_length=info.size + 1)
     if len(data) != info.size or hashlib.sha256(data).hexdigest() != info.sha256:
-        raise CharLMError(f"The shipped copy of {name} ({path.name}) is damaged; reinstall, or download it with "
-                          f"'python -m charlm download {name}'.", key="corpus_damaged", name=name)
+        raise CharLMError(
+            f"The shipped copy of {name} ({path.name}) is damaged; reinstall, or download it with "
+            f"'python -m charlm download {name}'.",
+            key="corpus_damaged",
+            name=name,
+        )
     return load_text(data)
 
 
@@ -129,7 +135,9 @@ def resolve_corpus_path(source: str) -> Path | str:
             raise CharLMError(
                 f"The built-in corpus {source!r} is not on this computer. Download it with "
                 f"'python -m charlm download {source}', or put {info.filename} in {data_dir()} "
-                "(or point CHARLM_DATA_DIR at the folder that holds it).", key="corpus_missing", name=source,
+                "(or point CHARLM_DATA_DIR at the folder that holds it).",
+                key="corpus_missing",
+                name=source,
             )
         return path
     if not Path(source).is_file():
@@ -180,16 +188,18 @@ def builtin_title(name: str) -> str:
 def load_builtin(name: str, val_fraction: float = 0.1) -> Corpus:
     """A built-in corpus, read from this computer (never downloaded here)."""
     if name not in builtin_names():
-        raise CharLMError(f"Unknown corpus {name!r}; choose one of: {', '.join(builtin_names())}.",
-                          key="unknown_corpus", name=name)
+        raise CharLMError(
+            f"Unknown corpus {name!r}; choose one of: {', '.join(builtin_names())}.", key="unknown_corpus", name=name
+        )
     return Corpus.from_text(corpus_text(name), val_fraction, name=name)
 
 
 def download(name: str, progress: bool = True, timeout: float = 30.0) -> Path:
     """Fetch a registered corpus into ``data_dir()``; keep it only if its checksum matches."""
     if name not in REGISTRY:
-        raise CharLMError(f"Unknown corpus {name!r}; choose one of: {', '.join(REGISTRY)}.", key="unknown_corpus",
-                          name=name)
+        raise CharLMError(
+            f"Unknown corpus {name!r}; choose one of: {', '.join(REGISTRY)}.", key="unknown_corpus", name=name
+        )
     info = REGISTRY[name]
     existing = local_path(name)
     if existing is not None and _sha256(existing) == info.sha256:
@@ -198,8 +208,12 @@ def download(name: str, progress: bool = True, timeout: float = 30.0) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise CharLMError(f"Cannot create {folder} ({err.strerror}); set CHARLM_DATA_DIR to a writable folder.",
-                          key="data_dir", name=str(folder), detail=err.strerror) from None
+        raise CharLMError(
+            f"Cannot create {folder} ({err.strerror}); set CHARLM_DATA_DIR to a writable folder.",
+            key="data_dir",
+            name=str(folder),
+            detail=err.strerror,
+        ) from None
     fd, tmp = tempfile.mkstemp(prefix=f".{info.filename}.", suffix=".part", dir=folder)
     tmp_path = Path(tmp)
     try:
@@ -222,16 +236,24 @@ def download(name: str, progress: bool = True, timeout: float = 30.0) -> Path:
         except OSError as err:
             raise CharLMError(
                 f"Could not download {name} ({getattr(err, 'reason', err)}). Check the network, or put "
-                f"{info.filename} in {folder} yourself.", key="download_failed", name=name,
+                f"{info.filename} in {folder} yourself.",
+                key="download_failed",
+                name=name,
                 detail=str(getattr(err, "reason", err)),
             ) from None
         if digest.hexdigest() != info.download_sha256:
-            raise CharLMError(f"The download of {name} is damaged or changed upstream (checksum differs); it was "
-                              "deleted.", key="download_checksum", name=name)
+            raise CharLMError(
+                f"The download of {name} is damaged or changed upstream (checksum differs); it was deleted.",
+                key="download_checksum",
+                name=name,
+            )
         data = tmp_path.read_bytes().replace(b"\r\n", b"\n")
         if hashlib.sha256(data).hexdigest() != info.sha256:
-            raise CharLMError(f"The download of {name} does not match the expected text; it was deleted.",
-                              key="download_checksum", name=name)
+            raise CharLMError(
+                f"The download of {name} does not match the expected text; it was deleted.",
+                key="download_checksum",
+                name=name,
+            )
         tmp_path.write_bytes(data)
         final = folder / info.filename
         os.replace(tmp_path, final)

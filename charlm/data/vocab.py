@@ -34,7 +34,10 @@ def decode_text(data: bytes) -> str:
         hint = " It looks like UTF-16; save it as UTF-8." if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
         raise CharLMError(
             f"This looks like a binary file, not text (a NUL byte at offset {nul}).{hint} "
-            "Choose a plain-text (.txt) file saved as UTF-8.", key="text_binary", offset=nul, utf16=bool(hint)
+            "Choose a plain-text (.txt) file saved as UTF-8.",
+            key="text_binary",
+            offset=nul,
+            utf16=bool(hint),
         )
     try:
         text = data.decode("utf-8-sig")
@@ -43,7 +46,9 @@ def decode_text(data: bytes) -> str:
         raise CharLMError(
             f"The file is not valid UTF-8 (byte 0x{bad:02x} at offset {err.start}). "
             "Save it as UTF-8 (for example: open it in a text editor and choose 'Save as… UTF-8').",
-            key="text_not_utf8", byte=f"0x{bad:02x}", offset=err.start,
+            key="text_not_utf8",
+            byte=f"0x{bad:02x}",
+            offset=err.start,
         ) from None
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text:
@@ -62,13 +67,18 @@ def load_text(source: str | Path | bytes, max_bytes: int | None = None) -> str:
         if max_bytes is not None and path.stat().st_size > max_bytes:
             raise CharLMError(
                 f"{path.name} is {path.stat().st_size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB. "
-                "Use a shorter text.", key="text_too_large", mb=path.stat().st_size / 1e6, limit_mb=max_bytes / 1e6
+                "Use a shorter text.",
+                key="text_too_large",
+                mb=path.stat().st_size / 1e6,
+                limit_mb=max_bytes / 1e6,
             )
         data = path.read_bytes()
     if max_bytes is not None and len(data) > max_bytes:
         raise CharLMError(
             f"The text is {len(data) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB. Use a shorter text.",
-            key="text_too_large", mb=len(data) / 1e6, limit_mb=max_bytes / 1e6,
+            key="text_too_large",
+            mb=len(data) / 1e6,
+            limit_mb=max_bytes / 1e6,
         )
     return decode_text(data)
 
@@ -83,10 +93,17 @@ class Vocab:
         if len(self.chars) == 0:
             raise CharLMError("A vocabulary needs at least one character.", key="vocab_invalid")
         if len(self.chars) > MAX_VOCAB_SIZE:
-            raise CharLMError(f"The vocabulary has {len(self.chars):,} characters; the limit is {MAX_VOCAB_SIZE:,}.",
-                              key="vocab_size_limit", n=len(self.chars), limit=MAX_VOCAB_SIZE)
-        if (any(not isinstance(c, str) or len(c) != 1 for c in self.chars) or len(set(self.chars)) != len(self.chars)
-                or any("\ud800" <= c <= "\udfff" for c in self.chars)):  # a lone surrogate is not text
+            raise CharLMError(
+                f"The vocabulary has {len(self.chars):,} characters; the limit is {MAX_VOCAB_SIZE:,}.",
+                key="vocab_size_limit",
+                n=len(self.chars),
+                limit=MAX_VOCAB_SIZE,
+            )
+        if (
+            any(not isinstance(c, str) or len(c) != 1 for c in self.chars)
+            or len(set(self.chars)) != len(self.chars)
+            or any("\ud800" <= c <= "\udfff" for c in self.chars)
+        ):  # a lone surrogate is not text
             raise CharLMError("A vocabulary must be a list of distinct single characters.", key="vocab_invalid")
         codepoints = np.fromiter((ord(c) for c in self.chars), dtype=np.int64, count=len(self.chars))
         order = np.argsort(codepoints, kind="stable")
@@ -101,7 +118,9 @@ class Vocab:
             raise CharLMError(
                 f"The text has {len(chars):,} distinct characters; the limit is {MAX_VOCAB_SIZE:,}. "
                 "This is probably not natural-language text (or it mixes many scripts); use a cleaner text.",
-                key="vocab_too_large", n=len(chars), limit=MAX_VOCAB_SIZE,
+                key="vocab_too_large",
+                n=len(chars),
+                limit=MAX_VOCAB_SIZE,
             )
         return cls(chars)
 
@@ -134,7 +153,9 @@ class Vocab:
             raise CharLMError(
                 f"{len(missing)} character(s) are not in the model's vocabulary: {shown}"
                 f"{' …' if len(missing) > 10 else ''}. Remove them or use a model trained on such text.",
-                key="unknown_chars", n=len(missing), chars=shown + (" …" if len(missing) > 10 else ""),
+                key="unknown_chars",
+                n=len(missing),
+                chars=shown + (" …" if len(missing) > 10 else ""),
             )
         return self._sorted_ids[pos]
 
@@ -158,19 +179,26 @@ class Corpus:
     name: str = "text"
 
     @classmethod
-    def from_text(cls, text: str, val_fraction: float = 0.1, name: str = "text",
-                  vocab: Vocab | None = None) -> Corpus:
+    def from_text(cls, text: str, val_fraction: float = 0.1, name: str = "text", vocab: Vocab | None = None) -> Corpus:
         if not text:
             raise CharLMError("The text is empty: choose a file that contains some text.", key="text_empty")
         if not (0.0 <= val_fraction < 1.0) or val_fraction != val_fraction:
-            raise CharLMError(f"val_fraction must be at least 0 and below 1, got {val_fraction}.", key="val_fraction",
-                              value=val_fraction)
+            raise CharLMError(
+                f"val_fraction must be at least 0 and below 1, got {val_fraction}.",
+                key="val_fraction",
+                value=val_fraction,
+            )
         vocab = vocab or Vocab.from_text(text)
         return cls(text=text, vocab=vocab, data=vocab.encode(text), val_fraction=val_fraction, name=name)
 
     @classmethod
-    def from_source(cls, source: str | Path | bytes, val_fraction: float = 0.1,
-                    max_bytes: int | None = None, name: str | None = None) -> Corpus:
+    def from_source(
+        cls,
+        source: str | Path | bytes,
+        val_fraction: float = 0.1,
+        max_bytes: int | None = None,
+        name: str | None = None,
+    ) -> Corpus:
         text = load_text(source, max_bytes=max_bytes)
         if name is None:
             name = Path(source).name if isinstance(source, (str, Path)) else "upload"
@@ -181,8 +209,11 @@ class Corpus:
         if val_fraction == self.val_fraction:
             return self
         if not 0.0 <= val_fraction < 1.0:
-            raise CharLMError(f"val_fraction must be at least 0 and below 1, got {val_fraction}.", key="val_fraction",
-                              value=val_fraction)
+            raise CharLMError(
+                f"val_fraction must be at least 0 and below 1, got {val_fraction}.",
+                key="val_fraction",
+                value=val_fraction,
+            )
         return Corpus(self.text, self.vocab, self.data, val_fraction, self.name)
 
     @property
@@ -195,4 +226,4 @@ class Corpus:
 
     @property
     def val_data(self) -> np.ndarray:
-        return self.data[self.split_index:]
+        return self.data[self.split_index :]

@@ -43,32 +43,40 @@ STILL_FALLING = 0.02  # nats the smoothed loss fell over the last fifth of the r
 
 
 # What each finding says, in English (an interface may say it in another language by the same key).
-_STUCK = ("Stuck at the letter-frequency level: after {steps:,} steps the loss ({now:.2f}) is no better than "
-          "knowing how often each character occurs ({unigram:.2f} nats). ")
+_STUCK = (
+    "Stuck at the letter-frequency level: after {steps:,} steps the loss ({now:.2f}) is no better than "
+    "knowing how often each character occurs ({unigram:.2f} nats). "
+)
 ENGLISH = {
     "little_text": (
         "Too little text for this model: {batches:,} batch(es) per epoch, {chars:,} training characters for "
         "{parameters:,} parameters ({per_parameter:.2f} characters per parameter). It will learn this text by "
-        "heart rather than the language: use a longer text, a smaller model, or a smaller batch (N×M)."),
+        "heart rather than the language: use a longer text, a smaller model, or a smaller batch (N×M)."
+    ),
     "overfitting": (
         "Over-fitting: the validation loss was lowest at step {best_step} ({best:.3f}) and has risen to "
         "{last:.3f}, while the training loss fell to {train:.3f}. The model is memorising its training text. "
-        "Generate with the checkpoint of step {best_step}; next time stop earlier, add dropout, or use more text."),
+        "Generate with the checkpoint of step {best_step}; next time stop earlier, add dropout, or use more text."
+    ),
     "lr_high": _STUCK + "A learning rate of {lr:g} is too high for Adam here: try 0.002 to 0.005.",
     "lr_low": _STUCK + "A learning rate of {lr:g} is too low to get anywhere soon: try 0.002 to 0.005.",
     "stuck": _STUCK + "Train longer, or try another learning rate.",
     "diverging": (
         "Diverging: the training loss has climbed to {now:.2f} from its best of {best:.2f}. Lower the learning "
-        "rate (now {lr:g}) and keep gradient clipping on."),
+        "rate (now {lr:g}) and keep gradient clipping on."
+    ),
     "clipping": (
         "Gradient clipping fired on {share:.0%} of the recent steps (gradients longer than {clip:g}): most "
-        "updates are being cut short. A lower learning rate usually makes this rare."),
+        "updates are being cut short. A lower learning rate usually makes this rare."
+    ),
     "underfitting": (
         "Still learning when it stopped: the training loss fell by {fell:.3f} over the last fifth of the run, and "
-        "validation ({val:.3f}) is close to training ({train:.3f}). Train longer (Resume), or use a bigger model."),
+        "validation ({val:.3f}) is close to training ({train:.3f}). Train longer (Resume), or use a bigger model."
+    ),
     "learning": (
         "Learning well: training loss {train:.3f}, validation {val:.3f}, far below the letter-frequency level "
-        "({unigram:.2f})."),
+        "({unigram:.2f})."
+    ),
 }
 
 
@@ -99,11 +107,14 @@ class RunFacts:
         train = corpus.train_data
         counts = np.bincount(train, minlength=len(corpus.vocab)).astype(np.float64)
         p = counts[counts > 0] / max(1, len(train))
-        return cls(train_chars=len(train),
-                   batches_per_epoch=batch_count(len(train), config.batch_size, config.num_steps),
-                   parameters=parameter_count(config.model_config(len(corpus.vocab))),
-                   unigram_entropy=float(-(p * np.log(p)).sum()),
-                   learning_rate=config.learning_rate, grad_clip=config.grad_clip)
+        return cls(
+            train_chars=len(train),
+            batches_per_epoch=batch_count(len(train), config.batch_size, config.num_steps),
+            parameters=parameter_count(config.model_config(len(corpus.vocab))),
+            unigram_entropy=float(-(p * np.log(p)).sum()),
+            learning_rate=config.learning_rate,
+            grad_clip=config.grad_clip,
+        )
 
     @property
     def chars_per_parameter(self) -> float:
@@ -129,14 +140,28 @@ def best_validation(val_loss: list[tuple[int, float]]) -> tuple[int, float] | No
     return min(val_loss, key=lambda point: point[1]) if val_loss else None
 
 
-def diagnose(facts: RunFacts, train_loss: list[tuple[int, float]], val_loss: list[tuple[int, float]],
-             clipped: list[bool] = (), finished: bool = False) -> list[Finding]:
+def diagnose(
+    facts: RunFacts,
+    train_loss: list[tuple[int, float]],
+    val_loss: list[tuple[int, float]],
+    clipped: list[bool] = (),
+    finished: bool = False,
+) -> list[Finding]:
     """The findings for a run so far (``finished``: it has ended), most important first."""
     found: list[Finding] = []
     if facts.batches_per_epoch < FEW_BATCHES or facts.chars_per_parameter < FEW_CHARS_PER_PARAM:
-        found.append(Finding("little_text", "warn", {
-            "batches": facts.batches_per_epoch, "chars": facts.train_chars, "parameters": facts.parameters,
-            "per_parameter": facts.chars_per_parameter}))
+        found.append(
+            Finding(
+                "little_text",
+                "warn",
+                {
+                    "batches": facts.batches_per_epoch,
+                    "chars": facts.train_chars,
+                    "parameters": facts.parameters,
+                    "per_parameter": facts.chars_per_parameter,
+                },
+            )
+        )
     if not train_loss:
         return found
     curve = smoothed(train_loss)
@@ -147,8 +172,11 @@ def diagnose(facts: RunFacts, train_loss: list[tuple[int, float]], val_loss: lis
         found.append(Finding("diverging", "warn", {"now": now, "best": best_train, "lr": facts.learning_rate}))
     elif steps >= 2 * MIN_STEPS and now >= facts.unigram_entropy - NEAR_FREQUENCIES:
         key = "lr_high" if facts.learning_rate >= HIGH_LR else "lr_low" if facts.learning_rate <= LOW_LR else "stuck"
-        found.append(Finding(key, "warn", {"now": now, "unigram": facts.unigram_entropy, "lr": facts.learning_rate,
-                                           "steps": steps}))
+        found.append(
+            Finding(
+                key, "warn", {"now": now, "unigram": facts.unigram_entropy, "lr": facts.learning_rate, "steps": steps}
+            )
+        )
 
     overfit = _overfitting(train_loss, val_loss)
     if overfit:
@@ -160,11 +188,14 @@ def diagnose(facts: RunFacts, train_loss: list[tuple[int, float]], val_loss: lis
         return found
 
     if val_loss and finished and steps >= MIN_STEPS:
-        tail = curve[-max(2, len(curve) // 5):]
+        tail = curve[-max(2, len(curve) // 5) :]
         gap = val_loss[-1][1] - now
         if tail[0] - tail[-1] > STILL_FALLING and gap < GAP:
-            return [Finding("underfitting", "note", {"fell": float(tail[0] - tail[-1]), "train": now,
-                                                      "val": val_loss[-1][1]})]
+            return [
+                Finding(
+                    "underfitting", "note", {"fell": float(tail[0] - tail[-1]), "train": now, "val": val_loss[-1][1]}
+                )
+            ]
     if val_loss and steps >= MIN_STEPS:
         return [Finding("learning", "good", {"train": now, "val": val_loss[-1][1], "unigram": facts.unigram_entropy})]
     return []
@@ -182,5 +213,8 @@ def _overfitting(train_loss: list[tuple[int, float]], val_loss: list[tuple[int, 
     train_now = float(np.mean([v for _, v in train_loss][-20:]))
     if train_now >= train_then:
         return None
-    return Finding("overfitting", "warn", {"best_step": best_step, "best": best, "last": last,
-                                           "train": train_now, "gap": last - train_now})
+    return Finding(
+        "overfitting",
+        "warn",
+        {"best_step": best_step, "best": best, "last": last, "train": train_now, "gap": last - train_now},
+    )

@@ -39,9 +39,13 @@ def gradient_decay(model: CharRNN, ids: np.ndarray) -> np.ndarray:
 
 def fresh_models(vocab_size: int, hidden_size: int = 128, num_layers: int = 1, seed: int = 0) -> dict[str, CharRNN]:
     """One untrained model per cell type (simplest first), all of the same size, for a side-by-side comparison."""
-    return {cell: CharRNN(ModelConfig(vocab_size, cell=cell, hidden_size=hidden_size, num_layers=num_layers,
-                                      dropout=0.0), generator=torch.Generator().manual_seed(seed))
-            for cell in simplest_first()}
+    return {
+        cell: CharRNN(
+            ModelConfig(vocab_size, cell=cell, hidden_size=hidden_size, num_layers=num_layers, dropout=0.0),
+            generator=torch.Generator().manual_seed(seed),
+        )
+        for cell in simplest_first()
+    }
 
 
 GRADIENT_WINDOW = (100, 201)  # the characters whose gradients are measured: 100 steps back from the last
@@ -52,8 +56,11 @@ def gradient_window(ids: np.ndarray) -> np.ndarray:
     text's first lines (a title page is not typical text)."""
     start, end = GRADIENT_WINDOW
     if len(ids) <= end:
-        raise CharLMError(f"The loaded text is too short: it needs at least {end + 1} characters.",
-                          key="gradient_text_short", n=end + 1)
+        raise CharLMError(
+            f"The loaded text is too short: it needs at least {end + 1} characters.",
+            key="gradient_text_short",
+            n=end + 1,
+        )
     return np.asarray(ids[start:end])
 
 

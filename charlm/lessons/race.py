@@ -13,6 +13,7 @@ RACE_SIZE = ("lstm", 128)  # every cell gets about as many parameters as a one-l
 def matched_hidden_size(cell: str, vocab_size: int, like: tuple[str, int] = RACE_SIZE) -> int:
     """The hidden size (a multiple of 8) that gives ``cell`` about as many parameters as the model ``like``:
     a plain RNN has a quarter of an LSTM's weights per unit, so a fair race gives it more units."""
+
     def count(c: str, h: int) -> int:
         return parameter_count(ModelConfig.for_vocab(vocab_size, cell=c, hidden_size=h, num_layers=1, dropout=0.0))
 
@@ -25,6 +26,17 @@ def comparison_config(cell: str, steps: int, vocab_size: int, seed: int = 0) -> 
     about the same number of parameters (``matched_hidden_size``), and the seed given; a validation loss five
     times in the run, no checkpoints or samples; on the CPU, where a small model's short run costs no GPU
     start-up (and, on a ZeroGPU Space, no visitor's quota). Time is the cost, reported apart."""
-    return preset("quick", cell=cell, hidden_size=matched_hidden_size(cell, vocab_size), max_steps=steps,
-                  max_seconds=0.0, epochs=1000, eval_every=max(1, steps // 5), eval_batches=5, save_every=0,
-                  sample_every=0, device="cpu", seed=seed)
+    return preset(
+        "quick",
+        cell=cell,
+        hidden_size=matched_hidden_size(cell, vocab_size),
+        max_steps=steps,
+        max_seconds=0.0,
+        epochs=1000,
+        eval_every=max(1, steps // 5),
+        eval_batches=5,
+        save_every=0,
+        sample_every=0,
+        device="cpu",
+        seed=seed,
+    )

@@ -77,8 +77,10 @@ def train_recall(cell: str, gap: int, settings: RecallSettings = RecallSettings(
     if not 1 <= gap <= MAX_GAP:
         raise CharLMError(f"The gap must be between 1 and {MAX_GAP} characters.", key="recall_gap", max=MAX_GAP)
     rng = np.random.default_rng(settings.seed)
-    model = CharRNN(ModelConfig(len(ALPHABET), cell=cell, hidden_size=settings.hidden_size, num_layers=1,
-                                dropout=0.0), generator=torch.Generator().manual_seed(settings.seed))
+    model = CharRNN(
+        ModelConfig(len(ALPHABET), cell=cell, hidden_size=settings.hidden_size, num_layers=1, dropout=0.0),
+        generator=torch.Generator().manual_seed(settings.seed),
+    )
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.learning_rate)
     started = time.perf_counter()
     loss = torch.tensor(float("nan"))
@@ -105,8 +107,9 @@ def gaps_up_to(longest: int) -> list[int]:
     return sorted({max(1, round(longest * share)) for share in (0.125, 0.25, 0.5, 1.0)})
 
 
-def recall_experiment(longest: int = 40, cells: tuple[str, ...] | None = None,
-                      settings: RecallSettings = RecallSettings()) -> Iterator[RecallResult]:
+def recall_experiment(
+    longest: int = 40, cells: tuple[str, ...] | None = None, settings: RecallSettings = RecallSettings()
+) -> Iterator[RecallResult]:
     """Accuracy against the gap, cell type by cell type (simplest first), one result at a time."""
     for cell in cells or simplest_first():
         for gap in gaps_up_to(longest):

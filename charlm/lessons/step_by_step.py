@@ -78,10 +78,22 @@ class OneBatch:
         loss_after = self._loss(x, y, carried)
         with torch.no_grad():
             change = math.sqrt(sum(float(((w - b) ** 2).sum()) for w, b in zip(run.model.parameters(), before)))
-            size = math.sqrt(sum(float((b ** 2).sum()) for b in before))
-        return BatchStep(p.step, epoch, batch, len(run.batches), self.vocab.decode(x[0].tolist()), event.loss,
-                         loss_before, loss_after, event.grad_norm, config.grad_clip, event.learning_rate, change,
-                         change / max(size, 1e-12))
+            size = math.sqrt(sum(float((b**2).sum()) for b in before))
+        return BatchStep(
+            p.step,
+            epoch,
+            batch,
+            len(run.batches),
+            self.vocab.decode(x[0].tolist()),
+            event.loss,
+            loss_before,
+            loss_after,
+            event.grad_norm,
+            config.grad_clip,
+            event.learning_rate,
+            change,
+            change / max(size, 1e-12),
+        )
 
     @torch.no_grad()
     def _loss(self, x: torch.Tensor, y: torch.Tensor, state) -> float:
@@ -130,5 +142,6 @@ class OneCharacter:
         weights = np.asarray(record["weights"], dtype=np.float64)
         self.text += char
         self.position += 1
-        return CharStep(self.position, memory, probs, record["kept"], (weights / weights.sum()).tolist(),
-                        record["uniform"], x, char)
+        return CharStep(
+            self.position, memory, probs, record["kept"], (weights / weights.sum()).tolist(), record["uniform"], x, char
+        )

@@ -32,6 +32,7 @@ from charlm.sampling.sampler import Sampler
 @dataclass(frozen=True)
 class Strategy:
     """One way of choosing the next character. ``top_n`` 0 keeps every character; ``top_p`` 0 cuts nothing."""
+
     key: str  # what interfaces call it (and translate)
     top_n: int = 0
     top_p: float = 0.0
@@ -41,10 +42,10 @@ class Strategy:
         """The characters it may choose from, likeliest first (ties by code, as ``pick_next`` ranks them)."""
         order = np.lexsort((np.arange(len(logits)), -np.asarray(logits, dtype=np.float64)))
         if self.top_n:
-            return order[:self.top_n]
+            return order[: self.top_n]
         if self.top_p:
             p = softmax(logits, self.temperature)[order]
-            return order[:int(np.searchsorted(np.cumsum(p), self.top_p * (1 - 1e-12))) + 1]
+            return order[: int(np.searchsorted(np.cumsum(p), self.top_p * (1 - 1e-12))) + 1]
         return order
 
     def weights(self, logits: np.ndarray) -> np.ndarray:
@@ -63,8 +64,14 @@ class Strategy:
 
 
 # The lab's line-up, written once for the page and the tests: the chapter's choice second.
-LAB = (Strategy("greedy", top_n=1), Strategy("top_n", top_n=4), Strategy("top_p", top_p=0.9),
-       Strategy("cold", temperature=0.5), Strategy("whole"), Strategy("hot", temperature=1.5))
+LAB = (
+    Strategy("greedy", top_n=1),
+    Strategy("top_n", top_n=4),
+    Strategy("top_p", top_p=0.9),
+    Strategy("cold", temperature=0.5),
+    Strategy("whole"),
+    Strategy("hot", temperature=1.5),
+)
 LAB_LENGTH = (20, 400)  # characters each sample may have: enough to see loops and typos, quick for six
 
 
@@ -79,13 +86,19 @@ class LabSample:
 
 
 @on_one_blas_thread
-def sampling_lab(sampler: Sampler, prime: str, length: int, seed: int,
-                 strategies: tuple[Strategy, ...] = LAB) -> list[LabSample]:
+def sampling_lab(
+    sampler: Sampler, prime: str, length: int, seed: int, strategies: tuple[Strategy, ...] = LAB
+) -> list[LabSample]:
     """Each strategy writes ``length`` characters after ``prime``, from its own generator seeded ``seed``."""
     low, high = LAB_LENGTH
     if not isinstance(length, (int, np.integer)) or not low <= length <= high:
-        raise CharLMError(f"The lab writes from {low} to {high} characters per sample; got {length}.",
-                          key="lab_length", low=low, high=high, value=length)
+        raise CharLMError(
+            f"The lab writes from {low} to {high} characters per sample; got {length}.",
+            key="lab_length",
+            low=low,
+            high=high,
+            value=length,
+        )
     prime = prepare_prime(sampler.vocab, prime)
     for s in strategies:
         check_settings(sampler.vocab, s.top_n or len(sampler.vocab), s.temperature, length)
@@ -106,14 +119,16 @@ def sampling_lab(sampler: Sampler, prime: str, length: int, seed: int,
             chars.append(sampler.vocab.chars[x])
             if i + 1 < length:
                 logits = sampler.step(state, x)
-        out.append(LabSample(strategy, "".join(chars), bits / length, mass / length, size / length,
-                             int(np.argmax(entropies))))
+        out.append(
+            LabSample(strategy, "".join(chars), bits / length, mass / length, size / length, int(np.argmax(entropies)))
+        )
     return out
 
 
 @dataclass
 class Distribution:
     """The model's guesses for one position of a text, and what each strategy makes of them."""
+
     context: str  # the text read so far (prime and sample up to the position)
     chars: tuple[str, ...]  # the vocabulary, in code order
     probs: np.ndarray  # the model's distribution at temperature 1

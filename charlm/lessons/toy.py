@@ -26,8 +26,14 @@ class ToyResult:
     losses: list[float]  # training loss per step
 
 
-def toy_model(word: str = "hello", cell: str = "rnn", hidden_size: int = 8, steps: int = 300,
-              learning_rate: float = 0.05, seed: int = 0) -> ToyResult:
+def toy_model(
+    word: str = "hello",
+    cell: str = "rnn",
+    hidden_size: int = 8,
+    steps: int = 300,
+    learning_rate: float = 0.05,
+    seed: int = 0,
+) -> ToyResult:
     """Train a tiny network on one word and show its output scores and softmax at every step."""
     if not isinstance(word, str) or not 2 <= len(word) <= 40:
         raise CharLMError("Type a word of 2 to 40 characters.", key="toy_word")
@@ -39,8 +45,10 @@ def toy_model(word: str = "hello", cell: str = "rnn", hidden_size: int = 8, step
     stoi = {c: i for i, c in enumerate(chars)}
     ids = torch.tensor([[stoi[c] for c in word]])
     x, y = ids[:, :-1], ids[:, 1:]
-    model = CharRNN(ModelConfig(len(chars), cell=cell, hidden_size=hidden_size, num_layers=1, dropout=0.0),
-                    generator=torch.Generator().manual_seed(seed))
+    model = CharRNN(
+        ModelConfig(len(chars), cell=cell, hidden_size=hidden_size, num_layers=1, dropout=0.0),
+        generator=torch.Generator().manual_seed(seed),
+    )
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
 
     def scores() -> np.ndarray:
@@ -58,8 +66,12 @@ def toy_model(word: str = "hello", cell: str = "rnn", hidden_size: int = 8, step
         losses.append(loss.item())
     after = scores()
     return ToyResult(
-        vocab=chars, pairs=[(word[: i + 1], word[i + 1]) for i in range(len(word) - 1)],
+        vocab=chars,
+        pairs=[(word[: i + 1], word[i + 1]) for i in range(len(word) - 1)],
         one_hot=np.eye(len(chars), dtype=np.float32)[x[0].numpy()],
-        scores_before=before, probs_before=np.apply_along_axis(softmax, 1, before),
-        scores_after=after, probs_after=np.apply_along_axis(softmax, 1, after), losses=losses,
+        scores_before=before,
+        probs_before=np.apply_along_axis(softmax, 1, before),
+        scores_after=after,
+        probs_after=np.apply_along_axis(softmax, 1, after),
+        losses=losses,
     )

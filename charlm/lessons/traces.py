@@ -38,8 +38,11 @@ def trace(sampler: Sampler, text: str) -> Trace:
         raise CharLMError(f"Use a passage of at most {MAX_PASSAGE:,} characters.", key="passage_too_long")
     unknown = sampler.vocab.unknown_chars(text)
     if unknown:
-        raise CharLMError(f"The passage has characters the model never saw: {', '.join(map(repr, unknown[:10]))}.",
-                          key="passage_unknown", chars=", ".join(map(repr, unknown[:10])))
+        raise CharLMError(
+            f"The passage has characters the model never saw: {', '.join(map(repr, unknown[:10]))}.",
+            key="passage_unknown",
+            chars=", ".join(map(repr, unknown[:10])),
+        )
     state = sampler.new_state()
     per_step, probs = [], []
     for x in sampler.vocab.encode(text):
@@ -47,8 +50,7 @@ def trace(sampler: Sampler, text: str) -> Trace:
         logits = sampler.step(state, int(x), record=record)
         per_step.append(record)
         probs.append(softmax(logits))
-    layers = [{key: np.stack([step[l][key] for step in per_step]) for key in per_step[0][l]}
-              for l in range(sampler.L)]
+    layers = [{key: np.stack([step[l][key] for step in per_step]) for key in per_step[0][l]} for l in range(sampler.L)]
     return Trace(text=text, layers=layers, probs=np.stack(probs))
 
 
@@ -75,16 +77,17 @@ def text_features(text: str) -> dict[str, np.ndarray]:
     }
 
 
-def feature_correlations(activations: np.ndarray, features: dict[str, np.ndarray],
-                         top: int = 3) -> dict[str, list[tuple[int, float]]]:
+def feature_correlations(
+    activations: np.ndarray, features: dict[str, np.ndarray], top: int = 3
+) -> dict[str, list[tuple[int, float]]]:
     """For each feature, the cells whose activation correlates most strongly with it (|r|)."""
     acts = np.asarray(activations, dtype=np.float64)
     result = {}
     a = acts - acts.mean(0)
-    a_norm = np.sqrt((a ** 2).sum(0))
+    a_norm = np.sqrt((a**2).sum(0))
     for name, f in features.items():
         f = np.asarray(f, dtype=np.float64) - np.mean(f)
-        f_norm = np.sqrt((f ** 2).sum())
+        f_norm = np.sqrt((f**2).sum())
         if f_norm == 0:
             continue  # the feature never changes in this passage
         with np.errstate(invalid="ignore", divide="ignore"):

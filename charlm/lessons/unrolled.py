@@ -31,6 +31,7 @@ def busiest_units(tr: Trace, layer: int, count: int = SHOWN_UNITS) -> np.ndarray
 @dataclass
 class StepView:
     """One character's step through the network: what goes in, what each layer holds, what comes out."""
+
     position: int  # where in the passage
     char: str  # the character read (its one-hot has a 1 at ``code``)
     code: int
@@ -45,6 +46,7 @@ class StepView:
 class Unrolled:
     """A window of the passage, unrolled: the same cell (the same weights) at every step, its memory
     passed to the right. Every array is cut to ``units`` of its layer."""
+
     cell: str
     hidden_size: int
     vocab_size: int
@@ -56,8 +58,14 @@ class Unrolled:
         return self.steps[-1]
 
 
-def unroll(tr: Trace, sampler: Sampler, position: int, window: int = UNROLL_WINDOW,
-           units: int = SHOWN_UNITS, guesses: int = NEXT_GUESSES) -> Unrolled:
+def unroll(
+    tr: Trace,
+    sampler: Sampler,
+    position: int,
+    window: int = UNROLL_WINDOW,
+    units: int = SHOWN_UNITS,
+    guesses: int = NEXT_GUESSES,
+) -> Unrolled:
     """The steps up to ``position`` (at most ``window`` of them), from a trace of the passage: the values
     are the sampler's own states as it read it (``trace``), nothing recomputed."""
     T = len(tr.text)
@@ -67,13 +75,28 @@ def unroll(tr: Trace, sampler: Sampler, position: int, window: int = UNROLL_WIND
     chars, stoi = sampler.vocab.chars, sampler.vocab.stoi
     steps = []
     for t in range(max(0, position - window + 1), position + 1):
-        before = [{key: (layer[key][t - 1] if t else np.zeros_like(layer[key][0]))[cut]
-                   for key in ("cell", "hidden") if key in layer} for layer, cut in zip(tr.layers, shown)]
+        before = [
+            {
+                key: (layer[key][t - 1] if t else np.zeros_like(layer[key][0]))[cut]
+                for key in ("cell", "hidden")
+                if key in layer
+            }
+            for layer, cut in zip(tr.layers, shown)
+        ]
         after = [{key: values[t][cut] for key, values in layer.items()} for layer, cut in zip(tr.layers, shown)]
         p = tr.probs[t]
         order = np.argsort(-p, kind="stable")[:guesses]
         nxt = tr.text[t + 1] if t + 1 < T else None
-        steps.append(StepView(t, tr.text[t], stoi[tr.text[t]], before, after,
-                              [(chars[j], float(p[j])) for j in order], nxt,
-                              None if nxt is None else float(p[stoi[nxt]])))
+        steps.append(
+            StepView(
+                t,
+                tr.text[t],
+                stoi[tr.text[t]],
+                before,
+                after,
+                [(chars[j], float(p[j])) for j in order],
+                nxt,
+                None if nxt is None else float(p[stoi[nxt]]),
+            )
+        )
     return Unrolled(sampler.spec.name, sampler.H, len(sampler.vocab), shown, steps)

@@ -50,7 +50,7 @@ def _lstm_prepare(weights: Weights, H: int) -> Weights:
     """Gates come as (i, f, g, o); reorder to (i, f, o, g) so one slice holds the three sigmoid
     gates, and halve their rows: sigmoid(x) = (tanh(x/2) + 1) / 2, so one tanh over all four
     gates then does the work of a sigmoid and a tanh at every step."""
-    order = np.r_[0:2 * H, 3 * H:4 * H, 2 * H:3 * H]
+    order = np.r_[0 : 2 * H, 3 * H : 4 * H, 2 * H : 3 * H]
     out = []
     for a in weights:
         a = a[order].copy()
@@ -67,26 +67,34 @@ def _lstm_step(g: np.ndarray, _: None, h: np.ndarray, c: np.ndarray, H: int, rec
     sig = g[..., : 3 * H]
     sig *= 0.5
     sig += 0.5
-    c *= g[..., H: 2 * H]
-    c += g[..., :H] * g[..., 3 * H:]
+    c *= g[..., H : 2 * H]
+    c += g[..., :H] * g[..., 3 * H :]
     np.tanh(c, out=h)
-    h *= g[..., 2 * H: 3 * H]
+    h *= g[..., 2 * H : 3 * H]
     if record is not None:
         _lstm_record(g, h, c, H, record)
 
 
 def _lstm_record(g: np.ndarray, h: np.ndarray, c: np.ndarray, H: int, record: list) -> None:
     """Gates (i, f, o) after the sigmoid, the candidate, the cell and hidden state, after a step."""
-    record.append({"input": _kept(g[..., :H]), "forget": _kept(g[..., H:2 * H]), "output": _kept(g[..., 2 * H:3 * H]),
-                   "candidate": _kept(g[..., 3 * H:]), "cell": _kept(c), "hidden": _kept(h)})
+    record.append(
+        {
+            "input": _kept(g[..., :H]),
+            "forget": _kept(g[..., H : 2 * H]),
+            "output": _kept(g[..., 2 * H : 3 * H]),
+            "candidate": _kept(g[..., 3 * H :]),
+            "cell": _kept(c),
+            "hidden": _kept(h),
+        }
+    )
 
 
 def _lstm_init(rnn: nn.RNNBase, H: int, num_layers: int) -> None:
     """TensorFlow's BasicLSTMCell, which the chapter uses, adds 1 to the forget gate: start the
     same way, so that at first the cell keeps its memory instead of halving it at every step."""
     for layer in range(num_layers):
-        getattr(rnn, f"bias_ih_l{layer}").data[H: 2 * H].fill_(1.0)
-        getattr(rnn, f"bias_hh_l{layer}").data[H: 2 * H].fill_(0.0)
+        getattr(rnn, f"bias_ih_l{layer}").data[H : 2 * H].fill_(1.0)
+        getattr(rnn, f"bias_hh_l{layer}").data[H : 2 * H].fill_(0.0)
 
 
 def _lstm_kernel(x, state, weights, train):
@@ -99,7 +107,7 @@ def _gru_step(gi: np.ndarray, gh: np.ndarray, h: np.ndarray, c: None, H: int, re
     """The candidate needs the input and recurrent parts apart: n = tanh(W_in x + r·(W_hn h + b_hn))."""
     rz = gi[..., : 2 * H] + gh[..., : 2 * H]
     _sigmoid_(rz)
-    n = np.tanh(gi[..., 2 * H:] + rz[..., :H] * gh[..., 2 * H:])
+    n = np.tanh(gi[..., 2 * H :] + rz[..., :H] * gh[..., 2 * H :])
     z = rz[..., H:]
     h[...] = n + z * (h - n)
     if record is not None:
@@ -143,27 +151,68 @@ class Cell:
     mixes_candidate: bool = False  # it blends a new candidate memory (a tanh, -1 to 1) into its state, and records it
     prepare: Callable[[Weights, int], Weights] = _unchanged  # rearrange the weights once for ``step``
     init: Callable[[nn.RNNBase, int, int], None] | None = None  # after PyTorch's uniform initialisation
-    # the same step compiled, one call per layer for every row (the name of its loop in sampling/fast/kernels.py; None: the
-    # NumPy step serves), and what it records after that call: (g, h, c, H, record) -> None
+    # the same step compiled, one call per layer for every row (the name of its loop in sampling/fast/kernels.py;
+    # None: the NumPy step serves), and what it records after that call: (g, h, c, H, record) -> None
     compiled: str | None = None
     record: Callable | None = None
 
     @property
     def recorded(self) -> tuple[str, ...]:
         """Everything ``step`` records: its gates, its candidate, the cell state if it has one, the hidden state."""
-        return (self.gates + (("candidate",) if self.mixes_candidate else ())
-                + (("cell",) if self.has_cell_state else ()) + ("hidden",))
+        return (
+            self.gates
+            + (("candidate",) if self.mixes_candidate else ())
+            + (("cell",) if self.has_cell_state else ())
+            + ("hidden",)
+        )
 
 
-CELLS: dict[str, Cell] = {c.name: c for c in (
-    Cell("lstm", nn.LSTM, _lstm_kernel, blocks=4, gates=("input", "forget", "output"), has_cell_state=True,
-         fused_input=True, step=_lstm_step, colour="#2563eb", mixes_candidate=True, prepare=_lstm_prepare,
-         init=_lstm_init, compiled="lstm_layer", record=_lstm_record),
-    Cell("gru", nn.GRU, _gru_kernel, blocks=3, gates=("reset", "update"), has_cell_state=False,
-         fused_input=False, step=_gru_step, colour="#16a34a", mixes_candidate=True),
-    Cell("rnn", nn.RNN, _rnn_kernel, blocks=1, gates=(), has_cell_state=False,
-         fused_input=True, step=_rnn_step, colour="#dc2626", compiled="rnn_layer", record=_rnn_record),
-)}
+CELLS: dict[str, Cell] = {
+    c.name: c
+    for c in (
+        Cell(
+            "lstm",
+            nn.LSTM,
+            _lstm_kernel,
+            blocks=4,
+            gates=("input", "forget", "output"),
+            has_cell_state=True,
+            fused_input=True,
+            step=_lstm_step,
+            colour="#2563eb",
+            mixes_candidate=True,
+            prepare=_lstm_prepare,
+            init=_lstm_init,
+            compiled="lstm_layer",
+            record=_lstm_record,
+        ),
+        Cell(
+            "gru",
+            nn.GRU,
+            _gru_kernel,
+            blocks=3,
+            gates=("reset", "update"),
+            has_cell_state=False,
+            fused_input=False,
+            step=_gru_step,
+            colour="#16a34a",
+            mixes_candidate=True,
+        ),
+        Cell(
+            "rnn",
+            nn.RNN,
+            _rnn_kernel,
+            blocks=1,
+            gates=(),
+            has_cell_state=False,
+            fused_input=True,
+            step=_rnn_step,
+            colour="#dc2626",
+            compiled="rnn_layer",
+            record=_rnn_record,
+        ),
+    )
+}
 
 
 def cell_names() -> tuple[str, ...]:

@@ -39,26 +39,41 @@ class ModelConfig:
     def __post_init__(self) -> None:
         # A checkpoint's description is untrusted: check types and bounds before anything is allocated.
         whole = ("vocab_size", "hidden_size", "num_layers", "embedding_dim")
-        if any(not isinstance(getattr(self, n), int) or isinstance(getattr(self, n), bool) for n in whole) or \
-                not isinstance(self.dropout, (int, float)) or not isinstance(self.cell, str):
-            raise CharLMError("The model's sizes must be whole numbers, its dropout a number and its cell a name.",
-                              key="model_types")
+        if (
+            any(not isinstance(getattr(self, n), int) or isinstance(getattr(self, n), bool) for n in whole)
+            or not isinstance(self.dropout, (int, float))
+            or not isinstance(self.cell, str)
+        ):
+            raise CharLMError(
+                "The model's sizes must be whole numbers, its dropout a number and its cell a name.", key="model_types"
+            )
         if self.cell not in CELLS:
-            raise CharLMError(f"cell must be one of {', '.join(CELLS)}; got {self.cell!r}.", key="model_cell",
-                              value=str(self.cell))
+            raise CharLMError(
+                f"cell must be one of {', '.join(CELLS)}; got {self.cell!r}.", key="model_cell", value=str(self.cell)
+            )
         if self.vocab_size < 1 or self.hidden_size < 1 or self.num_layers < 1:
             raise CharLMError("vocab_size, hidden_size and num_layers must all be at least 1.", key="model_sizes")
         if not 0.0 <= self.dropout < 1.0:
-            raise CharLMError(f"dropout must be at least 0 and below 1; got {self.dropout}.", key="model_dropout",
-                              value=self.dropout)
+            raise CharLMError(
+                f"dropout must be at least 0 and below 1; got {self.dropout}.", key="model_dropout", value=self.dropout
+            )
         if self.embedding_dim < 0:
             raise CharLMError("embedding_dim must be 0 (one-hot) or positive.", key="model_embedding")
-        if (self.vocab_size > MAX_VOCAB_SIZE or self.hidden_size > MAX_HIDDEN or self.num_layers > MAX_LAYERS
-                or self.embedding_dim > MAX_EMBEDDING):
+        if (
+            self.vocab_size > MAX_VOCAB_SIZE
+            or self.hidden_size > MAX_HIDDEN
+            or self.num_layers > MAX_LAYERS
+            or self.embedding_dim > MAX_EMBEDDING
+        ):
             raise CharLMError(
                 f"The model is larger than charlm builds: at most {MAX_VOCAB_SIZE:,} characters, {MAX_HIDDEN} hidden "
-                f"units, {MAX_LAYERS} layers and a {MAX_EMBEDDING}-wide embedding.", key="model_too_large",
-                vocab=MAX_VOCAB_SIZE, hidden=MAX_HIDDEN, layers=MAX_LAYERS, embedding=MAX_EMBEDDING)
+                f"units, {MAX_LAYERS} layers and a {MAX_EMBEDDING}-wide embedding.",
+                key="model_too_large",
+                vocab=MAX_VOCAB_SIZE,
+                hidden=MAX_HIDDEN,
+                layers=MAX_LAYERS,
+                embedding=MAX_EMBEDDING,
+            )
 
     @classmethod
     def for_vocab(cls, vocab_size: int, **kwargs) -> ModelConfig:
@@ -85,8 +100,9 @@ class CharRNN(nn.Module):
         cell = CELLS[config.cell]
         input_size = config.embedding_dim or config.vocab_size
         meta = torch.device("meta")
-        self.embedding = nn.Embedding(config.vocab_size, config.embedding_dim, device=meta) \
-            if config.embedding_dim else None
+        self.embedding = (
+            nn.Embedding(config.vocab_size, config.embedding_dim, device=meta) if config.embedding_dim else None
+        )
         # dropout between layers is applied here (``_stack``), with the caller's generator
         self.rnn = cell.module(input_size, config.hidden_size, config.num_layers, batch_first=True, device=meta)
         self.decoder = nn.Linear(config.hidden_size, config.vocab_size, device=meta)
@@ -97,7 +113,7 @@ class CharRNN(nn.Module):
     @torch.no_grad()
     def reset_parameters(self, generator: torch.Generator) -> None:
         H = self.config.hidden_size
-        bound = H ** -0.5  # PyTorch's own recurrent initialisation, drawn from our generator
+        bound = H**-0.5  # PyTorch's own recurrent initialisation, drawn from our generator
         for p in self.rnn.parameters():
             p.uniform_(-bound, bound, generator=generator)
         if self.embedding is not None:
@@ -119,8 +135,9 @@ class CharRNN(nn.Module):
         zeros = torch.zeros(c.num_layers, batch_size, c.hidden_size, device=self.decoder.weight.device)
         return (zeros, zeros.clone()) if CELLS[c.cell].has_cell_state else zeros
 
-    def forward(self, x: torch.Tensor, state: State | None = None,
-                generator: torch.Generator | None = None) -> tuple[torch.Tensor, State]:
+    def forward(
+        self, x: torch.Tensor, state: State | None = None, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, State]:
         """x: (N, M) character codes -> logits (N, M, vocab) and the state after the last step.
 
         In training, dropout masks are drawn from ``generator`` (torch's global one if None).
@@ -155,7 +172,7 @@ class CharRNN(nn.Module):
         finals = []
         for layer in range(self.config.num_layers):
             weights = [getattr(self.rnn, f"{name}_l{layer}") for name in WEIGHT_NAMES]
-            layer_state = tuple(p[layer: layer + 1] for p in parts)
+            layer_state = tuple(p[layer : layer + 1] for p in parts)
             x, final = kernel(x, layer_state if len(parts) > 1 else layer_state[0], weights, True)
             finals.append(final if isinstance(final, tuple) else (final,))
             if layer + 1 < self.config.num_layers:

@@ -24,14 +24,22 @@ def drawn_by_rule(top_n: int, vocab_size: int) -> bool:
 
 def check_settings(vocab: Vocab, top_n: int, temperature: float, length: int = 0) -> None:
     if not isinstance(top_n, (int, np.integer)) or not 1 <= top_n <= len(vocab):
-        raise CharLMError(f"top_n must be a whole number from 1 to the vocabulary size ({len(vocab)}); got {top_n}.",
-                          key="top_n_range", vocab_size=len(vocab), value=top_n)
+        raise CharLMError(
+            f"top_n must be a whole number from 1 to the vocabulary size ({len(vocab)}); got {top_n}.",
+            key="top_n_range",
+            vocab_size=len(vocab),
+            value=top_n,
+        )
     if not (isinstance(temperature, (int, float)) and np.isfinite(temperature) and 0 < temperature <= 100):
-        raise CharLMError(f"temperature must be above 0 and at most 100; got {temperature}.", key="temperature_range",
-                          value=temperature)
+        raise CharLMError(
+            f"temperature must be above 0 and at most 100; got {temperature}.",
+            key="temperature_range",
+            value=temperature,
+        )
     if not isinstance(length, (int, np.integer)) or length < 0:
-        raise CharLMError(f"length must be a whole number of characters, 0 or more; got {length}.", key="length_range",
-                          value=length)
+        raise CharLMError(
+            f"length must be a whole number of characters, 0 or more; got {length}.", key="length_range", value=length
+        )
 
 
 def prepare_prime(vocab: Vocab, prime: str, on_unknown: str = "error") -> str:
@@ -40,19 +48,29 @@ def prepare_prime(vocab: Vocab, prime: str, on_unknown: str = "error") -> str:
     if not isinstance(prime, str) or not prime:
         raise CharLMError("The prime text is empty: type at least one character to start from.", key="prime_empty")
     if len(prime) > MAX_PRIME_LENGTH:
-        raise CharLMError(f"The prime text is {len(prime):,} characters; the limit is {MAX_PRIME_LENGTH:,}.",
-                          key="prime_too_long", n=len(prime), limit=MAX_PRIME_LENGTH)
+        raise CharLMError(
+            f"The prime text is {len(prime):,} characters; the limit is {MAX_PRIME_LENGTH:,}.",
+            key="prime_too_long",
+            n=len(prime),
+            limit=MAX_PRIME_LENGTH,
+        )
     unknown = vocab.unknown_chars(prime)
     if unknown:
         shown = ", ".join(repr(c) for c in unknown[:10])
         if on_unknown != "skip":
-            raise CharLMError(f"The prime text has characters the model never saw: {shown}. Remove them.",
-                              key="prime_unknown", chars=shown)
+            raise CharLMError(
+                f"The prime text has characters the model never saw: {shown}. Remove them.",
+                key="prime_unknown",
+                chars=shown,
+            )
         warnings.warn(f"skipping characters not in the vocabulary: {shown}", stacklevel=3)
         prime = "".join(c for c in prime if c in vocab.stoi)
         if not prime:
-            raise CharLMError(f"None of the prime text's characters are in the model's vocabulary ({shown}).",
-                              key="prime_unknown", chars=shown)
+            raise CharLMError(
+                f"None of the prime text's characters are in the model's vocabulary ({shown}).",
+                key="prime_unknown",
+                chars=shown,
+            )
     return prime
 
 
@@ -62,8 +80,9 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     return p / p.sum()
 
 
-def pick_next(logits: np.ndarray, top_n: int, temperature: float, rng: np.random.Generator,
-              record: dict | None = None) -> int:
+def pick_next(
+    logits: np.ndarray, top_n: int, temperature: float, rng: np.random.Generator, record: dict | None = None
+) -> int:
     """Keep the top-N scores, renormalise, and draw one (top_n=1 is greedy).
 
     Uses a single uniform draw per character, so two samplers that compute the same scores

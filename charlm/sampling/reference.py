@@ -14,8 +14,15 @@ from charlm.sampling.pick import check_settings, pick_next, prepare_prime
 
 
 @torch.inference_mode()
-def reference_generate(model: CharRNN, vocab: Vocab, prime: str = "The ", length: int = 500, top_n: int = 4,
-                       temperature: float = 1.0, seed: int | None = None) -> str:
+def reference_generate(
+    model: CharRNN,
+    vocab: Vocab,
+    prime: str = "The ",
+    length: int = 500,
+    top_n: int = 4,
+    temperature: float = 1.0,
+    seed: int | None = None,
+) -> str:
     """The straightforward sampler: the fused PyTorch layer called with one character at a time.
 
     Kept as the yardstick that ``Sampler`` must match (tests) and beat (benchmarks).

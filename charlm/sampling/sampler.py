@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from types import ModuleType
+from typing import NamedTuple
 
 import numpy as np
 
@@ -40,6 +42,33 @@ class _Layer:
     w_cat: np.ndarray | Int8Matrix | None  # (input + H, G·H): both stacked, for one product with [input, h]
 
 
+class CompiledWeights(NamedTuple):
+    """The weights as the compiled whole-step loops read them (one-hot input, a cell with compiled loops)."""
+
+    ws: tuple[np.ndarray, ...]  # per layer: the recurrent matrix (layer 0) or [input, h] stacked (layers ≥ 1)
+    scales: tuple[np.ndarray | None, ...]  # per layer: int8 scales per output unit (None: float32 weights)
+    tables: tuple[np.ndarray, ...]  # layer 0: the input table (a row per character); above: the input bias
+    w_out: np.ndarray  # the output layer
+    s_out: np.ndarray | None
+    b_out: np.ndarray
+
+
+class LoopArguments(NamedTuple):
+    """The first arguments of every compiled loop (``kernels._advance`` and its callers), in their order:
+    the cell's number, the rows' memory (written in place) and the weights."""
+
+    kind: int  # the cell, as ``kernels.KINDS`` numbers it
+    x: tuple[np.ndarray, ...]  # per layer: its input rows (layer 0: h; above: [input, h] side by side)
+    ws: tuple[np.ndarray, ...]
+    scales: tuple[np.ndarray | None, ...]
+    tables: tuple[np.ndarray, ...]
+    g: np.ndarray  # scratch for one layer's gate pre-activations
+    cs: tuple[np.ndarray, ...]  # per layer: the cell state (unused by cells without one)
+    w_out: np.ndarray
+    s_out: np.ndarray | None
+    b_out: np.ndarray
+
+
 class Sampler:
     """Step-by-step generation with the weights of a trained ``CharRNN`` copied into NumPy.
 
@@ -51,8 +80,12 @@ class Sampler:
     def __init__(self, model: CharRNN, vocab: Vocab, precision: str = "fp32"):
         cfg = model.config
         if precision not in PRECISIONS:
-            raise CharLMError(f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}.",
-                              key="precision", choices=", ".join(PRECISIONS), value=precision)
+            raise CharLMError(
+                f"precision must be one of {', '.join(PRECISIONS)}; got {precision!r}.",
+                key="precision",
+                choices=", ".join(PRECISIONS),
+                value=precision,
+            )
         self.precision = precision
         if cfg.vocab_size != len(vocab):
             raise CharLMError("The model and the vocabulary do not match in size.", key="model_vocab_mismatch")
@@ -85,9 +118,17 @@ class Sampler:
             self.w_out = quantize(self.w_out)
         # what the compiled whole-step loops take (kernels._advance), for a cell that has them and a one-hot input
         weights = [parts(layer.w_hh if l == 0 else layer.w_cat) for l, layer in enumerate(self.layers)]
-        self._compiled_weights = None if not self.spec.compiled or self.input_table is None else (
-            tuple(w for w, _ in weights), tuple(scale for _, scale in weights),
-            (self.input_table, *[layer.b_in[None] for layer in self.layers[1:]]), *parts(self.w_out), self.b_out[None])
+        self._compiled_weights = (
+            None
+            if not self.spec.compiled or self.input_table is None
+            else CompiledWeights(
+                tuple(w for w, _ in weights),
+                tuple(scale for _, scale in weights),
+                (self.input_table, *[layer.b_in[None] for layer in self.layers[1:]]),
+                *parts(self.w_out),
+                self.b_out[None],
+            )
+        )
 
     @property
     def nbytes(self) -> int:
@@ -108,9 +149,12 @@ class Sampler:
     def stack_states(self, states: list[SamplerState]) -> StackedStates:
         """Copies of these generations' memories, one row each, to be stepped together."""
         xh = [None] + [np.stack([s.xh[l] for s in states]) for l in range(1, self.L)]
-        return stacked_from(np.stack([s.h[0] for s in states]), [np.stack([s.c[l] for s in states])
-                                                               for l in range(self.L)], xh,
-                          np.zeros((len(states), self.layers[0].w_hh.shape[1]), np.float32))
+        return stacked_from(
+            np.stack([s.h[0] for s in states]),
+            [np.stack([s.c[l] for s in states]) for l in range(self.L)],
+            xh,
+            np.zeros((len(states), self.layers[0].w_hh.shape[1]), np.float32),
+        )
 
     @staticmethod
     def _stacked(state: SamplerState) -> StackedStates:
@@ -126,23 +170,35 @@ class Sampler:
         if l == 0 and self.input_table is not None:
             return self.input_table[xs]
         below = rows.h[l - 1] if l > 0 else self.embedding[xs]
-        part = exact_product(np.ascontiguousarray(below), layer.w_in, np.empty((len(rows), layer.w_in.shape[1]),
-                                                                            np.float32))
+        part = exact_product(
+            np.ascontiguousarray(below), layer.w_in, np.empty((len(rows), layer.w_in.shape[1]), np.float32)
+        )
         part += layer.b_in
         return part
 
-    def _loops(self, rows: StackedStates) -> tuple | None:
+    def _loops(self, rows: StackedStates) -> tuple[ModuleType, LoopArguments] | None:
         """The compiled loops and their first arguments for these rows (``kernels._advance``), or None where
         they do not serve: a cell without a compiled layer, an embedding input, a host without numba."""
         loops = compiled() if self._compiled_weights is not None else None
         if loops is None:
             return None
-        ws, scales, tables, w_out, s_out, b_out = self._compiled_weights
-        return loops, (loops.KINDS[self.spec.compiled], (rows.h[0], *rows.xh[1:]), ws, scales, tables, rows.gates,
-                       tuple(rows.c), w_out, s_out, b_out)
+        w = self._compiled_weights
+        return loops, LoopArguments(
+            loops.KINDS[self.spec.compiled],
+            (rows.h[0], *rows.xh[1:]),
+            w.ws,
+            w.scales,
+            w.tables,
+            rows.gates,
+            tuple(rows.c),
+            w.w_out,
+            w.s_out,
+            w.b_out,
+        )
 
-    def advance(self, rows: StackedStates, xs: np.ndarray, want_logits: bool = True,
-                record: list | None = None) -> np.ndarray | None:
+    def advance(
+        self, rows: StackedStates, xs: np.ndarray, want_logits: bool = True, record: list | None = None
+    ) -> np.ndarray | None:
         """Advance every row by its input character ``xs[m]``; return the next-character scores, one row
         each. With ``record``, append per layer what the cells did (one row: for ``traces``)."""
         found, ids = self._loops(rows), np.ascontiguousarray(xs, np.int64)
@@ -157,12 +213,22 @@ class Sampler:
             loops, args = found
             loops.feed_steps(*args, ids[None], logits)
         else:  # a layer at a time, to record each
-            loops, (kind, x, ws, scales, tables, g, cs, w_out, s_out, b_out) = found
+            loops, a = found
             same = np.zeros(len(rows), np.int64)
             for l in range(self.L):
-                loops.layer(kind, x[max(l - 1, 0)], x[l], ws[l], scales[l], tables[l], same if l else ids, g, cs[l])
-                self.spec.record(g, rows.h[l], cs[l], self.H, record)
-            loops.affine(x[-1], w_out, s_out, b_out, same, logits)
+                loops.layer(
+                    a.kind,
+                    a.x[max(l - 1, 0)],
+                    a.x[l],
+                    a.ws[l],
+                    a.scales[l],
+                    a.tables[l],
+                    same if l else ids,
+                    a.g,
+                    a.cs[l],
+                )
+                self.spec.record(a.g, rows.h[l], a.cs[l], self.H, record)
+            loops.affine(a.x[-1], a.w_out, a.s_out, a.b_out, same, logits)
         return logits if want_logits else None
 
     @property
@@ -170,8 +236,9 @@ class Sampler:
         """Whether ``generate_rows`` serves here (a cell with compiled loops, a one-hot input, numba)."""
         return self._compiled_weights is not None and compiled() is not None
 
-    def generate_rows(self, rows: StackedStates, logits: np.ndarray, top_n: np.ndarray, temperature: np.ndarray,
-                      uniform: np.ndarray) -> np.ndarray | None:
+    def generate_rows(
+        self, rows: StackedStates, logits: np.ndarray, top_n: np.ndarray, temperature: np.ndarray, uniform: np.ndarray
+    ) -> np.ndarray | None:
         """Draw and feed ``len(uniform)`` characters for every row in one compiled call (``kernels.generate_steps``:
         ``pick_next``'s rule, row m's uniform numbers ``uniform[:, m]`` from its own generator); ``logits``, the
         rows' scores, is updated in place. Returns the characters, one row per step, or None where the compiled
@@ -204,8 +271,9 @@ class Sampler:
                 recurrent += layer.b_hh
                 cell_step(self._from_below(rows, l, xs), recurrent, h[l], c[l], H, record)
 
-    def step(self, state: SamplerState, x: int, want_logits: bool = True,
-             record: list | None = None) -> np.ndarray | None:
+    def step(
+        self, state: SamplerState, x: int, want_logits: bool = True, record: list | None = None
+    ) -> np.ndarray | None:
         """Advance the state by one input character; return the next-character scores.
 
         With ``record``, append per layer what the cells did at this step (for ``traces``).
@@ -235,8 +303,15 @@ class Sampler:
         return softmax(self.feed(self.new_state(), prime), temperature)
 
     @on_one_blas_thread
-    def stream(self, prime: str = "The ", length: int = 500, top_n: int = 4, temperature: float = 1.0,
-               seed: int | None = None, on_unknown: str = "error") -> Iterator[str]:
+    def stream(
+        self,
+        prime: str = "The ",
+        length: int = 500,
+        top_n: int = 4,
+        temperature: float = 1.0,
+        seed: int | None = None,
+        on_unknown: str = "error",
+    ) -> Iterator[str]:
         """Yield ``length`` generated characters one by one (the prime itself is not yielded)."""
         check_settings(self.vocab, top_n, temperature, length)
         prime = prepare_prime(self.vocab, prime, on_unknown)
@@ -260,8 +335,15 @@ class Sampler:
             if i + 1 < length:
                 logits = step(state, x)
 
-    def generate(self, prime: str = "The ", length: int = 500, top_n: int = 4, temperature: float = 1.0,
-                 seed: int | None = None, on_unknown: str = "error") -> str:
+    def generate(
+        self,
+        prime: str = "The ",
+        length: int = 500,
+        top_n: int = 4,
+        temperature: float = 1.0,
+        seed: int | None = None,
+        on_unknown: str = "error",
+    ) -> str:
         """The prime followed by ``length`` generated characters."""
         prime = prepare_prime(self.vocab, prime, on_unknown)
         return prime + "".join(self.stream(prime, length, top_n, temperature, seed))

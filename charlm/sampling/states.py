@@ -18,7 +18,7 @@ class SamplerState:
     c: list[np.ndarray]
     xh: list[np.ndarray | None]  # layers ≥ 1: [input, h] side by side (h[l] is a view of its second half)
     gates: np.ndarray  # scratch space for one layer's gate pre-activations
-    stacked: StackedStates | None = None  # the same memory seen as one row of ``StackedStates`` (made at the first step)
+    stacked: StackedStates | None = None  # the same memory as one row of ``StackedStates`` (made at the first step)
 
 
 @dataclass
@@ -36,22 +36,33 @@ class StackedStates:
 
     def take(self, rows: list[int]) -> StackedStates:
         """These rows only, in this order (copies: the others' memory is dropped)."""
-        return stacked_from(self.h[0][rows], [c[rows] for c in self.c], [None if a is None else a[rows] for a in self.xh],
-                          self.gates[rows])
+        return stacked_from(
+            self.h[0][rows],
+            [c[rows] for c in self.c],
+            [None if a is None else a[rows] for a in self.xh],
+            self.gates[rows],
+        )
 
     def part(self, start: int, stop: int) -> StackedStates:
         """StackedStates ``start`` to ``stop``, sharing this memory (views): stepping the part steps these rows here, so
         that parts of one batch can be stepped side by side on several cores."""
-        return StackedStates([h[start:stop] for h in self.h], [c[start:stop] for c in self.c],
-                    [None if a is None else a[start:stop] for a in self.xh], self.gates[start:stop])
+        return StackedStates(
+            [h[start:stop] for h in self.h],
+            [c[start:stop] for c in self.c],
+            [None if a is None else a[start:stop] for a in self.xh],
+            self.gates[start:stop],
+        )
 
     def join(self, other: StackedStates) -> StackedStates:
         """These rows, then ``other``'s."""
         if not len(self):
             return other
-        return stacked_from(np.concatenate([self.h[0], other.h[0]]), [np.concatenate(p) for p in zip(self.c, other.c)],
-                          [None if a is None else np.concatenate([a, b]) for a, b in zip(self.xh, other.xh)],
-                          np.concatenate([self.gates, other.gates]))
+        return stacked_from(
+            np.concatenate([self.h[0], other.h[0]]),
+            [np.concatenate(p) for p in zip(self.c, other.c)],
+            [None if a is None else np.concatenate([a, b]) for a, b in zip(self.xh, other.xh)],
+            np.concatenate([self.gates, other.gates]),
+        )
 
 
 def stacked_from(h0: np.ndarray, c: list[np.ndarray], xh: list[np.ndarray | None], gates: np.ndarray) -> StackedStates:

@@ -44,8 +44,9 @@ class ChunkEnd:
     step: int
 
 
-def train_chunk(corpus: Corpus, config: TrainConfig, out_dir: str, resume_path: str | None,
-                seconds: float) -> Iterator[object]:
+def train_chunk(
+    corpus: Corpus, config: TrainConfig, out_dir: str, resume_path: str | None, seconds: float
+) -> Iterator[object]:
     """Train from ``resume_path`` (None: from the start) for at most ``seconds``; yield each event as it
     happens, then a ``ChunkEnd``. Arguments and events are plain data, so this can run in another process."""
     resume = load_checkpoint(resume_path) if resume_path else None
@@ -54,8 +55,9 @@ def train_chunk(corpus: Corpus, config: TrainConfig, out_dir: str, resume_path: 
 
     def run() -> None:
         try:
-            outcome.append(train(corpus, config, out_dir, on_event=events.put, stop=stop, resume=resume,
-                                 chunk_seconds=seconds))
+            outcome.append(
+                train(corpus, config, out_dir, on_event=events.put, stop=stop, resume=resume, chunk_seconds=seconds)
+            )
         except BaseException as err:  # handed to the generator below, which raises it in the caller's place
             outcome.append(err)
         events.put(None)
@@ -95,8 +97,15 @@ _NOTHING = object()
 
 
 # ------------------------------------------------------------------------ a chunk in a process of its own
-def train_chunk_in_child(corpus: Corpus, config: TrainConfig, out_dir: str, resume_path: str | None,
-                         seconds: float, threads: int = 1, niceness: int = 0) -> Iterator[object]:
+def train_chunk_in_child(
+    corpus: Corpus,
+    config: TrainConfig,
+    out_dir: str,
+    resume_path: str | None,
+    seconds: float,
+    threads: int = 1,
+    niceness: int = 0,
+) -> Iterator[object]:
     """``train_chunk`` in a child process of its own, its events relayed as they happen. Everything the
     training allocates (the model, Adam's moments, the activations, the kernels' caches) goes back to the
     system when the child ends: a server that trains in its own process keeps what a class's trainings
@@ -104,8 +113,12 @@ def train_chunk_in_child(corpus: Corpus, config: TrainConfig, out_dir: str, resu
     child to stop through the stop file (it saves first), as a ZeroGPU worker is asked."""
     context = _process_context()
     events = context.Queue()
-    child = context.Process(target=_child, args=(events, corpus, config, out_dir, resume_path, seconds, threads,
-                                                 niceness), name="charlm-training", daemon=True)
+    child = context.Process(
+        target=_child,
+        args=(events, corpus, config, out_dir, resume_path, seconds, threads, niceness),
+        name="charlm-training",
+        daemon=True,
+    )
     child.start()
     ended = False
     try:
@@ -115,8 +128,11 @@ def train_chunk_in_child(corpus: Corpus, config: TrainConfig, out_dir: str, resu
             except queue.Empty:
                 if child.is_alive():
                     continue
-                raise CharLMError("Training failed unexpectedly (its process ended); the server's log has the "
-                                  "details.", key="train_crashed", kind=f"exit {child.exitcode}") from None
+                raise CharLMError(
+                    "Training failed unexpectedly (its process ended); the server's log has the details.",
+                    key="train_crashed",
+                    kind=f"exit {child.exitcode}",
+                ) from None
             if item is None:
                 ended = True
                 return
@@ -135,8 +151,16 @@ def train_chunk_in_child(corpus: Corpus, config: TrainConfig, out_dir: str, resu
         events.close()
 
 
-def _child(events, corpus: Corpus, config: TrainConfig, out_dir: str, resume_path: str | None, seconds: float,
-           threads: int, niceness: int) -> None:
+def _child(
+    events,
+    corpus: Corpus,
+    config: TrainConfig,
+    out_dir: str,
+    resume_path: str | None,
+    seconds: float,
+    threads: int,
+    niceness: int,
+) -> None:
     """The child's main thread: its own thread count and priority (process-wide, and this process is its own)."""
     if niceness:
         with contextlib.suppress(OSError):
@@ -148,8 +172,13 @@ def _child(events, corpus: Corpus, config: TrainConfig, out_dir: str, resume_pat
     except CharLMError as err:
         events.put(err)
     except BaseException as err:  # an out-of-memory or a bug: said in the parent, never a hang
-        events.put(CharLMError(f"Training failed unexpectedly ({type(err).__name__}); the server's log has the "
-                               "details.", key="train_crashed", kind=type(err).__name__))
+        events.put(
+            CharLMError(
+                f"Training failed unexpectedly ({type(err).__name__}); the server's log has the details.",
+                key="train_crashed",
+                kind=type(err).__name__,
+            )
+        )
         raise
     finally:
         events.put(None)

@@ -81,8 +81,15 @@ class Generations:
         self.widest = 0  # the most streams stepped at once
         self.streaming = 0  # streams in the batch now (a server shows progress less often when many share it)
 
-    def stream(self, prime: str = "The ", length: int = 500, top_n: int = 4, temperature: float = 1.0,
-               seed: int | None = None, on_unknown: str = "error") -> Iterator[str]:
+    def stream(
+        self,
+        prime: str = "The ",
+        length: int = 500,
+        top_n: int = 4,
+        temperature: float = 1.0,
+        seed: int | None = None,
+        on_unknown: str = "error",
+    ) -> Iterator[str]:
         """Yield ``length`` generated characters one by one, as ``Sampler.stream`` does with the same
         arguments; closing the iterator (the reader stops) takes the stream out of the batch."""
         check_settings(self.sampler.vocab, top_n, temperature, length)
@@ -150,7 +157,7 @@ class Generations:
                 self._go.wait()
                 with self._lock:  # who steps next: the batch as it is, then whoever joined meanwhile
                     room = self.max_streams - len(streams)
-                    joining, self._joining = self._joining[:max(room, 0)], self._joining[max(room, 0):]
+                    joining, self._joining = self._joining[: max(room, 0)], self._joining[max(room, 0) :]
                     if not streams and not joining:
                         self._running, self.streaming = False, 0
                         return
@@ -200,7 +207,9 @@ class Generations:
             for s in streams + [s for s, _ in waiting]:
                 s.tell(err)
 
-    def _run_ahead(self, streams: list[_Stream], rows: StackedStates, scores: np.ndarray | None, per_step: float) -> int:
+    def _run_ahead(
+        self, streams: list[_Stream], rows: StackedStates, scores: np.ndarray | None, per_step: float
+    ) -> int:
         """Step the batch many characters in one compiled call (``Sampler.generate_rows``) when nothing is due
         to change meanwhile: no one joined since the last step, no one stopped, every stream drawn by the
         few-choices rule and with characters left after the call. Returns the steps taken (0: take one step
@@ -224,10 +233,12 @@ class Generations:
         if len(parts) == 1:
             drawn = self.sampler.generate_rows(rows, scores, top_n, temperature, uniform)
         else:  # each part its own rows, in place: a row's characters do not depend on who shares its part
+
             def run(part: tuple[int, int]) -> np.ndarray:
                 a, b = part
-                return self.sampler.generate_rows(rows.part(a, b), scores[a:b], top_n[a:b], temperature[a:b],
-                                                  np.ascontiguousarray(uniform[:, a:b]))
+                return self.sampler.generate_rows(
+                    rows.part(a, b), scores[a:b], top_n[a:b], temperature[a:b], np.ascontiguousarray(uniform[:, a:b])
+                )
 
             others = [_helpers(self.cores).submit(run, part) for part in parts[1:]]
             drawn = np.concatenate([run(parts[0])] + [f.result() for f in others], axis=1)
@@ -250,9 +261,13 @@ class Generations:
         if few:
             if scores is None or len(few) < len(streams):
                 scores = np.stack([streams[i].logits for i in few])
-            chosen = loops.draw_rows(scores, np.array([streams[i].top_n for i in few]),
-                                     np.array([streams[i].temperature for i in few], np.float64),
-                                     np.array([streams[i].rng.random() for i in few]), np.empty(len(few), np.int64))
+            chosen = loops.draw_rows(
+                scores,
+                np.array([streams[i].top_n for i in few]),
+                np.array([streams[i].temperature for i in few], np.float64),
+                np.array([streams[i].rng.random() for i in few]),
+                np.empty(len(few), np.int64),
+            )
             for i, x in zip(few, chosen.tolist()):
                 drawn[i] = x
         taken = set(few)

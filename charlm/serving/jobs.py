@@ -69,8 +69,15 @@ class JobSnapshot:
 
 
 class TrainingJob:
-    def __init__(self, corpus: Corpus, config: TrainConfig, out_dir: str | Path,
-                 resume: Checkpoint | None = None, slots: JobSlots | None = None, niceness: int = 0):
+    def __init__(
+        self,
+        corpus: Corpus,
+        config: TrainConfig,
+        out_dir: str | Path,
+        resume: Checkpoint | None = None,
+        slots: JobSlots | None = None,
+        niceness: int = 0,
+    ):
         self.corpus, self.config, self.out_dir, self.resume = corpus, config, Path(out_dir), resume
         self.slots = slots
         self.niceness = niceness  # > 0: yield the CPU to interactive work (generation, page updates)
@@ -115,8 +122,11 @@ class TrainingJob:
     def seconds_left(self) -> float | None:
         """About how long until this running job ends: by its pace and steps, or its time limit."""
         snap = self.snapshot()
-        limits = [x for x in (snap.eta, self.config.max_seconds - snap.elapsed if self.config.max_seconds else None)
-                  if x is not None]
+        limits = [
+            x
+            for x in (snap.eta, self.config.max_seconds - snap.elapsed if self.config.max_seconds else None)
+            if x is not None
+        ]
         return max(0.0, min(limits)) if limits else None
 
     def stop(self) -> None:
@@ -153,9 +163,16 @@ class TrainingJob:
         with self._lock:
             s = self._snap
             # a copy of every field (the lists too, which the training thread goes on appending to)
-            return replace(s, place=place, starts_in=starts_in, train_loss=list(s.train_loss),
-                           val_loss=list(s.val_loss), samples=list(s.samples), checkpoints=list(s.checkpoints),
-                           clipped=list(s.clipped))
+            return replace(
+                s,
+                place=place,
+                starts_in=starts_in,
+                train_loss=list(s.train_loss),
+                val_loss=list(s.val_loss),
+                samples=list(s.samples),
+                checkpoints=list(s.checkpoints),
+                clipped=list(s.clipped),
+            )
 
     @functools.cached_property
     def facts(self) -> RunFacts:
@@ -165,8 +182,9 @@ class TrainingJob:
     def findings(self, snap: JobSnapshot | None = None) -> list[Finding]:
         """The coach's findings on this run so far (or on ``snap``, a snapshot of it)."""
         snap = snap or self.snapshot()
-        return diagnose(self.facts, snap.train_loss, snap.val_loss, snap.clipped,
-                        finished=snap.state in FINISHED_STATES)
+        return diagnose(
+            self.facts, snap.train_loss, snap.val_loss, snap.clipped, finished=snap.state in FINISHED_STATES
+        )
 
     # internals -------------------------------------------------------------------------
     def _set(self, **changes) -> None:
@@ -181,8 +199,9 @@ class TrainingJob:
                 s.step, s.total_steps, s.epoch, s.epochs = event.step, event.total_steps, event.epoch, event.epochs
                 s.loss, s.elapsed = event.loss, event.elapsed
                 # a smoothed pace, so the ETA does not jump with every batch
-                s.sec_per_batch = (0.9 * s.sec_per_batch + 0.1 * event.sec_per_batch if s.sec_per_batch
-                                   else event.sec_per_batch)
+                s.sec_per_batch = (
+                    0.9 * s.sec_per_batch + 0.1 * event.sec_per_batch if s.sec_per_batch else event.sec_per_batch
+                )
                 s.chars_per_sec = self.config.batch_size * self.config.num_steps / s.sec_per_batch
                 s.train_loss.append((event.step, event.loss))
                 s.clipped.append(clipping_fired(event.grad_norm, self.config.grad_clip))
@@ -198,11 +217,15 @@ class TrainingJob:
     def _run(self) -> None:
         try:
             with self._outcome():
-                result = train(self.corpus, self.config, self.out_dir, on_event=self._on_event, stop=self._stop,
-                               resume=self.resume)
+                result = train(
+                    self.corpus, self.config, self.out_dir, on_event=self._on_event, stop=self._stop, resume=self.resume
+                )
                 self.model = result.model
-                self._set(state="stopped" if result.reason == "stopped" else "done", reason=result.reason,
-                          checkpoints=list_checkpoints(self.out_dir))
+                self._set(
+                    state="stopped" if result.reason == "stopped" else "done",
+                    reason=result.reason,
+                    checkpoints=list_checkpoints(self.out_dir),
+                )
         finally:
             self._done.set()
 
@@ -246,8 +269,11 @@ class TrainingJob:
                             self._on_event(item)
                         yield
                 reason = "stopped" if end.reason in ("chunk", "stopped") else end.reason
-                self._set(state="stopped" if reason == "stopped" else "done", reason=reason,
-                          checkpoints=list_checkpoints(self.out_dir))
+                self._set(
+                    state="stopped" if reason == "stopped" else "done",
+                    reason=reason,
+                    checkpoints=list_checkpoints(self.out_dir),
+                )
         finally:
             stop_file.unlink(missing_ok=True)
             if not self.finished:  # the page went away mid-chunk (the chunk was closed, and saved on its way out)
@@ -263,8 +289,11 @@ class TrainingJob:
             self._set(state="failed", error=str(err), failure=err, checkpoints=list_checkpoints(self.out_dir))
         except Exception as err:  # a bug or an out-of-memory: report it, never hang the slot
             log.error("training failed:\n%s", traceback.format_exc())
-            failure = CharLMError(f"Training failed unexpectedly ({type(err).__name__}); the server's log has the "
-                                  "details.", key="train_crashed", kind=type(err).__name__)  # no server paths shown
+            failure = CharLMError(
+                f"Training failed unexpectedly ({type(err).__name__}); the server's log has the details.",
+                key="train_crashed",
+                kind=type(err).__name__,
+            )  # no server paths shown
             self._set(state="failed", error=str(failure), failure=failure, checkpoints=list_checkpoints(self.out_dir))
         finally:
             finishing()  # this thread takes the next job, even one the release below starts at once

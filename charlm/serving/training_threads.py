@@ -36,8 +36,9 @@ def run_in_training_thread(work: Callable[[], None], niceness: int = 0) -> None:
         if _idle.get(niceness, 0):
             _idle[niceness] -= 1
         else:
-            threading.Thread(target=_serve, args=(niceness, waiting), name=f"charlm-training-{niceness}",
-                             daemon=True).start()
+            threading.Thread(
+                target=_serve, args=(niceness, waiting), name=f"charlm-training-{niceness}", daemon=True
+            ).start()
 
 
 def finishing() -> None:

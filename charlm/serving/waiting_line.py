@@ -54,7 +54,9 @@ class JobSlots:
                 raise CharLMError(
                     f"The server is busy: {self._running} trainings are already running (the limit is "
                     f"{self.limit}). Try again in a minute, or generate with a trained model meanwhile.",
-                    key="server_busy", running=self._running, limit=self.limit,
+                    key="server_busy",
+                    running=self._running,
+                    limit=self.limit,
                 )
             self._line.append(job)
             return False

@@ -63,22 +63,29 @@ class Progress:
     val_loss: list[tuple[int, float]] = field(default_factory=list)  # the periodic subset: the curve
     held_out: tuple[int, float, int] | None = None  # (step, loss, characters): every held-out character, at the end
     total_steps: int = 0  # the length the learning-rate schedule was set for (0: not recorded)
-    lr_anchor: tuple[int, float, int] | None = None  # where a changed length re-anchored it (charlm/training/schedule.py)
+    lr_anchor: tuple[int, float, int] | None = None  # where a changed length re-anchored it (training/schedule.py)
 
     @classmethod
     def from_dict(cls, data: dict) -> Progress:
         try:
             return cls(
-                step=int(data["step"]), epoch=int(data["epoch"]), batch=int(data["batch"]),
+                step=int(data["step"]),
+                epoch=int(data["epoch"]),
+                batch=int(data["batch"]),
                 elapsed=float(data.get("elapsed", 0.0)),
                 train_loss=[(int(s), float(v)) for s, v in data.get("train_loss", [])],
                 val_loss=[(int(s), float(v)) for s, v in data.get("val_loss", [])],
                 held_out=_step_value_count(data.get("held_out")),
-                total_steps=int(data.get("total_steps", 0)), lr_anchor=_step_value_count(data.get("lr_anchor")),
+                total_steps=int(data.get("total_steps", 0)),
+                lr_anchor=_step_value_count(data.get("lr_anchor")),
             )
         except (KeyError, TypeError, ValueError) as err:
-            raise CharLMError(f"The checkpoint's progress record is malformed ({err}).", key="ckpt_malformed",
-                              name="progress", detail=str(err)) from None
+            raise CharLMError(
+                f"The checkpoint's progress record is malformed ({err}).",
+                key="ckpt_malformed",
+                name="progress",
+                detail=str(err),
+            ) from None
 
 
 @dataclass
@@ -153,11 +160,17 @@ def _read_limited(path: Path, limit: int, what: str) -> bytes:
     try:
         size = path.stat().st_size
     except OSError as err:
-        raise CharLMError(f"Cannot read {what} {path.name}: {err.strerror}.", key="cannot_read", name=path.name,
-                          detail=err.strerror) from None
+        raise CharLMError(
+            f"Cannot read {what} {path.name}: {err.strerror}.", key="cannot_read", name=path.name, detail=err.strerror
+        ) from None
     if size > limit:
-        raise CharLMError(f"{path.name} is {size / 1e6:.0f} MB, larger than any charlm {what} ({limit / 1e6:.0f} MB).",
-                          key="ckpt_too_large", name=path.name, mb=size / 1e6, limit_mb=limit / 1e6)
+        raise CharLMError(
+            f"{path.name} is {size / 1e6:.0f} MB, larger than any charlm {what} ({limit / 1e6:.0f} MB).",
+            key="ckpt_too_large",
+            name=path.name,
+            mb=size / 1e6,
+            limit_mb=limit / 1e6,
+        )
     return path.read_bytes()
 
 
@@ -165,7 +178,8 @@ def _refuse_foreign(blob: bytes, filename: str) -> None:
     if blob[:1] == b"\x80" or blob[:2] == b"PK":
         raise CharLMError(
             f"{filename} is a pickled PyTorch file (.pt/.pth). charlm never unpickles files, because "
-            "unpickling can run arbitrary code; use a charlm checkpoint (.safetensors).", key="ckpt_pickle",
+            "unpickling can run arbitrary code; use a charlm checkpoint (.safetensors).",
+            key="ckpt_pickle",
             name=filename,
         )
 
@@ -201,53 +215,90 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         if expected and hashlib.sha256(blob).hexdigest() != expected:
             raise CharLMError(
                 f"{path.name} does not match {sidecar.name} (checksum differs): the file is damaged or "
-                "was replaced. Use an earlier checkpoint.", key="ckpt_checksum", name=path.name
+                "was replaced. Use an earlier checkpoint.",
+                key="ckpt_checksum",
+                name=path.name,
             )
     try:
         tensors = load_safetensors_bytes(blob)
         header_len = int.from_bytes(blob[:8], "little")
-        header = json.loads(blob[8: 8 + header_len])
+        header = json.loads(blob[8 : 8 + header_len])
         meta = json.loads(header.get("__metadata__", {}).get("charlm", "null"))
-    except (SafetensorError, ValueError, UnicodeDecodeError, OverflowError, AttributeError, TypeError,
-            RecursionError) as err:
+    except (
+        SafetensorError,
+        ValueError,
+        UnicodeDecodeError,
+        OverflowError,
+        AttributeError,
+        TypeError,
+        RecursionError,
+    ) as err:
         _refuse_foreign(blob, path.name)
-        raise CharLMError(f"{path.name} is not a valid checkpoint (it is damaged or not a safetensors file: {err}).",
-                          key="ckpt_invalid", name=path.name) from None
+        raise CharLMError(
+            f"{path.name} is not a valid checkpoint (it is damaged or not a safetensors file: {err}).",
+            key="ckpt_invalid",
+            name=path.name,
+        ) from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise CharLMError(f"{path.name} is a safetensors file but not a charlm checkpoint (no charlm description).",
-                          key="ckpt_foreign", name=path.name)
+        raise CharLMError(
+            f"{path.name} is a safetensors file but not a charlm checkpoint (no charlm description).",
+            key="ckpt_foreign",
+            name=path.name,
+        )
     if meta.get("version") != FORMAT_VERSION:
         version = meta.get("version")
-        raise CharLMError(f"{path.name} uses checkpoint format version {version}; this charlm reads {FORMAT_VERSION}.",
-                          key="ckpt_version", name=path.name, version=str(version), supported=FORMAT_VERSION)
+        raise CharLMError(
+            f"{path.name} uses checkpoint format version {version}; this charlm reads {FORMAT_VERSION}.",
+            key="ckpt_version",
+            name=path.name,
+            version=str(version),
+            supported=FORMAT_VERSION,
+        )
     try:
         vocab = Vocab(tuple(meta["vocab"]))
         model_config = ModelConfig(**meta["model_config"])
         train_config = TrainConfig.from_dict(meta["train_config"])
         progress = Progress.from_dict(meta["progress"])
     except (KeyError, TypeError, AttributeError, RecursionError) as err:
-        raise CharLMError(f"{path.name} has a malformed description ({err}).", key="ckpt_malformed", name=path.name,
-                          detail=str(err)) from None
+        raise CharLMError(
+            f"{path.name} has a malformed description ({err}).", key="ckpt_malformed", name=path.name, detail=str(err)
+        ) from None
     if model_config.vocab_size != len(vocab):
-        raise CharLMError(f"{path.name}: the model expects {model_config.vocab_size} characters but the vocabulary "
-                          f"has {len(vocab)}.", key="ckpt_mismatch", name=path.name,
-                          detail=f"{model_config.vocab_size} ≠ {len(vocab)}")
+        raise CharLMError(
+            f"{path.name}: the model expects {model_config.vocab_size} characters but the vocabulary has {len(vocab)}.",
+            key="ckpt_mismatch",
+            name=path.name,
+            detail=f"{model_config.vocab_size} ≠ {len(vocab)}",
+        )
     expected = parameter_shapes(model_config)  # checked before the model is allocated
-    weights = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    weights = {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
     missing = sorted(set(expected) - set(weights))
     extra = sorted(set(weights) - set(expected))
     wrong = sorted(k for k in set(expected) & set(weights) if tuple(weights[k].shape) != expected[k])
     if missing or extra or wrong:
-        detail = "; ".join(x for x in (
-            f"missing {', '.join(missing[:4])}" if missing else "",
-            f"unexpected {', '.join(extra[:4])}" if extra else "",
-            f"wrong shape for {', '.join(wrong[:4])}" if wrong else "") if x)
-        raise CharLMError(f"{path.name}: its weights do not match its description ({detail}).", key="ckpt_mismatch",
-                          name=path.name, detail=detail)
+        detail = "; ".join(
+            x
+            for x in (
+                f"missing {', '.join(missing[:4])}" if missing else "",
+                f"unexpected {', '.join(extra[:4])}" if extra else "",
+                f"wrong shape for {', '.join(wrong[:4])}" if wrong else "",
+            )
+            if x
+        )
+        raise CharLMError(
+            f"{path.name}: its weights do not match its description ({detail}).",
+            key="ckpt_mismatch",
+            name=path.name,
+            detail=detail,
+        )
     for k, v in weights.items():
         if not v.is_floating_point() or not torch.isfinite(v).all():
-            raise CharLMError(f"{path.name}: tensor {k} holds non-finite or non-float values.", key="ckpt_nonfinite",
-                              name=path.name, tensor=k)
+            raise CharLMError(
+                f"{path.name}: tensor {k} holds non-finite or non-float values.",
+                key="ckpt_nonfinite",
+                name=path.name,
+                tensor=k,
+            )
     model = CharRNN(model_config)
     model.load_state_dict({k: v.float() for k, v in weights.items()})
     model.eval()
@@ -255,10 +306,15 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     if "carry.h" in tensors:
         carry = (tensors["carry.h"], tensors["carry.c"]) if "carry.c" in tensors else tensors["carry.h"]
     return Checkpoint(
-        path=path, model=model, vocab=vocab, train_config=train_config, progress=progress,
+        path=path,
+        model=model,
+        vocab=vocab,
+        train_config=train_config,
+        progress=progress,
         corpus_name=str(meta.get("corpus_name", "")),
         optimizer_state={k: v for k, v in tensors.items() if k.startswith("optimizer.")},
-        carry_state=carry, rng_state=tensors.get("rng.torch"),
+        carry_state=carry,
+        rng_state=tensors.get("rng.torch"),
     )
 
 

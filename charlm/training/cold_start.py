@@ -36,8 +36,9 @@ def clear_rows(state: State, share: float, seed: int, step: int) -> State:
     blank = np.random.default_rng([seed, step]).random(rows) < share
     if not blank.any():
         return state
-    keep = torch.from_numpy(~blank).to(state[0].device if isinstance(state, tuple) else state.device,
-                                       torch.float32)[None, :, None]
+    keep = torch.from_numpy(~blank).to(state[0].device if isinstance(state, tuple) else state.device, torch.float32)[
+        None, :, None
+    ]
     return tuple(s * keep for s in state) if isinstance(state, tuple) else state * keep
 
 
@@ -54,7 +55,7 @@ def cold_starts(model: CharRNN, data: np.ndarray, at: int, starts: int = 300) ->
     """Up to ``starts`` starts at the character coded ``at`` (a line break, say), evenly spread over ``data``
     (the held-out part), each scored cold and warm on characters ``SCORED`` after it."""
     end = SCORED[1]
-    places = np.flatnonzero(data[WARM_UP: len(data) - end - 1] == at) + WARM_UP
+    places = np.flatnonzero(data[WARM_UP : len(data) - end - 1] == at) + WARM_UP
     if len(places) == 0:
         return ColdStarts(0, 0, 0.0, 0.0)
     places = np.unique(places[np.linspace(0, len(places) - 1, min(starts, len(places))).round().astype(int)])

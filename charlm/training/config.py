@@ -28,41 +28,56 @@ class TrainConfig:
     cell: str = field(default="lstm", metadata={"help": ", ".join(cell_names()) + " (rnn: a plain tanh RNN)"})
     num_layers: int = field(default=2, metadata={"help": "stacked recurrent layers"})
     hidden_size: int = field(default=512, metadata={"help": "units per layer (the chapter's lstm_size)"})
-    dropout: float = field(default=0.5,
-                           metadata={"help": "dropout between layers and before the output (1 - keep_prob)"})
+    dropout: float = field(
+        default=0.5, metadata={"help": "dropout between layers and before the output (1 - keep_prob)"}
+    )
     # optimisation
     learning_rate: float = field(default=1e-3, metadata={"help": "Adam learning rate"})
     lr_schedule: str = field(default="constant", metadata={"help": "constant, or cosine (decays to min_lr_ratio x lr)"})
     min_lr_ratio: float = field(default=0.1, metadata={"help": "final lr / lr for the cosine schedule"})
     warmup_steps: int = field(default=0, metadata={"help": "steps of linear lr warm-up"})
     grad_clip: float = field(default=5.0, metadata={"help": "clip gradients to this global norm (0: off)"})
-    cold_start_share: float = field(default=COLD_START_SHARE, metadata={
-        "help": "share of rows whose carried memory is cleared at each batch, so that the model also learns to "
-                "start from a blank one, as sampling and scoring do (0: only at the start of each epoch)"})
+    cold_start_share: float = field(
+        default=COLD_START_SHARE,
+        metadata={
+            "help": "share of rows whose carried memory is cleared at each batch, so that the model also learns to "
+            "start from a blank one, as sampling and scoring do (0: only at the start of each epoch)"
+        },
+    )
     epochs: int = field(default=5, metadata={"help": "passes over the training text"})
     max_steps: int = field(default=0, metadata={"help": "stop after this many steps (0: no limit)"})
     max_seconds: float = field(default=0.0, metadata={"help": "stop after this much training time (0: no limit)"})
-    patience: int = field(default=0, metadata={
-        "help": "stop early once this many validations in a row have not beaten the best (0: never)"})
-    bf16: bool = field(default=False, metadata={
-        "help": "bfloat16 mixed precision on the CPU or a GPU that has it (faster, slightly less precise)"})
-    device: str = field(default="auto", metadata={
-        "help": "auto (a CUDA GPU, else an Apple GPU, else the CPU), cpu, cuda or mps"})
+    patience: int = field(
+        default=0,
+        metadata={"help": "stop early once this many validations in a row have not beaten the best (0: never)"},
+    )
+    bf16: bool = field(
+        default=False,
+        metadata={"help": "bfloat16 mixed precision on the CPU or a GPU that has it (faster, slightly less precise)"},
+    )
+    device: str = field(
+        default="auto", metadata={"help": "auto (a CUDA GPU, else an Apple GPU, else the CPU), cpu, cuda or mps"}
+    )
     seed: int = field(default=0, metadata={"help": "random seed (weights, dropout, samples)"})
     num_threads: int = field(default=0, metadata={"help": "torch CPU threads, set by the CLI (0: leave as is)"})
     # reporting
     eval_every: int = field(default=100, metadata={"help": "validation loss every N steps (0: only at the end)"})
     eval_batches: int = field(default=20, metadata={"help": "batches of the validation text per evaluation (0: all)"})
     save_every: int = field(default=100, metadata={"help": "checkpoint every N steps (0: only at the end)"})
-    keep_checkpoints: int = field(default=0, metadata={
-        "help": "keep the latest N checkpoints and the best by validation loss, delete older ones (0: keep all)"})
+    keep_checkpoints: int = field(
+        default=0,
+        metadata={
+            "help": "keep the latest N checkpoints and the best by validation loss, delete older ones (0: keep all)"
+        },
+    )
     sample_every: int = field(default=0, metadata={"help": "generate a short sample every N steps (0: never)"})
     sample_length: int = field(default=200, metadata={"help": "characters in those samples"})
 
     def model_config(self, vocab_size: int) -> ModelConfig:
         """The shape of the model these settings train, for a text of ``vocab_size`` characters."""
-        return ModelConfig.for_vocab(vocab_size, cell=self.cell, hidden_size=self.hidden_size,
-                                     num_layers=self.num_layers, dropout=self.dropout)
+        return ModelConfig.for_vocab(
+            vocab_size, cell=self.cell, hidden_size=self.hidden_size, num_layers=self.num_layers, dropout=self.dropout
+        )
 
     def __post_init__(self) -> None:
         problems = []
@@ -79,8 +94,20 @@ class TrainConfig:
         for name in ("batch_size", "num_steps", "num_layers", "hidden_size", "epochs"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be at least 1")
-        for name in ("max_steps", "patience", "eval_every", "eval_batches", "save_every", "sample_every",
-                     "keep_checkpoints", "sample_length", "warmup_steps", "num_threads", "max_seconds", "grad_clip"):
+        for name in (
+            "max_steps",
+            "patience",
+            "eval_every",
+            "eval_batches",
+            "save_every",
+            "sample_every",
+            "keep_checkpoints",
+            "sample_length",
+            "warmup_steps",
+            "num_threads",
+            "max_seconds",
+            "grad_clip",
+        ):
             if getattr(self, name) < 0:
                 problems.append(f"{name} must not be negative")
         if not 0 <= self.dropout < 1:
@@ -94,11 +121,16 @@ class TrainConfig:
         if not 0 <= self.min_lr_ratio <= 1:
             problems.append("min_lr_ratio must be between 0 and 1")
         if self.hidden_size > 4096 or self.num_layers > 8 or self.batch_size * self.num_steps > 1_000_000:
-            problems.append("the model or batch is too large (hidden_size ≤ 4096, num_layers ≤ 8, "
-                            "batch_size × num_steps ≤ 1,000,000)")
+            problems.append(
+                "the model or batch is too large (hidden_size ≤ 4096, num_layers ≤ 8, "
+                "batch_size × num_steps ≤ 1,000,000)"
+            )
         if problems:
-            raise CharLMError("Invalid training settings: " + "; ".join(problems) + ".", key="invalid_settings",
-                              problems="; ".join(problems))
+            raise CharLMError(
+                "Invalid training settings: " + "; ".join(problems) + ".",
+                key="invalid_settings",
+                problems="; ".join(problems),
+            )
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -114,8 +146,11 @@ class TrainConfig:
                 if kind is float and isinstance(value, int) and not isinstance(value, bool):
                     value = float(value)
                 if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-                    raise CharLMError(f"Training setting {key!r} has the wrong type ({type(value).__name__}).",
-                                      key="setting_type", name=key)
+                    raise CharLMError(
+                        f"Training setting {key!r} has the wrong type ({type(value).__name__}).",
+                        key="setting_type",
+                        name=key,
+                    )
                 kwargs[key] = value
         return cls(**kwargs)
 
@@ -128,29 +163,78 @@ PRESETS: dict[str, TrainConfig] = {
     "textbook": TrainConfig(),
     # Visible learning within a minute on two CPU cores: a short, wide-batch single-layer LSTM
     # with a higher learning rate.
-    "quick": TrainConfig(batch_size=32, num_steps=64, num_layers=1, hidden_size=256, dropout=0.0,
-                         learning_rate=4e-3, lr_schedule="cosine", epochs=50, max_steps=1900,
-                         eval_every=200, eval_batches=10, save_every=400, sample_every=200),
+    "quick": TrainConfig(
+        batch_size=32,
+        num_steps=64,
+        num_layers=1,
+        hidden_size=256,
+        dropout=0.0,
+        learning_rate=4e-3,
+        lr_schedule="cosine",
+        epochs=50,
+        max_steps=1900,
+        eval_every=200,
+        eval_batches=10,
+        save_every=400,
+        sample_every=200,
+    ),
     # A few minutes: two layers, enough to write names and dialogue.
-    "small": TrainConfig(batch_size=64, num_steps=100, num_layers=2, hidden_size=256, dropout=0.2,
-                         learning_rate=3e-3, lr_schedule="cosine", epochs=3, eval_every=100,
-                         save_every=200, sample_every=200),
+    "small": TrainConfig(
+        batch_size=64,
+        num_steps=100,
+        num_layers=2,
+        hidden_size=256,
+        dropout=0.2,
+        learning_rate=3e-3,
+        lr_schedule="cosine",
+        epochs=3,
+        eval_every=100,
+        save_every=200,
+        sample_every=200,
+    ),
     # The shipped Anna Karenina model (assets/MODEL_CARD.md).
-    "anna": TrainConfig(batch_size=64, num_steps=128, num_layers=2, hidden_size=512, dropout=0.4,
-                        learning_rate=2e-3, lr_schedule="cosine", warmup_steps=100, epochs=20,
-                        bf16=True, eval_every=200, eval_batches=0, save_every=100, sample_every=500),
+    "anna": TrainConfig(
+        batch_size=64,
+        num_steps=128,
+        num_layers=2,
+        hidden_size=512,
+        dropout=0.4,
+        learning_rate=2e-3,
+        lr_schedule="cosine",
+        warmup_steps=100,
+        epochs=20,
+        bf16=True,
+        eval_every=200,
+        eval_batches=0,
+        save_every=100,
+        sample_every=500,
+    ),
 }
 
 # A tiny setting for tests and a class's first seconds.
-PRESETS["tiny"] = TrainConfig(batch_size=16, num_steps=32, num_layers=1, hidden_size=64, dropout=0.0,
-                              learning_rate=1e-2, epochs=1, max_steps=150, eval_every=50,
-                              eval_batches=5, save_every=0)
+PRESETS["tiny"] = TrainConfig(
+    batch_size=16,
+    num_steps=32,
+    num_layers=1,
+    hidden_size=64,
+    dropout=0.0,
+    learning_rate=1e-2,
+    epochs=1,
+    max_steps=150,
+    eval_every=50,
+    eval_batches=5,
+    save_every=0,
+)
 
 
 def preset(name: str, **overrides) -> TrainConfig:
     if name not in PRESETS:
-        raise CharLMError(f"Unknown preset {name!r}; choose one of: {', '.join(PRESETS)}.", key="unknown_preset",
-                          name=name, choices=", ".join(PRESETS))
+        raise CharLMError(
+            f"Unknown preset {name!r}; choose one of: {', '.join(PRESETS)}.",
+            key="unknown_preset",
+            name=name,
+            choices=", ".join(PRESETS),
+        )
     return PRESETS[name].replace(**overrides)
 
 
@@ -171,8 +255,16 @@ def live_cadence(config: TrainConfig, max_seconds: float = 0.0) -> TrainConfig:
     and a checkpoint every 100 steps (so that the best validation loss always has its checkpoint, the one the
     coach sends an over-fitted run to), the latest three checkpoints and the best one kept, ``max_seconds`` of
     training at most (0: no limit), and torch's thread count left to the server that runs several trainings."""
-    return config.replace(eval_every=LIVE_EVERY, eval_batches=10, sample_every=LIVE_EVERY, sample_length=200,
-                          save_every=LIVE_EVERY, keep_checkpoints=3, max_seconds=max_seconds, num_threads=0)
+    return config.replace(
+        eval_every=LIVE_EVERY,
+        eval_batches=10,
+        sample_every=LIVE_EVERY,
+        sample_length=200,
+        save_every=LIVE_EVERY,
+        keep_checkpoints=3,
+        max_seconds=max_seconds,
+        num_threads=0,
+    )
 
 
 LIVE_EVERY = 100  # steps between a live page's validations, samples and checkpoints

@@ -34,11 +34,17 @@ def resolve_device(name: str) -> torch.device:
             return torch.device("cuda")
         return torch.device("mps" if _mps_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise CharLMError("device=cuda, but this machine has no CUDA GPU that PyTorch can use (use auto or cpu).",
-                          key="no_device", device=name)
+        raise CharLMError(
+            "device=cuda, but this machine has no CUDA GPU that PyTorch can use (use auto or cpu).",
+            key="no_device",
+            device=name,
+        )
     if name == "mps" and not _mps_available():
-        raise CharLMError("device=mps, but this machine has no Apple GPU that PyTorch can use (use auto or cpu).",
-                          key="no_device", device=name)
+        raise CharLMError(
+            "device=mps, but this machine has no Apple GPU that PyTorch can use (use auto or cpu).",
+            key="no_device",
+            device=name,
+        )
     if name not in DEVICES:
         raise CharLMError(f"device must be one of {', '.join(DEVICES)}; got {name!r}.", key="no_device", device=name)
     return torch.device(name)

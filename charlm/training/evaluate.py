@@ -76,8 +76,12 @@ def score_held_out(model: CharRNN, data: np.ndarray, rows: int, num_steps: int, 
     """
     targets = len(data) - 1
     if targets < 1:
-        raise CharLMError("The held-out part needs at least 2 characters.", key="val_too_short",
-                          n_chars=len(data), num_steps=num_steps)
+        raise CharLMError(
+            "The held-out part needs at least 2 characters.",
+            key="val_too_short",
+            n_chars=len(data),
+            num_steps=num_steps,
+        )
     rows = max(1, min(rows, targets // max(1, num_steps)))
     length = targets // rows
     was_training = model.training
@@ -89,15 +93,16 @@ def score_held_out(model: CharRNN, data: np.ndarray, rows: int, num_steps: int, 
     try:
         state = warm_rows(model, x_all, bf16)
         for start in range(0, length, num_steps):
-            x, y = x_all[:, start: start + num_steps], y_all[:, start: start + num_steps]
+            x, y = x_all[:, start : start + num_steps], y_all[:, start : start + num_steps]
             with mixed_precision(device, bf16):
                 logits, state = model(x, state)
             total += _summed(logits, y)
         tail = targets - rows * length
         if tail:  # the last row goes on over the characters left over
-            rest = torch.from_numpy(np.ascontiguousarray(data[rows * length:])).to(device)
-            last = (tuple(s[:, -1:].contiguous() for s in state) if isinstance(state, tuple)
-                    else state[:, -1:].contiguous())
+            rest = torch.from_numpy(np.ascontiguousarray(data[rows * length :])).to(device)
+            last = (
+                tuple(s[:, -1:].contiguous() for s in state) if isinstance(state, tuple) else state[:, -1:].contiguous()
+            )
             with mixed_precision(device, bf16):
                 logits, _ = model(rest[:-1].unsqueeze(0), last)
             total += _summed(logits, rest[1:].unsqueeze(0))
@@ -113,7 +118,7 @@ def warm_rows(model: CharRNN, inputs: torch.Tensor, bf16: bool = False):
     if inputs.shape[0] == 1:
         return None
     with mixed_precision(inputs.device, bf16):
-        _, state = model(inputs[:-1, -min(WARM_UP, inputs.shape[1]):])
+        _, state = model(inputs[:-1, -min(WARM_UP, inputs.shape[1]) :])
     blank = model.init_state(1)
     if isinstance(state, tuple):
         return tuple(torch.cat([b.to(s.device, s.dtype), s], dim=1) for b, s in zip(blank, state))
@@ -121,8 +126,7 @@ def warm_rows(model: CharRNN, inputs: torch.Tensor, bf16: bool = False):
 
 
 def _summed(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1),
-                           reduction="sum").double()
+    return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="sum").double()
 
 
 @torch.inference_mode()

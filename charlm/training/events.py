@@ -27,8 +27,10 @@ class StepEvent:
 
     def log_line(self) -> str:
         """The chapter's log line, plus throughput."""
-        return (f"Epoch: {self.epoch}/{self.epochs}... Step: {self.step}... loss: {self.loss:.4f}... "
-                f"{self.sec_per_batch:.3f} sec/batch, {self.chars_per_sec:,.0f} chars/s")
+        return (
+            f"Epoch: {self.epoch}/{self.epochs}... Step: {self.step}... loss: {self.loss:.4f}... "
+            f"{self.sec_per_batch:.3f} sec/batch, {self.chars_per_sec:,.0f} chars/s"
+        )
 
 
 @dataclass

@@ -49,8 +49,9 @@ class _Run:
     """One training run's moving parts: the model, its optimizer, where it stands, and what it
     carries from one batch to the next. ``train`` below drives it one named stage at a time."""
 
-    def __init__(self, corpus: Corpus, config: TrainConfig, out_dir: Path | None, emit: EventHandler,
-                 resume: Checkpoint | None):
+    def __init__(
+        self, corpus: Corpus, config: TrainConfig, out_dir: Path | None, emit: EventHandler, resume: Checkpoint | None
+    ):
         self.corpus, self.config, self.out_dir, self.emit = corpus, config, out_dir, emit
         self.batches = Batches(corpus.train_data, config.batch_size, config.num_steps, "The training part of the text")
         self.val_batches = validation_batches(corpus.val_data, config) if config.val_fraction > 0 else None
@@ -159,7 +160,10 @@ class _Run:
             raise CharLMError(
                 f"Training diverged: the loss became {loss_value} at step {p.step + 1}. "
                 f"Lower the learning rate (now {lr:g}) or keep gradient clipping on.{where}",
-                key="diverged", loss=str(loss_value), step=p.step + 1, lr=lr,
+                key="diverged",
+                loss=str(loss_value),
+                step=p.step + 1,
+                lr=lr,
                 checkpoint=self.last_checkpoint.name if self.last_checkpoint else "",
             )
         self.optimizer.zero_grad(set_to_none=True)
@@ -173,8 +177,18 @@ class _Run:
         p.batch += 1
         p.elapsed = time.perf_counter() - self.started
         p.train_loss.append((p.step, loss_value))
-        return StepEvent(p.epoch + 1, self.epochs_reached, p.step, self.total_steps, loss_value, took,
-                         x.numel() / took, lr, p.elapsed, float(norm))
+        return StepEvent(
+            p.epoch + 1,
+            self.epochs_reached,
+            p.step,
+            self.total_steps,
+            loss_value,
+            took,
+            x.numel() / took,
+            lr,
+            p.elapsed,
+            float(norm),
+        )
 
     def evaluate(self) -> None:
         """The periodic check: the loss on the same evenly spread windows of the held-out text each time
@@ -187,8 +201,9 @@ class _Run:
     def score_held_out(self) -> None:
         """The run's final figure: every held-out character scored once (the curve's windows are a subset)."""
         if self.val_batches is not None:
-            score = score_held_out(self.model, self.corpus.val_data, self.config.batch_size, self.config.num_steps,
-                                   self.config.bf16)
+            score = score_held_out(
+                self.model, self.corpus.val_data, self.config.batch_size, self.config.num_steps, self.config.bf16
+            )
             self.progress.held_out = (self.progress.step, score.loss, score.chars)
             self.emit(EvalEvent(self.progress.step, score.loss, score.chars, whole=True))
 
@@ -204,14 +219,26 @@ class _Run:
             return
         try:
             self.last_checkpoint = save_checkpoint(
-                self.out_dir, self.model, self.corpus.vocab, self.config, self.progress, self.optimizer,
-                carry_state=self.state, rng_state=self.generator.get_state(), corpus_name=self.corpus.name)
+                self.out_dir,
+                self.model,
+                self.corpus.vocab,
+                self.config,
+                self.progress,
+                self.optimizer,
+                carry_state=self.state,
+                rng_state=self.generator.get_state(),
+                corpus_name=self.corpus.name,
+            )
         except OSError as err:  # a full disk, say: nothing half-written is left (atomic_write), the last one stays
             kept = f" The last one saved is {self.last_checkpoint.name}." if self.last_checkpoint else ""
-            raise CharLMError(f"The checkpoint of step {self.progress.step} could not be written "
-                              f"({err.strerror or type(err).__name__}).{kept}", key="save_failed",
-                              step=self.progress.step, detail=err.strerror or type(err).__name__,
-                              checkpoint=self.last_checkpoint.name if self.last_checkpoint else "") from None
+            raise CharLMError(
+                f"The checkpoint of step {self.progress.step} could not be written "
+                f"({err.strerror or type(err).__name__}).{kept}",
+                key="save_failed",
+                step=self.progress.step,
+                detail=err.strerror or type(err).__name__,
+                checkpoint=self.last_checkpoint.name if self.last_checkpoint else "",
+            ) from None
         self.saved_step = self.progress.step
         self._log_history()
         val = self.progress.val_loss[-1] if self.progress.val_loss else None

@@ -105,9 +105,16 @@ def check_training_memory(config: TrainConfig, vocab_size: int, budget_bytes: in
     if need <= budget_bytes:
         return
     fits = max(0, (budget_bytes - fixed) // per_sequence)  # the largest N that fits, the rest unchanged
-    hint = (f" With N={fits} sequences per batch it fits." if fits else
-            " Even one sequence per batch does not fit: use fewer layers, fewer hidden units or a smaller M.")
+    hint = (
+        f" With N={fits} sequences per batch it fits."
+        if fits
+        else " Even one sequence per batch does not fit: use fewer layers, fewer hidden units or a smaller M."
+    )
     raise CharLMError(
         f"This training would need about {need / 2**30:.1f} GB of memory; a training on this server may use "
-        f"{budget_bytes / 2**30:.1f} GB.{hint}", key="memory_budget", need_gb=need / 2**30,
-        budget_gb=budget_bytes / 2**30, fits=fits or 0)
+        f"{budget_bytes / 2**30:.1f} GB.{hint}",
+        key="memory_budget",
+        need_gb=need / 2**30,
+        budget_gb=budget_bytes / 2**30,
+        fits=fits or 0,
+    )

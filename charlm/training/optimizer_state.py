@@ -26,14 +26,21 @@ def restore_optimizer(model: CharRNN, optimizer: torch.optim.Optimizer, tensors:
     """Put a checkpoint's Adam state back, checking each tensor against the parameter it belongs to."""
     params = dict(model.named_parameters())
     for key, value in tensors.items():
-        name, _, slot = key[len("optimizer."):].rpartition(".")
+        name, _, slot = key[len("optimizer.") :].rpartition(".")
         if name not in params:
-            raise CharLMError(f"The checkpoint's optimizer state names an unknown parameter {name!r}.",
-                              key="ckpt_optimizer", name=name)
+            raise CharLMError(
+                f"The checkpoint's optimizer state names an unknown parameter {name!r}.",
+                key="ckpt_optimizer",
+                name=name,
+            )
         param = params[name]
         if slot != "step" and value.shape != param.shape:
-            raise CharLMError(f"The checkpoint's optimizer state for {name} has the wrong shape.",
-                              key="ckpt_optimizer", name=name)
+            raise CharLMError(
+                f"The checkpoint's optimizer state for {name} has the wrong shape.", key="ckpt_optimizer", name=name
+            )
         # Adam keeps its step count on the CPU unless told otherwise; its moments live with their weights
-        optimizer.state[param][slot] = (value.clone().to(torch.float32) if slot == "step"
-                                        else value.to(device=param.device, dtype=param.dtype, copy=True))
+        optimizer.state[param][slot] = (
+            value.clone().to(torch.float32)
+            if slot == "step"
+            else value.to(device=param.device, dtype=param.dtype, copy=True)
+        )

@@ -18,15 +18,22 @@ from charlm.training.config import ARCHITECTURE_FIELDS, TrainConfig
 def check_resumable(resume: Checkpoint, corpus: Corpus, config: TrainConfig) -> None:
     """A checkpoint continues only on the same text, with the same architecture and batch shape."""
     if resume.vocab != corpus.vocab:
-        raise CharLMError("This checkpoint was trained on a text with a different vocabulary; resume it on the "
-                          "same text.", key="resume_vocab")
+        raise CharLMError(
+            "This checkpoint was trained on a text with a different vocabulary; resume it on the same text.",
+            key="resume_vocab",
+        )
     changed = [f for f in ARCHITECTURE_FIELDS if getattr(resume.train_config, f) != getattr(config, f)]
     if changed:
-        raise CharLMError(f"Cannot resume with different {', '.join(changed)}; keep the checkpoint's settings.",
-                          key="resume_changed", fields=", ".join(changed))
+        raise CharLMError(
+            f"Cannot resume with different {', '.join(changed)}; keep the checkpoint's settings.",
+            key="resume_changed",
+            fields=", ".join(changed),
+        )
     if not resume.can_resume:
-        raise CharLMError("This checkpoint holds weights only (no optimizer state), so training cannot resume "
-                          "from it.", key="resume_weights_only")
+        raise CharLMError(
+            "This checkpoint holds weights only (no optimizer state), so training cannot resume from it.",
+            key="resume_weights_only",
+        )
 
 
 def with_dropout(model: CharRNN, dropout: float) -> CharRNN:

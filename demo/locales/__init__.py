@@ -28,9 +28,15 @@ class Locale:
 
     @classmethod
     def from_module(cls, module: ModuleType) -> Locale:
-        return cls(code=module.CODE, name=module.NAME, texts=module.TEXTS, errors=getattr(module, "ERRORS", {}),
-                   hints=getattr(module, "HINTS", {}), terms=getattr(module, "TERMS", {}),
-                   figure_fonts=tuple(getattr(module, "FIGURE_FONTS", ())))
+        return cls(
+            code=module.CODE,
+            name=module.NAME,
+            texts=module.TEXTS,
+            errors=getattr(module, "ERRORS", {}),
+            hints=getattr(module, "HINTS", {}),
+            terms=getattr(module, "TERMS", {}),
+            figure_fonts=tuple(getattr(module, "FIGURE_FONTS", ())),
+        )
 
     @property
     def primary(self) -> str:
@@ -39,8 +45,11 @@ class Locale:
 
 
 def _discover() -> dict[str, Locale]:
-    found = [Locale.from_module(importlib.import_module(f"{__name__}.{info.name}"))
-             for info in pkgutil.iter_modules(__path__) if not info.name.startswith("_")]
+    found = [
+        Locale.from_module(importlib.import_module(f"{__name__}.{info.name}"))
+        for info in pkgutil.iter_modules(__path__)
+        if not info.name.startswith("_")
+    ]
     found.sort(key=lambda loc: (loc.code != DEFAULT, loc.code))  # the default first, then by code
     return {loc.code: loc for loc in found}
 

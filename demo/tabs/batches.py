@@ -44,19 +44,39 @@ def build(ctx: Context) -> None:
         row = min(BATCH_ROW.parse(row), N - 1)
         x, y = batches[index]
         integers = integers is True or integers == "true"  # unprocessed: the checkbox's raw value
-        line = t("batch.info", lang, index=index, count=f"{len(batches):,}", n=N, m=M, row=row,
-                 x=views.show_char(corpus.vocab.chars[x[row, 0]]), y=views.show_char(corpus.vocab.chars[y[row, 0]]))
-        return (line, views.reshape_html(batches, index, len(data), lang),
-                views.grid_html(x, corpus.vocab, bool(integers), 0, t("grid.inputs", lang), lang),
-                views.grid_html(y, corpus.vocab, bool(integers), 1, t("grid.targets", lang), lang),
-                views.one_hot_html(x[row], corpus.vocab, lang),
-                # a slider needs maximum > minimum, even for a text of one batch or a batch of one row
-                gr.update(maximum=max(1, len(batches) - 1), value=index), gr.update(maximum=max(1, N - 1), value=row))
+        line = t(
+            "batch.info",
+            lang,
+            index=index,
+            count=f"{len(batches):,}",
+            n=N,
+            m=M,
+            row=row,
+            x=views.show_char(corpus.vocab.chars[x[row, 0]]),
+            y=views.show_char(corpus.vocab.chars[y[row, 0]]),
+        )
+        return (
+            line,
+            views.reshape_html(batches, index, len(data), lang),
+            views.grid_html(x, corpus.vocab, bool(integers), 0, t("grid.inputs", lang), lang),
+            views.grid_html(y, corpus.vocab, bool(integers), 1, t("grid.targets", lang), lang),
+            views.one_hot_html(x[row], corpus.vocab, lang),
+            # a slider needs maximum > minimum, even for a text of one batch or a batch of one row
+            gr.update(maximum=max(1, len(batches) - 1), value=index),
+            gr.update(maximum=max(1, N - 1), value=row),
+        )
 
     # preprocess=False: the values are checked here (``Field.parse``, in the visitor's language), not against
     # the sliders' maxima that the previous shape set, which refused an API call's valid index for a new shape
     for i, slider in enumerate(settings):
-        ctx.on(slider.input, preview_batch, settings, shown, trigger_mode="always_last", preprocess=False,
-               api_name="preview_batch" if i == 0 else f"preview_batch_{i}",
-               api_visibility="public" if i == 0 else "private")
+        ctx.on(
+            slider.input,
+            preview_batch,
+            settings,
+            shown,
+            trigger_mode="always_last",
+            preprocess=False,
+            api_name="preview_batch" if i == 0 else f"preview_batch_{i}",
+            api_visibility="public" if i == 0 else "private",
+        )
     ctx.refresh("preview", preview_batch, settings, shown, on=("open", "language", "corpus"))

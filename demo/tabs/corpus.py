@@ -35,8 +35,9 @@ def corpus_title(name: str, lang: str) -> str:
 def build(ctx: Context) -> None:
     gr.Markdown(I18N("explain.corpus"))
     with gr.Row():
-        builtin = gr.Dropdown(builtin_choices(EN), value=default_corpus_name(), label=I18N("corpus.builtin"),
-                              info=I18N("hint.builtin"))
+        builtin = gr.Dropdown(
+            builtin_choices(EN), value=default_corpus_name(), label=I18N("corpus.builtin"), info=I18N("hint.builtin")
+        )
         upload = gr.File(label=I18N("corpus.upload"), file_types=[".txt"], type="filepath")
         val_fraction = VAL_SHARE.component(0.1)
     load_btn = gr.Button(I18N("corpus.load"), variant="primary", elem_id="load-text")
@@ -44,15 +45,28 @@ def build(ctx: Context) -> None:
     summary = gr.Markdown(elem_id="corpus-summary")
     vocab_box = gr.Textbox(label=I18N("corpus.vocab"), lines=3, interactive=False)
     codes = gr.HTML(label=I18N("corpus.codes"))
-    freq = gr.BarPlot(x="character", y="count", title=I18N("corpus.freq_title"), sort="-y", height=300,
-                      x_title=I18N("axis.character"), y_title=I18N("axis.count"), buttons=["fullscreen", "export"])
+    freq = gr.BarPlot(
+        x="character",
+        y="count",
+        title=I18N("corpus.freq_title"),
+        sort="-y",
+        height=300,
+        x_title=I18N("axis.character"),
+        y_title=I18N("axis.count"),
+        buttons=["fullscreen", "export"],
+    )
     shown = [status, summary, vocab_box, codes, freq]
     ctx.link(VAL_SHARE, val_fraction)
 
     def outputs(corpus: Corpus, lang: str):
         title = corpus_title(corpus.name, lang)
-        return (t("msg.loaded", lang, name=title), views.corpus_summary(corpus, title, lang),
-                views.vocab_text(corpus.vocab, lang), views.codes_html(corpus), views.frequency_frame(corpus))
+        return (
+            t("msg.loaded", lang, name=title),
+            views.corpus_summary(corpus, title, lang),
+            views.vocab_text(corpus.vocab, lang),
+            views.codes_html(corpus),
+            views.frequency_frame(corpus),
+        )
 
     def load_corpus(name: str | None, uploaded, val_share: float, request: gr.Request):
         """Load a built-in corpus or an uploaded file; on failure the old corpus stays."""
@@ -79,8 +93,9 @@ def build(ctx: Context) -> None:
     def titles(request: gr.Request):
         return gr.update(choices=builtin_choices(ctx.lang(request)))
 
-    loaded = ctx.on(load_btn.click, load_corpus, [builtin, upload, val_fraction], shown, heavy=True,
-                    api_name="load_corpus")
+    loaded = ctx.on(
+        load_btn.click, load_corpus, [builtin, upload, val_fraction], shown, heavy=True, api_name="load_corpus"
+    )
     ctx.shared["corpus_loaded"] = loaded
     ctx.refresh("show_corpus", show_corpus, [], shown, on=("open", "language"))
     ctx.refresh("corpus_titles", titles, [], [builtin], on=("open", "language"))

@@ -67,12 +67,24 @@ def build(ctx: Context) -> None:
         text_box = gr.Textbox(label=I18N("gen.text"), lines=14, interactive=False, elem_id="gen-text")
         with gr.Column():
             note = gr.Markdown()
-            colours = {t(key, code): colour for code in LOCALES
-                       for key, colour in (("gen.in_top", IN_TOP), ("gen.out_top", OUT_OF_TOP))}
-            dist_plot = gr.BarPlot(x="character", y="probability", color="kind", sort="-y", height=320,
-                                   title=I18N("gen.dist_title"), color_map=colours, color_title=I18N("gen.kind"),
-                                   x_title=I18N("axis.character"), y_title=I18N("axis.probability"),
-                                   buttons=["fullscreen", "export"])
+            colours = {
+                t(key, code): colour
+                for code in LOCALES
+                for key, colour in (("gen.in_top", IN_TOP), ("gen.out_top", OUT_OF_TOP))
+            }
+            dist_plot = gr.BarPlot(
+                x="character",
+                y="probability",
+                color="kind",
+                sort="-y",
+                height=320,
+                title=I18N("gen.dist_title"),
+                color_map=colours,
+                color_title=I18N("gen.kind"),
+                x_title=I18N("axis.character"),
+                y_title=I18N("axis.probability"),
+                buttons=["fullscreen", "export"],
+            )
     generate_lab.build(ctx, model_box, prime, seed)
     ctx.shared["model_box"] = model_box
     ctx.link("prime", prime, checked_prime)
@@ -85,8 +97,10 @@ def build(ctx: Context) -> None:
     def upload_checkpoint(upload, request: gr.Request):
         visitor, lang = ctx.visitor(request), ctx.lang(request)
         label = ctx.models.add_upload(visitor, upload, ctx.config.session_disk_mb << 20)
-        return (visitor.say("gen", "gen.loaded", lang, label=visitor.model_names[label][lang]),
-                ctx.models.choices(visitor, lang, select=label))
+        return (
+            visitor.say("gen", "gen.loaded", lang, label=visitor.model_names[label][lang]),
+            ctx.models.choices(visitor, lang, select=label),
+        )
 
     def next_char(label, prime_text, temp, top, request: gr.Request):
         sampler = ctx.models.sampler_for(label, ctx.visitor(request))
@@ -95,8 +109,11 @@ def build(ctx: Context) -> None:
         probs = sampler.next_char_distribution(checked_prime(prime_text), temp)
         tail = prime_text[-12:] if len(prime_text) > 1 else prime_text[-1:]
         lang = ctx.lang(request)
-        return (t("gen.next_note", lang, prime=views.show_char(tail), temperature=temp, top_n=top),
-                views.probability_frame(probs, sampler.vocab, top, lang), gr.update(maximum=len(sampler.vocab)))
+        return (
+            t("gen.next_note", lang, prime=views.show_char(tail), temperature=temp, top_n=top),
+            views.probability_frame(probs, sampler.vocab, top, lang),
+            gr.update(maximum=len(sampler.vocab)),
+        )
 
     def generate(label, prime_text, n_chars, top, temp, seed_value, request: gr.Request):
         visitor, lang = ctx.visitor(request), ctx.lang(request)
@@ -173,20 +190,46 @@ def build(ctx: Context) -> None:
 
     dist_in, dist_out = [model_box, prime, temperature, top_n], [note, dist_plot, top_n]
     ctx.on(ctx.shared["tab:generate"].select, model_choices, None, model_box, api_name="model_choices")
-    ctx.on(ckpt_upload.upload, upload_checkpoint, ckpt_upload, [status, model_box], heavy=True,
-           api_name="upload_checkpoint")
+    ctx.on(
+        ckpt_upload.upload,
+        upload_checkpoint,
+        ckpt_upload,
+        [status, model_box],
+        heavy=True,
+        api_name="upload_checkpoint",
+    )
     ctx.on(prime.submit, next_char, dist_in, dist_out, api_name="next_char")
     for name, component in (("model", model_box), ("temperature", temperature), ("top", top_n)):
-        ctx.on(component.change, next_char, dist_in, dist_out, api_name=f"next_char_on_{name}",
-               api_visibility="private", trigger_mode="always_last")
+        ctx.on(
+            component.change,
+            next_char,
+            dist_in,
+            dist_out,
+            api_name=f"next_char_on_{name}",
+            api_visibility="private",
+            trigger_mode="always_last",
+        )
     streams = ctx.config.generation_streams  # batched: a class's generations are served at once, not four by four
-    ctx.on(gen_btn.click, generate, [model_box, prime, length, top_n, temperature, seed], [text_box, status],
-           heavy=True, pool=("generate", streams) if streams else None, api_name="generate")
+    ctx.on(
+        gen_btn.click,
+        generate,
+        [model_box, prime, length, top_n, temperature, seed],
+        [text_box, status],
+        heavy=True,
+        pool=("generate", streams) if streams else None,
+        api_name="generate",
+    )
     ctx.on(gen_btn.click, next_char, dist_in, dist_out, api_name="next_char_on_generate", api_visibility="private")
     ctx.on(gen_stop.click, stop_generation, None, status, api_name="stop_generation")
     ctx.on(keep_seed.input, keep_this_seed, keep_seed, seed, api_name="keep_seed")
-    ctx.on(one_char_btn.click, one_character, [model_box, prime, top_n, temperature, seed],
-           [text_box, status, char_view], heavy=True, api_name="one_character")
+    ctx.on(
+        one_char_btn.click,
+        one_character,
+        [model_box, prime, top_n, temperature, seed],
+        [text_box, status, char_view],
+        heavy=True,
+        api_name="one_character",
+    )
     ctx.refresh("models", model_choices, [], [model_box], on=("open", "language"))
     ctx.refresh("arrival_text", arrival_text, [model_box], [text_box, status], on=("open",))
     ctx.refresh("generate_status", status_in_language, [], [status], on=("language",))

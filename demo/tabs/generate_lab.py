@@ -45,21 +45,34 @@ def build(ctx: Context, model_box, prime, seed_box) -> None:
         position = chapter.most_uncertain if position is None else min(LAB_AT.parse(position), n_chars - 1)
         dist = distribution_at(sampler, prime_text + chapter.text[:position])
         shown_prime = f"`{views.show_char(prime_text[-20:])}`"
-        return (t("lab.note", lang, seed=seed_now, prime=shown_prime, length=n_chars,
-                  seconds=time.perf_counter() - start),
-                gr.update(maximum=n_chars - 1, value=position), diagrams.lab_html(runs, lang),
-                diagrams.distribution_html(dist, LAB, lang))
+        return (
+            t("lab.note", lang, seed=seed_now, prime=shown_prime, length=n_chars, seconds=time.perf_counter() - start),
+            gr.update(maximum=n_chars - 1, value=position),
+            diagrams.lab_html(runs, lang),
+            diagrams.distribution_html(dist, LAB, lang),
+        )
 
     def move(label, prime_text, n_chars, position, seed_value, request: gr.Request):
         keep = given_seed(seed_value)
-        return run(label, prime_text, n_chars, position, keep if keep is not None else ctx.visitor(request).last_seed,
-                   request)
+        return run(
+            label, prime_text, n_chars, position, keep if keep is not None else ctx.visitor(request).last_seed, request
+        )
 
     inputs, outputs = [model_box, prime, length, at, seed_box], [note, at, samples, table]
+
     def first_look(label, prime_text, n_chars, seed_value, request: gr.Request):
         return run(label, prime_text, n_chars, None, seed_value, request)
 
-    ctx.on(run_btn.click, first_look, [model_box, prime, length, seed_box], outputs, heavy=True,
-           api_name="sampling_lab")
-    ctx.on(at.release, move, inputs, outputs, heavy=True, api_visibility="private", trigger_mode="always_last",
-           show_progress="minimal")
+    ctx.on(
+        run_btn.click, first_look, [model_box, prime, length, seed_box], outputs, heavy=True, api_name="sampling_lab"
+    )
+    ctx.on(
+        at.release,
+        move,
+        inputs,
+        outputs,
+        heavy=True,
+        api_visibility="private",
+        trigger_mode="always_last",
+        show_progress="minimal",
+    )

@@ -75,8 +75,9 @@ def build(ctx: Context) -> None:
                 with visitor.starting:  # one training per visitor, the race's included
                     busy = visitor.job is not None and not visitor.job.finished
                     if not busy:
-                        job = TrainingJob(corpus, config, visitor.folder / f"compare-{cell}-{seed}", slots=ctx.slots,
-                                          niceness=10).start()
+                        job = TrainingJob(
+                            corpus, config, visitor.folder / f"compare-{cell}-{seed}", slots=ctx.slots, niceness=10
+                        ).start()
                         visitor.job = job
                 if busy:
                     yield WARNING + t("cmp.busy", lang), gr.skip()
@@ -84,8 +85,19 @@ def build(ctx: Context) -> None:
                 try:
                     while not job.wait(1.0):
                         snap = job.snapshot()
-                        yield t("cmp.progress", lang, cell=cell.upper(), seed=seed + 1, seeds=len(RACE_SEEDS),
-                                hidden=config.hidden_size, step=snap.step, loss=snap.loss or float("nan")), gr.skip()
+                        yield (
+                            t(
+                                "cmp.progress",
+                                lang,
+                                cell=cell.upper(),
+                                seed=seed + 1,
+                                seeds=len(RACE_SEEDS),
+                                hidden=config.hidden_size,
+                                step=snap.step,
+                                loss=snap.loss or float("nan"),
+                            ),
+                            gr.skip(),
+                        )
                 finally:  # the page went away (Gradio closes this generator): so does the work
                     if not job.finished:
                         job.stop()
@@ -97,9 +109,17 @@ def build(ctx: Context) -> None:
                 seconds.setdefault(cell, []).append(snap.elapsed)
             yield gr.skip(), figures.picture(figures.compare_figure, runs, lang)
         summary = t("punct.comma", lang).join(
-            t("cmp.cell", lang, cell=c.upper(), mean=float(np.mean([r[-1][1] for r in rs])),
-              spread=float(np.ptp([r[-1][1] for r in rs])) / 2, seconds=float(np.mean(seconds[c])))
-            for c, rs in runs.items() if all(rs))
+            t(
+                "cmp.cell",
+                lang,
+                cell=c.upper(),
+                mean=float(np.mean([r[-1][1] for r in rs])),
+                spread=float(np.ptp([r[-1][1] for r in rs])) / 2,
+                seconds=float(np.mean(seconds[c])),
+            )
+            for c, rs in runs.items()
+            if all(rs)
+        )
         yield t("cmp.final", lang, steps=steps, seeds=len(RACE_SEEDS), summary=summary), gr.skip()
 
     def run_recall(longest, request: gr.Request):
@@ -108,9 +128,19 @@ def build(ctx: Context) -> None:
         total = len(simplest_first()) * len(gaps_up_to(RECALL_GAP.parse(longest)))
         for result in recall_experiment(RECALL_GAP.parse(longest)):
             results.append(result)
-            yield (t("recall.progress", lang, done=len(results), total=total, cell=result.cell.upper(),
-                     gap=result.gap, accuracy=result.accuracy, seconds=result.seconds),
-                   figures.picture(figures.recall_figure, results, lang))
+            yield (
+                t(
+                    "recall.progress",
+                    lang,
+                    done=len(results),
+                    total=total,
+                    cell=result.cell.upper(),
+                    gap=result.gap,
+                    accuracy=result.accuracy,
+                    seconds=result.seconds,
+                ),
+                figures.picture(figures.recall_figure, results, lang),
+            )
         longest_gap = max(r.gap for r in results)
         at_longest = ", ".join(f"{r.cell.upper()} {r.accuracy:.0%}" for r in results if r.gap == longest_gap)
         yield t("recall.final", lang, gap=longest_gap, summary=at_longest), gr.skip()

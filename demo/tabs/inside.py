@@ -18,9 +18,11 @@ from ..context import Context
 from ..i18n import EN, I18N, AppError, error_text, t
 
 ID, TITLE = "inside", "tab.inside"
-DEFAULT_PASSAGE = ('"I\'m not going to argue," said Levin, smiling. "But tell me, what did you do there?"\n'
-                   'Stepan Arkadyevitch was silent for a while. Then he turned to his friend and said, '
-                   '"You know, I could never have imagined it."\n')
+DEFAULT_PASSAGE = (
+    '"I\'m not going to argue," said Levin, smiling. "But tell me, what did you do there?"\n'
+    "Stepan Arkadyevitch was silent for a while. Then he turned to his friend and said, "
+    '"You know, I could never have imagined it."\n'
+)
 
 START_POSITION = 12  # the unrolled view opens just inside the quotation: the memory has something to carry
 QUANTITIES = ("cell", "hidden")  # what a passage is coloured by: the LSTM's memory c, or its output h
@@ -35,12 +37,19 @@ def build(ctx: Context) -> None:
     passage = gr.Textbox(DEFAULT_PASSAGE, lines=4, label=I18N("cells.passage"), elem_id="passage")
     with gr.Accordion(I18N("unroll.title"), open=True, elem_id="unroll"):
         gr.Markdown(I18N("unroll.explain"))
-        position = gr.Slider(0, len(DEFAULT_PASSAGE) - 1, value=START_POSITION, step=1,
-                             label=I18N("unroll.position"), elem_id="unroll-position")
+        position = gr.Slider(
+            0,
+            len(DEFAULT_PASSAGE) - 1,
+            value=START_POSITION,
+            step=1,
+            label=I18N("unroll.position"),
+            elem_id="unroll-position",
+        )
         with gr.Row():
             back_btn = gr.Button(I18N("unroll.back"), scale=1, min_width=100, elem_id="unroll-back")
-            unroll_btn = gr.Button(I18N("unroll.button"), variant="primary", scale=2, min_width=100,
-                                   elem_id="unroll-button")
+            unroll_btn = gr.Button(
+                I18N("unroll.button"), variant="primary", scale=2, min_width=100, elem_id="unroll-button"
+            )
             on_btn = gr.Button(I18N("unroll.on"), scale=1, min_width=100, elem_id="unroll-on")
         unroll_msg = gr.Markdown()
         with gr.Row(elem_classes="cl-pair cl-folded-first"):  # the chapter's figure: folded = unrolled
@@ -58,8 +67,9 @@ def build(ctx: Context) -> None:
         with gr.Row():
             layer = gr.Number(0, precision=0, label=I18N("cells.layer"), minimum=0)
             unit = gr.Number(0, precision=0, label=I18N("cells.unit"), minimum=0)
-            quantity = gr.Radio(quantity_choices(EN), value="cell", label=I18N("cells.show"),
-                                info=I18N("cells.show_info"))
+            quantity = gr.Radio(
+                quantity_choices(EN), value="cell", label=I18N("cells.show"), info=I18N("cells.show_info")
+            )
         look_btn = gr.Button(I18N("cells.button"), elem_id="look-inside")
         look_msg, look_text, look_features = gr.Markdown(), gr.HTML(elem_id="inside-text"), gr.Markdown()
         look_gates = figures.figure_box(elem_id="gates-plot")
@@ -89,13 +99,21 @@ def build(ctx: Context) -> None:
             raise AppError("err.unit_range", n=acts.shape[1], last=acts.shape[1] - 1)
         found = feature_correlations(acts, text_features(text))
         colon, comma = t("punct.colon", lang), t("punct.comma", lang)
-        lines = [f"- **{t('feature.' + name, lang, default=name)}**{colon}"
-                 + comma.join(t("cells.unit_r", lang, unit=i, r=r) for i, r in cells) for name, cells in found.items()]
+        lines = [
+            f"- **{t('feature.' + name, lang, default=name)}**{colon}"
+            + comma.join(t("cells.unit_r", lang, unit=i, r=r) for i, r in cells)
+            for name, cells in found.items()
+        ]
         sat = gate_saturation(tr)
         gates = figures.picture(figures.saturation_figure, sat, lang) if any(sat) else None
-        note = (t("cells.note", lang, layer=layer_index, unit=unit_index, what=t(f"cells.show_{key}", lang),
-                  seconds=time.perf_counter() - start)
-                + ("" if key == what else t("cells.no_cell_state", lang)))
+        note = t(
+            "cells.note",
+            lang,
+            layer=layer_index,
+            unit=unit_index,
+            what=t(f"cells.show_{key}", lang),
+            seconds=time.perf_counter() - start,
+        ) + ("" if key == what else t("cells.no_cell_state", lang))
         features = t("cells.features", lang, layer=layer_index) + "\n" + "\n".join(lines)
         return note, views.coloured_text(text, acts[:, unit_index]), features, gates
 
@@ -106,11 +124,22 @@ def build(ctx: Context) -> None:
         tr = trace(sampler, text)
         at = min(max(int(at or 0), 0), len(text) - 1)  # a shorter passage: its last character
         view = unroll(tr, sampler, at)
-        note = t("unroll.note", lang, position=at, last=len(text) - 1, char=f"`{views.show_char(text[at])}`",
-                 seconds=time.perf_counter() - start)
-        return (note, gr.update(value=at, maximum=len(text) - 1), diagrams.unrolled_html(view, lang),
-                diagrams.folded_html(view, lang), diagrams.cell_html(view, lang),
-                compare(sampler.spec.name, text, at, lang))
+        note = t(
+            "unroll.note",
+            lang,
+            position=at,
+            last=len(text) - 1,
+            char=f"`{views.show_char(text[at])}`",
+            seconds=time.perf_counter() - start,
+        )
+        return (
+            note,
+            gr.update(value=at, maximum=len(text) - 1),
+            diagrams.unrolled_html(view, lang),
+            diagrams.folded_html(view, lang),
+            diagrams.cell_html(view, lang),
+            compare(sampler.spec.name, text, at, lang),
+        )
 
     def compare(cell, text, at, lang) -> str:
         """The same character read by a shipped model of the other kind (the chapter's RNN module beside its
@@ -143,12 +172,27 @@ def build(ctx: Context) -> None:
 
     model_box = ctx.shared["model_box"]
     unrolled_outputs = [unroll_msg, position, unrolled_box, folded_box, cell_box, compare_box]
-    ctx.on(unroll_btn.click, run_unroll, [model_box, passage, position], unrolled_outputs, heavy=True,
-           api_name="unroll")
+    ctx.on(
+        unroll_btn.click, run_unroll, [model_box, passage, position], unrolled_outputs, heavy=True, api_name="unroll"
+    )
     for trigger, fn in ((position.release, run_unroll), (back_btn.click, step_back), (on_btn.click, step_on)):
-        ctx.on(trigger, fn, [model_box, passage, position], unrolled_outputs, heavy=True, api_visibility="private",
-               trigger_mode="always_last", show_progress="minimal")  # stepping: the drawing stays, no grey veil
-    ctx.on(look_btn.click, run_look, [model_box, passage, layer, unit, quantity],
-           [look_msg, look_text, look_features, look_gates], heavy=True, api_name="look_inside")
+        ctx.on(
+            trigger,
+            fn,
+            [model_box, passage, position],
+            unrolled_outputs,
+            heavy=True,
+            api_visibility="private",
+            trigger_mode="always_last",
+            show_progress="minimal",
+        )  # stepping: the drawing stays, no grey veil
+    ctx.on(
+        look_btn.click,
+        run_look,
+        [model_box, passage, layer, unit, quantity],
+        [look_msg, look_text, look_features, look_gates],
+        heavy=True,
+        api_name="look_inside",
+    )
     ctx.on(guess_btn.click, run_guesses, [model_box, passage], [guess_msg, guess_out], api_name="next_char_guesses")
     ctx.refresh("quantities", relabel, [], [quantity], on=("open", "language"))

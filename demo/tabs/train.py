@@ -31,11 +31,12 @@ def build(ctx: Context) -> None:
     gr.Markdown(I18N("explain.train"))
     defaults = dict(zip((f.name for f in TRAIN_FORM), preset_values(fields.UI_PRESETS[0])))
     with gr.Row():
-        preset_box = gr.Dropdown(list(fields.UI_PRESETS), value=fields.UI_PRESETS[0], label=I18N("train.preset"),
-                                 info=I18N("hint.preset"))
+        preset_box = gr.Dropdown(
+            list(fields.UI_PRESETS), value=fields.UI_PRESETS[0], label=I18N("train.preset"), info=I18N("hint.preset")
+        )
         form = [f.component(defaults[f.name]) for f in TRAIN_FORM[: FIRST_ROW - 1]]
     with gr.Row():
-        form += [f.component(defaults[f.name]) for f in TRAIN_FORM[FIRST_ROW - 1:]]
+        form += [f.component(defaults[f.name]) for f in TRAIN_FORM[FIRST_ROW - 1 :]]
     with gr.Row():
         start_btn = gr.Button(I18N("train.start"), variant="primary", elem_id="start-training")
         stop_btn = gr.Button(I18N("train.stop"), variant="stop", elem_id="stop-training")
@@ -56,8 +57,9 @@ def build(ctx: Context) -> None:
     def start_training(request: gr.Request, preset_name: str, *values):  # the request first: the form's length varies
         visitor = ctx.visitor(request)
         corpus = ctx.corpus(visitor)
-        config = config_from_form(preset_name, *values, max_seconds=ctx.config.max_job_minutes * 60,
-                                  device=ctx.runner.device)
+        config = config_from_form(
+            preset_name, *values, max_seconds=ctx.config.max_job_minutes * 60, device=ctx.runner.device
+        )
         check_training_memory(config, len(corpus.vocab), ctx.config.job_memory_bytes)
         with visitor.starting:
             finish_stopping(visitor)
@@ -70,8 +72,15 @@ def build(ctx: Context) -> None:
             visitor.run += 1  # earlier runs' checkpoints stay available in the Generate tab (the last few)
             visitor.prune_runs()
         lang = ctx.lang(request)
-        started = ("train.started", dict(corpus=corpus_title(corpus.name, lang), layers=config.num_layers,
-                                         hidden=config.hidden_size, cell=config.cell))
+        started = (
+            "train.started",
+            dict(
+                corpus=corpus_title(corpus.name, lang),
+                layers=config.num_layers,
+                hidden=config.hidden_size,
+                cell=config.cell,
+            ),
+        )
         yield in_line(visitor, job, started, lang), gr.Timer(active=True)
         yield from follow(job)
 
@@ -139,8 +148,9 @@ def build(ctx: Context) -> None:
         both with the shapes these settings give."""
         config, lang = config_from_form(preset_name, *values), ctx.lang(request)
         vocab_size = len(ctx.corpus(ctx.visitor(request)).vocab)
-        return (diagrams.patterns_html(io_patterns(config, vocab_size), lang)
-                + views.shapes_html(model_shapes(config, vocab_size), lang))
+        return diagrams.patterns_html(io_patterns(config, vocab_size), lang) + views.shapes_html(
+            model_shapes(config, vocab_size), lang
+        )
 
     def stop_training(request: gr.Request):
         visitor = ctx.visitor(request)
@@ -162,15 +172,25 @@ def build(ctx: Context) -> None:
         # redraw the figure only when there is something new to show (or in another language)
         key = (id(visitor.job), snap.step, len(snap.val_loss), lang)
         job = visitor.job
-        figure = gr.skip() if key == visitor.plotted else figures.picture(
-            figures.loss_figure, snap, lang, frequencies=job.facts.unigram_entropy)
+        figure = (
+            gr.skip()
+            if key == visitor.plotted
+            else figures.picture(figures.loss_figure, snap, lang, frequencies=job.facts.unigram_entropy)
+        )
         visitor.plotted = key
         files = visitor.offer(snap.checkpoints[-3:])  # links: pruning cannot pull a file from under Gradio's copy
         message = gr.skip()
         if visitor.job.finished and visitor.said.pop("train", None):  # "started", "stopping": the status line says more
             message = ""
-        return (views.status_line(snap, lang), figure, sample, files, gr.Timer(active=not job.finished),
-                message, views.coach_text(job.findings(snap), lang))
+        return (
+            views.status_line(snap, lang),
+            figure,
+            sample,
+            files,
+            gr.Timer(active=not job.finished),
+            message,
+            views.coach_text(job.findings(snap), lang),
+        )
 
     def status_in_language(request: gr.Request):
         """After a language switch: the status, and the last message said again in the new language."""
@@ -186,15 +206,28 @@ def build(ctx: Context) -> None:
     # In chunks, a training's own event drives it for as long as it runs (or waits in line, asleep): those
     # events get a pool of their own, room for the trainings and three times as many in line.
     pool = ("training", 4 * ctx.config.max_jobs) if ctx.runner.name == "chunks" else None
-    ctx.on(start_btn.click, start_training, with_form, [message, timer], heavy=True, pool=pool,
-           api_name="start_training")
-    ctx.on(resume_btn.click, resume_training, with_form, [message, timer], heavy=True, pool=pool,
-           api_name="resume_training")
+    ctx.on(
+        start_btn.click, start_training, with_form, [message, timer], heavy=True, pool=pool, api_name="start_training"
+    )
+    ctx.on(
+        resume_btn.click,
+        resume_training,
+        with_form,
+        [message, timer],
+        heavy=True,
+        pool=pool,
+        api_name="resume_training",
+    )
     ctx.on(stop_btn.click, stop_training, None, message, api_name="stop_training")
     ctx.on(one_batch_btn.click, one_batch, with_form, step_view, heavy=True, api_name="one_batch")
-    ctx.on(functools.partial(gr.on, [c.change for c in with_form]), shapes, with_form, shapes_view,
-           api_name="shapes", trigger_mode="always_last")
+    ctx.on(
+        functools.partial(gr.on, [c.change for c in with_form]),
+        shapes,
+        with_form,
+        shapes_view,
+        api_name="shapes",
+        trigger_mode="always_last",
+    )
     ctx.refresh("shapes", shapes, with_form, [shapes_view], on=("open", "language", "corpus"))
     ctx.on(timer.tick, training_status, None, [*shown, message, coach], api_name="training_status")
     ctx.refresh("status", status_in_language, [], [*shown, message, coach], on=("open", "language"))
-

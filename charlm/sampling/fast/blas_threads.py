@@ -36,8 +36,11 @@ def numpy_blas() -> tuple[Any, ...]:
         from threadpoolctl import ThreadpoolController
     except ImportError:
         return ()
-    return tuple(lib for lib in ThreadpoolController().lib_controllers
-                 if lib.user_api == "blas" and "/torch/" not in lib.filepath.replace("\\", "/"))
+    return tuple(
+        lib
+        for lib in ThreadpoolController().lib_controllers
+        if lib.user_api == "blas" and "/torch/" not in lib.filepath.replace("\\", "/")
+    )
 
 
 @contextlib.contextmanager
@@ -80,14 +83,17 @@ def on_one_blas_thread(function: Callable) -> Callable:
     """Decorator: ``function`` (a plain function or a generator) runs inside ``one_blas_thread()``; a
     generator holds it until it is exhausted or closed."""
     if inspect.isgeneratorfunction(function):
+
         @functools.wraps(function)
         def generator(*args, **kwargs):
             with one_blas_thread():
                 yield from function(*args, **kwargs)
+
         return generator
 
     @functools.wraps(function)
     def plain(*args, **kwargs):
         with one_blas_thread():
             return function(*args, **kwargs)
+
     return plain

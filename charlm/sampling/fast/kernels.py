@@ -133,8 +133,19 @@ def tanh32(v):
     x = np.float64(v)
     a = min(abs(x), 9.5)  # tanh(9.5) rounds to 1.0 in float32
     y = a * (2.0 / 32.0)
-    e = ((((((((((((_C12 * y + _C11) * y + _C10) * y + _C9) * y + _C8) * y + _C7) * y + _C6) * y + _C5) * y + _C4)
-              * y + _C3) * y + _C2) * y + _C1) * y + _C0)
+    e = (
+        (
+            (
+                ((((((((_C12 * y + _C11) * y + _C10) * y + _C9) * y + _C8) * y + _C7) * y + _C6) * y + _C5) * y + _C4)
+                * y
+                + _C3
+            )
+            * y
+            + _C2
+        )
+        * y
+        + _C1
+    ) * y + _C0
     e = e * e
     e = e * e
     e = e * e
@@ -150,7 +161,7 @@ def affine(x, w, scale, table, ids, out):
     """``out[m] = x[m] @ w + table[ids[m]]``, ``x``'s last ``w.shape[0]`` columns taken (a layer's hidden state
     is the second half of its ``[input, h]``): the product, then a row of ``table`` added (a bias as a
     one-row table, or the one-hot input's precomputed row per character)."""
-    exact_product_loops(x[:, x.shape[1] - w.shape[0]:], w, scale, out)
+    exact_product_loops(x[:, x.shape[1] - w.shape[0] :], w, scale, out)
     for m in range(out.shape[0]):
         row, o = table[ids[m]], out[m]
         for j in range(out.shape[1]):
@@ -256,8 +267,9 @@ def _advance(kind, xs, ws, scales, tables, ids, g, cs, w_out, s_out, b_out, logi
     table, the others adding their bias (a one-row table)."""
     same = np.zeros(g.shape[0], np.int64)
     for l in range(len(xs)):
-        layer(kind, xs[l - 1] if l > 0 else xs[0], xs[l], ws[l], scales[l], tables[l], ids if l == 0 else same, g,
-              cs[l])
+        layer(
+            kind, xs[l - 1] if l > 0 else xs[0], xs[l], ws[l], scales[l], tables[l], ids if l == 0 else same, g, cs[l]
+        )
     affine(xs[len(xs) - 1], w_out, s_out, b_out, same, logits)
 
 
@@ -270,8 +282,7 @@ def feed_steps(kind, xs, ws, scales, tables, g, cs, w_out, s_out, b_out, feed, l
 
 
 @_compiled
-def generate_steps(kind, xs, ws, scales, tables, g, cs, w_out, s_out, b_out, logits, top_n, temperature,
-                   uniform, out):
+def generate_steps(kind, xs, ws, scales, tables, g, cs, w_out, s_out, b_out, logits, top_n, temperature, uniform, out):
     """``out.shape[0]`` times: draw every row's next character from ``logits`` (``draw_rows``, with the uniform
     numbers ``uniform[t]``, each row's from its own generator), then feed it. Many characters per call, the lock
     let go once: a server's stepping thread then computes beside the interpreter instead of queueing for it."""
@@ -295,6 +306,12 @@ def warm_up(int8: bool = False, layers: tuple[int, ...] = (1, 2)) -> None:
             s_out = None if scale is None else np.ones(V, f32)
             args = (LSTM, xs, ws, (scale,) * L, tables, g, cs, np.zeros((H, V), dtype), s_out, np.zeros((1, V), f32))
             feed_steps(*args, np.zeros((1, M), np.int64), np.zeros((M, V), f32))
-            generate_steps(*args, np.zeros((M, V), f32), np.ones(M, np.int64), np.ones(M), np.zeros((1, M)),
-                           np.zeros((1, M), np.int64))
+            generate_steps(
+                *args,
+                np.zeros((M, V), f32),
+                np.ones(M, np.int64),
+                np.ones(M),
+                np.zeros((1, M)),
+                np.zeros((1, M), np.int64),
+            )
         layer(LSTM, xs[0], xs[0], ws[0], scale, tables[0], ids, g, cs[0])  # what ``traces`` calls, a layer at a time
