@@ -128,17 +128,7 @@ def _read_corpus_text(source: str) -> tuple[str, str]:
 def cmd_train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    overrides = _config_overrides(args)
-    resume = None
-    if args.resume:
-        latest = latest_checkpoint(args.out)
-        if latest is None:
-            raise CharLMError(f"--resume: no checkpoint in {args.out}.")
-        resume = load_checkpoint(latest)
-        config = resume.train_config.replace(**overrides)
-        print(f"Resuming from {latest} (step {resume.progress.step}).", file=sys.stderr)
-    else:
-        config = preset(args.preset, **overrides)
+    config, resume = _train_config(args)
     if config.num_threads:  # process-wide, so set here in the main thread, not inside the training loop
         torch.set_num_threads(config.num_threads)
     text, name = _read_corpus_text(args.corpus)
@@ -148,7 +138,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"training on {len(corpus.train_data):,}, validating on {len(corpus.val_data):,}.",
         file=sys.stderr,
     )
-
+    bar = tqdm(total=None, unit="step", dynamic_ncols=True, initial=resume.progress.step if resume else 0)
+    clipped: list[bool] = []  # per step: whether clipping fired, for the coach
     stop = threading.Event()
 
     def on_sigint(signum, frame):
@@ -157,9 +148,38 @@ def cmd_train(args: argparse.Namespace) -> int:
         stop.set()
         bar.write("Stopping after this step and saving a checkpoint (Ctrl-C again to abort).")
 
-    bar = tqdm(total=None, unit="step", dynamic_ncols=True, initial=resume.progress.step if resume else 0)
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        on_event = _training_log(bar, corpus, config, args.log_every, clipped)
+        result = train(corpus, config, args.out, on_event=on_event, stop=stop, resume=resume)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        bar.close()
+    _report_training(result, args.out)
+    for finding in diagnose(
+        RunFacts.of(corpus, config), result.progress.train_loss, result.progress.val_loss, clipped, finished=True
+    ):
+        print(f"Coach: {finding.english}", file=sys.stderr)
+    return 0
 
-    clipped: list[bool] = []  # per step: whether clipping fired, for the coach
+
+def _train_config(args: argparse.Namespace) -> tuple[TrainConfig, Checkpoint | None]:
+    """The run's settings: the preset with the flags given, or with ``--resume`` the latest checkpoint's
+    settings with the flags given (and that checkpoint, to continue from)."""
+    overrides = _config_overrides(args)
+    if not args.resume:
+        return preset(args.preset, **overrides), None
+    latest = latest_checkpoint(args.out)
+    if latest is None:
+        raise CharLMError(f"--resume: no checkpoint in {args.out}.")
+    resume = load_checkpoint(latest)
+    print(f"Resuming from {latest} (step {resume.progress.step}).", file=sys.stderr)
+    return resume.train_config.replace(**overrides), resume
+
+
+def _training_log(bar, corpus: Corpus, config: TrainConfig, log_every: int, clipped: list[bool]):
+    """What the command line shows of a training's events: a progress bar, a log line every ``log_every``
+    steps, each validation, sample and checkpoint; whether clipping fired at each step goes to ``clipped``."""
 
     def on_event(event) -> None:
         if isinstance(event, StepEvent):
@@ -167,7 +187,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             bar.total = event.total_steps
             bar.update(event.step - bar.n)
             bar.set_postfix(loss=f"{event.loss:.3f}", chars_s=f"{event.chars_per_sec:,.0f}", refresh=False)
-            if args.log_every and event.step % args.log_every == 0:
+            if log_every and event.step % log_every == 0:
                 bar.write(event.log_line())
         elif isinstance(event, EvalEvent):
             covers = (
@@ -184,12 +204,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         elif isinstance(event, CheckpointEvent):
             bar.write(f"Saved {event.path}")
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
-    try:
-        result = train(corpus, config, args.out, on_event=on_event, stop=stop, resume=resume)
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        bar.close()
+    return on_event
+
+
+def _report_training(result, out: str) -> None:
+    """How the run ended, its held-out loss, its last checkpoint and, if another, its best."""
     held_out = result.progress.held_out
     val = (
         f"held-out loss {held_out[1]:.4f} over all {held_out[2]:,} held-out characters"
@@ -200,14 +219,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"Done ({result.reason}) at step {result.progress.step} after {result.progress.elapsed:.0f} s; "
         f"{val}; checkpoint {result.checkpoint}"
     )
-    best = best_checkpoint(args.out)
+    best = best_checkpoint(out)
     if best is not None and best != result.checkpoint:
         print(f"The best by validation loss is {best} (use it with --best).")
-    for finding in diagnose(
-        RunFacts.of(corpus, config), result.progress.train_loss, result.progress.val_loss, clipped, finished=True
-    ):
-        print(f"Coach: {finding.english}", file=sys.stderr)
-    return 0
 
 
 def _chosen_checkpoint(args: argparse.Namespace) -> Checkpoint:

@@ -57,32 +57,45 @@ class Links:
             if name in FOREIGN or name.startswith("__"):
                 continue
             try:
-                if name == "tab":
-                    if text not in tab_ids:
-                        raise AppError("err.choice", name="tab", choices=", ".join(tab_ids), value=text)
-                    values[name] = text
-                elif name == "corpus":
-                    if text not in corpus_names:
-                        raise AppError("err.unknown_builtin", name=text)
-                    values[name] = text
-                elif name == "present":
-                    values[name] = text.lower() in TRUE
-                elif name == "hide":
-                    hidden = [h for h in text.split(",") if h]
-                    unknown = [h for h in hidden if h not in self.linked]
-                    if unknown:
-                        notes.append(t("link.unknown", lang, name=", ".join(unknown)))
-                    values[name] = [h for h in hidden if h in self.linked]
-                elif name == "lang":  # taken by the language switch when the page opens
-                    if text not in LOCALES:
-                        raise AppError("err.choice", name="lang", choices=", ".join(LOCALES), value=text)
-                elif name in self.linked:
-                    values[name] = self.linked[name].parse(text)
-                else:
-                    notes.append(t("link.unknown", lang, name=name))
+                self._read_one(name, text, tab_ids, corpus_names, lang, values, notes)
             except (CharLMError, ValueError, TypeError) as err:
                 notes.append(t("link.bad", lang, name=name, why=i18n.error_text(err, lang)))
         return values, notes
+
+    def _read_one(
+        self,
+        name: str,
+        text: str,
+        tab_ids: tuple[str, ...],
+        corpus_names: tuple[str, ...],
+        lang: str,
+        values: dict[str, object],
+        notes: list[str],
+    ) -> None:
+        """One parameter of the link into ``values`` (or a note); raises what a bad value deserves."""
+        if name == "tab":
+            if text not in tab_ids:
+                raise AppError("err.choice", name="tab", choices=", ".join(tab_ids), value=text)
+            values[name] = text
+        elif name == "corpus":
+            if text not in corpus_names:
+                raise AppError("err.unknown_builtin", name=text)
+            values[name] = text
+        elif name == "present":
+            values[name] = text.lower() in TRUE
+        elif name == "hide":
+            hidden = [h for h in text.split(",") if h]
+            unknown = [h for h in hidden if h not in self.linked]
+            if unknown:
+                notes.append(t("link.unknown", lang, name=", ".join(unknown)))
+            values[name] = [h for h in hidden if h in self.linked]
+        elif name == "lang":  # taken by the language switch when the page opens
+            if text not in LOCALES:
+                raise AppError("err.choice", name="lang", choices=", ".join(LOCALES), value=text)
+        elif name in self.linked:
+            values[name] = self.linked[name].parse(text)
+        else:
+            notes.append(t("link.unknown", lang, name=name))
 
     def updates(self, values: Mapping[str, object]) -> list:
         """One update per linked component: its value from the link (or as it is), hidden if asked."""

@@ -144,7 +144,7 @@ class Generations:
         threading.Thread(target=self._run, name="charlm-generations", daemon=True).start()
 
     @on_one_blas_thread
-    def _run(self) -> None:
+    def _run(self) -> None:  # noqa: C901 (one loop owns the batch between steps; its state would travel otherwise)
         """Step the batch until no stream is left: draw each stream's character, let finished and stopped
         streams leave, let waiting ones join, and advance the rest by one character."""
         streams: list[_Stream] = []

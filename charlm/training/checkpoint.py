@@ -202,9 +202,36 @@ def resolve_checkpoint(path: str | Path) -> Path:
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
-    """Load a checkpoint onto the CPU, checking everything an untrusted file could get wrong."""
+    """Load a checkpoint onto the CPU, checking everything an untrusted file could get wrong: its size, its
+    checksum, that it is a safetensors file with charlm's description (nothing is ever unpickled), that the
+    description is whole, and that the weights have the shapes it promises and finite values."""
     path = resolve_checkpoint(path)
     blob = _read_limited(path, MAX_CHECKPOINT_BYTES, "checkpoint")
+    _check_sidecar(path, blob)
+    tensors, meta = _read_safetensors(path, blob)
+    vocab, model_config, train_config, progress = _parse_description(path, meta)
+    weights = _checked_weights(path, tensors, model_config, vocab)
+    model = CharRNN(model_config)
+    model.load_state_dict({k: v.float() for k, v in weights.items()})
+    model.eval()
+    carry = None
+    if "carry.h" in tensors:
+        carry = (tensors["carry.h"], tensors["carry.c"]) if "carry.c" in tensors else tensors["carry.h"]
+    return Checkpoint(
+        path=path,
+        model=model,
+        vocab=vocab,
+        train_config=train_config,
+        progress=progress,
+        corpus_name=str(meta.get("corpus_name", "")),
+        optimizer_state={k: v for k, v in tensors.items() if k.startswith("optimizer.")},
+        carry_state=carry,
+        rng_state=tensors.get("rng.torch"),
+    )
+
+
+def _check_sidecar(path: Path, blob: bytes) -> None:
+    """The weights' checksum against the description beside them, when there is one to read."""
     sidecar = path.with_suffix(".json")
     if sidecar.is_file():
         try:
@@ -219,6 +246,11 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
                 key="ckpt_checksum",
                 name=path.name,
             )
+
+
+def _read_safetensors(path: Path, blob: bytes) -> tuple[dict[str, torch.Tensor], dict]:
+    """The tensors and charlm's description of a safetensors file, refused with a reason when either is not
+    what charlm writes."""
     try:
         tensors = load_safetensors_bytes(blob)
         header_len = int.from_bytes(blob[:8], "little")
@@ -254,6 +286,11 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
             version=str(version),
             supported=FORMAT_VERSION,
         )
+    return tensors, meta
+
+
+def _parse_description(path: Path, meta: dict) -> tuple[Vocab, ModelConfig, TrainConfig, Progress]:
+    """The vocabulary, the model's shape, the run's settings and where it stood, from the description."""
     try:
         vocab = Vocab(tuple(meta["vocab"]))
         model_config = ModelConfig(**meta["model_config"])
@@ -263,6 +300,12 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         raise CharLMError(
             f"{path.name} has a malformed description ({err}).", key="ckpt_malformed", name=path.name, detail=str(err)
         ) from None
+    return vocab, model_config, train_config, progress
+
+
+def _checked_weights(path: Path, tensors: dict[str, torch.Tensor], model_config: ModelConfig, vocab: Vocab) -> dict:
+    """The model's weights, checked against the shapes the description promises (before the model is
+    allocated) and for non-finite or non-float values."""
     if model_config.vocab_size != len(vocab):
         raise CharLMError(
             f"{path.name}: the model expects {model_config.vocab_size} characters but the vocabulary has {len(vocab)}.",
@@ -299,23 +342,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
                 name=path.name,
                 tensor=k,
             )
-    model = CharRNN(model_config)
-    model.load_state_dict({k: v.float() for k, v in weights.items()})
-    model.eval()
-    carry = None
-    if "carry.h" in tensors:
-        carry = (tensors["carry.h"], tensors["carry.c"]) if "carry.c" in tensors else tensors["carry.h"]
-    return Checkpoint(
-        path=path,
-        model=model,
-        vocab=vocab,
-        train_config=train_config,
-        progress=progress,
-        corpus_name=str(meta.get("corpus_name", "")),
-        optimizer_state={k: v for k, v in tensors.items() if k.startswith("optimizer.")},
-        carry_state=carry,
-        rng_state=tensors.get("rng.torch"),
-    )
+    return weights
 
 
 def list_checkpoints(directory: str | Path) -> list[Path]:

@@ -80,51 +80,7 @@ class TrainConfig:
         )
 
     def __post_init__(self) -> None:
-        problems = []
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, float) and not math.isfinite(value):
-                problems.append(f"{f.name} must be a finite number")
-        if self.cell not in CELLS:
-            problems.append(f"cell must be one of {', '.join(CELLS)}")
-        if self.device not in DEVICES:
-            problems.append(f"device must be one of {', '.join(DEVICES)}")
-        if self.lr_schedule not in ("constant", "cosine"):
-            problems.append("lr_schedule must be constant or cosine")
-        for name in ("batch_size", "num_steps", "num_layers", "hidden_size", "epochs"):
-            if getattr(self, name) < 1:
-                problems.append(f"{name} must be at least 1")
-        for name in (
-            "max_steps",
-            "patience",
-            "eval_every",
-            "eval_batches",
-            "save_every",
-            "sample_every",
-            "keep_checkpoints",
-            "sample_length",
-            "warmup_steps",
-            "num_threads",
-            "max_seconds",
-            "grad_clip",
-        ):
-            if getattr(self, name) < 0:
-                problems.append(f"{name} must not be negative")
-        if not 0 <= self.dropout < 1:
-            problems.append("dropout must be at least 0 and below 1")
-        if not 0 <= self.cold_start_share < 1:
-            problems.append("cold_start_share must be at least 0 and below 1")
-        if not 0 <= self.val_fraction < 1:
-            problems.append("val_fraction must be at least 0 and below 1")
-        if not 0 < self.learning_rate <= 1:
-            problems.append("learning_rate must be above 0 and at most 1")
-        if not 0 <= self.min_lr_ratio <= 1:
-            problems.append("min_lr_ratio must be between 0 and 1")
-        if self.hidden_size > 4096 or self.num_layers > 8 or self.batch_size * self.num_steps > 1_000_000:
-            problems.append(
-                "the model or batch is too large (hidden_size ≤ 4096, num_layers ≤ 8, "
-                "batch_size × num_steps ≤ 1,000,000)"
-            )
+        problems = settings_problems(self)
         if problems:
             raise CharLMError(
                 "Invalid training settings: " + "; ".join(problems) + ".",
@@ -156,6 +112,56 @@ class TrainConfig:
 
     def replace(self, **changes) -> TrainConfig:
         return replace(self, **changes)
+
+
+# What each setting may be, written once: ``settings_problems`` reads these tables.
+AT_LEAST_ONE = ("batch_size", "num_steps", "num_layers", "hidden_size", "epochs")
+NOT_NEGATIVE = (
+    "max_steps",
+    "patience",
+    "eval_every",
+    "eval_batches",
+    "save_every",
+    "sample_every",
+    "keep_checkpoints",
+    "sample_length",
+    "warmup_steps",
+    "num_threads",
+    "max_seconds",
+    "grad_clip",
+)
+# name: (check, how the message says it)
+BETWEEN = {
+    "dropout": (lambda x: 0 <= x < 1, "at least 0 and below 1"),
+    "cold_start_share": (lambda x: 0 <= x < 1, "at least 0 and below 1"),
+    "val_fraction": (lambda x: 0 <= x < 1, "at least 0 and below 1"),
+    "learning_rate": (lambda x: 0 < x <= 1, "above 0 and at most 1"),
+    "min_lr_ratio": (lambda x: 0 <= x <= 1, "between 0 and 1"),
+}
+LR_SCHEDULES = ("constant", "cosine")
+
+
+def settings_problems(config: TrainConfig) -> list[str]:
+    """Every way these settings are out of range, in words (empty: they are fine)."""
+    problems = [
+        f"{f.name} must be a finite number"
+        for f in fields(config)
+        if isinstance(getattr(config, f.name), float) and not math.isfinite(getattr(config, f.name))
+    ]
+    choices = {"cell": tuple(CELLS), "device": DEVICES, "lr_schedule": LR_SCHEDULES}
+    problems += [
+        f"{name} must be one of {', '.join(allowed)}"
+        for name, allowed in choices.items()
+        if getattr(config, name) not in allowed
+    ]
+    problems += [f"{name} must be at least 1" for name in AT_LEAST_ONE if getattr(config, name) < 1]
+    problems += [f"{name} must not be negative" for name in NOT_NEGATIVE if getattr(config, name) < 0]
+    problems += [f"{name} must be {says}" for name, (ok, says) in BETWEEN.items() if not ok(getattr(config, name))]
+    if config.hidden_size > 4096 or config.num_layers > 8 or config.batch_size * config.num_steps > 1_000_000:
+        problems.append(
+            "the model or batch is too large (hidden_size ≤ 4096, num_layers ≤ 8, batch_size × num_steps ≤ 1,000,000)"
+        )
+    return problems
 
 
 PRESETS: dict[str, TrainConfig] = {

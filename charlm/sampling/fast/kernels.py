@@ -39,7 +39,7 @@ def _compiled(function, **options):
 
 
 @_compiled
-def exact_product_loops(x, w, scale, out):
+def exact_product_loops(x, w, scale, out):  # noqa: C901, PLR0915 (four rows unrolled by hand: numba needs it spelt out)
     """``out = x @ w``, four rows at a time (each group one pass over the weights), every product added in
     k order (``t += a·w`` one term at a time: the same sequence of roundings for every row, whether it is
     in a group of four or on its own; where a partial sum is kept between terms changes nothing).
