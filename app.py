@@ -16,7 +16,7 @@ os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "64")
 os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "1000")
 
 from demo.app import AppConfig, CharLMApp
-from demo.state import freeze_what_start_up_built
+from demo.process import freeze_what_start_up_built
 
 
 def main() -> None:

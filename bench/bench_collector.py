@@ -1,5 +1,5 @@
 """What a full collection of Python's garbage costs in the app's process, before and after start-up's objects
-are frozen out of it (``demo.state.freeze_what_start_up_built``, as ``app.py`` does once the page is built).
+are frozen out of it (``demo.process.freeze_what_start_up_built``, as ``app.py`` does once the page is built).
 
     python bench/bench_collector.py [--repeat 5]
 
@@ -38,7 +38,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("CHARLM_DATA_DIR", str(CORPORA))
     from demo.app import AppConfig, CharLMApp
-    from demo.state import freeze_what_start_up_built
+    from demo.process import freeze_what_start_up_built
 
     app = CharLMApp(AppConfig.from_env())
     app.build()

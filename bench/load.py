@@ -55,7 +55,7 @@ def server_peak_mb(pid: int) -> float:
     return float("nan")
 
 
-def run(visitors: int, port: int, deadline_s: float) -> None:
+def run(visitors: int, port: int, deadline_s: float) -> None:  # noqa: C901, PLR0915 (one measured story, top to bottom)
     env = {**os.environ, "CHARLM_MAX_JOBS": "2", "CHARLM_DATA_DIR": str(CORPORA), "GRADIO_ANALYTICS_ENABLED": "False"}
     server, url = start_app(port, env)
     try:

@@ -3,7 +3,7 @@
 Each tab lays itself out and wires its own events (``demo/tabs/<tab>.py``); this shell only adds
 what spans tabs: opening the page in the visitor's language, the switch that re-labels it, and
 the redraws that follow a new corpus. Nothing here does model maths (that is ``charlm``), and
-nothing belonging to a visitor lives in a module global (``demo/state.py``).
+nothing belonging to a visitor lives in a module global (``demo/sessions.py``).
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ from starlette.middleware import Middleware
 
 from charlm.data.corpora import builtin_names, default_corpus_name
 
-from .context import AppConfig, Context, Refresh, builtin_corpus
+from .context import Context, Refresh, builtin_corpus
 from .disk import DiskGuard, gradio_upload_folder
 from .i18n import EN, I18N, WARNING, has_text, i18n_table, t
 from .language import LanguageSwitch
 from .locales import LOCALES
-from .state import SessionStore
+from .sessions import SessionStore
+from .settings import AppConfig
 from .tabs import TABS
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -86,10 +87,9 @@ class CharLMApp:
             with gr.Tabs(overflow_behavior="wrap", elem_id="tabs") as tabs:
                 for tab in TABS:
                     with gr.Tab(I18N(tab.TITLE), id=tab.ID, elem_id=f"tab-{tab.ID}") as block:
-                        self.ctx.shared[f"tab:{tab.ID}"] = block
                         predict_then_check(tab.ID)
-                        tab.build(self.ctx)
-            self.ctx.shared["tabs"] = tabs
+                        tab.build(self.ctx, block)
+            self.tabs = tabs
             self._wire_page(demo)
         self.ctx.store.on_forget = lambda session_hash: forget_page_state(demo, session_hash)
         self.ctx.store.on_sweep.append(lambda: forget_stray_page_states(demo, self.ctx.store.sessions()))
@@ -135,7 +135,7 @@ class CharLMApp:
             shown.then,
             self.apply_link,
             None,
-            [self.link_note, ctx.shared["tabs"], self.present, *ctx.links.components],
+            [self.link_note, self.tabs, self.present, *ctx.links.components],
             api_name="apply_link",
             api_visibility="private",
         )
@@ -159,7 +159,7 @@ class CharLMApp:
             api_name="set_language",
         )
         self._redraw(switched, [r for r in ctx.refreshes if "language" in r.on], "language")
-        self._redraw(ctx.shared["corpus_loaded"], [r for r in ctx.refreshes if "corpus" in r.on], "corpus")
+        self._redraw(ctx.offered.corpus_loaded, [r for r in ctx.refreshes if "corpus" in r.on], "corpus")
         demo.unload(self.end_session)
 
     def read_link(self, request: gr.Request, lang: str) -> tuple[dict, list[str]]:

@@ -7,122 +7,34 @@ added) on its own.
 
 from __future__ import annotations
 
-import atexit
 import functools
 import inspect
 import logging
 import os
-import shutil
-import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import gradio as gr
 import torch
 
-from charlm import CharLMError, Corpus
+from charlm import Corpus
 from charlm.data.corpora import REGISTRY, default_corpus_name, is_available, load_builtin
 from charlm.sampling.fast import products
-from charlm.sampling.sampler import PRECISIONS
-from charlm.serving import generations
 from charlm.serving.waiting_line import JobSlots
-from charlm.training.memory import host_memory_bytes
 
 from . import figures, i18n
 from .fields import Field
+from .guard import guard, request_of
 from .i18n import AppError
 from .links import Links
 from .models import ModelCatalogue
-from .runners import ChunkRunner, ProcessRunner, ThreadRunner, on_zerogpu, runner_for
-from .state import SessionStore, Visitor, tune_allocator
+from .process import tune_allocator
+from .runners import ChunkRunner, ProcessRunner, ThreadRunner, runner_for
+from .sessions import SessionStore, Visitor, process_folder
+from .settings import AppConfig
 
 log = logging.getLogger(__name__)
-ROOT = Path(__file__).resolve().parents[1]
-
-
-@dataclass
-class AppConfig:
-    max_jobs: int = 2  # trainings running at once, for everyone together
-    torch_threads: int = 0  # 0: the CPU count divided among the training slots
-    max_upload_mb: int = 20
-    session_ttl_hours: float = 6.0
-    anonymous_ttl_minutes: float = 10.0  # API clients (no browser) are forgotten after this idle time
-    max_job_minutes: float = 30.0  # a training on the page stops after this long (a class setting; 0: no limit)
-    heavy_concurrency: int = 4  # uploads / training starts / single-character steps handled at once
-    generation_streams: int = (
-        generations.MAX_STREAMS
-    )  # generations per model stepped together; 0: each alone, heavy pool
-    sampler_precision: str = "fp32"  # "int8": generate from int8 weights (faster; texts differ from fp32's a little)
-    queue_size: int = 256  # requests waiting at once, for everyone (Gradio on ZeroGPU would default to 1)
-    page_states: int = 1000  # pages whose state Gradio keeps at most (about 220 KB each here: its 10,000 are 2 GB)
-    sampler_cache_mb: int = 1024  # loaded models kept for everyone, least recently used out first
-    job_memory_mb: int = 0  # memory one training may use (0: this host's or container's, shared by max_jobs)
-    session_disk_mb: int = 1024  # disk one visitor's checkpoints and uploads may take
-    runner: str = "auto"  # how trainings run: "thread", "process", "chunks" (time-boxed GPU calls); "auto": chunks
-    # on ZeroGPU, else a thread
-    chunk_seconds: float = 45.0  # one chunk's training time (ZeroGPU asks this much more for start-up and saving)
-    assets_dir: Path = ROOT / "assets"
-    sessions_root: Path | None = None
-    space_id: str = ""  # the Hugging Face Space this runs as ("": not on a Space)
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> AppConfig:
-        """Defaults chosen for the host (``host_defaults``), then whatever ``CHARLM_*`` variables say."""
-        values: dict[str, object] = {**host_defaults(env), "space_id": env.get("SPACE_ID", "")}
-        for variable, name in ENVIRONMENT.items():
-            if env.get(variable):
-                kind = type(getattr(cls(), name))
-                try:
-                    values[name] = kind(env[variable])
-                except ValueError:
-                    raise ValueError(
-                        f"{variable} must be a {'whole ' if kind is int else ''}number; it is {env[variable]!r}."
-                    ) from None
-                if kind in (int, float) and not values[name] >= 0:  # sizes, counts and times: none below zero
-                    raise ValueError(f"{variable} must be 0 or more; it is {env[variable]!r}.")
-                if name == "sampler_precision" and values[name] not in PRECISIONS:
-                    raise ValueError(f"{variable} must be one of {', '.join(PRECISIONS)}; it is {env[variable]!r}.")
-        return cls(**values)
-
-    @property
-    def job_memory_bytes(self) -> int:
-        """A training's share: 80 % of the host's memory less 1 GB for the server and its models, per slot."""
-        if self.job_memory_mb:
-            return self.job_memory_mb << 20
-        return max(256 << 20, int(host_memory_bytes() * 0.8 - (1 << 30)) // max(1, self.max_jobs))
-
-
-# The settings a host may set by environment variable (on a Space: its "Variables"), each once.
-ENVIRONMENT = {
-    "CHARLM_MAX_JOBS": "max_jobs",
-    "CHARLM_TORCH_THREADS": "torch_threads",
-    "CHARLM_MAX_UPLOAD_MB": "max_upload_mb",
-    "CHARLM_JOB_MEMORY_MB": "job_memory_mb",
-    "CHARLM_SESSION_DISK_MB": "session_disk_mb",
-    "CHARLM_MAX_JOB_MINUTES": "max_job_minutes",
-    "CHARLM_API_IDLE_MINUTES": "anonymous_ttl_minutes",
-    "CHARLM_RUNNER": "runner",
-    "CHARLM_CHUNK_SECONDS": "chunk_seconds",
-    "CHARLM_QUEUE_SIZE": "queue_size",
-    "CHARLM_GENERATION_STREAMS": "generation_streams",
-    "CHARLM_SAMPLER_PRECISION": "sampler_precision",
-}
-
-
-def host_defaults(env: Mapping[str, str]) -> dict[str, object]:
-    """Trainings at once and each one's time limit, for the host the app finds itself on.
-
-    * ZeroGPU (``SPACES_ZERO_GPU``): trainings run on the shared GPU in chunks, each visitor's own daily quota
-      bounds them, and the server only relays progress: eight at once, ten minutes each.
-    * Another Space (``SPACE_ID``; ``CPU_CORES`` says how many cores it has): half the cores, at least two
-      trainings, fifteen minutes each, so that a class takes turns.
-    * A laptop or a teacher's machine: half the cores, at least two, thirty minutes.
-    """
-    if on_zerogpu(env):
-        return {"max_jobs": 8, "max_job_minutes": 10.0}
-    cores = int(env.get("CPU_CORES") or os.cpu_count() or 2)
-    return {"max_jobs": max(2, cores // 2), "max_job_minutes": 15.0 if env.get("SPACE_ID") else 30.0}
 
 
 @dataclass
@@ -137,6 +49,17 @@ class Refresh:
 
 
 @dataclass
+class Offered:
+    """What one tab offers the others, each named here with who makes it and who reads it (no string-keyed bag:
+    a reader sees every dependency between tabs in this one place)."""
+
+    # the Corpus tab's load event: the shell runs every tab's "corpus" redraw after it
+    corpus_loaded: object | None = None
+    # the Generate tab's model choice: the Inside tab looks inside the same model (built after it, in TABS)
+    model_box: gr.Dropdown | None = None
+
+
+@dataclass
 class Context:
     config: AppConfig
     store: SessionStore
@@ -144,13 +67,13 @@ class Context:
     models: ModelCatalogue
     runner: ThreadRunner | ChunkRunner | ProcessRunner
     refreshes: list[Refresh] = field(default_factory=list)
-    shared: dict[str, object] = field(default_factory=dict)  # what one tab offers the others (components, events)
+    offered: Offered = field(default_factory=Offered)  # what one tab offers the others
     links: Links = field(default_factory=Links)  # the settings a link can set (``?learning_rate=0.01``)
 
     @classmethod
     def create(cls, config: AppConfig) -> Context:
         """The server's shared state; call it in the main thread (it sets torch's thread count)."""
-        root = config.sessions_root or _process_folder()
+        root = config.sessions_root or process_folder()
         threads = config.torch_threads or max(1, (os.cpu_count() or 2) // max(1, config.max_jobs))
         torch.set_num_threads(threads)  # process-wide: here, once, never from a worker thread
         tune_allocator()  # process-wide too
@@ -158,7 +81,7 @@ class Context:
         models = ModelCatalogue(
             config.assets_dir,
             cache_bytes=config.sampler_cache_mb << 20,
-            streams=max(1, config.generation_streams),
+            streams=config.generation_streams,
             precision=config.sampler_precision,
         )
         store = SessionStore(
@@ -210,6 +133,7 @@ class Context:
         what they show; with ``messages=False`` or no Markdown, it is only logged). Heavy work shares
         a bounded pool (or its own, ``pool=(name, size)``: trainings driven by their event); cheap work
         runs at once."""
+        fn = self.bind(fn)
         outputs = outputs if isinstance(outputs, list) else ([outputs] if outputs is not None else [])
         at = next((i for i, o in enumerate(outputs) if isinstance(o, gr.Markdown)), None) if messages else None
         name, size = pool or ("heavy", self.config.heavy_concurrency)
@@ -250,7 +174,29 @@ class Context:
         return call
 
     def refresh(self, name: str, fn: Callable, inputs: list, outputs: list, on: tuple[str, ...]) -> None:
-        self.refreshes.append(Refresh(name, fn, inputs, outputs, on))
+        self.refreshes.append(Refresh(name, self.bind(fn), inputs, outputs, on))
+
+    def bind(self, fn: Callable) -> Callable:
+        """A handler written as a plain function of the context and its inputs, ``fn(ctx, ...)``, with this
+        context given: what Gradio calls. Its signature is ``fn``'s without ``ctx``, so that Gradio still finds
+        the ``gr.Request`` it passes by annotation. Any other function is returned as it is."""
+        parameters = list(inspect.signature(fn).parameters.values())
+        if not parameters or parameters[0].name != "ctx":
+            return fn
+        if inspect.isgeneratorfunction(fn):
+
+            @functools.wraps(fn)
+            def handler(*args, **kwargs):
+                yield from fn(self, *args, **kwargs)
+        else:
+
+            @functools.wraps(fn)
+            def handler(*args, **kwargs):
+                return fn(self, *args, **kwargs)
+
+        handler.__signature__ = inspect.signature(fn).replace(parameters=parameters[1:])
+        handler.__annotations__ = {k: v for k, v in fn.__annotations__.items() if k != "ctx"}
+        return handler
 
     def link(self, setting: Field | str, component, parse: Callable[[str], object] | None = None) -> None:
         """Let a link set ``component``: ``?<name>=<value>``, checked by the ``Field`` (or ``parse``)."""
@@ -260,73 +206,9 @@ class Context:
             self.links.add(setting, component, parse or str)
 
 
-SESSIONS = Path(tempfile.gettempdir()) / "charlm-sessions"
-
-
-def _process_folder() -> Path:
-    """This process's folder for visitors' files, after removing those of processes that are gone
-    (a server killed mid-class leaves them; nothing else would)."""
-    SESSIONS.mkdir(parents=True, exist_ok=True)
-    for folder in SESSIONS.iterdir():
-        if folder.is_dir() and folder.name.isdigit() and not _alive(int(folder.name)):
-            shutil.rmtree(folder, ignore_errors=True)
-    own = SESSIONS / str(os.getpid())
-    atexit.register(shutil.rmtree, own, ignore_errors=True)
-    return own
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 @functools.lru_cache(maxsize=4)
 def builtin_corpus(name: str, val_fraction: float) -> Corpus:
     """A built-in corpus, read once for everyone (a class opening the page at once reads it once)."""
     if name in REGISTRY and not is_available(name):
         raise AppError("err.corpus_missing", name=name)
     return load_builtin(name, val_fraction)
-
-
-def request_of(args, kwargs) -> gr.Request | None:
-    return next((a for a in (*args, *kwargs.values()) if isinstance(a, gr.Request)), None)
-
-
-def guard(fn: Callable, n_outputs: int, message_at: int | None, lang_of: Callable) -> Callable:
-    """``fn`` that never fails: an error becomes a message (in the visitor's language) in output
-    ``message_at``, every other output is left as it was; generators too."""
-
-    def failure(err: Exception, args, kwargs):
-        if not isinstance(err, CharLMError):
-            log.exception("handler %s failed", fn.__name__)
-        if message_at is None:
-            return gr.skip() if n_outputs <= 1 else tuple(gr.skip() for _ in range(n_outputs))
-        message = i18n.message(err, lang_of(request_of(args, kwargs)))
-        if n_outputs == 1:
-            return message
-        return tuple(message if i == message_at else gr.skip() for i in range(n_outputs))
-
-    if inspect.isgeneratorfunction(fn):
-
-        @functools.wraps(fn)
-        def stream(*args, **kwargs):
-            try:
-                yield from fn(*args, **kwargs)
-            except Exception as err:  # never a stack trace in the page
-                yield failure(err, args, kwargs)
-
-        return stream
-
-    @functools.wraps(fn)
-    def call(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except Exception as err:  # never a stack trace in the page
-            return failure(err, args, kwargs)
-
-    return call

@@ -14,6 +14,8 @@ import secrets
 import shutil
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
@@ -24,7 +26,7 @@ from charlm.training.history import best_validation_step
 
 from .i18n import EN, AppError, t
 from .locales import LOCALES
-from .state import Visitor
+from .sessions import Visitor
 
 MAX_UPLOAD_BYTES = 512 * 1024 * 1024
 MAX_UPLOADS = 8  # checkpoints one visitor may keep (a visitor's disk stays bounded)
@@ -35,11 +37,26 @@ def _names(key: str, **params) -> dict[str, str]:
     return {code: t(key, code, **params) for code in LOCALES}
 
 
+@dataclass
+class Writer:
+    """One generation's way to its text: the model's sampler, ``stream(prime, length, top_n, temperature,
+    seed)`` yielding its characters, and how many generations share the model now (``sharing``)."""
+
+    sampler: Sampler
+    stream: Callable[..., Iterator[str]]
+    batch: Generations
+
+    @property
+    def sharing(self) -> int:
+        return self.batch.streaming
+
+
 class ModelCatalogue:
     def __init__(
         self, assets_dir: Path, cache_bytes: int = 1 << 30, streams: int = MAX_STREAMS, precision: str = "fp32"
     ):
-        self.assets_dir, self.streams = assets_dir, streams  # streams: stepped together per model, at most
+        # streams: generations stepped together per model, at most; 0: each generation served alone
+        self.assets_dir, self.streams = assets_dir, streams
         self.precision = precision  # the samplers' weights: "fp32" (as trained) or "int8" (charlm/sampling/sampler.py)
         self.cache_bytes = cache_bytes  # loaded samplers are kept up to this many bytes, least recently used out
         # per loaded model: its sampler and the batch its generations are stepped in together
@@ -69,7 +86,7 @@ class ModelCatalogue:
             loaded = self._loaded.get(key)
             if loaded is None:
                 ckpt = load_checkpoint(path)
-                loaded = Generations(Sampler(ckpt.model, ckpt.vocab, self.precision), self.streams)
+                loaded = Generations(Sampler(ckpt.model, ckpt.vocab, self.precision), max(1, self.streams))
                 self._loaded[key] = loaded
                 while len(self._loaded) > 1 and self.cached_bytes() > self.cache_bytes:
                     self._loaded.popitem(last=False)
@@ -100,6 +117,12 @@ class ModelCatalogue:
 
     def generations_for(self, label: str | None, visitor: Visitor) -> Generations:
         return self.generations(self.resolve(label, visitor))
+
+    def writer_for(self, label: str | None, visitor: Visitor) -> Writer:
+        """How one generation with this model is served: in the batch every visitor generating with it joins,
+        or (``streams`` 0) alone. The text is the same either way; only the server's load differs."""
+        together = self.generations_for(label, visitor)
+        return Writer(together.sampler, together.stream if self.streams else together.sampler.stream, together)
 
     def resolve(self, label: str | None, visitor: Visitor) -> Path:
         if not label:

@@ -15,7 +15,7 @@ TEXT = (
 ) * 30
 
 
-def test_a_lesson_in_the_browser(browser, tmp_path):
+def test_a_lesson_in_the_browser(browser, tmp_path):  # noqa: PLR0915 (one lesson, click by click)
     corpus = tmp_path / "family.txt"
     corpus.write_text(TEXT, encoding="utf-8")
     with running_app(tmp_path) as (app, url):

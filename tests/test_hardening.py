@@ -13,7 +13,7 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
-from demo.state import SessionStore
+from demo.sessions import SessionStore
 
 TEXT = (
     "It was a bright cold day in April, and the clocks were striking thirteen. "
@@ -368,14 +368,14 @@ def test_a_client_without_a_browser_is_forgotten_when_idle_and_its_training_stop
 
 
 def test_a_new_server_removes_the_files_of_one_that_was_killed(monkeypatch, tmp_path):
-    from demo import context
+    from demo import sessions
 
-    monkeypatch.setattr(context, "SESSIONS", tmp_path)
+    monkeypatch.setattr(sessions, "SESSIONS", tmp_path)
     dead = tmp_path / "999999999"  # no such process
     (dead / "visitor").mkdir(parents=True)
     alive = tmp_path / "1"  # init: alive
     alive.mkdir()
-    own = context._process_folder()
+    own = sessions.process_folder()
     assert not dead.exists() and alive.exists() and own == tmp_path / str(__import__("os").getpid())
 
 
@@ -666,7 +666,7 @@ def test_what_start_up_built_is_left_out_of_every_collection():
     import gc
     import weakref
 
-    from demo.state import freeze_what_start_up_built
+    from demo.process import freeze_what_start_up_built
 
     class Held:
         pass

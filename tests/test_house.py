@@ -138,20 +138,23 @@ def test_a_new_tab_is_one_module_in_the_list(monkeypatch, tmp_path):
     from demo import app as shell
     from demo.i18n import t
 
-    def build(ctx):
+    def show(ctx, request: gr.Request):  # a handler: a plain function of the context and its inputs
+        return t("tab.notes", ctx.lang(request))
+
+    built = {}
+
+    def build(ctx, tab):  # only layout and wiring
+        built["tab"] = tab
         note = gr.Markdown(elem_id="notes")
-
-        def show(request: gr.Request):
-            return t("tab.notes", ctx.lang(request))
-
         ctx.refresh("notes", show, [], [note], on=("language",))
 
     notes = types.SimpleNamespace(ID="notes", TITLE="tab.notes", build=build)
     monkeypatch.setattr(shell, "TABS", (*shell.TABS, notes))
     app = CharLMApp(AppConfig(sessions_root=tmp_path / "sessions"))
     demo = app.build()
-    tab = app.ctx.shared["tab:notes"]
+    tab = built["tab"]
     assert isinstance(tab, gr.Tab) and i18n.key_of(tab.label) == "tab.notes" and tab.id == "notes"
+    assert show(app.ctx, None) == t("tab.notes", "en")  # called in a test, no server
     names = {d.api_name for d in demo.fns.values()}
     assert "notes_on_language" in names and "load_corpus" in names
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from demo.context import ENVIRONMENT, AppConfig
+from demo.settings import ENVIRONMENT, AppConfig
 
 
 def test_each_variable_sets_its_setting():

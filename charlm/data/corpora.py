@@ -63,7 +63,7 @@ REGISTRY: dict[str, CorpusInfo] = {
     ),
 }
 PYTHON_SOURCE = "python-stdlib"
-SHIPPED = Path(__file__).resolve().parents[1] / "assets" / "corpora"  # <filename>.xz for the texts that ship
+SHIPPED = Path(__file__).resolve().parents[2] / "assets" / "corpora"  # <filename>.xz for the texts that ship
 PYTHON_SOURCE_BYTES = 1_500_000
 
 

@@ -14,7 +14,41 @@ from ..i18n import I18N, t
 ID, TITLE = "batches", "tab.batches"
 
 
-def build(ctx: Context) -> None:
+def preview_batch(ctx: Context, batch_size, num_steps, index, row, integers, request: gr.Request):
+    corpus = ctx.corpus(ctx.visitor(request))
+    lang = ctx.lang(request)
+    N, M = BATCH_N.parse(batch_size), BATCH_M.parse(num_steps)
+    data = corpus.train_data
+    batches = Batches(data, N, M, what="The training part of the text")
+    index = min(BATCH_INDEX.parse(index), len(batches) - 1)
+    row = min(BATCH_ROW.parse(row), N - 1)
+    x, y = batches[index]
+    integers = integers is True or integers == "true"  # unprocessed: the checkbox's raw value
+    line = t(
+        "batch.info",
+        lang,
+        index=index,
+        count=f"{len(batches):,}",
+        n=N,
+        m=M,
+        row=row,
+        x=views.show_char(corpus.vocab.chars[x[row, 0]]),
+        y=views.show_char(corpus.vocab.chars[y[row, 0]]),
+    )
+    return (
+        line,
+        views.reshape_html(batches, index, len(data), lang),
+        views.grid_html(x, corpus.vocab, bool(integers), 0, t("grid.inputs", lang), lang),
+        views.grid_html(y, corpus.vocab, bool(integers), 1, t("grid.targets", lang), lang),
+        views.one_hot_html(x[row], corpus.vocab, lang),
+        # a slider needs maximum > minimum, even for a text of one batch or a batch of one row
+        gr.update(maximum=max(1, len(batches) - 1), value=index),
+        gr.update(maximum=max(1, N - 1), value=row),
+    )
+
+
+def build(ctx: Context, tab: gr.Tab) -> None:
+    """The tab's layout and wiring, inside its open ``tab``; what it does is in the handlers above."""
     gr.Markdown(I18N("explain.batches"))
     with gr.Row():
         n_slider = BATCH_N.component(15, elem_id="batch-n")
@@ -33,38 +67,6 @@ def build(ctx: Context) -> None:
     ctx.link(BATCH_N, n_slider)
     ctx.link(BATCH_M, m_slider)
     shown = [info, reshape, grid_x, grid_y, onehot, index_slider, row_slider]
-
-    def preview_batch(batch_size, num_steps, index, row, integers, request: gr.Request):
-        corpus = ctx.corpus(ctx.visitor(request))
-        lang = ctx.lang(request)
-        N, M = BATCH_N.parse(batch_size), BATCH_M.parse(num_steps)
-        data = corpus.train_data
-        batches = Batches(data, N, M, what="The training part of the text")
-        index = min(BATCH_INDEX.parse(index), len(batches) - 1)
-        row = min(BATCH_ROW.parse(row), N - 1)
-        x, y = batches[index]
-        integers = integers is True or integers == "true"  # unprocessed: the checkbox's raw value
-        line = t(
-            "batch.info",
-            lang,
-            index=index,
-            count=f"{len(batches):,}",
-            n=N,
-            m=M,
-            row=row,
-            x=views.show_char(corpus.vocab.chars[x[row, 0]]),
-            y=views.show_char(corpus.vocab.chars[y[row, 0]]),
-        )
-        return (
-            line,
-            views.reshape_html(batches, index, len(data), lang),
-            views.grid_html(x, corpus.vocab, bool(integers), 0, t("grid.inputs", lang), lang),
-            views.grid_html(y, corpus.vocab, bool(integers), 1, t("grid.targets", lang), lang),
-            views.one_hot_html(x[row], corpus.vocab, lang),
-            # a slider needs maximum > minimum, even for a text of one batch or a batch of one row
-            gr.update(maximum=max(1, len(batches) - 1), value=index),
-            gr.update(maximum=max(1, N - 1), value=row),
-        )
 
     # preprocess=False: the values are checked here (``Field.parse``, in the visitor's language), not against
     # the sliders' maxima that the previous shape set, which refused an API call's valid index for a new shape

@@ -32,7 +32,48 @@ def corpus_title(name: str, lang: str) -> str:
     return t(f"corpus.title.{name}", lang, default=builtin_title(name))
 
 
-def build(ctx: Context) -> None:
+def corpus_views(corpus: Corpus, lang: str):
+    """Everything the tab shows of a corpus, in ``lang``."""
+    title = corpus_title(corpus.name, lang)
+    return (
+        t("msg.loaded", lang, name=title),
+        views.corpus_summary(corpus, title, lang),
+        views.vocab_text(corpus.vocab, lang),
+        views.codes_html(corpus),
+        views.frequency_frame(corpus),
+    )
+
+
+def load_corpus(ctx: Context, name: str | None, uploaded, val_share: float, request: gr.Request):
+    """Load a built-in corpus or an uploaded file; on failure the old corpus stays."""
+    visitor = ctx.visitor(request)
+    val_share = VAL_SHARE.parse(val_share)
+    if uploaded:
+        path = Path(uploaded if isinstance(uploaded, str) else uploaded["path"])
+        file_name = Path(path.name).name
+        text = load_text(path, max_bytes=ctx.config.max_upload_mb * 1_000_000)
+        if len(text) < MIN_CORPUS_CHARS:
+            raise AppError("err.corpus_too_short", name=file_name, n=len(text), min=MIN_CORPUS_CHARS)
+        corpus = Corpus.from_text(text, val_share, name=file_name)
+    else:
+        name = name or default_corpus_name()
+        if name not in builtin_names():
+            raise AppError("err.unknown_builtin", name=name)
+        corpus = builtin_corpus(name, round(val_share, 4))
+    visitor.corpus = corpus
+    return corpus_views(corpus, ctx.lang(request))
+
+
+def show_corpus(ctx: Context, request: gr.Request):
+    return corpus_views(ctx.corpus(ctx.visitor(request)), ctx.lang(request))
+
+
+def titles(ctx: Context, request: gr.Request):
+    return gr.update(choices=builtin_choices(ctx.lang(request)))
+
+
+def build(ctx: Context, tab: gr.Tab) -> None:
+    """The tab's layout and wiring, inside its open ``tab``; what it does is in the handlers above."""
     gr.Markdown(I18N("explain.corpus"))
     with gr.Row():
         builtin = gr.Dropdown(
@@ -58,44 +99,9 @@ def build(ctx: Context) -> None:
     shown = [status, summary, vocab_box, codes, freq]
     ctx.link(VAL_SHARE, val_fraction)
 
-    def outputs(corpus: Corpus, lang: str):
-        title = corpus_title(corpus.name, lang)
-        return (
-            t("msg.loaded", lang, name=title),
-            views.corpus_summary(corpus, title, lang),
-            views.vocab_text(corpus.vocab, lang),
-            views.codes_html(corpus),
-            views.frequency_frame(corpus),
-        )
-
-    def load_corpus(name: str | None, uploaded, val_share: float, request: gr.Request):
-        """Load a built-in corpus or an uploaded file; on failure the old corpus stays."""
-        visitor = ctx.visitor(request)
-        val_share = VAL_SHARE.parse(val_share)
-        if uploaded:
-            path = Path(uploaded if isinstance(uploaded, str) else uploaded["path"])
-            file_name = Path(path.name).name
-            text = load_text(path, max_bytes=ctx.config.max_upload_mb * 1_000_000)
-            if len(text) < MIN_CORPUS_CHARS:
-                raise AppError("err.corpus_too_short", name=file_name, n=len(text), min=MIN_CORPUS_CHARS)
-            corpus = Corpus.from_text(text, val_share, name=file_name)
-        else:
-            name = name or default_corpus_name()
-            if name not in builtin_names():
-                raise AppError("err.unknown_builtin", name=name)
-            corpus = builtin_corpus(name, round(val_share, 4))
-        visitor.corpus = corpus
-        return outputs(corpus, ctx.lang(request))
-
-    def show_corpus(request: gr.Request):
-        return outputs(ctx.corpus(ctx.visitor(request)), ctx.lang(request))
-
-    def titles(request: gr.Request):
-        return gr.update(choices=builtin_choices(ctx.lang(request)))
-
     loaded = ctx.on(
         load_btn.click, load_corpus, [builtin, upload, val_fraction], shown, heavy=True, api_name="load_corpus"
     )
-    ctx.shared["corpus_loaded"] = loaded
+    ctx.offered.corpus_loaded = loaded
     ctx.refresh("show_corpus", show_corpus, [], shown, on=("open", "language"))
     ctx.refresh("corpus_titles", titles, [], [builtin], on=("open", "language"))

@@ -16,6 +16,7 @@ from ..fields import LENGTH, SEED, TEMPERATURE, TOP_N, checked_prime, given_seed
 from ..i18n import I18N, AppError, t
 from ..locales import LOCALES
 from . import generate_lab
+from .generate_state import GenerateView
 
 ID, TITLE = "generate", "tab.generate"
 IN_TOP, OUT_OF_TOP = "#f59e0b", "#94a3b8"
@@ -44,7 +45,116 @@ def demo_text(label: str, sampler: Sampler) -> str:
     return _demo_texts[label]
 
 
-def build(ctx: Context) -> None:
+def model_choices(ctx: Context, request: gr.Request):
+    return ctx.models.choices(ctx.visitor(request), ctx.lang(request))
+
+
+def upload_checkpoint(ctx: Context, upload, request: gr.Request):
+    visitor, lang = ctx.visitor(request), ctx.lang(request)
+    label = ctx.models.add_upload(visitor, upload, ctx.config.session_disk_mb << 20)
+    return (
+        visitor.say("gen", "gen.loaded", lang, label=visitor.model_names[label][lang]),
+        ctx.models.choices(visitor, lang, select=label),
+    )
+
+
+def next_char(ctx: Context, label, prime_text, temp, top, request: gr.Request):
+    sampler = ctx.models.sampler_for(label, ctx.visitor(request))
+    temp, top = TEMPERATURE.parse(temp), TOP_N.parse(top)
+    top = min(top, len(sampler.vocab))
+    probs = sampler.next_char_distribution(checked_prime(prime_text), temp)
+    tail = prime_text[-12:] if len(prime_text) > 1 else prime_text[-1:]
+    lang = ctx.lang(request)
+    return (
+        t("gen.next_note", lang, prime=views.show_char(tail), temperature=temp, top_n=top),
+        views.probability_frame(probs, sampler.vocab, top, lang),
+        gr.update(maximum=len(sampler.vocab)),
+    )
+
+
+def generate(ctx: Context, label, prime_text, n_chars, top, temp, seed_value, request: gr.Request):
+    visitor, lang = ctx.visitor(request), ctx.lang(request)
+    mine = visitor.state_of(GenerateView)
+    writer = ctx.models.writer_for(label, visitor)  # with everyone generating with this model, in one batch
+    sampler = writer.sampler
+    n_chars, top, temp = LENGTH.parse(n_chars), TOP_N.parse(top), TEMPERATURE.parse(temp)
+    if top > len(sampler.vocab):
+        raise AppError("err.top_n_vocab", size=len(sampler.vocab), value=top)
+    # no seed: a new one, shown when done, so that any text can be written again
+    seed_value = seed_to_use(given_seed(seed_value))
+    mine.last_seed = seed_value
+    prime_text = checked_prime(prime_text)
+    mine.generation += 1
+    ticket = mine.generation
+    text, last = prime_text, 0.0  # the first character is shown at once
+    for i, ch in enumerate(writer.stream(prime_text, n_chars, top, temp, seed_value)):
+        text += ch
+        if mine.generation != ticket:  # Stop was pressed
+            yield text, visitor.say("gen", "gen.stopped_after", lang, n=i + 1)
+            return
+        if time.monotonic() - last > shown_every(writer.sharing):
+            yield text, t("gen.progress", lang, i=i + 1, n=n_chars)
+            # counted from when the page took it: a busy server's round trip can outlast the interval, and
+            # counted from before, every character written meanwhile would be sent on its own round trip
+            last = time.monotonic()
+    yield text, visitor.say("gen", "gen.done", lang, n=n_chars, seed=seed_value)
+
+
+def one_character(ctx: Context, label, prime_text, top, temp, seed_value, request: gr.Request):
+    """The next character of a generation, each stage shown; the same settings go on where it stopped."""
+    visitor, lang = ctx.visitor(request), ctx.lang(request)
+    mine = visitor.state_of(GenerateView)
+    sampler = ctx.models.sampler_for(label, visitor)
+    top, temp = TOP_N.parse(top), TEMPERATURE.parse(temp)
+    given = given_seed(seed_value)
+    key = (label, prime_text, top, temp, given)
+    if mine.char_steps is None or mine.char_steps[0] != key:
+        seed_now = seed_to_use(given)
+        mine.last_seed = seed_now
+        mine.char_steps = (key, OneCharacter(sampler, checked_prime(prime_text), top, temp, seed_now))
+    stepper = mine.char_steps[1]
+    step = stepper.step()
+    return stepper.text, "", views.char_step_html(step, sampler.vocab, mine.last_seed, lang)
+
+
+def keep_this_seed(ctx: Context, keep: bool, request: gr.Request):
+    """Checked: the latest generation's seed goes in the box and stays (a new one if none yet); unchecked:
+    the box empties, and each Generate draws a new seed."""
+    mine = ctx.visitor(request).state_of(GenerateView)
+    if not keep:
+        return None
+    if mine.last_seed is None:
+        mine.last_seed = seed_to_use(None)
+    return mine.last_seed
+
+
+def arrival_text(ctx: Context, label, request: gr.Request):
+    """The example on arrival (the shipped models only: a visitor's own run has no vetted seed)."""
+    lang = ctx.lang(request)
+    if label not in ctx.models.shipped():
+        return gr.skip(), gr.skip()
+    visitor = ctx.visitor(request)
+    sampler = ctx.models.sampler_for(label, visitor)
+    example = demo_text(label, sampler)
+    mine = visitor.state_of(GenerateView)
+    # late (a first visitor's page can take seconds to open): the visitor's own text is there, and stays
+    if mine.generation or mine.char_steps is not None:
+        return gr.skip(), gr.skip()
+    return example, visitor.say("gen", "gen.example", lang, seed=DEMO_SEED)
+
+
+def status_in_language(ctx: Context, request: gr.Request):
+    return ctx.visitor(request).said_again("gen", ctx.lang(request))
+
+
+def stop_generation(ctx: Context, request: gr.Request):
+    visitor = ctx.visitor(request)
+    visitor.state_of(GenerateView).generation += 1  # the running generation sees it and ends
+    return visitor.say("gen", "gen.stopped", ctx.lang(request))
+
+
+def build(ctx: Context, tab: gr.Tab) -> None:
+    """The tab's layout and wiring, inside its open ``tab``; what it does is in the handlers above."""
     gr.Markdown(I18N("explain.generate"))
     with gr.Row():
         model_box = gr.Dropdown([], label=I18N("gen.model"), info=I18N("hint.model"), elem_id="model-choice")
@@ -86,110 +196,13 @@ def build(ctx: Context) -> None:
                 buttons=["fullscreen", "export"],
             )
     generate_lab.build(ctx, model_box, prime, seed)
-    ctx.shared["model_box"] = model_box
+    ctx.offered.model_box = model_box
     ctx.link("prime", prime, checked_prime)
     for setting, component in ((LENGTH, length), (TOP_N, top_n), (TEMPERATURE, temperature), (SEED, seed)):
         ctx.link(setting, component)
 
-    def model_choices(request: gr.Request):
-        return ctx.models.choices(ctx.visitor(request), ctx.lang(request))
-
-    def upload_checkpoint(upload, request: gr.Request):
-        visitor, lang = ctx.visitor(request), ctx.lang(request)
-        label = ctx.models.add_upload(visitor, upload, ctx.config.session_disk_mb << 20)
-        return (
-            visitor.say("gen", "gen.loaded", lang, label=visitor.model_names[label][lang]),
-            ctx.models.choices(visitor, lang, select=label),
-        )
-
-    def next_char(label, prime_text, temp, top, request: gr.Request):
-        sampler = ctx.models.sampler_for(label, ctx.visitor(request))
-        temp, top = TEMPERATURE.parse(temp), TOP_N.parse(top)
-        top = min(top, len(sampler.vocab))
-        probs = sampler.next_char_distribution(checked_prime(prime_text), temp)
-        tail = prime_text[-12:] if len(prime_text) > 1 else prime_text[-1:]
-        lang = ctx.lang(request)
-        return (
-            t("gen.next_note", lang, prime=views.show_char(tail), temperature=temp, top_n=top),
-            views.probability_frame(probs, sampler.vocab, top, lang),
-            gr.update(maximum=len(sampler.vocab)),
-        )
-
-    def generate(label, prime_text, n_chars, top, temp, seed_value, request: gr.Request):
-        visitor, lang = ctx.visitor(request), ctx.lang(request)
-        together = ctx.models.generations_for(label, visitor)  # everyone generating with this model, in one batch
-        sampler = together.sampler
-        n_chars, top, temp = LENGTH.parse(n_chars), TOP_N.parse(top), TEMPERATURE.parse(temp)
-        if top > len(sampler.vocab):
-            raise AppError("err.top_n_vocab", size=len(sampler.vocab), value=top)
-        # no seed: a new one, shown when done, so that any text can be written again
-        seed_value = seed_to_use(given_seed(seed_value))
-        visitor.last_seed = seed_value
-        prime_text = checked_prime(prime_text)
-        visitor.generation += 1
-        ticket = visitor.generation
-        text, last = prime_text, 0.0  # the first character is shown at once
-        stream = together.stream if ctx.config.generation_streams else sampler.stream  # the same text either way
-        for i, ch in enumerate(stream(prime_text, n_chars, top, temp, seed_value)):
-            text += ch
-            if visitor.generation != ticket:  # Stop was pressed
-                yield text, visitor.say("gen", "gen.stopped_after", lang, n=i + 1)
-                return
-            if time.monotonic() - last > shown_every(together.streaming):
-                yield text, t("gen.progress", lang, i=i + 1, n=n_chars)
-                # counted from when the page took it: a busy server's round trip can outlast the interval, and
-                # counted from before, every character written meanwhile would be sent on its own round trip
-                last = time.monotonic()
-        yield text, visitor.say("gen", "gen.done", lang, n=n_chars, seed=seed_value)
-
-    def one_character(label, prime_text, top, temp, seed_value, request: gr.Request):
-        """The next character of a generation, each stage shown; the same settings go on where it stopped."""
-        visitor, lang = ctx.visitor(request), ctx.lang(request)
-        sampler = ctx.models.sampler_for(label, visitor)
-        top, temp = TOP_N.parse(top), TEMPERATURE.parse(temp)
-        given = given_seed(seed_value)
-        key = (label, prime_text, top, temp, given)
-        if visitor.char_steps is None or visitor.char_steps[0] != key:
-            seed_now = seed_to_use(given)
-            visitor.last_seed = seed_now
-            visitor.char_steps = (key, OneCharacter(sampler, checked_prime(prime_text), top, temp, seed_now))
-        stepper = visitor.char_steps[1]
-        step = stepper.step()
-        return stepper.text, "", views.char_step_html(step, sampler.vocab, visitor.last_seed, lang)
-
-    def keep_this_seed(keep: bool, request: gr.Request):
-        """Checked: the latest generation's seed goes in the box and stays (a new one if none yet); unchecked:
-        the box empties, and each Generate draws a new seed."""
-        visitor = ctx.visitor(request)
-        if not keep:
-            return None
-        if visitor.last_seed is None:
-            visitor.last_seed = seed_to_use(None)
-        return visitor.last_seed
-
-    def arrival_text(label, request: gr.Request):
-        """The example on arrival (the shipped models only: a visitor's own run has no vetted seed)."""
-        lang = ctx.lang(request)
-        if label not in ctx.models.shipped():
-            return gr.skip(), gr.skip()
-        visitor = ctx.visitor(request)
-        sampler = ctx.models.sampler_for(label, visitor)
-        example = demo_text(label, sampler)
-        # late (a first visitor's page can take seconds to open): the visitor's own text is there, and stays
-        if visitor.generation or visitor.char_steps is not None:
-            return gr.skip(), gr.skip()
-        return example, visitor.say("gen", "gen.example", lang, seed=DEMO_SEED)
-
-    def status_in_language(request: gr.Request):
-        return ctx.visitor(request).said_again("gen", ctx.lang(request))
-
-    def stop_generation(request: gr.Request):
-        visitor = ctx.visitor(request)
-        visitor.generation += 1
-        return visitor.say("gen", "gen.stopped", ctx.lang(request))
-
     dist_in, dist_out = [model_box, prime, temperature, top_n], [note, dist_plot, top_n]
-    ctx.on(ctx.shared["tab:generate"].select, model_choices, None, model_box, api_name="model_choices")
+    ctx.on(tab.select, model_choices, None, model_box, api_name="model_choices")
     ctx.on(
         ckpt_upload.upload,
         upload_checkpoint,

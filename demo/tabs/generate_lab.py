@@ -14,8 +14,49 @@ from .. import diagrams, views
 from ..context import Context
 from ..fields import LAB_AT, LAB_LENGTH_FIELD, checked_prime, given_seed, seed_to_use
 from ..i18n import I18N, t
+from .generate_state import GenerateView
 
 LAB_START = (200, 20)  # the lab's length and position on arrival
+
+
+def run(ctx: Context, label, prime_text, n_chars, position, seed_value, request: gr.Request):
+    """A new run draws a new seed when the box is empty, and looks where the model was least sure in the
+    chapter's sample (``position`` None); moving the position keeps the run's seed."""
+    visitor, lang = ctx.visitor(request), ctx.lang(request)
+    sampler = ctx.models.sampler_for(label, visitor)
+    n_chars = LAB_LENGTH_FIELD.parse(n_chars)
+    prime_text = checked_prime(prime_text)
+    seed_now = seed_to_use(given_seed(seed_value))
+    visitor.state_of(GenerateView).last_seed = seed_now
+    start = time.perf_counter()
+    runs = sampling_lab(sampler, prime_text, n_chars, seed_now)
+    chapter = next(r for r in runs if r.strategy.key == "top_n")
+    position = chapter.most_uncertain if position is None else min(LAB_AT.parse(position), n_chars - 1)
+    dist = distribution_at(sampler, prime_text + chapter.text[:position])
+    shown_prime = f"`{views.show_char(prime_text[-20:])}`"
+    return (
+        t("lab.note", lang, seed=seed_now, prime=shown_prime, length=n_chars, seconds=time.perf_counter() - start),
+        gr.update(maximum=n_chars - 1, value=position),
+        diagrams.lab_html(runs, lang),
+        diagrams.distribution_html(dist, LAB, lang),
+    )
+
+
+def move(ctx: Context, label, prime_text, n_chars, position, seed_value, request: gr.Request):
+    keep = given_seed(seed_value)
+    return run(
+        ctx,
+        label,
+        prime_text,
+        n_chars,
+        position,
+        keep if keep is not None else ctx.visitor(request).state_of(GenerateView).last_seed,
+        request,
+    )
+
+
+def first_look(ctx: Context, label, prime_text, n_chars, seed_value, request: gr.Request):
+    return run(ctx, label, prime_text, n_chars, None, seed_value, request)
 
 
 def build(ctx: Context, model_box, prime, seed_box) -> None:
@@ -30,38 +71,7 @@ def build(ctx: Context, model_box, prime, seed_box) -> None:
         samples = gr.HTML(elem_id="lab-samples")
         table = gr.HTML(elem_id="lab-table")
 
-    def run(label, prime_text, n_chars, position, seed_value, request: gr.Request):
-        """A new run draws a new seed when the box is empty, and looks where the model was least sure in the
-        chapter's sample (``position`` None); moving the position keeps the run's seed."""
-        visitor, lang = ctx.visitor(request), ctx.lang(request)
-        sampler = ctx.models.sampler_for(label, visitor)
-        n_chars = LAB_LENGTH_FIELD.parse(n_chars)
-        prime_text = checked_prime(prime_text)
-        seed_now = seed_to_use(given_seed(seed_value))
-        visitor.last_seed = seed_now
-        start = time.perf_counter()
-        runs = sampling_lab(sampler, prime_text, n_chars, seed_now)
-        chapter = next(r for r in runs if r.strategy.key == "top_n")
-        position = chapter.most_uncertain if position is None else min(LAB_AT.parse(position), n_chars - 1)
-        dist = distribution_at(sampler, prime_text + chapter.text[:position])
-        shown_prime = f"`{views.show_char(prime_text[-20:])}`"
-        return (
-            t("lab.note", lang, seed=seed_now, prime=shown_prime, length=n_chars, seconds=time.perf_counter() - start),
-            gr.update(maximum=n_chars - 1, value=position),
-            diagrams.lab_html(runs, lang),
-            diagrams.distribution_html(dist, LAB, lang),
-        )
-
-    def move(label, prime_text, n_chars, position, seed_value, request: gr.Request):
-        keep = given_seed(seed_value)
-        return run(
-            label, prime_text, n_chars, position, keep if keep is not None else ctx.visitor(request).last_seed, request
-        )
-
     inputs, outputs = [model_box, prime, length, at, seed_box], [note, at, samples, table]
-
-    def first_look(label, prime_text, n_chars, seed_value, request: gr.Request):
-        return run(label, prime_text, n_chars, None, seed_value, request)
 
     ctx.on(
         run_btn.click, first_look, [model_box, prime, length, seed_box], outputs, heavy=True, api_name="sampling_lab"

@@ -21,7 +21,105 @@ from ..i18n import I18N, WARNING, t
 ID, TITLE = "ideas", "tab.ideas"
 
 
-def build(ctx: Context) -> None:
+def run_toy(ctx: Context, text, cell, steps, request: gr.Request):
+    result = toy_model(text, cell=TOY_CELL.parse(cell), steps=TOY_STEPS.parse(steps))
+    return "", views.toy_table(result, ctx.lang(request))
+
+
+def run_gradients(ctx: Context, request: gr.Request):
+    corpus = ctx.corpus(ctx.visitor(request))
+    lang = ctx.lang(request)
+    curves = gradient_curves(len(corpus.vocab), corpus.data)
+    return t("grad.note", lang), figures.picture(figures.gradient_figure, curves, lang)
+
+
+def run_compare(ctx: Context, steps, request: gr.Request):
+    """Each cell, several seeds, the same steps and about the same parameters; validation curves as they come,
+    the time each run took beside them (the cost, not the result)."""
+    visitor, lang = ctx.visitor(request), ctx.lang(request)
+    steps, corpus = COMPARE_STEPS.parse(steps), ctx.corpus(visitor)
+    runs: dict[str, list[list[tuple[int, float]]]] = {}
+    seconds: dict[str, list[float]] = {}
+    for cell in simplest_first():
+        for seed in RACE_SEEDS:
+            config = comparison_config(cell, steps, len(corpus.vocab), seed)
+            with visitor.starting:  # one training per visitor, the race's included
+                busy = visitor.job is not None and not visitor.job.finished
+                if not busy:
+                    job = TrainingJob(
+                        corpus, config, visitor.folder / f"compare-{cell}-{seed}", slots=ctx.slots, niceness=10
+                    ).start()
+                    visitor.job = job
+            if busy:
+                yield WARNING + t("cmp.busy", lang), gr.skip()
+                return
+            try:
+                while not job.wait(1.0):
+                    snap = job.snapshot()
+                    yield (
+                        t(
+                            "cmp.progress",
+                            lang,
+                            cell=cell.upper(),
+                            seed=seed + 1,
+                            seeds=len(RACE_SEEDS),
+                            hidden=config.hidden_size,
+                            step=snap.step,
+                            loss=snap.loss or float("nan"),
+                        ),
+                        gr.skip(),
+                    )
+            finally:  # the page went away (Gradio closes this generator): so does the work
+                if not job.finished:
+                    job.stop()
+            snap = job.snapshot()
+            if snap.state == "failed":
+                yield WARNING + views.failure_text(snap, lang), gr.skip()
+                return
+            runs.setdefault(cell, []).append(snap.val_loss)
+            seconds.setdefault(cell, []).append(snap.elapsed)
+        yield gr.skip(), figures.picture(figures.compare_figure, runs, lang)
+    summary = t("punct.comma", lang).join(
+        t(
+            "cmp.cell",
+            lang,
+            cell=c.upper(),
+            mean=float(np.mean([r[-1][1] for r in rs])),
+            spread=float(np.ptp([r[-1][1] for r in rs])) / 2,
+            seconds=float(np.mean(seconds[c])),
+        )
+        for c, rs in runs.items()
+        if all(rs)
+    )
+    yield t("cmp.final", lang, steps=steps, seeds=len(RACE_SEEDS), summary=summary), gr.skip()
+
+
+def run_recall(ctx: Context, longest, request: gr.Request):
+    """The sweep, cell by cell: each result drawn as it comes (a minute or so for the whole of it)."""
+    lang, results = ctx.lang(request), []
+    total = len(simplest_first()) * len(gaps_up_to(RECALL_GAP.parse(longest)))
+    for result in recall_experiment(RECALL_GAP.parse(longest)):
+        results.append(result)
+        yield (
+            t(
+                "recall.progress",
+                lang,
+                done=len(results),
+                total=total,
+                cell=result.cell.upper(),
+                gap=result.gap,
+                accuracy=result.accuracy,
+                seconds=result.seconds,
+            ),
+            figures.picture(figures.recall_figure, results, lang),
+        )
+    longest_gap = max(r.gap for r in results)
+    at_longest = ", ".join(f"{r.cell.upper()} {r.accuracy:.0%}" for r in results if r.gap == longest_gap)
+    yield t("recall.final", lang, gap=longest_gap, summary=at_longest), gr.skip()
+
+
+def build(ctx: Context, tab: gr.Tab) -> None:
+    """The tab's layout and wiring, inside its open ``tab``; what it does is in the handlers above."""
     gr.Markdown(I18N("explain.ideas"))
     with gr.Accordion(I18N("toy.title"), open=True):
         gr.Markdown(I18N("toy.explain"))
@@ -51,99 +149,6 @@ def build(ctx: Context) -> None:
     ctx.link(TOY_STEPS, toy_steps)
     ctx.link(COMPARE_STEPS, cmp_steps)
     ctx.link(RECALL_GAP, recall_gap)
-
-    def run_toy(text, cell, steps, request: gr.Request):
-        result = toy_model(text, cell=TOY_CELL.parse(cell), steps=TOY_STEPS.parse(steps))
-        return "", views.toy_table(result, ctx.lang(request))
-
-    def run_gradients(request: gr.Request):
-        corpus = ctx.corpus(ctx.visitor(request))
-        lang = ctx.lang(request)
-        curves = gradient_curves(len(corpus.vocab), corpus.data)
-        return t("grad.note", lang), figures.picture(figures.gradient_figure, curves, lang)
-
-    def run_compare(steps, request: gr.Request):
-        """Each cell, several seeds, the same steps and about the same parameters; validation curves as they come,
-        the time each run took beside them (the cost, not the result)."""
-        visitor, lang = ctx.visitor(request), ctx.lang(request)
-        steps, corpus = COMPARE_STEPS.parse(steps), ctx.corpus(visitor)
-        runs: dict[str, list[list[tuple[int, float]]]] = {}
-        seconds: dict[str, list[float]] = {}
-        for cell in simplest_first():
-            for seed in RACE_SEEDS:
-                config = comparison_config(cell, steps, len(corpus.vocab), seed)
-                with visitor.starting:  # one training per visitor, the race's included
-                    busy = visitor.job is not None and not visitor.job.finished
-                    if not busy:
-                        job = TrainingJob(
-                            corpus, config, visitor.folder / f"compare-{cell}-{seed}", slots=ctx.slots, niceness=10
-                        ).start()
-                        visitor.job = job
-                if busy:
-                    yield WARNING + t("cmp.busy", lang), gr.skip()
-                    return
-                try:
-                    while not job.wait(1.0):
-                        snap = job.snapshot()
-                        yield (
-                            t(
-                                "cmp.progress",
-                                lang,
-                                cell=cell.upper(),
-                                seed=seed + 1,
-                                seeds=len(RACE_SEEDS),
-                                hidden=config.hidden_size,
-                                step=snap.step,
-                                loss=snap.loss or float("nan"),
-                            ),
-                            gr.skip(),
-                        )
-                finally:  # the page went away (Gradio closes this generator): so does the work
-                    if not job.finished:
-                        job.stop()
-                snap = job.snapshot()
-                if snap.state == "failed":
-                    yield WARNING + views.failure_text(snap, lang), gr.skip()
-                    return
-                runs.setdefault(cell, []).append(snap.val_loss)
-                seconds.setdefault(cell, []).append(snap.elapsed)
-            yield gr.skip(), figures.picture(figures.compare_figure, runs, lang)
-        summary = t("punct.comma", lang).join(
-            t(
-                "cmp.cell",
-                lang,
-                cell=c.upper(),
-                mean=float(np.mean([r[-1][1] for r in rs])),
-                spread=float(np.ptp([r[-1][1] for r in rs])) / 2,
-                seconds=float(np.mean(seconds[c])),
-            )
-            for c, rs in runs.items()
-            if all(rs)
-        )
-        yield t("cmp.final", lang, steps=steps, seeds=len(RACE_SEEDS), summary=summary), gr.skip()
-
-    def run_recall(longest, request: gr.Request):
-        """The sweep, cell by cell: each result drawn as it comes (a minute or so for the whole of it)."""
-        lang, results = ctx.lang(request), []
-        total = len(simplest_first()) * len(gaps_up_to(RECALL_GAP.parse(longest)))
-        for result in recall_experiment(RECALL_GAP.parse(longest)):
-            results.append(result)
-            yield (
-                t(
-                    "recall.progress",
-                    lang,
-                    done=len(results),
-                    total=total,
-                    cell=result.cell.upper(),
-                    gap=result.gap,
-                    accuracy=result.accuracy,
-                    seconds=result.seconds,
-                ),
-                figures.picture(figures.recall_figure, results, lang),
-            )
-        longest_gap = max(r.gap for r in results)
-        at_longest = ", ".join(f"{r.cell.upper()} {r.accuracy:.0%}" for r in results if r.gap == longest_gap)
-        yield t("recall.final", lang, gap=longest_gap, summary=at_longest), gr.skip()
 
     ctx.on(toy_btn.click, run_toy, [word, toy_cell, toy_steps], [toy_msg, toy_out], heavy=True, api_name="toy")
     ctx.on(grad_btn.click, run_gradients, None, [grad_msg, grad_plot], heavy=True, api_name="gradient_decay")

@@ -32,7 +32,108 @@ def quantity_choices(lang: str) -> list[tuple[str, str]]:
     return [(t(f"cells.show_{q}", lang), q) for q in QUANTITIES]
 
 
-def build(ctx: Context) -> None:
+def reader(ctx: Context, label, request: gr.Request):
+    """The model chosen in the Generate tab; before the page has filled that list (a press in the first
+    second), the one it will show."""
+    return ctx.models.sampler_for(label or ctx.models.first_shipped(), ctx.visitor(request))
+
+
+def run_look(ctx: Context, label, text, layer_index, unit_index, what, request: gr.Request):
+    sampler = reader(ctx, label, request)
+    lang = ctx.lang(request)
+    start = time.perf_counter()
+    tr = trace(sampler, text)
+    layer_index = int(layer_index or 0)
+    if not 0 <= layer_index < len(tr.layers):
+        raise AppError("err.layer_range", n=len(tr.layers), last=len(tr.layers) - 1)
+    values = tr.layers[layer_index]
+    key = what if what in values else "hidden"
+    acts = values[key]
+    unit_index = int(unit_index or 0)
+    if not 0 <= unit_index < acts.shape[1]:
+        raise AppError("err.unit_range", n=acts.shape[1], last=acts.shape[1] - 1)
+    found = feature_correlations(acts, text_features(text))
+    colon, comma = t("punct.colon", lang), t("punct.comma", lang)
+    lines = [
+        f"- **{t('feature.' + name, lang, default=name)}**{colon}"
+        + comma.join(t("cells.unit_r", lang, unit=i, r=r) for i, r in cells)
+        for name, cells in found.items()
+    ]
+    sat = gate_saturation(tr)
+    gates = figures.picture(figures.saturation_figure, sat, lang) if any(sat) else None
+    note = t(
+        "cells.note",
+        lang,
+        layer=layer_index,
+        unit=unit_index,
+        what=t(f"cells.show_{key}", lang),
+        seconds=time.perf_counter() - start,
+    ) + ("" if key == what else t("cells.no_cell_state", lang))
+    features = t("cells.features", lang, layer=layer_index) + "\n" + "\n".join(lines)
+    return note, views.coloured_text(text, acts[:, unit_index]), features, gates
+
+
+def run_unroll(ctx: Context, label, text, at, request: gr.Request):
+    sampler = reader(ctx, label, request)
+    lang = ctx.lang(request)
+    start = time.perf_counter()
+    tr = trace(sampler, text)
+    at = min(max(int(at or 0), 0), len(text) - 1)  # a shorter passage: its last character
+    view = unroll(tr, sampler, at)
+    note = t(
+        "unroll.note",
+        lang,
+        position=at,
+        last=len(text) - 1,
+        char=f"`{views.show_char(text[at])}`",
+        seconds=time.perf_counter() - start,
+    )
+    return (
+        note,
+        gr.update(value=at, maximum=len(text) - 1),
+        diagrams.unrolled_html(view, lang),
+        diagrams.folded_html(view, lang),
+        diagrams.cell_html(view, lang),
+        compare(ctx, sampler.spec.name, text, at, lang),
+    )
+
+
+def compare(ctx: Context, cell, text, at, lang) -> str:
+    """The same character read by a shipped model of the other kind (the chapter's RNN module beside its
+    LSTM module); a passage that model cannot read says why, in place of the drawing."""
+    counterpart = ctx.models.shipped_counterpart(cell)
+    if counterpart is None:
+        return ""
+    name, other = counterpart
+    try:
+        view = unroll(trace(other, text), other, at)
+    except CharLMError as err:
+        return f'<div class="cl-note">{html.escape(error_text(err, lang))}</div>'
+    head = t("unroll.compare_same" if cell == "rnn" else "unroll.compare_note", lang, name=name)
+    return f'<div class="cl-note">{head}</div>' + diagrams.cell_html(view, lang)
+
+
+def step_back(ctx: Context, label, text, at, request: gr.Request):
+    return run_unroll(ctx, label, text, int(at or 0) - 1, request)
+
+
+def step_on(ctx: Context, label, text, at, request: gr.Request):
+    return run_unroll(ctx, label, text, int(at or 0) + 1, request)
+
+
+def run_guesses(ctx: Context, label, text, request: gr.Request):
+    sampler = reader(ctx, label, request)
+    if len(text) < 2:
+        raise AppError("err.passage_short")
+    return "", views.guesses_html(text, next_char_guesses(sampler, text), ctx.lang(request))
+
+
+def relabel(ctx: Context, request: gr.Request):
+    return gr.update(choices=quantity_choices(ctx.lang(request)))
+
+
+def build(ctx: Context, tab: gr.Tab) -> None:
+    """The tab's layout and wiring, inside its open ``tab``; what it does is in the handlers above."""
     gr.Markdown(I18N("explain.inside"))
     passage = gr.Textbox(DEFAULT_PASSAGE, lines=4, label=I18N("cells.passage"), elem_id="passage")
     with gr.Accordion(I18N("unroll.title"), open=True, elem_id="unroll"):
@@ -78,99 +179,8 @@ def build(ctx: Context) -> None:
         guess_btn = gr.Button(I18N("guess.button"))
         guess_msg, guess_out = gr.Markdown(), gr.HTML()
 
-    def reader(label, request: gr.Request):
-        """The model chosen in the Generate tab; before the page has filled that list (a press in the first
-        second), the one it will show."""
-        return ctx.models.sampler_for(label or ctx.models.first_shipped(), ctx.visitor(request))
-
-    def run_look(label, text, layer_index, unit_index, what, request: gr.Request):
-        sampler = reader(label, request)
-        lang = ctx.lang(request)
-        start = time.perf_counter()
-        tr = trace(sampler, text)
-        layer_index = int(layer_index or 0)
-        if not 0 <= layer_index < len(tr.layers):
-            raise AppError("err.layer_range", n=len(tr.layers), last=len(tr.layers) - 1)
-        values = tr.layers[layer_index]
-        key = what if what in values else "hidden"
-        acts = values[key]
-        unit_index = int(unit_index or 0)
-        if not 0 <= unit_index < acts.shape[1]:
-            raise AppError("err.unit_range", n=acts.shape[1], last=acts.shape[1] - 1)
-        found = feature_correlations(acts, text_features(text))
-        colon, comma = t("punct.colon", lang), t("punct.comma", lang)
-        lines = [
-            f"- **{t('feature.' + name, lang, default=name)}**{colon}"
-            + comma.join(t("cells.unit_r", lang, unit=i, r=r) for i, r in cells)
-            for name, cells in found.items()
-        ]
-        sat = gate_saturation(tr)
-        gates = figures.picture(figures.saturation_figure, sat, lang) if any(sat) else None
-        note = t(
-            "cells.note",
-            lang,
-            layer=layer_index,
-            unit=unit_index,
-            what=t(f"cells.show_{key}", lang),
-            seconds=time.perf_counter() - start,
-        ) + ("" if key == what else t("cells.no_cell_state", lang))
-        features = t("cells.features", lang, layer=layer_index) + "\n" + "\n".join(lines)
-        return note, views.coloured_text(text, acts[:, unit_index]), features, gates
-
-    def run_unroll(label, text, at, request: gr.Request):
-        sampler = reader(label, request)
-        lang = ctx.lang(request)
-        start = time.perf_counter()
-        tr = trace(sampler, text)
-        at = min(max(int(at or 0), 0), len(text) - 1)  # a shorter passage: its last character
-        view = unroll(tr, sampler, at)
-        note = t(
-            "unroll.note",
-            lang,
-            position=at,
-            last=len(text) - 1,
-            char=f"`{views.show_char(text[at])}`",
-            seconds=time.perf_counter() - start,
-        )
-        return (
-            note,
-            gr.update(value=at, maximum=len(text) - 1),
-            diagrams.unrolled_html(view, lang),
-            diagrams.folded_html(view, lang),
-            diagrams.cell_html(view, lang),
-            compare(sampler.spec.name, text, at, lang),
-        )
-
-    def compare(cell, text, at, lang) -> str:
-        """The same character read by a shipped model of the other kind (the chapter's RNN module beside its
-        LSTM module); a passage that model cannot read says why, in place of the drawing."""
-        counterpart = ctx.models.shipped_counterpart(cell)
-        if counterpart is None:
-            return ""
-        name, other = counterpart
-        try:
-            view = unroll(trace(other, text), other, at)
-        except CharLMError as err:
-            return f'<div class="cl-note">{html.escape(error_text(err, lang))}</div>'
-        head = t("unroll.compare_same" if cell == "rnn" else "unroll.compare_note", lang, name=name)
-        return f'<div class="cl-note">{head}</div>' + diagrams.cell_html(view, lang)
-
-    def step_back(label, text, at, request: gr.Request):
-        return run_unroll(label, text, int(at or 0) - 1, request)
-
-    def step_on(label, text, at, request: gr.Request):
-        return run_unroll(label, text, int(at or 0) + 1, request)
-
-    def run_guesses(label, text, request: gr.Request):
-        sampler = reader(label, request)
-        if len(text) < 2:
-            raise AppError("err.passage_short")
-        return "", views.guesses_html(text, next_char_guesses(sampler, text), ctx.lang(request))
-
-    def relabel(request: gr.Request):
-        return gr.update(choices=quantity_choices(ctx.lang(request)))
-
-    model_box = ctx.shared["model_box"]
+    model_box = ctx.offered.model_box
+    assert model_box is not None, "the Generate tab is built before this one (TABS' order): it offers the model"
     unrolled_outputs = [unroll_msg, position, unrolled_box, folded_box, cell_box, compare_box]
     ctx.on(
         unroll_btn.click, run_unroll, [model_box, passage, position], unrolled_outputs, heavy=True, api_name="unroll"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import time
+from dataclasses import dataclass
 
 import gradio as gr
 
@@ -19,7 +20,7 @@ from .. import diagrams, fields, figures, views
 from ..context import Context
 from ..fields import TRAIN_FORM, checked_preset, config_from_form, preset_values
 from ..i18n import I18N, AppError, t
-from ..state import Visitor
+from ..sessions import Visitor
 from .corpus import corpus_title
 
 ID, TITLE = "train", "tab.train"
@@ -27,7 +28,174 @@ FIRST_ROW = 5  # the form's first fields (the model) in one row, the rest (batch
 STOP_WAIT = 30  # seconds a Start waits for the visitor's stopped run to save its checkpoint and end
 
 
-def build(ctx: Context) -> None:
+@dataclass
+class TrainView:
+    """What the Train tab keeps per visitor (``Visitor.state_of(TrainView)``)."""
+
+    plotted: tuple = ()  # what the loss figure last showed, to skip redrawing it
+    # One batch's run: (the settings it was made with, the stepper), replaced when the settings change
+    batch_steps: tuple[tuple, OneBatch] | None = None
+
+
+def start_training(
+    ctx: Context, request: gr.Request, preset_name: str, *values
+):  # the request first: the form's length varies
+    visitor = ctx.visitor(request)
+    corpus = ctx.corpus(visitor)
+    config = config_from_form(
+        preset_name, *values, max_seconds=ctx.config.max_job_minutes * 60, device=ctx.runner.device
+    )
+    check_training_memory(config, len(corpus.vocab), ctx.config.job_memory_bytes)
+    with visitor.starting:
+        finish_stopping(ctx, visitor)
+        if visitor.job is not None and not visitor.job.finished:
+            raise AppError("err.already_training")
+        visitor.make_room(run_disk_bytes(config, len(corpus.vocab)), ctx.config.session_disk_mb << 20)
+        job = TrainingJob(corpus, config, visitor.run_dir_for(visitor.run + 1), slots=ctx.slots, niceness=10)
+        ctx.runner.start(job)
+        visitor.job = job
+        visitor.run += 1  # earlier runs' checkpoints stay available in the Generate tab (the last few)
+        visitor.prune_runs()
+    lang = ctx.lang(request)
+    started = (
+        "train.started",
+        dict(
+            corpus=corpus_title(corpus.name, lang),
+            layers=config.num_layers,
+            hidden=config.hidden_size,
+            cell=config.cell,
+        ),
+    )
+    yield in_line(ctx, visitor, job, started, lang), gr.Timer(active=True)
+    yield from follow(ctx, job)
+
+
+def resume_training(ctx: Context, request: gr.Request, preset_name: str, *values):
+    visitor = ctx.visitor(request)
+    with visitor.starting:
+        finish_stopping(ctx, visitor)
+        if visitor.job is not None and not visitor.job.finished:
+            raise AppError("err.still_training")
+        latest = list_checkpoints(visitor.run_dir)
+        if not latest or visitor.corpus is None:
+            raise AppError("err.nothing_to_resume")
+        ckpt = load_checkpoint(latest[-1])
+        limit = ctx.config.max_job_minutes * 60  # more of it: the clock goes on from the checkpoint's
+        until = ckpt.progress.elapsed + limit if limit else 0.0
+        requested = config_from_form(preset_name, *values, max_seconds=until, device=ctx.runner.device)
+        config = resume_config(ckpt.train_config, requested)
+        check_resumable(ckpt, visitor.corpus, config)  # before saying "Resumed"
+        check_training_memory(config, len(ckpt.vocab), ctx.config.job_memory_bytes)
+        job = TrainingJob(visitor.corpus, config, visitor.run_dir, resume=ckpt, slots=ctx.slots, niceness=10)
+        ctx.runner.start(job)
+        visitor.job = job
+    resumed = ("train.resumed", dict(step=ckpt.progress.step))
+    yield in_line(ctx, visitor, job, resumed, ctx.lang(request)), gr.Timer(active=True)
+    yield from follow(ctx, job)
+
+
+def finish_stopping(ctx: Context, visitor: Visitor) -> None:
+    """Stop, then Start at once: the stopped run is measuring its held-out loss and saving its last
+    checkpoint; wait for it (seconds), as the visitor expects, rather than tell them to stop a training they
+    have just stopped; past ``STOP_WAIT``, say that it is still stopping."""
+    if visitor.job is not None and visitor.job.stopping and not visitor.job.wait(STOP_WAIT):
+        raise AppError("err.still_stopping")
+
+
+def in_line(ctx: Context, visitor: Visitor, job: TrainingJob, started: tuple[str, dict], lang: str) -> str:
+    """What Start says: started, or (every slot taken) the place in line and that it will start by itself."""
+    snap = job.snapshot()
+    if snap.state == "waiting":
+        return visitor.say("train", "train.in_line", lang, place=snap.place, limit=ctx.slots.limit)
+    key, params = started
+    return visitor.say("train", key, lang, **params)
+
+
+def follow(ctx: Context, job: TrainingJob):
+    """While the runner trains in this event (chunks on a GPU), say nothing new once a second: the event
+    stays open, which is what charges the GPU to this visitor, and Gradio notices if the page goes away."""
+    last = time.monotonic()
+    for _ in ctx.runner.follow(job):
+        if time.monotonic() - last >= 1.0:
+            last = time.monotonic()
+            yield gr.skip(), gr.skip()
+
+
+def one_batch(ctx: Context, request: gr.Request, preset_name: str, *values):
+    """One step of the run these settings would start, each stage in numbers; the next press takes the next
+    batch (new settings or a new text: a new run)."""
+    visitor = ctx.visitor(request)
+    corpus = ctx.corpus(visitor)
+    config = config_from_form(preset_name, *values, device="cpu")
+    key = (id(corpus), config)
+    mine = visitor.state_of(TrainView)
+    if mine.batch_steps is None or mine.batch_steps[0] != key:
+        check_training_memory(config, len(corpus.vocab), ctx.config.job_memory_bytes)
+        mine.batch_steps = (key, OneBatch(corpus, config))
+    return views.batch_step_text(mine.batch_steps[1].step(), ctx.lang(request))
+
+
+def shapes(ctx: Context, request: gr.Request, preset_name: str, *values):
+    """The chapter's four input/output patterns where the app uses them, then one training step's tensors:
+    both with the shapes these settings give."""
+    config, lang = config_from_form(preset_name, *values), ctx.lang(request)
+    vocab_size = len(ctx.corpus(ctx.visitor(request)).vocab)
+    return diagrams.patterns_html(io_patterns(config, vocab_size), lang) + views.shapes_html(
+        model_shapes(config, vocab_size), lang
+    )
+
+
+def stop_training(ctx: Context, request: gr.Request):
+    visitor = ctx.visitor(request)
+    if visitor.job is None or visitor.job.finished:
+        return visitor.say("train", "train.not_running", ctx.lang(request))
+    visitor.job.stop()
+    return visitor.say("train", "train.stopping", ctx.lang(request))
+
+
+def training_status(ctx: Context, request: gr.Request):
+    visitor = ctx.visitor(request)
+    lang = ctx.lang(request)
+    if visitor.job is None:
+        empty = figures.empty_loss_picture(lang)
+        return t("train.none_yet", lang), empty, "", [], gr.Timer(active=False), gr.skip(), ""
+    snap = visitor.job.snapshot()
+    sample = ""
+    if snap.samples:
+        sample = t("train.sample_header", lang, step=snap.samples[-1][0]) + "\n" + snap.samples[-1][1]
+    # redraw the figure only when there is something new to show (or in another language)
+    key = (id(visitor.job), snap.step, len(snap.val_loss), lang)
+    job = visitor.job
+    mine = visitor.state_of(TrainView)
+    figure = (
+        gr.skip()
+        if key == mine.plotted
+        else figures.picture(figures.loss_figure, snap, lang, frequencies=job.facts.unigram_entropy)
+    )
+    mine.plotted = key
+    files = visitor.offer(snap.checkpoints[-3:])  # links: pruning cannot pull a file from under Gradio's copy
+    message = gr.skip()
+    if visitor.job.finished and visitor.said.pop("train", None):  # "started", "stopping": the status line says more
+        message = ""
+    return (
+        views.status_line(snap, lang),
+        figure,
+        sample,
+        files,
+        gr.Timer(active=not job.finished),
+        message,
+        views.coach_text(job.findings(snap), lang),
+    )
+
+
+def status_in_language(ctx: Context, request: gr.Request):
+    """After a language switch: the status, and the last message said again in the new language."""
+    *shown_now, _, coach_now = training_status(ctx, request)
+    return *shown_now, ctx.visitor(request).said_again("train", ctx.lang(request)), coach_now
+
+
+def build(ctx: Context, tab: gr.Tab) -> None:
+    """The tab's layout and wiring, inside its open ``tab``; what it does is in the handlers above."""
     gr.Markdown(I18N("explain.train"))
     defaults = dict(zip((f.name for f in TRAIN_FORM), preset_values(fields.UI_PRESETS[0])))
     with gr.Row():
@@ -53,149 +221,6 @@ def build(ctx: Context) -> None:
     ckpt_files = gr.File(label=I18N("train.checkpoints"), file_count="multiple", interactive=False)
     timer = gr.Timer(1.0, active=False)
     shown = [status, loss_plot, sample_box, ckpt_files, timer]
-
-    def start_training(request: gr.Request, preset_name: str, *values):  # the request first: the form's length varies
-        visitor = ctx.visitor(request)
-        corpus = ctx.corpus(visitor)
-        config = config_from_form(
-            preset_name, *values, max_seconds=ctx.config.max_job_minutes * 60, device=ctx.runner.device
-        )
-        check_training_memory(config, len(corpus.vocab), ctx.config.job_memory_bytes)
-        with visitor.starting:
-            finish_stopping(visitor)
-            if visitor.job is not None and not visitor.job.finished:
-                raise AppError("err.already_training")
-            visitor.make_room(run_disk_bytes(config, len(corpus.vocab)), ctx.config.session_disk_mb << 20)
-            job = TrainingJob(corpus, config, visitor.run_dir_for(visitor.run + 1), slots=ctx.slots, niceness=10)
-            ctx.runner.start(job)
-            visitor.job = job
-            visitor.run += 1  # earlier runs' checkpoints stay available in the Generate tab (the last few)
-            visitor.prune_runs()
-        lang = ctx.lang(request)
-        started = (
-            "train.started",
-            dict(
-                corpus=corpus_title(corpus.name, lang),
-                layers=config.num_layers,
-                hidden=config.hidden_size,
-                cell=config.cell,
-            ),
-        )
-        yield in_line(visitor, job, started, lang), gr.Timer(active=True)
-        yield from follow(job)
-
-    def resume_training(request: gr.Request, preset_name: str, *values):
-        visitor = ctx.visitor(request)
-        with visitor.starting:
-            finish_stopping(visitor)
-            if visitor.job is not None and not visitor.job.finished:
-                raise AppError("err.still_training")
-            latest = list_checkpoints(visitor.run_dir)
-            if not latest or visitor.corpus is None:
-                raise AppError("err.nothing_to_resume")
-            ckpt = load_checkpoint(latest[-1])
-            limit = ctx.config.max_job_minutes * 60  # more of it: the clock goes on from the checkpoint's
-            until = ckpt.progress.elapsed + limit if limit else 0.0
-            requested = config_from_form(preset_name, *values, max_seconds=until, device=ctx.runner.device)
-            config = resume_config(ckpt.train_config, requested)
-            check_resumable(ckpt, visitor.corpus, config)  # before saying "Resumed"
-            check_training_memory(config, len(ckpt.vocab), ctx.config.job_memory_bytes)
-            job = TrainingJob(visitor.corpus, config, visitor.run_dir, resume=ckpt, slots=ctx.slots, niceness=10)
-            ctx.runner.start(job)
-            visitor.job = job
-        resumed = ("train.resumed", dict(step=ckpt.progress.step))
-        yield in_line(visitor, job, resumed, ctx.lang(request)), gr.Timer(active=True)
-        yield from follow(job)
-
-    def finish_stopping(visitor: Visitor) -> None:
-        """Stop, then Start at once: the stopped run is measuring its held-out loss and saving its last
-        checkpoint; wait for it (seconds), as the visitor expects, rather than tell them to stop a training they
-        have just stopped; past ``STOP_WAIT``, say that it is still stopping."""
-        if visitor.job is not None and visitor.job.stopping and not visitor.job.wait(STOP_WAIT):
-            raise AppError("err.still_stopping")
-
-    def in_line(visitor: Visitor, job: TrainingJob, started: tuple[str, dict], lang: str) -> str:
-        """What Start says: started, or (every slot taken) the place in line and that it will start by itself."""
-        snap = job.snapshot()
-        if snap.state == "waiting":
-            return visitor.say("train", "train.in_line", lang, place=snap.place, limit=ctx.slots.limit)
-        key, params = started
-        return visitor.say("train", key, lang, **params)
-
-    def follow(job: TrainingJob):
-        """While the runner trains in this event (chunks on a GPU), say nothing new once a second: the event
-        stays open, which is what charges the GPU to this visitor, and Gradio notices if the page goes away."""
-        last = time.monotonic()
-        for _ in ctx.runner.follow(job):
-            if time.monotonic() - last >= 1.0:
-                last = time.monotonic()
-                yield gr.skip(), gr.skip()
-
-    def one_batch(request: gr.Request, preset_name: str, *values):
-        """One step of the run these settings would start, each stage in numbers; the next press takes the next
-        batch (new settings or a new text: a new run)."""
-        visitor = ctx.visitor(request)
-        corpus = ctx.corpus(visitor)
-        config = config_from_form(preset_name, *values, device="cpu")
-        key = (id(corpus), config)
-        if visitor.batch_steps is None or visitor.batch_steps[0] != key:
-            check_training_memory(config, len(corpus.vocab), ctx.config.job_memory_bytes)
-            visitor.batch_steps = (key, OneBatch(corpus, config))
-        return views.batch_step_text(visitor.batch_steps[1].step(), ctx.lang(request))
-
-    def shapes(request: gr.Request, preset_name: str, *values):
-        """The chapter's four input/output patterns where the app uses them, then one training step's tensors:
-        both with the shapes these settings give."""
-        config, lang = config_from_form(preset_name, *values), ctx.lang(request)
-        vocab_size = len(ctx.corpus(ctx.visitor(request)).vocab)
-        return diagrams.patterns_html(io_patterns(config, vocab_size), lang) + views.shapes_html(
-            model_shapes(config, vocab_size), lang
-        )
-
-    def stop_training(request: gr.Request):
-        visitor = ctx.visitor(request)
-        if visitor.job is None or visitor.job.finished:
-            return visitor.say("train", "train.not_running", ctx.lang(request))
-        visitor.job.stop()
-        return visitor.say("train", "train.stopping", ctx.lang(request))
-
-    def training_status(request: gr.Request):
-        visitor = ctx.visitor(request)
-        lang = ctx.lang(request)
-        if visitor.job is None:
-            empty = figures.empty_loss_picture(lang)
-            return t("train.none_yet", lang), empty, "", [], gr.Timer(active=False), gr.skip(), ""
-        snap = visitor.job.snapshot()
-        sample = ""
-        if snap.samples:
-            sample = t("train.sample_header", lang, step=snap.samples[-1][0]) + "\n" + snap.samples[-1][1]
-        # redraw the figure only when there is something new to show (or in another language)
-        key = (id(visitor.job), snap.step, len(snap.val_loss), lang)
-        job = visitor.job
-        figure = (
-            gr.skip()
-            if key == visitor.plotted
-            else figures.picture(figures.loss_figure, snap, lang, frequencies=job.facts.unigram_entropy)
-        )
-        visitor.plotted = key
-        files = visitor.offer(snap.checkpoints[-3:])  # links: pruning cannot pull a file from under Gradio's copy
-        message = gr.skip()
-        if visitor.job.finished and visitor.said.pop("train", None):  # "started", "stopping": the status line says more
-            message = ""
-        return (
-            views.status_line(snap, lang),
-            figure,
-            sample,
-            files,
-            gr.Timer(active=not job.finished),
-            message,
-            views.coach_text(job.findings(snap), lang),
-        )
-
-    def status_in_language(request: gr.Request):
-        """After a language switch: the status, and the last message said again in the new language."""
-        *shown_now, _, coach_now = training_status(request)
-        return *shown_now, ctx.visitor(request).said_again("train", ctx.lang(request)), coach_now
 
     with_form = [preset_box, *form]
     ctx.link("preset", preset_box, checked_preset)

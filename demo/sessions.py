@@ -8,27 +8,29 @@ removed when the tab closes or, for tabs that vanish without saying so, after a 
 
 from __future__ import annotations
 
+import atexit
 import contextlib
-import ctypes
-import gc
 import logging
 import os
 import secrets
 import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from charlm import Corpus
 from charlm.files import folder_bytes
-from charlm.lessons.step_by_step import OneBatch, OneCharacter
 from charlm.serving.jobs import TrainingJob
 
 from .i18n import AppError, t
+from .process import return_freed_memory
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 HEAVY_PER_VISITOR = 2  # heavy calls (generations, uploads, experiments) one visitor may have running at once
 RUNS_KEPT = 4  # a visitor's trainings whose checkpoints stay available; older ones are removed at the next Start
 
@@ -39,14 +41,10 @@ class Visitor:
     corpus: Corpus | None = None
     job: TrainingJob | None = None
     models: dict[str, Path] = field(default_factory=dict)  # label -> checkpoint file (own folder only)
-    plotted: tuple = ()  # what the loss figure last showed, to skip redrawing it
-    generation: int = 0  # bumped by Stop: a running generation sees it changed and ends
-    last_seed: int | None = None  # the seed of their latest generation ("Keep this seed" keeps it)
     hidden: tuple[str, ...] = ()  # the settings their link hid (an exercise's): the link they copy hides them too
     said: dict[str, tuple[str, dict]] = field(default_factory=dict)  # where -> the text key and values shown there
-    # the step buttons' runs: (the settings they were made with, the stepper), replaced when the settings change
-    batch_steps: tuple[tuple, OneBatch] | None = None
-    char_steps: tuple[tuple, OneCharacter] | None = None
+    # each tab's own per-visitor state, one small object per tab, made at first use (``state_of``)
+    tab_states: dict[type, object] = field(default_factory=dict, repr=False)
     last_seen: float = field(default_factory=time.monotonic)
     ended: float | None = None  # when the tab was reported closed (None: open)
 
@@ -59,6 +57,14 @@ class Visitor:
     heavy_calls: threading.Semaphore = field(
         default_factory=lambda: threading.BoundedSemaphore(HEAVY_PER_VISITOR), repr=False
     )  # one visitor's share of the server's heavy work
+
+    def state_of(self, kind: type[T]) -> T:
+        """This visitor's state of one tab: the tab declares it as a small dataclass (``TrainView``,
+        ``GenerateView``), and the visitor keeps one of each, made when first asked for."""
+        found = self.tab_states.get(kind)
+        if found is None:
+            found = self.tab_states.setdefault(kind, kind())
+        return found
 
     def say(self, where: str, key: str, lang: str, /, **params) -> str:
         """A message for one place in the page (``where``), remembered so that a language switch can say it again."""
@@ -219,7 +225,7 @@ class SessionStore:
         gone = visitor = None  # nothing here holds them now, so the collection below frees what they held
         tidied = sum(tidy() for tidy in self.on_sweep)
         if forgot or tidied:
-            _return_freed_memory()
+            return_freed_memory()
 
     def start_sweeper(self, every: float = 30.0) -> threading.Event:
         """Sweep in the background every ``every`` seconds (until the returned event is set)."""
@@ -261,32 +267,26 @@ class SessionStore:
         log.info("session folder %s removed", visitor.folder.name)
 
 
-def tune_allocator() -> None:
-    """glibc, once at start-up, in the main thread: large blocks (tensors, corpora, figures) always get their
-    own mappings, handed back to the system when freed. By default glibc raises that threshold after the first
-    large block is freed, so a class's arrays end up scattered through the heap, which then cannot shrink; and
-    at most two heaps (arenas) for the worker threads, so freed memory is reused rather than spread across many."""
-    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-3, 256 << 10)  # M_MMAP_THRESHOLD: fixed at 256 KB
-        libc.mallopt(-8, 2)  # M_ARENA_MAX
+SESSIONS = Path(tempfile.gettempdir()) / "charlm-sessions"
 
 
-def freeze_what_start_up_built() -> None:
-    """Once the page is built, in the main thread: what start-up made (modules, the page's blocks, the shipped
-    models: about 470,000 objects) lives as long as the server, yet Python's collector walks all of it in every
-    full collection, about 300 ms holding the interpreter, during which no page gets an answer. Frozen, they are
-    left out of every collection (``gc.freeze``), so a full one (Python's own, or the sweep's) costs only what
-    visitors made since."""
-    gc.collect()  # start-up's own garbage goes first, not into the frozen generation
-    gc.freeze()
+def process_folder() -> Path:
+    """This process's folder for visitors' files, after removing those of processes that are gone
+    (a server killed mid-class leaves them; nothing else would)."""
+    SESSIONS.mkdir(parents=True, exist_ok=True)
+    for folder in SESSIONS.iterdir():
+        if folder.is_dir() and folder.name.isdigit() and not _alive(int(folder.name)):
+            shutil.rmtree(folder, ignore_errors=True)
+    own = SESSIONS / str(os.getpid())
+    atexit.register(shutil.rmtree, own, ignore_errors=True)
+    return own
 
 
-def _return_freed_memory() -> None:
-    """Hand the memory of forgotten visitors back to the system. What they held in reference cycles (a job and
-    its callbacks, a model's modules) is freed only by a full collection, which Python runs rarely; and glibc
-    keeps freed heap for reuse, so without both a server's footprint stays at its class's peak long after the
-    class has left."""
-    log.info("forgotten visitors: %d objects in reference cycles collected", gc.collect())
-    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
