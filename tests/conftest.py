@@ -1,28 +1,21 @@
 import os
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-CORPORA = ROOT.parent / "shared" / "corpora"
-ANNA = CORPORA / "anna.txt"
-SHAKESPEARE = CORPORA / "tinyshakespeare.txt"
+from helpers import ANNA, CORPORA
 
 # Built-in corpora are looked up here; tests never download.
 os.environ.setdefault("CHARLM_DATA_DIR", str(CORPORA))
 
-needs_anna = pytest.mark.skipif(not ANNA.is_file(), reason="../shared/corpora/anna.txt is not present")
 
-
-def write_pickle_payload(path: Path, marker: Path) -> None:
-    """A pickled file that, if ever unpickled, would create ``marker`` (proof that it ran)."""
-    import torch
-
-    class Payload:
-        def __reduce__(self):
-            return (open, (str(marker), "w"))
-
-    torch.save({"state": Payload()}, path)
+def pytest_collection_modifyitems(items):
+    """``data`` for every test that reads the shared corpora (through ``anna_text``, ``shakespeare`` or a skip
+    that names them)."""
+    for item in items:
+        reads = {"anna_text", "shakespeare"} & set(getattr(item, "fixturenames", ())) or any(
+            "shared/corpora" in str(m.kwargs.get("reason", "")) for m in item.iter_markers("skipif")
+        )
+        if reads:
+            item.add_marker(pytest.mark.data)
 
 
 @pytest.fixture(scope="session")

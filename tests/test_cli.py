@@ -2,7 +2,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT
+from helpers import ROOT
 
 from charlm.cli import main
 
@@ -101,6 +101,7 @@ def test_export_writes_weights_only(trained_dir, tmp_path, capsys):
     assert (tmp_path / "small.safetensors").stat().st_size < (trained_dir / "i70_l48.safetensors").stat().st_size
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "args, message",
     [

@@ -47,7 +47,7 @@ def start_training(
     )
     check_training_memory(config, len(corpus.vocab), ctx.config.job_memory_bytes)
     with visitor.starting:
-        finish_stopping(ctx, visitor)
+        finish_stopping(visitor)
         if visitor.job is not None and not visitor.job.finished:
             raise AppError("err.already_training")
         visitor.make_room(run_disk_bytes(config, len(corpus.vocab)), ctx.config.session_disk_mb << 20)
@@ -73,7 +73,7 @@ def start_training(
 def resume_training(ctx: Context, request: gr.Request, preset_name: str, *values):
     visitor = ctx.visitor(request)
     with visitor.starting:
-        finish_stopping(ctx, visitor)
+        finish_stopping(visitor)
         if visitor.job is not None and not visitor.job.finished:
             raise AppError("err.still_training")
         latest = list_checkpoints(visitor.run_dir)
@@ -94,7 +94,7 @@ def resume_training(ctx: Context, request: gr.Request, preset_name: str, *values
     yield from follow(ctx, job)
 
 
-def finish_stopping(ctx: Context, visitor: Visitor) -> None:
+def finish_stopping(visitor: Visitor) -> None:
     """Stop, then Start at once: the stopped run is measuring its held-out loss and saving its last
     checkpoint; wait for it (seconds), as the visitor expects, rather than tell them to stop a training they
     have just stopped; past ``STOP_WAIT``, say that it is still stopping."""

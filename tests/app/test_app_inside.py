@@ -7,6 +7,8 @@ from app_server import running_app
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
+pytestmark = [pytest.mark.app, pytest.mark.slow]
+
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):

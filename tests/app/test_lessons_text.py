@@ -10,7 +10,7 @@ from demo.locales import LESSONS, LOCALES, Locale, lesson_texts
 from demo.locales import en as en_module
 from demo.tabs import TABS
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_every_tab_has_its_lesson_in_english_with_its_question_and_answer():

@@ -77,6 +77,7 @@ def overfitting_run(anna_text, tmp_path_factory):
     return train(corpus, cfg, out), out
 
 
+@pytest.mark.slow
 def test_early_stopping_ends_a_run_that_stopped_improving(overfitting_run):
     result, _ = overfitting_run
     vals = [v for _, v in result.progress.val_loss]

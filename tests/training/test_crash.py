@@ -7,8 +7,9 @@ import sys
 import textwrap
 import time
 
+import pytest
 import torch
-from conftest import ROOT
+from helpers import ROOT
 
 from charlm import latest_checkpoint, list_checkpoints, load_checkpoint
 
@@ -32,6 +33,7 @@ WRITER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_sigkill_during_saves_never_leaves_a_bad_checkpoint(tmp_path):
     out = tmp_path / "ckpt"
     delays = [0.05, 0.13, 0.21, 0.34, 0.5, 0.77]

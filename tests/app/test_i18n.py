@@ -22,7 +22,7 @@ ZH = "zh-CN"
 ENGLISH = LOCALES[EN].texts
 CHINESE = LOCALES[ZH]
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CJK = re.compile(r"[\u4e00-\u9fff]")
 LATIN_WORD = re.compile(r"[A-Za-z]{3,}")
 # keys whose Chinese may rightly be the same as the English (symbols, the language switch itself)
@@ -285,7 +285,7 @@ EMOJI = re.compile("[\ufe0f\u231a\u231b\u23e9-\u23fa\u2705\u274c\u274e\u2753-\u2
 
 
 def test_no_sign_in_the_page_needs_an_emoji_font():
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     for path in [*sorted((root / "demo").rglob("*.py")), root / "app.py"]:
         found = EMOJI.findall(path.read_text(encoding="utf-8"))
         assert not found, f"{path.relative_to(root)}: {found}"

@@ -5,7 +5,7 @@ import random
 from dataclasses import replace
 
 import pytest
-from conftest import SHAKESPEARE
+from helpers import SHAKESPEARE
 
 from charlm import Corpus, preset
 from charlm.lessons.coach import RunFacts, diagnose
@@ -48,6 +48,7 @@ def chinese_words_text(n_words: int = 5000, seed: int = 0) -> str:
     )
 
 
+@pytest.mark.slow
 def test_a_3kb_text_is_too_little_for_the_model(shakespeare):
     corpus = Corpus.from_text(shakespeare[:3000], 0.1, name="3kb.txt")
     facts, train_loss, val_loss, clipped = run(corpus, replace(preset("quick"), eval_every=10))
@@ -58,6 +59,7 @@ def test_a_3kb_text_is_too_little_for_the_model(shakespeare):
     assert "对这个模型来说文本太少：每轮只有 1 个小批量，2,700 个训练字符" in chinese
 
 
+@pytest.mark.slow
 def test_a_chinese_text_that_overfits_is_caught_with_its_best_step():
     corpus = Corpus.from_text(chinese_words_text(), 0.1, name="中文.txt")
     config = replace(preset("quick"), eval_every=25, max_steps=200)
@@ -71,6 +73,7 @@ def test_a_chinese_text_that_overfits_is_caught_with_its_best_step():
     assert f"Over-fitting: the validation loss was lowest at step {best_step}" in views.coach_text(findings, "en")
 
 
+@pytest.mark.slow
 def test_a_learning_rate_of_0_1_is_stuck_at_the_letter_frequencies_and_named_as_the_cause(shakespeare):
     corpus = Corpus.from_text(shakespeare[:200_000], 0.1, name="shakespeare")
     config = replace(preset("quick"), max_steps=300, eval_every=100)

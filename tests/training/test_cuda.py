@@ -5,7 +5,7 @@ import torch
 
 from charlm import Corpus, Sampler, latest_checkpoint, load_checkpoint, preset, train
 
-pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")]
 TEXT = "Happy families are all alike; every unhappy family is unhappy in its own way. " * 60
 
 

@@ -10,6 +10,8 @@ from app_server import running_app
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
+pytestmark = [pytest.mark.app, pytest.mark.slow]
+
 STORY = (
     "The old man walked to the sea every morning, and every morning the sea was there. "
     "He counted the boats, he counted the birds, and he went home to his wife. "

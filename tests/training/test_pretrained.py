@@ -4,7 +4,7 @@ import math
 import re
 
 import pytest
-from conftest import ANNA, ROOT
+from helpers import ANNA, ROOT
 
 from charlm import Corpus, Sampler, load_checkpoint
 from charlm.training.evaluate import score_held_out
@@ -42,6 +42,7 @@ def test_loads_and_samples_reproducibly(path):
     assert a != sampler.generate("Far", 300, top_n=4, seed=43)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not ANNA.is_file(), reason="../shared/corpora/anna.txt is not present")
 @pytest.mark.parametrize("path", MODELS, ids=lambda p: p.stem)
 def test_validation_loss_matches_the_card(path):

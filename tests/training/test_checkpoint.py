@@ -4,7 +4,7 @@ import threading
 
 import pytest
 import torch
-from conftest import write_pickle_payload
+from helpers import write_pickle_payload
 from safetensors.torch import save_file
 
 from charlm import CharLMError, Corpus, StepEvent, latest_checkpoint, load_checkpoint, preset, train

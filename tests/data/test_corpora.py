@@ -3,12 +3,13 @@ import io
 import typing
 
 import pytest
-from conftest import CORPORA
+from helpers import CORPORA
 
 from charlm import CharLMError, Corpus
 from charlm.data import corpora
 
 
+@pytest.mark.data
 def test_registered_corpora_are_found_in_the_data_dir_with_their_checksums():
     for name, info in corpora.REGISTRY.items():
         path = corpora.local_path(name)
@@ -37,6 +38,7 @@ class FakeResponse(io.BytesIO):
         return False
 
 
+@pytest.mark.data
 def test_download_keeps_a_verified_file_and_folds_line_ends(tmp_path, monkeypatch):
     monkeypatch.setenv("CHARLM_DATA_DIR", str(tmp_path))
     if not (CORPORA / "anna.txt").is_file():

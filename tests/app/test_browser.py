@@ -6,7 +6,12 @@ import time
 import pytest
 from app_server import HAS_CHROMIUM, running_app
 
-pytestmark = pytest.mark.skipif(not HAS_CHROMIUM, reason="Chromium is not installed (see .ci/run)")
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.app,
+    pytest.mark.slow,
+    pytest.mark.skipif(not HAS_CHROMIUM, reason="Chromium is not installed (see .ci/run)"),
+]
 playwright = pytest.importorskip("playwright.sync_api")
 
 TEXT = (

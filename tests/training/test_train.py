@@ -45,6 +45,7 @@ def test_tiny_model_learns_hello_to_near_zero_loss():
     assert step.chars_per_sec > 0 and step.sec_per_batch > 0 and "sec/batch" in step.log_line()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 def test_loss_on_anna_falls_well_below_its_start(anna_text, cell):
     corpus = Corpus.from_text(anna_text[:20_000], val_fraction=0.1)

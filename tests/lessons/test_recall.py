@@ -20,6 +20,7 @@ def test_the_curriculum_grows_the_gap_to_the_whole_of_it():
     assert [s.gap_at(step, 40) for step in (0, 199, 200, 399, 400, 599)] == [10, 10, 20, 20, 40, 40]
 
 
+@pytest.mark.slow
 def test_the_lstm_remembers_across_40_characters_where_the_plain_rnn_cannot():
     """Same size, steps, learning rate, clipping, seed and curriculum: only the cell differs."""
     settings = RecallSettings(hidden_size=64, steps=600, test_records=500)

@@ -72,6 +72,7 @@ def _seeded(settings):
     return [(p, n, k, t, s if s is not None else 6) for p, n, k, t, s in settings]
 
 
+@pytest.mark.slow
 def test_every_stream_writes_what_it_writes_alone(sampler):
     gens = Generations(sampler)
     together = _read_all(gens, _seeded(SETTINGS))

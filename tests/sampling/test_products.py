@@ -47,6 +47,7 @@ def _sampler(cell: str, hidden: int, layers: int, embedding: int) -> Sampler:
     return Sampler(model, vocab)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cell", list(CELLS))
 @pytest.mark.parametrize(("hidden", "layers", "embedding"), [(64, 2, 0), (100, 3, 0), (48, 2, 16)])
 def test_advancing_rows_together_matches_each_alone(cell, hidden, layers, embedding):

@@ -115,6 +115,7 @@ def test_bad_sampling_settings(trained, kwargs, message):
         Sampler(model, vocab).generate(**args)
 
 
+@pytest.mark.slow
 def test_int8_weights_keep_the_models_predictions(trained):
     """The int8 sampler: a quarter of the weights' bytes; its next-character distributions stay within a small
     KL divergence of fp32's, it mostly picks the same most likely character, and a seed still fixes its text."""

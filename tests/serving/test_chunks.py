@@ -5,6 +5,7 @@ import pickle
 import threading
 import time
 
+import pytest
 import torch
 from app_server import running_app
 from gradio_client import Client, handle_file
@@ -70,6 +71,8 @@ def test_a_job_in_chunks_reports_progress_stops_and_survives_its_page_leaving(tm
     assert not [t for t in threading.enumerate() if t.name == "charlm-chunk"]  # the training thread ended
 
 
+@pytest.mark.app
+@pytest.mark.slow
 def test_the_app_trains_in_chunks_driven_by_the_start_event(tmp_path):
     corpus = tmp_path / "family.txt"
     corpus.write_text(TEXT, encoding="utf-8")
@@ -98,6 +101,7 @@ def test_the_app_trains_in_chunks_driven_by_the_start_event(tmp_path):
         assert "400" in final, final
 
 
+@pytest.mark.slow
 def test_a_gpu_call_that_fails_keeps_the_checkpoint_and_says_what_to_do(tmp_path):
     from demo.runners import chunk_with_messages
 
@@ -141,6 +145,7 @@ def _finished(job, timeout=90):
     return job.snapshot()
 
 
+@pytest.mark.slow
 def test_a_training_in_a_child_process_reports_every_step_stops_and_says_what_failed(tmp_path):
     """``CHARLM_RUNNER=process``: the training runs in a process of its own; the job here sees its events as a
     thread's, stops it through the disk, and gets its errors with their keys (in the visitor's language)."""

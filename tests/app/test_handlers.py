@@ -1,0 +1,98 @@
+"""The tabs' handlers are plain functions of the context and their inputs: called here directly, with no
+server and no browser, as a visitor's clicks would call them (a request is only its session and language)."""
+
+import types
+
+import pytest
+
+from demo.context import Context
+from demo.fields import preset_values
+from demo.i18n import AppError
+from demo.settings import AppConfig
+from demo.tabs import batches, corpus, generate, ideas, train
+from demo.tabs.generate_state import GenerateView
+from demo.tabs.train import TrainView
+
+TEXT = "It was the best of times, it was the worst of times, it was the age of wisdom. " * 60
+
+
+def request(session: str, lang: str = "en"):
+    """What a handler reads of Gradio's request: the visitor's session and their browser's language."""
+    return types.SimpleNamespace(session_hash=session, headers={"accept-language": lang})
+
+
+@pytest.fixture(scope="module")
+def ctx(tmp_path_factory):
+    return Context.create(AppConfig(sessions_root=tmp_path_factory.mktemp("sessions"), max_jobs=1))
+
+
+@pytest.fixture()
+def dickens(ctx, tmp_path):
+    """A visitor with a short text of their own loaded (an upload, as the Corpus tab receives it)."""
+    path = tmp_path / "dickens.txt"
+    path.write_text(TEXT, encoding="utf-8")
+    asks = request(tmp_path.name)
+    status, *_ = corpus.load_corpus(ctx, None, str(path), 0.1, asks)
+    assert "dickens.txt" in status
+    return asks
+
+
+def test_a_loaded_text_is_the_visitors_own_and_cut_into_the_batches_asked_for(ctx, dickens):
+    info, _, inputs, targets, *_ = batches.preview_batch(ctx, 4, 10, 0, 0, False, dickens)
+    assert "4×10" in info and "input `I` → target `t`" in info and inputs != targets
+    other = request("someone-else")
+    assert "4×10" in batches.preview_batch(ctx, 4, 10, 0, 0, False, other)[0]
+    assert ctx.visitor(other).corpus is not ctx.visitor(dickens).corpus  # another visitor: the default text
+
+
+def test_the_shapes_follow_the_form_and_speak_the_visitors_language(ctx, dickens):
+    values = list(preset_values("quick"))
+    english = train.shapes(ctx, dickens, "quick", *values)
+    assert "(32, 64)" in english
+    chinese = train.shapes(ctx, request(dickens.session_hash, "zh-CN"), "quick", *values)
+    assert chinese != english and "(32, 64)" in chinese
+
+
+def test_one_batch_goes_on_with_the_same_run_and_starts_again_for_new_settings(ctx, dickens):
+    values = ["lstm", 1, 32, 0.0, 8, 16, 0.01, 5.0, 50, 30]  # the Train form, in its order: a small model
+    first = train.one_batch(ctx, dickens, "quick", *values)
+    second = train.one_batch(ctx, dickens, "quick", *values)
+    assert "Step 1" in first and "Step 2" in second
+    run = ctx.visitor(dickens).state_of(TrainView).batch_steps
+    values[2] = 48  # another hidden size: another run
+    assert "Step 1" in train.one_batch(ctx, dickens, "quick", *values)
+    assert ctx.visitor(dickens).state_of(TrainView).batch_steps is not run
+
+
+def test_a_generation_streams_its_text_and_stop_ends_it(ctx):
+    asks = request("writer")
+    label = ctx.models.first_shipped()
+    shown = list(generate.generate(ctx, label, "Far", 40, 4, 1.0, 7, asks))
+    text, status = shown[-1]
+    assert text.startswith("Far") and len(text) == 43 and "seed 7" in status
+    again = list(generate.generate(ctx, label, "Far", 40, 4, 1.0, 7, asks))[-1][0]
+    assert again == text  # the same seed, the same text
+    mine = ctx.visitor(asks).state_of(GenerateView)
+    before = mine.generation
+    generate.stop_generation(ctx, asks)
+    assert mine.generation == before + 1
+
+
+def test_keep_this_seed_keeps_the_latest_generations_seed(ctx):
+    asks = request("keeper")
+    label = ctx.models.first_shipped()
+    list(generate.generate(ctx, label, "Far", 5, 4, 1.0, None, asks))  # a new seed, drawn
+    drawn = ctx.visitor(asks).state_of(GenerateView).last_seed
+    assert generate.keep_this_seed(ctx, True, asks) == drawn
+    assert generate.keep_this_seed(ctx, False, asks) is None
+
+
+def test_a_handler_refuses_a_bad_value_by_raising_what_the_page_shows(ctx):
+    with pytest.raises(AppError):
+        list(generate.generate(ctx, ctx.models.first_shipped(), "Far", 10, 500, 1.0, 1, request("greedy")))
+
+
+def test_the_toy_trains_from_the_ideas_tab(ctx):
+    message, table = ideas.run_toy(ctx, "hello", "rnn", 30, request("toy"))
+    pairs = ("<b>h</b> → <b>e</b>", "<b>he</b> → <b>l</b>", "<b>hel</b> → <b>l</b>", "<b>hell</b> → <b>o</b>")
+    assert message == "" and all(pair in table for pair in pairs) and "softmax after" in table
