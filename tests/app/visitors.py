@@ -53,18 +53,6 @@ class _Held:
     pass
 
 
-def _visitor_holding_a_cycle(store: SessionStore, session: str):
-    """A browser visitor of ``store`` holding an object in a reference cycle (which reference counting alone never
-    frees); a weak reference to that object."""
-    import weakref
-
-    held = _Held()
-    held.itself = held
-    store.get(session).browser = True
-    store.get(session).corpus = held
-    return weakref.ref(held)
-
-
 def visitor_holding_a_cycle(store: SessionStore, session: str):
     """A browser visitor of ``store`` holding an object in a reference cycle (which reference counting alone never
     frees); a weak reference to that object."""
