@@ -72,9 +72,16 @@ def extra_corpus(monkeypatch, tmp_path):
 
 
 @pytest.fixture()
-def extra_language(monkeypatch):
-    french = Locale("fr", "Français", texts={"tab.corpus": "1 · Corpus (fr)", "corpus.load": "Charger le texte"})
-    monkeypatch.setitem(LOCALES, "fr", french)
+def extra_language(monkeypatch, tmp_path):
+    """French as the recipe adds a language: a module of short texts, and a lesson folder of Markdown."""
+    module = types.ModuleType("fr")
+    module.CODE, module.NAME = "fr", "Français"
+    module.TEXTS = {"tab.corpus": "1 · Corpus (fr)", "corpus.load": "Charger le texte"}
+    (tmp_path / "lessons" / "fr").mkdir(parents=True)
+    (tmp_path / "lessons" / "fr" / "corpus.md").write_text(
+        "# Onglet 2 · Corpus\n\n<!-- ask.corpus -->\nCombien de caractères différents ?\n", encoding="utf-8"
+    )
+    monkeypatch.setitem(LOCALES, "fr", Locale.from_module(module, lessons=tmp_path / "lessons"))
     return "fr"
 
 
@@ -119,6 +126,8 @@ def test_a_new_language_is_one_file_and_the_page_speaks_it(extra_language, tmp_p
     assert i18n.normalise("fr-FR") == "fr" and i18n.from_accept_language("fr-CA,fr;q=0.9") == "fr"
     table = i18n.i18n_table().translations_dict["fr"]
     assert table["tab.corpus"] == "1 · Corpus (fr)" and table["tab.train"] == "4 · Train"  # the rest in English
+    assert table["ask.corpus"] == "Combien de caractères différents ?"  # its lesson prose, from its Markdown
+    assert table["explain.corpus"] == i18n.t("explain.corpus", "en")  # a section left out: in English
     relabel = {
         props.get("label") or props.get("value"): update
         for (_, props), update in zip(app.language.translated, app.language.relabel("fr"))
