@@ -226,7 +226,7 @@ def test_bad_generation_settings_get_a_message(server, story_file, args, message
 
 
 def test_uploaded_checkpoints_are_checked_and_usable(server, story_file, tmp_path):
-    from conftest import write_pickle_payload
+    from helpers import write_pickle_payload
 
     from charlm import Corpus, preset, train
 
