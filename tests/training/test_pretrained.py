@@ -14,11 +14,28 @@ CARD = ASSETS / "MODEL_CARD.md"
 MODELS = sorted(ASSETS.glob("*.safetensors"))
 
 
-def card_figures() -> dict[str, float]:
-    """`model-file: validation loss X` lines of the card."""
+def card_figures(column: str = "validation loss") -> dict[str, float]:
+    """`model-file: validation loss X; the novel alone Y` lines of the card."""
     text = CARD.read_text(encoding="utf-8")
-    found = re.finditer(r"`([\w.-]+\.safetensors)`: validation loss ([\d.]+)", text)
+    found = re.finditer(rf"`([\w.-]+\.safetensors)`: .*?{column} ([\d.]+)", text)
     return {m.group(1): float(m.group(2)) for m in found}
+
+
+def card_metadata() -> dict:
+    """The card's metadata block (what the Hub reads), as YAML."""
+    import yaml
+
+    text = CARD.read_text(encoding="utf-8")
+    assert text.startswith("---\n")
+    return yaml.safe_load(text.split("---\n")[1])
+
+
+def test_the_cards_metadata_gives_the_licence_and_the_figures_it_quotes():
+    meta = card_metadata()
+    assert meta["license"] == "mit"
+    quoted = {entry["name"]: [m["value"] for m in entry["results"][0]["metrics"]] for entry in meta["model-index"]}
+    for name, alone in card_figures("the novel alone").items():
+        assert quoted[name.removesuffix(".safetensors")] == [card_figures()[name], alone]
 
 
 def test_the_pretrained_models_are_shipped_with_a_card():
@@ -55,3 +72,8 @@ def test_validation_loss_matches_the_card(path):
     assert math.isclose(loss, card_figures()[path.name], abs_tol=0.002)
     if path.stem.startswith("anna-2x512"):
         assert loss <= 1.30
+    held_out = corpus.text[len(corpus.text) - len(corpus.val_data) :]
+    novel = held_out[: held_out.index("*** END OF")]  # as `evaluate --until "*** END OF"`: before the licence
+    alone = score_held_out(ckpt.model, ckpt.vocab.encode(novel), cfg.batch_size, cfg.num_steps)
+    assert alone.chars == 179_449  # what `evaluate` reports for the same part
+    assert math.isclose(alone.loss, card_figures("the novel alone")[path.name], abs_tol=0.002)
