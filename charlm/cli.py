@@ -21,7 +21,7 @@ from charlm.data.corpora import REGISTRY, builtin_names, corpus_text, download, 
 from charlm.data.vocab import Corpus, load_text
 from charlm.errors import CharLMError
 from charlm.lessons.coach import RunFacts, clipping_fired, diagnose
-from charlm.sampling.pick import check_settings, prepare_prime
+from charlm.sampling.pick import check_settings, default_prime, prepare_prime
 from charlm.sampling.sampler import PRECISIONS, Sampler
 from charlm.training.checkpoint import Checkpoint, best_checkpoint, latest_checkpoint, load_checkpoint, save_checkpoint
 from charlm.training.config import PRESETS, TrainConfig, preset
@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("sample", help="generate text from a checkpoint")
     p.add_argument("--checkpoint", required=True, type=Path, help="a checkpoint file, or a folder (its latest)")
-    p.add_argument("--prime", default="The ", help="text to start from (default 'The ')")
+    p.add_argument("--prime", default=None, help="text to start from (default: a line break, which every model reads)")
     p.add_argument("--length", type=int, default=1000, help="characters to generate")
     p.add_argument("--top-n", type=int, default=4, help="sample from the N most likely characters (1: greedy)")
     p.add_argument("--temperature", type=float, default=1.0, help="below 1: safer text; above 1: wilder")
@@ -239,7 +239,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
     ckpt = _chosen_checkpoint(args)
     sampler = Sampler(ckpt.model, ckpt.vocab, args.precision)
     check_settings(ckpt.vocab, args.top_n, args.temperature, args.length)
-    prime = prepare_prime(ckpt.vocab, args.prime, "skip" if args.skip_unknown else "error")
+    given = args.prime if args.prime is not None else default_prime(ckpt.vocab)
+    prime = prepare_prime(ckpt.vocab, given, "skip" if args.skip_unknown else "error")
     chars = sampler.stream(prime, args.length, args.top_n, args.temperature, args.seed)
     first = next(chars, "")  # validates the settings before anything is printed
     out = sys.stdout

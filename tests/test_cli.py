@@ -69,6 +69,13 @@ def test_sample_prints_prime_and_length_and_is_reproducible(trained_dir, capsys)
     assert len(capsys.readouterr().out) == len(first)
 
 
+def test_sample_needs_no_prime_whatever_the_text(trained_dir, capsys):
+    """The story has no capital T and no line break: the default prime is a character the model knows."""
+    assert main(["sample", "--checkpoint", str(trained_dir), "--length", "50", "--seed", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(" ") and len(out) == 1 + 50 + 1
+
+
 def test_evaluate_scores_every_held_out_character(trained_dir, corpus_file, capsys):
     assert main(["evaluate", "--checkpoint", str(trained_dir), "--corpus", str(corpus_file)]) == 0
     out = capsys.readouterr().out

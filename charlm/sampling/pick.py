@@ -42,6 +42,13 @@ def check_settings(vocab: Vocab, top_n: int, temperature: float, length: int = 0
         )
 
 
+def default_prime(vocab: Vocab) -> str:
+    """A prime every model can read: a line break, where the text had one (a model then starts as at the start of
+    a line), else the first character of its sorted vocabulary. A fixed word such as "The " fails on any text
+    without those letters."""
+    return "\n" if "\n" in vocab.chars else vocab.chars[0]
+
+
 def prepare_prime(vocab: Vocab, prime: str, on_unknown: str = "error") -> str:
     """Check the prime text against the vocabulary: an error naming unknown characters, or
     (``on_unknown="skip"``) drop them with a warning."""

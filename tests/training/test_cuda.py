@@ -19,8 +19,8 @@ def test_train_on_the_gpu_then_resume_on_the_cpu_and_sample(tmp_path):
     rest = train(corpus, cfg.replace(device="cpu"), tmp_path, resume=ckpt)
     assert rest.progress.step == 30 and next(rest.model.parameters()).device.type == "cpu"
     assert rest.progress.train_loss[-1][1] < rest.progress.train_loss[0][1]
-    text = Sampler(rest.model, corpus.vocab).generate("The ", 60, seed=1)
-    assert text.startswith("The ") and len(text) == 64
+    text = Sampler(rest.model, corpus.vocab).generate("Happy ", 60, seed=1)  # (the text has no capital T)
+    assert text.startswith("Happy ") and len(text) == 66
 
 
 def test_gpu_and_cpu_losses_agree_from_the_same_start(tmp_path):
