@@ -74,6 +74,9 @@ def t(key: str, lang: str, default: str | None = None, **params) -> str:
     """The text for ``key`` in ``lang``, with ``params`` filled in; missing there: English, then
     ``default``, then the key itself (a page with an untranslated text still builds)."""
     template = locale(lang).texts.get(key) or LOCALES[DEFAULT].texts.get(key) or default or key
+    if "{tab_" in template:  # a tab named by its title in this language ("{tab_generate}"), never by a number
+        tabs = {name: t(f"tab.{name[4:]}", lang) for name in placeholders(template) if name.startswith("tab_")}
+        params = {**tabs, **params}
     return template.format(**params) if params else template
 
 

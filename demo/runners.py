@@ -22,11 +22,12 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
 
 from charlm import CharLMError
-from charlm.serving.chunks import train_chunk, train_chunk_in_child, warm_up_children
+from charlm.serving.chunks import train_chunk_in_child, train_chunk_reported, warm_up_children
 from charlm.serving.jobs import TrainingJob
 
 from .i18n import AppError
@@ -54,23 +55,56 @@ def _chunk_duration(corpus, config, out_dir, resume_path, seconds) -> int:
     return int(seconds + CHUNK_OVERHEAD_SECONDS)
 
 
-# Decorated at import: a ZeroGPU Space with no decorated function is stopped at start-up.
-gpu_train_chunk = spaces.GPU(duration=_chunk_duration)(train_chunk) if spaces is not None else train_chunk
+# Decorated at import: a ZeroGPU Space with no decorated function is stopped at start-up. The chunk reports its
+# own failure as an item (``spaces`` passes back only ``gr.Error`` from its worker, any other exception as a
+# generic one), so "Training diverged" reaches the visitor as itself.
+gpu_train_chunk = (
+    spaces.GPU(duration=_chunk_duration)(train_chunk_reported) if spaces is not None else train_chunk_reported
+)
+
+# ZeroGPU's own answers, by the sentences ``spaces`` (0.51) sends in its gr.Error: (what to look for, the text key)
+_QUOTA_NUMBERS = re.compile(r"\((\d+)s requested vs\. (\d+)s left\)(?:\. Try again in ([\d:]+))?")
+ZEROGPU_ANSWERS = (
+    ("Space app has reached its GPU limit", "err.gpu_space_limit"),  # a visitor not signed in to the Hub
+    ("No GPU was available", "err.gpu_busy"),  # none free within ZeroGPU's wait
+    ("is larger than the maximum allowed", "err.gpu_duration"),  # a call asked for more than a call may have
+    ("credits allocated to running tasks", "err.gpu_busy"),  # too many of the visitor's calls at once
+    ("runs limit", "err.gpu_runs"),
+    ("quota", "err.gpu_quota"),  # the visitor's own daily quota (the numbers, when it says them)
+)
+
+
+def zerogpu_refusal(err: Exception) -> AppError:
+    """What ZeroGPU said instead of giving a GPU, in the visitor's words, with what they can do next."""
+    text = str(getattr(err, "message", None) or err)
+    key = next((key for sign, key in ZEROGPU_ANSWERS if sign.lower() in text.lower()), "err.gpu_failed")
+    if key == "err.gpu_quota":
+        numbers = _QUOTA_NUMBERS.search(text)
+        if numbers and numbers.group(3):
+            requested, left, wait = numbers.groups()
+            return AppError("err.gpu_quota_left", requested=int(requested), left=int(left), wait=wait)
+    if key == "err.gpu_duration":
+        asked = re.search(r"\((\d+)s\)", text)
+        return AppError(key, requested=int(asked.group(1)) if asked else 0)
+    return AppError(key)
 
 
 def chunk_with_messages(chunk: Callable[..., Iterator[object]]) -> Callable[..., Iterator[object]]:
-    """``chunk``, with what ZeroGPU can answer instead of a GPU put in the visitor's words: the daily
-    quota is used up (and what needs no GPU), or the call failed or ran out of time (the last checkpoint
-    is kept: Resume goes on from it). charlm's own errors pass through."""
+    """``chunk``, with what ZeroGPU can answer instead of a GPU put in the visitor's words (``zerogpu_refusal``:
+    each with the next step; the last checkpoint is kept). charlm's own errors pass through as themselves,
+    raised or reported as an item (``chunks.reported``)."""
 
     def run(*args) -> Iterator[object]:
         try:
-            yield from chunk(*args)
+            for item in chunk(*args):
+                if isinstance(item, CharLMError):
+                    raise item
+                yield item
         except CharLMError:
             raise
         except Exception as err:  # ZeroGPU's answers are gr.Error / RuntimeError with a sentence
             log.warning("GPU chunk failed: %s: %s", type(err).__name__, err)
-            raise AppError("err.gpu_quota" if "quota" in str(err).lower() else "err.gpu_failed") from None
+            raise zerogpu_refusal(err) from None
 
     return run
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import multiprocessing
 import os
 import queue
@@ -33,6 +34,8 @@ from charlm.training.config import TrainConfig
 from charlm.training.loop import train
 
 STOP_FILE = "stop-requested"  # in the run's folder
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -73,6 +76,32 @@ def train_chunk(
     if isinstance(result, BaseException):
         raise result
     yield ChunkEnd(result.reason, str(result.checkpoint) if result.checkpoint else None, result.progress.step)
+
+
+def reported(items: Iterator[object]) -> Iterator[object]:
+    """A chunk's items with its failure as its last item instead of an exception: charlm's own error as it is
+    (pickled with its key and numbers), anything else as ``train_crashed``. A chunk run elsewhere (ZeroGPU's
+    forked worker, a child process) passes back what it yields intact, but not what it raises: ``spaces`` turns
+    any exception but its own ``gr.Error`` into a generic one, and "Training diverged" would reach the visitor
+    as "the GPU call failed". ``TrainingJob.run_in_chunks`` raises such an item where it arrives."""
+    try:
+        yield from items
+    except CharLMError as err:
+        yield err
+    except Exception as err:  # an out-of-memory or a bug: said to the visitor, the details in the log
+        log.exception("a training chunk failed")
+        yield CharLMError(
+            f"Training failed unexpectedly ({type(err).__name__}); the server's log has the details.",
+            key="train_crashed",
+            kind=type(err).__name__,
+        )
+
+
+def train_chunk_reported(
+    corpus: Corpus, config: TrainConfig, out_dir: str, resume_path: str | None, seconds: float
+) -> Iterator[object]:
+    """``train_chunk`` for a worker of another process: its failure comes back as an item (``reported``)."""
+    yield from reported(train_chunk(corpus, config, out_dir, resume_path, seconds))
 
 
 def _relay(events: queue.Queue, stop: threading.Event, stop_file: Path) -> Iterator[object]:
@@ -167,11 +196,9 @@ def _child(
             os.nice(niceness)
     torch.set_num_threads(max(1, threads))
     try:
-        for item in train_chunk(corpus, config, out_dir, resume_path, seconds):
+        for item in train_chunk_reported(corpus, config, out_dir, resume_path, seconds):
             events.put(item)
-    except CharLMError as err:
-        events.put(err)
-    except BaseException as err:  # an out-of-memory or a bug: said in the parent, never a hang
+    except BaseException as err:  # an exit or an interrupt: said in the parent, never a hang
         events.put(
             CharLMError(
                 f"Training failed unexpectedly ({type(err).__name__}); the server's log has the details.",

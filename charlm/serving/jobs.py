@@ -265,6 +265,8 @@ class TrainingJob:
                     for item in chunk(self.corpus, self.config, str(self.out_dir), end.checkpoint, seconds):
                         if isinstance(item, ChunkEnd):
                             end = item
+                        elif isinstance(item, CharLMError):  # a chunk's failure, reported as an item (chunks.py)
+                            raise item
                         else:
                             self._on_event(item)
                         yield
