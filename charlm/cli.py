@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import signal
 import sys
 import threading
@@ -125,14 +126,32 @@ def _read_corpus_text(source: str) -> tuple[str, str]:
     return load_text(resolve_corpus_path(source)), Path(source).name
 
 
+def free_cores(cores: int, load: float) -> int:
+    """torch threads for work started now: the cores the machine is not already busy with (``load``, its
+    one-minute load average), at least one. torch's own default, a thread per core, makes its threads spin
+    waiting for cores that other processes hold, which costs several times the CPU time for the same steps."""
+    return max(1, min(cores, round(cores - load)))
+
+
+def _set_threads(requested: int) -> int:
+    """Set torch's thread count for this process (process-wide, so here in the main thread): ``requested``,
+    or with 0 the free cores; said on standard error, so a log shows what a run had."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    threads = requested or free_cores(cores, load)
+    torch.set_num_threads(threads)
+    how = "as asked" if requested else f"the free cores: {cores} with a load of {load:.1f}; --num-threads to choose"
+    print(f"{threads} torch thread{'s' if threads > 1 else ''} ({how}).", file=sys.stderr)
+    return threads
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     config, resume = _train_config(args)
-    if config.num_threads:  # process-wide, so set here in the main thread, not inside the training loop
-        torch.set_num_threads(config.num_threads)
     text, name = _read_corpus_text(args.corpus)
     corpus = Corpus.from_text(text, val_fraction=config.val_fraction, name=name)
+    _set_threads(config.num_threads)  # once the arguments are known good: a mistake stays one line
     print(
         f"{corpus.name}: {len(corpus.data):,} characters, {len(corpus.vocab)} distinct; "
         f"training on {len(corpus.train_data):,}, validating on {len(corpus.val_data):,}.",
@@ -274,6 +293,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         )
     kept = "".join(c for c in held_out if c not in set(unknown)) if unknown else held_out
     config = ckpt.train_config
+    _set_threads(0)
     score = score_held_out(ckpt.model, ckpt.vocab.encode(kept), config.batch_size, config.num_steps)
     skipped = f"; {len(held_out) - len(kept):,} unknown characters left out" if unknown else ""
     part = f"the last {val_fraction:.0%} of the text" + (f" up to {args.until!r}" if args.until else "")

@@ -130,3 +130,18 @@ def test_bad_arguments_give_one_line_and_exit_2(args, message, trained_dir):
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("cores", "load", "threads"), [(2, 0.1, 2), (2, 1.2, 1), (2, 3.5, 1), (16, 4.2, 12), (4, 0.0, 4)]
+)
+def test_the_default_thread_count_is_the_free_cores(cores, load, threads):
+    from charlm.cli import free_cores
+
+    assert free_cores(cores, load) == threads
+
+
+def test_train_says_how_many_threads_it_took(corpus_file, tmp_path, capsys):
+    args = ["train", "--corpus", str(corpus_file), "--preset", "tiny", "--out", str(tmp_path), "--max-steps", "3"]
+    assert main([*args, "--num-threads", "1"]) == 0
+    assert "1 torch thread (as asked)" in capsys.readouterr().err

@@ -59,7 +59,7 @@ class TrainConfig:
         default="auto", metadata={"help": "auto (a CUDA GPU, else an Apple GPU, else the CPU), cpu, cuda or mps"}
     )
     seed: int = field(default=0, metadata={"help": "random seed (weights, dropout, samples)"})
-    num_threads: int = field(default=0, metadata={"help": "torch CPU threads, set by the CLI (0: leave as is)"})
+    num_threads: int = field(default=0, metadata={"help": "torch CPU threads, set by the CLI (0: the free cores)"})
     # reporting
     eval_every: int = field(default=100, metadata={"help": "validation loss every N steps (0: only at the end)"})
     eval_batches: int = field(default=20, metadata={"help": "batches of the validation text per evaluation (0: all)"})
