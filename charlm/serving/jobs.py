@@ -242,12 +242,16 @@ class TrainingJob:
             self._set(state="waiting")
         return self
 
-    def run_in_chunks(self, chunk: Callable[..., Iterator[object]], seconds: float) -> Iterator[None]:
+    def run_in_chunks(
+        self, chunk: Callable[..., Iterator[object]], seconds: float | Callable[[JobSnapshot], float]
+    ) -> Iterator[None]:
         """Run the job in the caller's thread, one chunk after another, instead of ``start()``: ``chunk`` is
         ``charlm.serving.chunks.train_chunk`` or a stand-in for it (on a ZeroGPU Space, the same function wrapped so
         that it runs on a GPU in a worker process). Yields after each event, so the caller (the visitor's
         own page event, which the GPU time is charged to) can stay alive and answer; ``stop()`` ends the
-        current chunk early through its stop file. Nothing passes between chunks but the checkpoint."""
+        current chunk early through its stop file. Nothing passes between chunks but the checkpoint. ``seconds``:
+        each chunk's training time, or a function giving it from where the job stands (a GPU call sized to the
+        work left)."""
         if not self._chunked:
             raise CharLMError("Call begin_chunks() first, once.", key="job_started")
         while self._snap.state == "waiting":  # in line: the event stays open until its turn
@@ -262,7 +266,8 @@ class TrainingJob:
                 self.out_dir.mkdir(parents=True, exist_ok=True)
                 end = ChunkEnd("chunk", resume_path, self._snap.step)
                 while end.reason == "chunk" and not self._stop.is_set():
-                    for item in chunk(self.corpus, self.config, str(self.out_dir), end.checkpoint, seconds):
+                    budget = seconds(self.snapshot()) if callable(seconds) else seconds
+                    for item in chunk(self.corpus, self.config, str(self.out_dir), end.checkpoint, budget):
                         if isinstance(item, ChunkEnd):
                             end = item
                         elif isinstance(item, CharLMError):  # a chunk's failure, reported as an item (chunks.py)

@@ -107,7 +107,7 @@ def test_a_gpu_call_that_fails_keeps_the_checkpoint_and_says_what_to_do(tmp_path
 
     corpus = tmp_path / "family.txt"
     corpus.write_text(TEXT, encoding="utf-8")
-    with running_app(tmp_path, runner="chunks", chunk_seconds=0.5) as (app, url):
+    with running_app(tmp_path, runner="chunks", chunk_seconds=0.2) as (app, url):
         answers = iter(
             [
                 None,
@@ -128,7 +128,7 @@ def test_a_gpu_call_that_fails_keeps_the_checkpoint_and_says_what_to_do(tmp_path
         app.ctx.runner.chunk = chunk_with_messages(flaky)
         c = Client(url, verbose=False)
         c.predict(None, handle_file(str(corpus)), 0.1, api_name="/load_corpus")
-        form = ["quick", "lstm", 1, 32, 0.0, 8, 16, 0.01, 5.0, 50, 100_000]
+        form = ["quick", "lstm", 1, 32, 0.0, 8, 16, 0.01, 5.0, 100, 100_000]  # more than a few chunks of work
         c.predict(*form, api_name="/start_training")  # the event ends when the job does
         status, _plot, _sample, files, *_ = c.predict(api_name="/training_status")
         assert "The GPU call failed or ran out of time" in status and "Resume" in status
