@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from dataclasses import fields
 from pathlib import Path
 
@@ -127,20 +128,40 @@ def _read_corpus_text(source: str) -> tuple[str, str]:
 
 
 def free_cores(cores: int, load: float) -> int:
-    """torch threads for work started now: the cores the machine is not already busy with (``load``, its
-    one-minute load average), at least one. torch's own default, a thread per core, makes its threads spin
+    """torch threads for work started now: the cores the machine is not already busy with (``load``: how many
+    are busy, ``busy_cores``), at least one. torch's own default, a thread per core, makes its threads spin
     waiting for cores that other processes hold, which costs several times the CPU time for the same steps."""
     return max(1, min(cores, round(cores - load)))
+
+
+def busy_cores(window: float = 0.25) -> float:
+    """How many cores the machine is busy with right now: its CPU time not idle over a short ``window``
+    (``/proc/stat``), or, where that cannot be read, the one-minute load average (which lags: it still counts a
+    run that has just ended)."""
+
+    def ticks() -> tuple[int, int]:
+        with open("/proc/stat", encoding="ascii") as f:
+            values = [int(x) for x in f.readline().split()[1:]]
+        return sum(values), values[3] + values[4]  # all, and idle + waiting for I/O
+
+    try:
+        total0, idle0 = ticks()
+        time.sleep(window)
+        total1, idle1 = ticks()
+    except (OSError, ValueError, IndexError):
+        return os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    share = 1 - (idle1 - idle0) / max(1, total1 - total0)
+    return share * (os.cpu_count() or 1)
 
 
 def _set_threads(requested: int) -> int:
     """Set torch's thread count for this process (process-wide, so here in the main thread): ``requested``,
     or with 0 the free cores; said on standard error, so a log shows what a run had."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
-    threads = requested or free_cores(cores, load)
+    busy = 0.0 if requested else busy_cores()
+    threads = requested or free_cores(cores, busy)
     torch.set_num_threads(threads)
-    how = "as asked" if requested else f"the free cores: {cores} with a load of {load:.1f}; --num-threads to choose"
+    how = "as asked" if requested else f"the free cores: {cores}, {busy:.1f} busy; --num-threads to choose"
     print(f"{threads} torch thread{'s' if threads > 1 else ''} ({how}).", file=sys.stderr)
     return threads
 

@@ -145,3 +145,26 @@ def test_train_says_how_many_threads_it_took(corpus_file, tmp_path, capsys):
     args = ["train", "--corpus", str(corpus_file), "--preset", "tiny", "--out", str(tmp_path), "--max-steps", "3"]
     assert main([*args, "--num-threads", "1"]) == 0
     assert "1 torch thread (as asked)" in capsys.readouterr().err
+
+
+def test_busy_cores_reads_what_the_machine_is_doing_now():
+    import threading
+    import time
+
+    from charlm.cli import busy_cores
+
+    stop = threading.Event()
+
+    def spin():
+        while not stop.is_set():
+            sum(range(1000))
+
+    spinner = threading.Thread(target=spin)
+    spinner.start()
+    try:
+        time.sleep(0.05)
+        loaded = busy_cores(0.3)
+    finally:
+        stop.set()
+        spinner.join()
+    assert loaded >= 0.6  # a spinning thread is about a core, whatever else the machine does meanwhile
