@@ -22,3 +22,21 @@ def write_pickle_payload(path: Path, marker: Path) -> None:
             return (open, (str(marker), "w"))
 
     torch.save({"state": Payload()}, path)
+
+
+def diverge_at(monkeypatch, step: int) -> None:
+    """Make the loss turn NaN at training step ``step`` (as a learning rate far too high would), with
+    ``monkeypatch`` undoing it after the test."""
+    from charlm import CharRNN
+
+    original, calls = CharRNN.forward, {"n": 0}
+
+    def poisoned(self, x, state=None, **kwargs):
+        logits, state = original(self, x, state, **kwargs)
+        if self.training:
+            calls["n"] += 1
+            if calls["n"] == step:
+                logits = logits * float("nan")
+        return logits, state
+
+    monkeypatch.setattr(CharRNN, "forward", poisoned)

@@ -9,8 +9,9 @@ name. The real worker needs ZeroGPU's device service, which no test machine has.
 import pickle
 
 import pytest
+from helpers import diverge_at
 
-from charlm import CharLMError, CharRNN, Corpus, preset
+from charlm import CharLMError, Corpus, preset
 from charlm.serving.chunks import train_chunk, train_chunk_reported
 from charlm.serving.jobs import TrainingJob
 from demo.i18n import error_text
@@ -42,17 +43,7 @@ def across_the_worker(chunk):
 @pytest.fixture()
 def diverging(monkeypatch):
     """The loss turns NaN at the 12th training step, as a learning rate far too high makes it."""
-    original, calls = CharRNN.forward, {"n": 0}
-
-    def poisoned(self, x, state=None, **kwargs):
-        logits, state = original(self, x, state, **kwargs)
-        if self.training:
-            calls["n"] += 1
-            if calls["n"] == 12:
-                logits = logits * float("nan")
-        return logits, state
-
-    monkeypatch.setattr(CharRNN, "forward", poisoned)
+    diverge_at(monkeypatch, 12)
 
 
 def run_job(tmp_path, chunk):

@@ -3,6 +3,7 @@ import threading
 import numpy as np
 import pytest
 import torch
+from helpers import diverge_at
 
 from charlm import (
     CharLMError,
@@ -120,18 +121,7 @@ def test_events_report_eval_samples_and_checkpoints(tmp_path):
 
 def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
     corpus = Corpus.from_text("abc abd abe " * 200, val_fraction=0.0)
-    original = CharRNN.forward
-    calls = {"n": 0}
-
-    def poisoned(self, x, state=None, **kwargs):
-        logits, state = original(self, x, state, **kwargs)
-        if self.training:
-            calls["n"] += 1
-            if calls["n"] == 13:
-                logits = logits * float("nan")
-        return logits, state
-
-    monkeypatch.setattr(CharRNN, "forward", poisoned)
+    diverge_at(monkeypatch, 13)
     with pytest.raises(CharLMError, match=r"diverged.*step 13.*i10_l64"):
         train(corpus, preset("tiny", epochs=10, max_steps=50, save_every=5), tmp_path)
     good = load_checkpoint(tmp_path / "i10_l64.safetensors")
