@@ -76,7 +76,7 @@ def test_a_job_in_chunks_reports_progress_stops_and_survives_its_page_leaving(tm
 def test_the_app_trains_in_chunks_driven_by_the_start_event(tmp_path):
     corpus = tmp_path / "family.txt"
     corpus.write_text(TEXT, encoding="utf-8")
-    with running_app(tmp_path, runner="chunks", chunk_seconds=0.3) as (app, url):
+    with running_app(tmp_path, runner="chunks", chunk_seconds=0.1) as (app, url):
         calls = []
         real = app.ctx.runner.chunk
 
@@ -88,7 +88,7 @@ def test_the_app_trains_in_chunks_driven_by_the_start_event(tmp_path):
         app.ctx.runner.chunk = counted
         c = Client(url, verbose=False)
         c.predict(None, handle_file(str(corpus)), 0.1, api_name="/load_corpus")
-        form = ["quick", "lstm", 1, 32, 0.0, 8, 16, 0.01, 5.0, 50, 400]
+        form = ["quick", "lstm", 1, 32, 0.0, 8, 16, 0.01, 5.0, 100, 2000]  # 2,000 steps: never one 0.1 s chunk
         job = c.submit(*form, api_name="/start_training")
         seen = []
         while not job.done():
@@ -98,7 +98,7 @@ def test_the_app_trains_in_chunks_driven_by_the_start_event(tmp_path):
         assert any("Step:" in line for line in seen), seen  # progress reached the page while it ran
         assert len(calls) > 1 and calls[0] is None and all(p and p.endswith(".safetensors") for p in calls[1:])
         final = c.predict(api_name="/training_status")[0]
-        assert "400" in final, final
+        assert "Step: 2000/2000" in final, final
 
 
 @pytest.mark.slow
