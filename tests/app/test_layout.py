@@ -219,7 +219,11 @@ def test_a_late_arrival_example_never_replaces_the_visitors_own_text(browser, tm
     monkeypatch.setattr(generate, "demo_text", slow_example)
     with running_app(tmp_path) as (_app, address):
         context, page = opened(browser, address, "phone", "?tab=generate&length=30&seed=5")
-        page.locator("#generate-btn").click()  # before the example has arrived
+        # the page is live (its link applied, its model list filled), and the example not yet there
+        page.locator("#tabs [role=tab][data-tab-id=generate][aria-selected=true]").wait_for(timeout=60_000)
+        page.wait_for_function("() => document.querySelector('#model-choice input')?.value", timeout=60_000)
+        assert "THE EXAMPLE" not in page.locator("#gen-text textarea").input_value()
+        page.locator("#generate-btn").click()
         status, text = page.locator("#gen-status"), page.locator("#gen-text textarea")
         status.get_by_text("Done: 30 characters").wait_for(timeout=60_000)
         time.sleep(6)  # the example's handler has returned by now
