@@ -29,7 +29,8 @@ from charlm.training.checkpoint import (
     save_checkpoint,
 )
 from charlm.training.config import PRESETS, TrainConfig, preset
-from charlm.training.loop import CheckpointEvent, EvalEvent, SampleEvent, StepEvent, TrainResult, evaluate, train
+from charlm.training.evaluate import score_held_out
+from charlm.training.loop import CheckpointEvent, EvalEvent, SampleEvent, StepEvent, TrainResult, train
 
 __all__ = [
     "PRESETS",
@@ -48,7 +49,6 @@ __all__ = [
     "TrainConfig",
     "TrainResult",
     "Vocab",
-    "evaluate",
     "latest_checkpoint",
     "list_checkpoints",
     "load_checkpoint",
@@ -57,5 +57,6 @@ __all__ = [
     "preset",
     "reference_generate",
     "save_checkpoint",
+    "score_held_out",
     "train",
 ]

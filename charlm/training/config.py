@@ -62,7 +62,10 @@ class TrainConfig:
     num_threads: int = field(default=0, metadata={"help": "torch CPU threads, set by the CLI (0: the free cores)"})
     # reporting
     eval_every: int = field(default=100, metadata={"help": "validation loss every N steps (0: only at the end)"})
-    eval_batches: int = field(default=20, metadata={"help": "batches of the validation text per evaluation (0: all)"})
+    eval_batches: int = field(
+        default=20,
+        metadata={"help": "windows of num_steps per held-out row at each validation, spread along the rows (0: all)"},
+    )
     save_every: int = field(default=100, metadata={"help": "checkpoint every N steps (0: only at the end)"})
     keep_checkpoints: int = field(
         default=0,

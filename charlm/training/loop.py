@@ -27,7 +27,7 @@ from charlm.training.checkpoint import Checkpoint, Progress, prune_checkpoints, 
 from charlm.training.cold_start import clear_rows
 from charlm.training.config import TrainConfig
 from charlm.training.device import generator_for, mixed_precision, resolve_device, restore_generator, to_device
-from charlm.training.evaluate import cross_entropy, evaluate, score_held_out, subset_chars, validation_batches
+from charlm.training.evaluate import HeldOutScore, cross_entropy, score_held_out
 from charlm.training.events import CheckpointEvent, EvalEvent, EventHandler, SampleEvent, StepEvent
 from charlm.training.history import append_history, read_history, restart_history
 from charlm.training.optimizer_state import restore_optimizer
@@ -54,7 +54,6 @@ class _Run:
     ):
         self.corpus, self.config, self.out_dir, self.emit = corpus, config, out_dir, emit
         self.batches = Batches(corpus.train_data, config.batch_size, config.num_steps, "The training part of the text")
-        self.val_batches = validation_batches(corpus.val_data, config) if config.val_fraction > 0 else None
         # The whole text goes to the device once; each step then slices its batch there.
         self.device = resolve_device(config.device)
         self.inputs = torch.from_numpy(self.batches.inputs).to(self.device)
@@ -192,20 +191,24 @@ class _Run:
 
     def evaluate(self) -> None:
         """The periodic check: the loss on the same evenly spread windows of the held-out text each time
-        (``eval_batches`` of them; the curve), recorded and reported (nothing when there is no held-out part)."""
-        if self.val_batches is not None:
-            val = evaluate(self.model, self.val_batches, self.config.eval_batches, self.config.bf16)
-            self.progress.val_loss.append((self.progress.step, val))
-            self.emit(EvalEvent(self.progress.step, val, subset_chars(self.val_batches, self.config.eval_batches)))
+        (``eval_batches`` per row; the curve), recorded and reported (nothing when there is no held-out part)."""
+        if self.config.val_fraction > 0:
+            score = self.held_out(self.config.eval_batches)
+            self.progress.val_loss.append((self.progress.step, score.loss))
+            self.emit(EvalEvent(self.progress.step, score.loss, score.chars))
 
     def score_held_out(self) -> None:
         """The run's final figure: every held-out character scored once (the curve's windows are a subset)."""
-        if self.val_batches is not None:
-            score = score_held_out(
-                self.model, self.corpus.val_data, self.config.batch_size, self.config.num_steps, self.config.bf16
-            )
+        if self.config.val_fraction > 0:
+            score = self.held_out(windows=0)
             self.progress.held_out = (self.progress.step, score.loss, score.chars)
             self.emit(EvalEvent(self.progress.step, score.loss, score.chars, whole=True))
+
+    def held_out(self, windows: int) -> HeldOutScore:
+        config = self.config
+        return score_held_out(
+            self.model, self.corpus.val_data, config.batch_size, config.num_steps, config.bf16, windows=windows
+        )
 
     def sample(self) -> None:
         self.emit(SampleEvent(self.progress.step, sample_text(self.model, self.corpus, self.config)))
