@@ -16,10 +16,27 @@ import numpy as np
 from charlm.errors import CharLMError
 from charlm.network.cells import all_gates
 from charlm.sampling.fast.blas_threads import on_one_blas_thread
-from charlm.sampling.pick import softmax
+from charlm.sampling.pick import readable_prime, softmax
 from charlm.sampling.sampler import Sampler
 
 MAX_PASSAGE = 5000  # characters a passage may have: every view reads the whole passage at every call
+PASSAGE_CHARS = 240  # about the length of the views' default passage: three lines of prose
+
+
+def readable_passage(sampler: Sampler, wanted: str, held_out: str = "") -> str:
+    """``wanted`` if the model can read all of it; else a passage it can: the start of its own held-out text
+    (from the first line break on, so that it opens on a line), or, with no text known (an uploaded
+    checkpoint), a passage the model writes itself under a fixed seed."""
+    vocab = sampler.vocab
+    if isinstance(wanted, str) and wanted and not vocab.unknown_chars(wanted):
+        return wanted
+    start = held_out.find("\n", 0, PASSAGE_CHARS) + 1
+    passage = held_out[start : start + PASSAGE_CHARS]
+    if len(passage) > 1 and not vocab.unknown_chars(passage):
+        cut = max(passage.rfind("\n"), passage.rfind(" "))
+        return passage[: cut + 1] if cut > PASSAGE_CHARS // 2 else passage
+    prime = readable_prime(vocab, "")
+    return sampler.generate(prime, PASSAGE_CHARS - len(prime), top_n=min(5, len(vocab)), seed=0)
 
 
 @dataclass

@@ -49,9 +49,30 @@ def default_prime(vocab: Vocab) -> str:
     return "\n" if "\n" in vocab.chars else vocab.chars[0]
 
 
-def prepare_prime(vocab: Vocab, prime: str, on_unknown: str = "error") -> str:
+def readable_prime(vocab: Vocab, wanted: str, text: str = "") -> str:
+    """``wanted`` if the model can read all of it; else the opening words of ``text`` (the model's own
+    corpus, when known: a student's model then starts as its text does); else a letter of its vocabulary,
+    or ``default_prime``. What a page offers when its visitor picks another model: the prime typed for
+    one model ("Far" for the novel) is often unreadable by a model of another text (a Chinese one)."""
+    if isinstance(wanted, str) and wanted and not vocab.unknown_chars(wanted):
+        return wanted
+    opening = next((line.strip() for line in text[:2000].splitlines() if line.strip()), "")
+    words = opening.split()
+    opening = " ".join(words[:3]) if len(words) > 1 else opening
+    opening = opening[:OPENING_CHARS].strip()
+    if opening and not vocab.unknown_chars(opening):
+        return opening
+    return next((c for c in vocab.chars if c.isalpha()), None) or default_prime(vocab)
+
+
+OPENING_CHARS = 12  # at most this much of a text's first line becomes its model's prime
+
+
+def prepare_prime(vocab: Vocab, prime: str | None, on_unknown: str = "error") -> str:
     """Check the prime text against the vocabulary: an error naming unknown characters, or
-    (``on_unknown="skip"``) drop them with a warning."""
+    (``on_unknown="skip"``) drop them with a warning. None: ``default_prime``, which every model can read."""
+    if prime is None:
+        return default_prime(vocab)
     if not isinstance(prime, str) or not prime:
         raise CharLMError("The prime text is empty: type at least one character to start from.", key="prime_empty")
     if len(prime) > MAX_PRIME_LENGTH:

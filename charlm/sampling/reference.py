@@ -17,7 +17,7 @@ from charlm.sampling.pick import check_settings, pick_next, prepare_prime
 def reference_generate(
     model: CharRNN,
     vocab: Vocab,
-    prime: str = "The ",
+    prime: str | None = None,
     length: int = 500,
     top_n: int = 4,
     temperature: float = 1.0,

@@ -305,7 +305,7 @@ class Sampler:
     @on_one_blas_thread
     def stream(
         self,
-        prime: str = "The ",
+        prime: str | None = None,
         length: int = 500,
         top_n: int = 4,
         temperature: float = 1.0,
@@ -337,7 +337,7 @@ class Sampler:
 
     def generate(
         self,
-        prime: str = "The ",
+        prime: str | None = None,
         length: int = 500,
         top_n: int = 4,
         temperature: float = 1.0,

@@ -83,7 +83,7 @@ class Generations:
 
     def stream(
         self,
-        prime: str = "The ",
+        prime: str | None = None,
         length: int = 500,
         top_n: int = 4,
         temperature: float = 1.0,

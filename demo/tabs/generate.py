@@ -8,6 +8,7 @@ import time
 import gradio as gr
 
 from charlm.lessons.step_by_step import OneCharacter
+from charlm.sampling.pick import readable_prime
 from charlm.sampling.sampler import Sampler
 
 from .. import views
@@ -70,6 +71,18 @@ def next_char(ctx: Context, label, prime_text, temp, top, request: gr.Request):
         views.probability_frame(probs, sampler.vocab, top, lang),
         gr.update(maximum=len(sampler.vocab)),
     )
+
+
+def prime_for_model(ctx: Context, label, prime_text, request: gr.Request):
+    """The prime stays when the chosen model can read it; else it becomes one the model can: the opening of
+    the visitor's text when the model was trained on it (a student's Chinese novel opens on its own first
+    words), else a letter of the model's vocabulary."""
+    visitor = ctx.visitor(request)
+    vocab = ctx.models.sampler_for(label, visitor).vocab
+    corpus = visitor.corpus
+    text = corpus.text if corpus is not None and corpus.vocab.chars == vocab.chars else ""
+    prime = readable_prime(vocab, prime_text, text)
+    return gr.skip() if prime == prime_text else prime
 
 
 def generate(ctx: Context, label, prime_text, n_chars, top, temp, seed_value, request: gr.Request):
@@ -212,7 +225,17 @@ def build(ctx: Context, tab: gr.Tab) -> None:
         api_name="upload_checkpoint",
     )
     ctx.on(prime.submit, next_char, dist_in, dist_out, api_name="next_char")
-    for name, component in (("model", model_box), ("temperature", temperature), ("top", top_n)):
+    # a new model: first a prime it can read, then its distribution (after the prime, so never the old one's)
+    new_model = ctx.on(
+        model_box.change,
+        prime_for_model,
+        [model_box, prime],
+        prime,
+        api_name="prime_for_model",
+        trigger_mode="always_last",
+    )
+    ctx.on(new_model.then, next_char, dist_in, dist_out, api_name="next_char_on_model", api_visibility="private")
+    for name, component in (("temperature", temperature), ("top", top_n)):
         ctx.on(
             component.change,
             next_char,

@@ -10,7 +10,15 @@ import time
 import gradio as gr
 
 from charlm.errors import CharLMError
-from charlm.lessons.traces import feature_correlations, gate_saturation, next_char_guesses, text_features, trace
+from charlm.lessons.traces import (
+    PASSAGE_CHARS,
+    feature_correlations,
+    gate_saturation,
+    next_char_guesses,
+    readable_passage,
+    text_features,
+    trace,
+)
 from charlm.lessons.unrolled import unroll
 
 from .. import diagrams, figures, views
@@ -36,6 +44,22 @@ def reader(ctx: Context, label, request: gr.Request):
     """The model chosen in the Generate tab; before the page has filled that list (a press in the first
     second), the one it will show."""
     return ctx.models.sampler_for(label or ctx.models.first_shipped(), ctx.visitor(request))
+
+
+def passage_for_model(ctx: Context, label, passage, request: gr.Request):
+    """The passage stays when the chosen model can read it; else one it can: the start of the held-out part
+    of the visitor's text when the model was trained on it, else a passage the model writes itself."""
+    if not label:
+        return gr.skip(), gr.skip()
+    visitor = ctx.visitor(request)
+    sampler = ctx.models.sampler_for(label, visitor)
+    corpus = visitor.corpus
+    known = corpus is not None and corpus.vocab.chars == sampler.vocab.chars
+    held_out = corpus.vocab.decode(corpus.val_data[: 2 * PASSAGE_CHARS]) if known else ""
+    readable = readable_passage(sampler, passage, held_out)
+    if readable == passage:
+        return gr.skip(), gr.skip()
+    return readable, gr.update(value=min(START_POSITION, len(readable) - 1), maximum=len(readable) - 1)
 
 
 def run_look(ctx: Context, label, text, layer_index, unit_index, what, request: gr.Request):
@@ -203,6 +227,14 @@ def build(ctx: Context, tab: gr.Tab) -> None:
         [look_msg, look_text, look_features, look_gates],
         heavy=True,
         api_name="look_inside",
+    )
+    ctx.on(
+        model_box.change,
+        passage_for_model,
+        [model_box, passage],
+        [passage, position],
+        api_name="passage_for_model",
+        trigger_mode="always_last",
     )
     ctx.on(guess_btn.click, run_guesses, [model_box, passage], [guess_msg, guess_out], api_name="next_char_guesses")
     ctx.refresh("quantities", relabel, [], [quantity], on=("open", "language"))

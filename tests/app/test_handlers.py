@@ -5,11 +5,13 @@ import types
 
 import pytest
 
+from charlm import CharLMError, Corpus, preset, train
 from demo.context import Context
 from demo.fields import preset_values
 from demo.i18n import AppError
 from demo.settings import AppConfig
-from demo.tabs import batches, corpus, generate, ideas, train
+from demo.tabs import batches, corpus, generate, ideas, inside
+from demo.tabs import train as train_tab
 from demo.tabs.generate_state import GenerateView
 from demo.tabs.train import TrainView
 
@@ -47,20 +49,20 @@ def test_a_loaded_text_is_the_visitors_own_and_cut_into_the_batches_asked_for(ct
 
 def test_the_shapes_follow_the_form_and_speak_the_visitors_language(ctx, dickens):
     values = list(preset_values("quick"))
-    english = train.shapes(ctx, dickens, "quick", *values)
+    english = train_tab.shapes(ctx, dickens, "quick", *values)
     assert "(32, 64)" in english
-    chinese = train.shapes(ctx, request(dickens.session_hash, "zh-CN"), "quick", *values)
+    chinese = train_tab.shapes(ctx, request(dickens.session_hash, "zh-CN"), "quick", *values)
     assert chinese != english and "(32, 64)" in chinese
 
 
 def test_one_batch_goes_on_with_the_same_run_and_starts_again_for_new_settings(ctx, dickens):
     values = ["lstm", 1, 32, 0.0, 8, 16, 0.01, 5.0, 50, 30]  # the Train form, in its order: a small model
-    first = train.one_batch(ctx, dickens, "quick", *values)
-    second = train.one_batch(ctx, dickens, "quick", *values)
+    first = train_tab.one_batch(ctx, dickens, "quick", *values)
+    second = train_tab.one_batch(ctx, dickens, "quick", *values)
     assert "Step 1" in first and "Step 2" in second
     run = ctx.visitor(dickens).state_of(TrainView).batch_steps
     values[2] = 48  # another hidden size: another run
-    assert "Step 1" in train.one_batch(ctx, dickens, "quick", *values)
+    assert "Step 1" in train_tab.one_batch(ctx, dickens, "quick", *values)
     assert ctx.visitor(dickens).state_of(TrainView).batch_steps is not run
 
 
@@ -96,3 +98,53 @@ def test_the_toy_trains_from_the_ideas_tab(ctx):
     message, table = ideas.run_toy(ctx, "hello", "rnn", 30, request("toy"))
     pairs = ("<b>h</b> → <b>e</b>", "<b>he</b> → <b>l</b>", "<b>hel</b> → <b>l</b>", "<b>hell</b> → <b>o</b>")
     assert message == "" and all(pair in table for pair in pairs) and "softmax after" in table
+
+
+PARAGRAPH = "　　天下大势，分久必合，合久必分。周末七国分争，并入于秦。\n　　及秦灭之后，楚、汉分争，又并入于汉。\n"
+CHINESE = "第一章\n\n" + PARAGRAPH * 80
+
+
+@pytest.fixture(scope="module")
+def chinese_model(tmp_path_factory):
+    """A small model trained on a Chinese text (none of the letters of "Far"), and that text's file."""
+    folder = tmp_path_factory.mktemp("chinese")
+    path = folder / "sanguo.txt"
+    path.write_text(CHINESE, encoding="utf-8")
+    result = train(Corpus.from_text(CHINESE), preset("tiny", max_steps=30, eval_every=0), folder / "run")
+    return path, result.checkpoint
+
+
+def test_a_students_own_model_gets_a_prime_and_a_passage_it_can_read(ctx, chinese_model):
+    """Exercise 5: after a student's Chinese text, the prime and the Inside passage typed for the novel
+    become the opening of their text and a stretch of its held-out part, and every view then works."""
+    text_file, checkpoint = chinese_model
+    asks = request("student-own-text")
+    corpus.load_corpus(ctx, None, str(text_file), 0.1, asks)
+    label = ctx.models.add_upload(ctx.visitor(asks), str(checkpoint), 1 << 30)
+    with pytest.raises(CharLMError, match="never saw"):
+        generate.next_char(ctx, label, "Far", 1.0, 4, asks)  # what the page did: the novel's prime, refused
+    prime = generate.prime_for_model(ctx, label, "Far", asks)
+    assert prime == "第一章"
+    _, chart, top = generate.next_char(ctx, label, prime, 1.0, 4, asks)
+    assert top["maximum"] == len(Corpus.from_text(CHINESE).vocab) and len(chart) > 0
+    text, _ = list(generate.generate(ctx, label, prime, 20, 4, 1.0, 1, asks))[-1]
+    assert text.startswith("第一章") and len(text) == 23
+    passage, position = inside.passage_for_model(ctx, label, inside.DEFAULT_PASSAGE, asks)
+    assert passage and passage in CHINESE and position["maximum"] == len(passage) - 1
+    assert inside.run_unroll(ctx, label, passage, 5, asks)[2]  # the unrolled drawing
+    assert inside.run_guesses(ctx, label, passage, asks)[1]
+    kept = generate.prime_for_model(ctx, label, "天下", asks)
+    assert not isinstance(kept, str)  # a prime the model reads is left as typed
+
+
+def test_a_model_whose_text_is_unknown_gets_a_letter_and_its_own_writing(ctx, chinese_model):
+    """The same checkpoint uploaded by a visitor whose text is another: nothing of the corpus is known, so the
+    prime is one of the model's characters and the passage one the model writes itself."""
+    _, checkpoint = chinese_model
+    asks = request("someone-with-a-checkpoint")
+    label = ctx.models.add_upload(ctx.visitor(asks), str(checkpoint), 1 << 30)
+    vocab = Corpus.from_text(CHINESE).vocab
+    prime = generate.prime_for_model(ctx, label, "Far", asks)
+    assert len(prime) == 1 and prime in vocab.chars and prime.isalpha()
+    passage, _ = inside.passage_for_model(ctx, label, inside.DEFAULT_PASSAGE, asks)
+    assert len(passage) > 100 and not vocab.unknown_chars(passage)
