@@ -97,6 +97,7 @@ class CharRNN(nn.Module):
     def __init__(self, config: ModelConfig, generator: torch.Generator | None = None, device: str = "cpu"):
         super().__init__()
         self.config = config
+        self.layers_apart = False  # each layer's weights in a block of their own (cuDNN; ``_compact_layers``)
         cell = CELLS[config.cell]
         input_size = config.embedding_dim or config.vocab_size
         meta = torch.device("meta")
@@ -124,6 +125,41 @@ class CharRNN(nn.Module):
         cell = CELLS[self.config.cell]
         if cell.init is not None:
             cell.init(self.rnn, H, self.config.num_layers)
+
+    def _apply(self, fn, recurse=True):
+        """After a move (``.to("cuda")``, ``.float()``): PyTorch packs the whole stack's weights into one
+        block for cuDNN; on a GPU, the stack is then re-packed one layer per block (``_compact_layers``)."""
+        moved = super()._apply(fn, recurse)
+        self.layers_apart = self._compact_layers()
+        return moved
+
+    @torch.no_grad()
+    def _compact_layers(self) -> bool:
+        """Each layer's weights in one block of cuDNN's layout, on a CUDA GPU with cuDNN and two layers or more.
+
+        Why: the stack runs one layer at a time when it trains with dropout (``_stack``: the masks from the run's
+        own generator), and cuDNN wants each call's weights as one block; handed a layer of the whole stack's
+        block, it copies them into a new one at every call (and warns that it does). Once the layers are apart,
+        the whole stack runs layer by layer on the GPU, in evaluation too. The weights stay the same
+        parameters (their storage moves), so an optimizer holding them is unaffected."""
+        rnn, first = self.rnn, self.rnn.weight_ih_l0
+        if rnn.num_layers < 2 or not first.is_cuda or not torch.backends.cudnn.is_acceptable(first):
+            return False
+        if not torch._use_cudnn_rnn_flatten_weight():
+            return False
+        from torch.backends.cudnn import rnn as cudnn_rnn
+
+        mode = cudnn_rnn.get_cudnn_mode(rnn.mode)
+        with torch.cuda.device_of(first):
+            for layer in range(rnn.num_layers):
+                weights = self.layer_weights(layer)
+                input_size = weights[0].shape[1]
+                torch._cudnn_rnn_flatten_weight(weights, 4, input_size, mode, rnn.hidden_size, 0, 1, True, False)
+        return True
+
+    def layer_weights(self, layer: int) -> list[torch.Tensor]:
+        """One recurrent layer's weights, in the order PyTorch's kernels take them."""
+        return [getattr(self.rnn, f"{name}_l{layer}") for name in WEIGHT_NAMES]
 
     def encode_input(self, x: torch.Tensor) -> torch.Tensor:
         if self.embedding is not None:
@@ -153,7 +189,7 @@ class CharRNN(nn.Module):
         return self.decoder(self._drop(out, generator)), state
 
     def _recurrent(self, inputs: torch.Tensor, state: State, generator: torch.Generator | None):
-        if self.training and self.config.dropout and self.config.num_layers > 1:
+        if self.layers_apart or (self.training and self.config.dropout and self.config.num_layers > 1):
             return self._stack(inputs, state, generator)
         return self.rnn(inputs, state)  # the fused kernel over the whole stack
 
@@ -165,15 +201,15 @@ class CharRNN(nn.Module):
         return x * keep / (1.0 - p)
 
     def _stack(self, x: torch.Tensor, state: State, generator: torch.Generator | None) -> tuple[torch.Tensor, State]:
-        """The stack one layer at a time, with dropout between layers (as nn.LSTM's ``dropout``
+        """The stack one layer at a time, with dropout between layers in training (as nn.LSTM's ``dropout``
         does, but drawing from ``generator``)."""
         kernel = CELLS[self.config.cell].kernel
         parts = state if isinstance(state, tuple) else (state,)
         finals = []
         for layer in range(self.config.num_layers):
-            weights = [getattr(self.rnn, f"{name}_l{layer}") for name in WEIGHT_NAMES]
             layer_state = tuple(p[layer : layer + 1] for p in parts)
-            x, final = kernel(x, layer_state if len(parts) > 1 else layer_state[0], weights, True)
+            layer_state = layer_state if len(parts) > 1 else layer_state[0]
+            x, final = kernel(x, layer_state, self.layer_weights(layer), self.training)
             finals.append(final if isinstance(final, tuple) else (final,))
             if layer + 1 < self.config.num_layers:
                 x = self._drop(x, generator)

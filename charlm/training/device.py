@@ -9,19 +9,12 @@ NumPy sampler in ``sampling/sampler.py``): a batch of one is too small for a GPU
 from __future__ import annotations
 
 import contextlib
-import warnings
 
 import torch
 
 from charlm.errors import CharLMError
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
-
-# On CUDA, the layer-by-layer stack (dropout between layers drawn from the run's own generator, see
-# ``model.py``) hands cuDNN one layer's weights at a time, and cuDNN warns, for every batch, that they are
-# not one flat block. It costs a copy, not correctness: say it once here instead of in every training's log.
-warnings.filterwarnings("ignore", message=".*not part of single contiguous chunk of memory.*")
-
 
 def _mps_available() -> bool:
     return bool(getattr(torch.backends, "mps", None)) and torch.backends.mps.is_available()

@@ -1,9 +1,13 @@
 """On a CUDA GPU (skipped without one; CI has none): train there, checkpoint, go on on the CPU, sample."""
 
+import copy
+import warnings
+
 import pytest
 import torch
 
 from charlm import Corpus, Sampler, latest_checkpoint, load_checkpoint, preset, train
+from charlm.network.model import CharRNN, ModelConfig
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU on this machine")]
 TEXT = "Happy families are all alike; every unhappy family is unhappy in its own way. " * 60
@@ -39,3 +43,25 @@ def test_bf16_on_the_gpu_trains(cell):
     result = train(corpus, preset("tiny", max_steps=40, cell=cell, bf16=True, device="cuda", epochs=50))
     losses = [v for _, v in result.progress.train_loss]
     assert losses[-1] < losses[0] - 0.5
+
+
+def test_the_stack_hands_cudnn_one_block_of_weights_per_layer():
+    """cuDNN copies a call's weights into a new block (and warns) when they are not one block of their own:
+    the layers are kept apart, each in one block, so a training step with dropout (layer by layer) and an
+    evaluation run without a copy or a warning, and give the CPU's numbers."""
+    model = CharRNN(ModelConfig(11, hidden_size=32, num_layers=2, dropout=0.3)).eval()
+    x = torch.randint(0, 11, (4, 9), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        on_cpu = model(x)[0]
+    gpu = copy.deepcopy(model).to("cuda")
+    assert gpu.layers_apart
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gpu.train()
+        gpu(x.cuda())[0].sum().backward()
+        gpu.eval()
+        with torch.no_grad():
+            on_gpu = gpu(x.cuda())[0]
+    assert not [w for w in caught if "contiguous chunk" in str(w.message)]
+    torch.testing.assert_close(on_gpu.cpu(), on_cpu, atol=1e-4, rtol=1e-4)
+    assert all(p.grad is not None for p in gpu.parameters())
