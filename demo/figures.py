@@ -62,6 +62,22 @@ if any(FONTS.values()):  # fall back to them for characters DejaVu lacks (vocabu
     matplotlib.rcParams["font.family"] = ["DejaVu Sans", *dict.fromkeys(f for f in FONTS.values() if f)]
 
 
+# Drawn for the back of a room and for a phone: a figure fills its box's width (about 900 device pixels at a
+# 1024x768 projector at 150 %, 700 on a phone), so its 1080-pixel drawing is shown at 0.65-0.85 of its size;
+# 12-point ticks (20 pixels at 120 dpi) then stay at 13-17 device pixels, and lines are thick enough to see.
+STYLE = {
+    "font.size": 13,
+    "axes.labelsize": 13,
+    "axes.titlesize": 14,
+    "xtick.labelsize": 12,
+    "ytick.labelsize": 12,
+    "legend.fontsize": 12,
+    "lines.linewidth": 2.2,
+    "lines.markersize": 7,
+}
+matplotlib.rcParams.update(STYLE)
+
+
 def figure_lang(lang: str) -> str:
     """The language for figure labels: one without an installed font would show boxes, so English."""
     needs = locale(lang).figure_fonts
@@ -186,8 +202,16 @@ def figure_box(**kwargs) -> gr.Image:
 
 
 def new_figure(width: float, height: float):
-    fig = Figure(figsize=(width, height), dpi=90)
+    fig = Figure(figsize=(width, height), dpi=90, layout="constrained")
     return fig, fig.subplots()
+
+
+def legend_below(fig: Figure, ax, columns: int = 4) -> None:
+    """The legend in a row under the plot: never over a line, and clear of the buttons Gradio lays over the
+    picture's top right corner (which covered legends placed inside the plot on a phone)."""
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="outside lower center", ncols=min(columns, len(handles)), frameon=False)
 
 
 def loss_figure(snap: JobSnapshot, lang: str = EN, max_points: int = 2000, frequencies: float | None = None):
@@ -195,16 +219,16 @@ def loss_figure(snap: JobSnapshot, lang: str = EN, max_points: int = 2000, frequ
     starred (the checkpoint to generate with), and the letter-frequency level (``frequencies``: the loss of
     knowing only how often each character occurs), the line a model must get well below."""
     lang = figure_lang(lang)
-    fig, ax = new_figure(9, 3.6)
+    fig, ax = new_figure(9, 4.2)
     if snap.train_loss:
         steps = np.array([s for s, _ in snap.train_loss])
         losses = np.array([v for _, v in snap.train_loss])
         stride = max(1, int(np.ceil(len(steps) / max_points)))
-        ax.plot(steps[::stride], losses[::stride], color="#fdba74", lw=0.8, label=t("plot.train_each", lang))
+        ax.plot(steps[::stride], losses[::stride], color="#fdba74", lw=1, label=t("plot.train_each", lang))
         window = min(len(losses), max(5, len(losses) // 30))
         smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
         ax.plot(
-            steps[window - 1 :][::stride], smooth[::stride], color="#ea580c", lw=1.8, label=t("plot.train_smooth", lang)
+            steps[window - 1 :][::stride], smooth[::stride], color="#ea580c", lw=2.6, label=t("plot.train_smooth", lang)
         )
     if snap.val_loss:
         ax.plot(
@@ -212,8 +236,8 @@ def loss_figure(snap: JobSnapshot, lang: str = EN, max_points: int = 2000, frequ
             [v for _, v in snap.val_loss],
             "o-",
             color="#2563eb",
-            ms=4,
-            lw=1.2,
+            ms=5,
+            lw=2,
             label=t("plot.validation", lang),
         )
         step, loss = best_validation(snap.val_loss)
@@ -224,25 +248,23 @@ def loss_figure(snap: JobSnapshot, lang: str = EN, max_points: int = 2000, frequ
     ax.set_ylabel(t("plot.loss", lang))
     ax.grid(alpha=0.3)
     if snap.train_loss or snap.val_loss:
-        ax.legend(loc="upper right", fontsize=8)
+        legend_below(fig, ax, columns=3)
     else:
         ax.text(0.5, 0.5, t("plot.empty", lang), ha="center", va="center", transform=ax.transAxes, color="#888")
-    fig.tight_layout()
     return fig
 
 
 def gradient_figure(curves: dict[str, np.ndarray], lang: str = EN):
     """Gradient size against distance, one curve per cell type (log scale)."""
     lang = figure_lang(lang)
-    fig, ax = new_figure(8, 3.6)
+    fig, ax = new_figure(8, 4.2)
     for cell, curve in curves.items():
         ax.semilogy(np.arange(len(curve)), np.maximum(curve, 1e-30), label=cell.upper(), color=CELLS[cell].colour)
     ax.set_xlabel(t("grad.x", lang))
     ax.set_ylabel(t("grad.y", lang))
     ax.set_ylim(bottom=1e-20)
     ax.grid(alpha=0.3, which="both")
-    ax.legend()
-    fig.tight_layout()
+    legend_below(fig, ax)
     return fig
 
 
@@ -261,15 +283,14 @@ def saturation_figure(sat: list[dict], lang: str = EN):
     ax.set_yticks(y, labels)
     ax.set_xlim(0, 1)
     ax.set_xlabel(t("gates.x", lang))
-    ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
+    legend_below(fig, ax)
     return fig
 
 
 def recall_figure(results: list[RecallResult], lang: str = EN):
     """Accuracy against the gap, one line per cell type, with the level of a guess (one key in four)."""
     lang = figure_lang(lang)
-    fig, ax = new_figure(8, 3.6)
+    fig, ax = new_figure(8, 4.2)
     for i, cell in enumerate(dict.fromkeys(r.cell for r in results)):  # lines that coincide stay told apart
         mine = [r for r in results if r.cell == cell]
         ax.plot(
@@ -286,8 +307,7 @@ def recall_figure(results: list[RecallResult], lang: str = EN):
     ax.set_xlabel(t("recall.x", lang))
     ax.set_ylabel(t("recall.y", lang))
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower left", fontsize=8)
-    fig.tight_layout()
+    legend_below(fig, ax)
     return fig
 
 
@@ -295,7 +315,7 @@ def compare_figure(runs: dict[str, list[list[tuple[int, float]]]], lang: str = E
     """Validation loss against steps: per cell type, the mean over its seeds and the band from the best run to
     the worst (how much one run's luck counts)."""
     lang = figure_lang(lang)
-    fig, ax = new_figure(8, 3.6)
+    fig, ax = new_figure(8, 4.2)
     for cell, curves in runs.items():
         curves = [c for c in curves if c]
         if not curves:
@@ -310,6 +330,5 @@ def compare_figure(runs: dict[str, list[list[tuple[int, float]]]], lang: str = E
     ax.set_xlabel(t("cmp.x", lang))
     ax.set_ylabel(t("cmp.y", lang))
     ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
+    legend_below(fig, ax)
     return fig

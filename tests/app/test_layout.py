@@ -114,6 +114,52 @@ def test_presentation_mode_switches_in_the_page(browser, url):
     context.close()
 
 
+# What the back row reads on the Train tab: the lesson's prose, a field's label and hint, the status line.
+READ_FROM_THE_BACK = {
+    "prose": "#tabs .prose p",
+    "label": "#tabs [data-testid=block-info]",
+    "status": "#train-status p",
+    "button": "#start-training",
+}
+TYPE = r"""(sel) => {
+  const e = [...document.querySelectorAll(sel)].find(e => e.offsetParent && e.textContent.trim());
+  if (!e) return null;
+  const rgb = (c) => c.match(/[0-9.]+/g).slice(0, 3).map(Number);
+  const lum = (c) => {
+    const v = rgb(c).map(x => x / 255).map(x => x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4);
+    return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2];
+  };
+  let back = e, bg = 'rgb(255, 255, 255)';
+  while (back) {  // the first colour behind the text
+    const b = getComputedStyle(back).backgroundColor;
+    if (!/rgba\(.*, 0\)$/.test(b) && b !== 'transparent') { bg = b; break; }
+    back = back.parentElement;
+  }
+  const s = getComputedStyle(e), [a, b] = [lum(s.color), lum(bg)].sort((x, y) => y - x);
+  return {size: parseFloat(s.fontSize), contrast: (a + 0.05) / (b + 0.05)};
+}"""
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_presentation_mode_makes_what_the_class_reads_large_and_dark(browser, url, lang):
+    """At the projector (1024x768 at 150 %), the prose, labels, status and buttons of the Train tab: 20 CSS px
+    or more and a contrast of 7:1 or more in presentation mode; the plain page is smaller (the switch works)."""
+    measured = {}
+    for mode, query in (("plain", f"?tab=train&lang={lang}"), ("present", f"?tab=train&lang={lang}&present=1")):
+        context, page = opened(browser, url, "projector", query)
+        page.locator("#train-status p").first.wait_for(timeout=20_000)
+        title = page.locator("#tabs [role=tab][data-tab-id=train]")
+        playwright.expect(title).to_have_text(re.compile("[\u4e00-\u9fff]" if lang != "en" else "Train"))
+        measured[mode] = {name: page.evaluate(TYPE, sel) for name, sel in READ_FROM_THE_BACK.items()}
+        context.close()
+    for name in READ_FROM_THE_BACK:
+        plain, present = measured["plain"][name], measured["present"][name]
+        assert present is not None and plain is not None, f"{lang}: no {name} on the Train tab"
+        assert present["size"] >= 20, f"{lang}: {name} at {present['size']} px in presentation mode"
+        assert present["contrast"] >= 7, f"{lang}: {name} at a contrast of {present['contrast']:.1f}"
+        assert present["size"] > plain["size"], f"{lang}: {name} is no larger in presentation mode"
+
+
 def test_a_link_sets_up_the_page_and_the_page_writes_its_own_link(browser, url):
     query = "?tab=batches&n=20&m=30&present=1&preset=small&learning_rate=0.01&hide=grad_clip"
     context, page = opened(browser, url, "phone", query)
