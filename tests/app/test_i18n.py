@@ -196,7 +196,8 @@ def test_status_lines_follow_the_language():
 
 def _texts(fig) -> list[str]:
     ax = fig.axes[0]
-    return [ax.get_xlabel(), ax.get_ylabel(), *[x.get_text() for x in ax.get_legend().get_texts()]]
+    legends = [x.get_text() for legend in fig.legends for x in legend.get_texts()]  # each under its plot
+    return [ax.get_xlabel(), ax.get_ylabel(), *legends]
 
 
 CJK_FILES = [p for p in font_manager.findSystemFonts() if "cjk" in Path(p).name.lower()]
