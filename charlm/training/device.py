@@ -16,6 +16,7 @@ from charlm.errors import CharLMError
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
+
 def _mps_available() -> bool:
     return bool(getattr(torch.backends, "mps", None)) and torch.backends.mps.is_available()
 

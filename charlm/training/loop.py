@@ -318,6 +318,8 @@ def train(
     if run.progress.step and reason != "chunk":
         if not run.progress.val_loss or run.progress.val_loss[-1][0] != run.progress.step:
             run.evaluate()
+        if config.sample_every and not _due(config.sample_every, run.progress.step):
+            run.sample()  # what the final weights write (a run shorter than sample_every gets one too)
         run.score_held_out()
         run.saved_step = -1  # saved (again) with that figure in it
     run.save()

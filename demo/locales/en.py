@@ -120,7 +120,7 @@ TEXTS: dict[str, str] = {
     "train.start": "Start",
     "train.stop": "Stop",
     "train.resume": "Resume",
-    "train.sample": "Latest sample from the model being trained",
+    "train.sample": "Samples as it trains, the newest first",
     "train.checkpoints": "Checkpoints (latest three)",
     "train.no_training": "No training yet.",
     "train.none_yet": "No training yet: pick a preset and press Start.",

@@ -123,7 +123,7 @@ TEXTS: dict[str, str] = {
     "train.start": "开始",
     "train.stop": "停止",
     "train.resume": "继续",
-    "train.sample": "正在训练的模型最新生成的样本",
+    "train.sample": "训练中的样本（最新的在最上面）",
     "train.checkpoints": "检查点（最近三个）",
     "train.no_training": "还没有开始训练。",
     "train.none_yet": "还没有开始训练：选一个预设，然后点“开始”。",

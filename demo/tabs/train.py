@@ -153,6 +153,16 @@ def stop_training(ctx: Context, request: gr.Request):
     return visitor.say("train", "train.stopping", ctx.lang(request))
 
 
+SAMPLES_SHOWN = 30  # the latest samples the Train tab lists (one every 100 steps: 3,000 steps' worth)
+
+
+def samples_text(samples: list[tuple[int, str]], lang: str) -> str:
+    """Every sample of the run so far, the newest first, each under the step that wrote it: the chapter's
+    figure of samples improving, growing as the class watches (gibberish at step 100, words by 1,000)."""
+    shown = samples[::-1][:SAMPLES_SHOWN]
+    return "\n\n".join(t("train.sample_header", lang, step=step) + "\n" + text for step, text in shown)
+
+
 def training_status(ctx: Context, request: gr.Request):
     visitor = ctx.visitor(request)
     lang = ctx.lang(request)
@@ -160,9 +170,7 @@ def training_status(ctx: Context, request: gr.Request):
         empty = figures.empty_loss_picture(lang)
         return t("train.none_yet", lang), empty, "", [], gr.Timer(active=False), gr.skip(), ""
     snap = visitor.job.snapshot()
-    sample = ""
-    if snap.samples:
-        sample = t("train.sample_header", lang, step=snap.samples[-1][0]) + "\n" + snap.samples[-1][1]
+    sample = samples_text(snap.samples, lang)
     # redraw the figure only when there is something new to show (or in another language)
     key = (id(visitor.job), snap.step, len(snap.val_loss), lang)
     job = visitor.job
@@ -217,7 +225,9 @@ def build(ctx: Context, tab: gr.Tab) -> None:
     status = gr.Markdown(I18N("train.no_training"), elem_id="train-status")
     coach = gr.Markdown(elem_id="coach")  # what the curve says, live and after the run
     loss_plot = figures.figure_box(elem_id="loss-plot")
-    sample_box = gr.Textbox(label=I18N("train.sample"), lines=6, interactive=False, elem_id="train-sample")
+    sample_box = gr.Textbox(
+        label=I18N("train.sample"), lines=6, max_lines=16, interactive=False, elem_id="train-sample"
+    )
     ckpt_files = gr.File(label=I18N("train.checkpoints"), file_count="multiple", interactive=False)
     timer = gr.Timer(1.0, active=False)
     shown = [status, loss_plot, sample_box, ckpt_files, timer]

@@ -148,3 +148,13 @@ def test_a_model_whose_text_is_unknown_gets_a_letter_and_its_own_writing(ctx, ch
     assert len(prime) == 1 and prime in vocab.chars and prime.isalpha()
     passage, _ = inside.passage_for_model(ctx, label, inside.DEFAULT_PASSAGE, asks)
     assert len(passage) > 100 and not vocab.unknown_chars(passage)
+
+
+def test_the_train_tab_lists_every_sample_the_newest_first():
+    samples = [(100, "Thhe an"), (200, "The man"), (300, "The man said")]
+    for lang, header in (("en", "step 300"), ("zh-CN", "第 300 步")):
+        shown = train_tab.samples_text(samples, lang)
+        assert header in shown.splitlines()[0] and shown.index("The man said") < shown.index("Thhe an")
+    assert train_tab.samples_text([], "en") == ""
+    many = [(step, f"text {step}") for step in range(100, 10_000, 100)]
+    assert train_tab.samples_text(many, "en").count("text ") == train_tab.SAMPLES_SHOWN

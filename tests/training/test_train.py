@@ -119,6 +119,18 @@ def test_events_report_eval_samples_and_checkpoints(tmp_path):
     assert sorted(p.name for p in tmp_path.glob("*.json")) == ["i20_l64.json", "i40_l64.json"]
 
 
+def test_a_run_shorter_than_its_sample_interval_ends_with_a_sample(tmp_path):
+    """The final weights write a sample when the last step was not a sampling one: a class's 30-step run shows
+    what it learnt, and a longer run's list ends on its last step."""
+    corpus = Corpus.from_text("The cat sat on the mat. " * 300)
+    events = []
+    train(corpus, preset("tiny", epochs=10, max_steps=30, sample_every=100, sample_length=20), on_event=events.append)
+    assert [(e.step, len(e.text)) for e in events if isinstance(e, SampleEvent)] == [(30, 24)]
+    events.clear()
+    train(corpus, preset("tiny", epochs=10, max_steps=45, sample_every=20, sample_length=20), on_event=events.append)
+    assert [e.step for e in events if isinstance(e, SampleEvent)] == [20, 40, 45]
+
+
 def test_nan_loss_stops_with_a_clear_error_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
     corpus = Corpus.from_text("abc abd abe " * 200, val_fraction=0.0)
     diverge_at(monkeypatch, 13)
