@@ -3,11 +3,17 @@ parameters (``matched_hidden_size``) and several seeds, so that the cells are co
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
 from charlm.network.model import ModelConfig, parameter_count
 from charlm.training.config import TrainConfig, preset
 
 RACE_SEEDS = (0, 1, 2)  # each cell runs this many times: the spread says how much one run's luck counts
 RACE_SIZE = ("lstm", 128)  # every cell gets about as many parameters as a one-layer LSTM of 128 units
+# The same race run for thousands of steps on the novel (``scripts/long_race.py`` makes it; the page draws it).
+LONG_RACE_FILE = Path(__file__).resolve().parents[2] / "assets" / "long-race.json"
 
 
 def matched_hidden_size(cell: str, vocab_size: int, like: tuple[str, int] = RACE_SIZE) -> int:
@@ -40,3 +46,33 @@ def comparison_config(cell: str, steps: int, vocab_size: int, seed: int = 0) -> 
         device="cpu",
         seed=seed,
     )
+
+
+@dataclass(frozen=True)
+class LongRace:
+    """The long race as recorded: per cell, each seed's validation curve [(step, loss), ...]."""
+
+    steps: int
+    curves: dict[str, list[list[tuple[int, float]]]]
+    hidden_sizes: dict[str, int]
+    command: str
+    machine: str
+
+    def final(self, cell: str) -> tuple[float, float]:
+        """The mean of the seeds' last validation losses, and half their spread."""
+        last = [curve[-1][1] for curve in self.curves[cell]]
+        return sum(last) / len(last), (max(last) - min(last)) / 2
+
+
+def long_race(path: Path = LONG_RACE_FILE) -> LongRace | None:
+    """The recorded long race, or None if the file is missing (the page then shows the live race alone)."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    curves: dict[str, list[list[tuple[int, float]]]] = {}
+    hidden: dict[str, int] = {}
+    for run in record["runs"]:
+        curves.setdefault(run["cell"], []).append([(int(s), float(v)) for s, v in run["val_loss"]])
+        hidden[run["cell"]] = int(run["hidden_size"])
+    return LongRace(int(record["steps"]), curves, hidden, record["command"], record["machine"])

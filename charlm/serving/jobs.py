@@ -27,7 +27,7 @@ from charlm.lessons.coach import Finding, RunFacts, clipping_fired, diagnose
 from charlm.network.model import CharRNN
 from charlm.serving.chunks import STOP_FILE, ChunkEnd
 from charlm.serving.training_threads import finishing, run_in_training_thread
-from charlm.serving.waiting_line import JobSlots
+from charlm.serving.waiting_line import JobSlots, SmoothedEstimate
 from charlm.training.checkpoint import Checkpoint, list_checkpoints
 from charlm.training.config import TrainConfig
 from charlm.training.loop import CheckpointEvent, EvalEvent, SampleEvent, StepEvent, train
@@ -93,6 +93,7 @@ class TrainingJob:
         self.model: CharRNN | None = None
         self._chunked = False  # driven by run_in_chunks (the caller's thread), not a thread of its own
         self._turn = threading.Event()  # set when a chunked job waiting in line may go
+        self._starts_in = SmoothedEstimate()  # the waiting time shown, smoothed across polls
 
     # lifecycle -------------------------------------------------------------------------
     def start(self, wait: bool = False) -> TrainingJob:
@@ -160,6 +161,8 @@ class TrainingJob:
 
     def snapshot(self) -> JobSnapshot:
         place, starts_in = self.slots.place(self) if self._snap.state == "waiting" and self.slots else (0, None)
+        if place:
+            starts_in = self._starts_in.update(starts_in)  # counts down steadily, no jumps of minutes
         with self._lock:
             s = self._snap
             # a copy of every field (the lists too, which the training thread goes on appending to)

@@ -8,7 +8,9 @@ first come first served, and is started by itself when a place frees; it can lea
 
 from __future__ import annotations
 
+import math
 import threading
+import time
 from typing import Protocol
 
 from charlm.errors import CharLMError
@@ -105,3 +107,26 @@ class JobSlots:
     def waiting(self) -> int:
         with self._lock:
             return len(self._line)
+
+
+class SmoothedEstimate:
+    """A waiting time that counts down steadily between polls and moves only gradually toward each new
+    estimate: the raw one follows the running trainings' pace, which jumps from step to step (8:13, 9:36, 7:59
+    within nine seconds, measured), and a visitor reading it would see minutes come and go. The pull toward the
+    new value has a time constant of ``settle`` seconds, whoever polls and however often."""
+
+    def __init__(self, settle: float = 20.0, clock=time.monotonic):
+        self.settle, self.clock = settle, clock
+        self.value: float | None = None
+        self.at = 0.0
+
+    def update(self, raw: float | None) -> float | None:
+        now = self.clock()
+        if self.value is None:
+            self.value = raw
+        else:
+            predicted = max(0.0, self.value - (now - self.at))  # the clock ran on since the last poll
+            pull = 1.0 - math.exp(-(now - self.at) / self.settle)
+            self.value = predicted if raw is None else predicted + pull * (raw - predicted)
+        self.at = now
+        return None if self.value is None else round(self.value)

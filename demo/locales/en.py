@@ -60,6 +60,10 @@ TEXTS: dict[str, str] = {
     "cmp.cell": "{cell} {mean:.3f} ± {spread:.3f} ({seconds:.1f} s a run)",
     "cmp.final": "Validation loss after {steps} steps, mean ± half the spread over {seeds} seeds: {summary}.",
     "cmp.button": "Train all three",
+    "cmp.long_cell": "{cell} {mean:.3f} ± {spread:.3f}",
+    "cmp.long_note": "**The same race, run long** (measured once, not live): {steps} steps on the novel, {seeds} seeds "
+    "per cell, validation loss every 100 steps. At the end: {summary}; {best} is ahead. The curves show where each "
+    "cell overtakes another and where the order settles. Made with `{command}`.",
     "cmp.busy": "A training is running in this tab: stop it first.",
     "cmp.x": "step",
     "cmp.y": "validation loss (nats/char)",

@@ -63,6 +63,10 @@ TEXTS: dict[str, str] = {
     "cmp.cell": "{cell} {mean:.3f} ± {spread:.3f}（每次 {seconds:.1f} 秒）",
     "cmp.final": "训练 {steps} 步后的验证损失（{seeds} 个种子的平均值 ± 范围的一半）：{summary}。",
     "cmp.button": "三种都训练",
+    "cmp.long_cell": "{cell} {mean:.3f} ± {spread:.3f}",
+    "cmp.long_note": "**同样的比赛，跑得更久**（事先测好的，不是现场训练）：在小说上训练 {steps} 步，每种单元 {seeds} 个种子，"
+    "每 100 步测一次验证损失。最后：{summary}；{best} 领先。曲线显示了哪种单元在哪里超过另一种，以及名次在哪里稳定下来。"
+    "用 `{command}` 生成。",
     "cmp.busy": "这个页面里有训练正在进行：请先停止它。",
     "cmp.x": "步数",
     "cmp.y": "验证损失（nat/字符）",

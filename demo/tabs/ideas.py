@@ -7,7 +7,7 @@ import gradio as gr
 import numpy as np
 
 from charlm.lessons.gradients import gradient_curves
-from charlm.lessons.race import RACE_SEEDS, comparison_config
+from charlm.lessons.race import RACE_SEEDS, comparison_config, long_race
 from charlm.lessons.recall import gaps_up_to, recall_experiment
 from charlm.lessons.toy import toy_model
 from charlm.network.cells import simplest_first
@@ -94,6 +94,30 @@ def run_compare(ctx: Context, steps, request: gr.Request):
     yield t("cmp.final", lang, steps=steps, seeds=len(RACE_SEEDS), summary=summary), gr.skip()
 
 
+def long_race_view(ctx: Context, request: gr.Request):
+    """The race run long (``scripts/long_race.py``, shipped as data): its curves and what they show, at once."""
+    lang = ctx.lang(request)
+    race = long_race()
+    if race is None:
+        return "", None
+    finals = {cell: race.final(cell) for cell in race.curves}
+    order = sorted(finals, key=lambda cell: finals[cell][0])
+    summary = t("punct.comma", lang).join(
+        t("cmp.long_cell", lang, cell=cell.upper(), mean=finals[cell][0], spread=finals[cell][1]) for cell in order
+    )
+    seeds = min(len(curves) for curves in race.curves.values())
+    note = t(
+        "cmp.long_note",
+        lang,
+        steps=race.steps,
+        seeds=seeds,
+        summary=summary,
+        best=order[0].upper(),
+        command=race.command,
+    )
+    return note, figures.picture(figures.compare_figure, race.curves, lang)
+
+
 def run_recall(ctx: Context, longest, request: gr.Request):
     """The sweep, cell by cell: each result drawn as it comes (a minute or so for the whole of it)."""
     lang, results = ctx.lang(request), []
@@ -138,6 +162,7 @@ def build(ctx: Context, tab: gr.Tab) -> None:
         cmp_steps = COMPARE_STEPS.component(200)
         cmp_btn = gr.Button(I18N("cmp.button"))
         cmp_msg, cmp_plot = gr.Markdown(), figures.figure_box(elem_id="compare-plot")
+        long_msg, long_plot = gr.Markdown(elem_id="long-race-msg"), figures.figure_box(elem_id="long-race-plot")
     with gr.Accordion(I18N("recall.title"), open=False):
         gr.Markdown(I18N("recall.explain"))
         recall_gap = RECALL_GAP.component(40)
@@ -153,4 +178,5 @@ def build(ctx: Context, tab: gr.Tab) -> None:
     ctx.on(toy_btn.click, run_toy, [word, toy_cell, toy_steps], [toy_msg, toy_out], heavy=True, api_name="toy")
     ctx.on(grad_btn.click, run_gradients, None, [grad_msg, grad_plot], heavy=True, api_name="gradient_decay")
     ctx.on(cmp_btn.click, run_compare, cmp_steps, [cmp_msg, cmp_plot], heavy=True, api_name="compare_cells")
+    ctx.refresh("long_race", long_race_view, [], [long_msg, long_plot], on=("open", "language"))
     ctx.on(recall_btn.click, run_recall, recall_gap, [recall_msg, recall_plot], heavy=True, api_name="recall")

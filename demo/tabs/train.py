@@ -111,6 +111,20 @@ def in_line(ctx: Context, visitor: Visitor, job: TrainingJob, started: tuple[str
     return visitor.say("train", key, lang, **params)
 
 
+def line_message(ctx: Context, visitor: Visitor, snap, lang: str):
+    """The message under the buttons, kept true as the job moves: "number 3 in line" follows the place, and goes
+    once the training starts ("started" too once it ends: the status line then says more)."""
+    key, _ = visitor.said.get("train", ("", {}))
+    if key == "train.in_line":
+        if snap.state == "waiting":
+            return visitor.say("train", "train.in_line", lang, place=snap.place, limit=ctx.slots.limit)
+        visitor.said.pop("train")
+        return ""
+    if visitor.job.finished and visitor.said.pop("train", None):  # "started", "stopping": the status line says more
+        return ""
+    return gr.skip()
+
+
 def follow(ctx: Context, job: TrainingJob):
     """While the runner trains in this event (chunks on a GPU), say nothing new once a second: the event
     stays open, which is what charges the GPU to this visitor, and Gradio notices if the page goes away."""
@@ -182,9 +196,7 @@ def training_status(ctx: Context, request: gr.Request):
     )
     mine.plotted = key
     files = visitor.offer(snap.checkpoints[-3:])  # links: pruning cannot pull a file from under Gradio's copy
-    message = gr.skip()
-    if visitor.job.finished and visitor.said.pop("train", None):  # "started", "stopping": the status line says more
-        message = ""
+    message = line_message(ctx, visitor, snap, lang)
     return (
         views.status_line(snap, lang),
         figure,

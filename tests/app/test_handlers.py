@@ -1,6 +1,7 @@
 """The tabs' handlers are plain functions of the context and their inputs: called here directly, with no
 server and no browser, as a visitor's clicks would call them (a request is only its session and language)."""
 
+import time
 import types
 
 import pytest
@@ -158,3 +159,24 @@ def test_the_train_tab_lists_every_sample_the_newest_first():
     assert train_tab.samples_text([], "en") == ""
     many = [(step, f"text {step}") for step in range(100, 10_000, 100)]
     assert train_tab.samples_text(many, "en").count("text ") == train_tab.SAMPLES_SHOWN
+
+
+def test_the_line_message_follows_the_place_and_goes_when_the_training_starts(ctx, dickens):
+    """With one training place: the second visitor reads "number 1 in line" under the buttons, and once the
+    first stops and their training starts by itself, that message goes (it used to stay, stale, for minutes)."""
+    form = ["lstm", 1, 32, 0.0, 8, 16, 0.01, 5.0, 50, 100_000]  # the Train form: a small model, a long run
+    first, second = dickens, request("second-in-line")
+    assert "started" in next(train_tab.start_training(ctx, first, "quick", *form))[0]
+    said = next(train_tab.start_training(ctx, second, "quick", *form))[0]
+    assert "number 1 in line" in said
+    status = train_tab.training_status(ctx, second)
+    assert "Number 1 in line" in status[0] and "number 1 in line" in status[5]
+    train_tab.stop_training(ctx, first)
+    job = ctx.visitor(second).job
+    for _ in range(600):
+        if job.snapshot().state != "waiting":
+            break
+        time.sleep(0.05)
+    assert train_tab.training_status(ctx, second)[5] == ""  # the place is gone from the message
+    train_tab.stop_training(ctx, second)
+    job.wait(30)
