@@ -306,35 +306,32 @@ def probability_frame(probs: np.ndarray, vocab: Vocab, top_n: int, lang: str = E
 
 # ------------------------------------------------------------------ tab 5: inside the network
 def toy_table(r: ToyResult, lang: str = EN) -> str:
-    """The toy's pairs: each input one-hot, the scores and softmax before and after training."""
-    head = "".join(f"<th>{html.escape(show_char(c))}</th>" for c in r.vocab)
-    rows = []
+    """The toy's pairs, one small table each (stacked on a phone, side by side where there is room): the
+    one-hot input, then the scores and the softmax before and after training, one column per letter. One
+    wide table of all four stages needed 854 px and hid the "after" columns off a phone's screen."""
+    letters = "".join(f"<th>{html.escape(show_char(c))}</th>" for c in r.vocab)
+    stages = (
+        ("toy.scores_before", r.scores_before, "{:+.2f}"),
+        ("toy.softmax_before", r.probs_before, "{:.2f}"),
+        ("toy.scores_after", r.scores_after, "{:+.2f}"),
+        ("toy.softmax_after", r.probs_after, "{:.2f}"),
+    )
+    cards = []
     for i, (context, target) in enumerate(r.pairs):
         right = r.vocab.index(target)
-
-        def cells(values, fmt, target=right):
-            return "".join(
-                f'<td style="{"background:#bbf7d0;font-weight:600" if j == target else ""}">{fmt.format(v)}</td>'
-                for j, v in enumerate(values)
+        rows = [f"<tr><th>{t('toy.input', lang)}</th>" + "".join(f"<td>{int(v)}</td>" for v in r.one_hot[i]) + "</tr>"]
+        for key, values, fmt in stages:
+            cells = "".join(
+                f'<td class="{"cl-right" if j == right else ""}">{fmt.format(v)}</td>' for j, v in enumerate(values[i])
             )
-
-        rows.append(
-            f"<tr><td><b>{html.escape(context)}</b> → <b>{html.escape(target)}</b></td>"
-            f"<td>{' '.join(str(int(v)) for v in r.one_hot[i])}</td>{cells(r.scores_before[i], '{:+.2f}')}"
-            f"{cells(r.probs_before[i], '{:.2f}')}{cells(r.scores_after[i], '{:+.2f}')}"
-            f"{cells(r.probs_after[i], '{:.2f}')}</tr>"
+            rows.append(f"<tr><th>{t(key, lang)}</th>{cells}</tr>")
+        cards.append(
+            f'<div class="cl-grid cl-toy-pair"><div class="cl-title">{t("toy.pair", lang)} '
+            f"<b>{html.escape(context)}</b> → <b>{html.escape(target)}</b></div>"
+            f"<table><tr><th></th>{letters}</tr>{''.join(rows)}</table></div>"
         )
-    span = f'<th colspan="{len(r.vocab)}">'
-    heads = "".join(
-        f"{span}{t(key, lang)}</th>"
-        for key in ("toy.scores_before", "toy.softmax_before", "toy.scores_after", "toy.softmax_after")
-    )
     note = t("toy.note", lang, before=r.losses[0], after=r.losses[-1], steps=len(r.losses))
-    return (
-        f'<div class="cl-grid"><table><tr><th>{t("toy.pair", lang)}</th><th>{t("toy.input", lang)}</th>{heads}</tr>'
-        f"<tr><th></th><th>{' '.join(map(html.escape, r.vocab))}</th>{head * 4}</tr>{''.join(rows)}</table>"
-        f'<div class="cl-note">{note}</div></div>'
-    )
+    return f'<div class="cl-toy">{"".join(cards)}</div><div class="cl-note">{note}</div>'
 
 
 def coloured_text(text: str, values: np.ndarray) -> str:

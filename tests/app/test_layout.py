@@ -100,6 +100,23 @@ def test_every_tab_is_usable_without_sideways_scrolling(browser, url, size):
     context.close()
 
 
+TABLE_FITS = """(sel) => [...document.querySelectorAll(sel)].map(box => box.scrollWidth <= box.clientWidth + 1)"""
+
+
+@pytest.mark.parametrize("size", ["phone", "projector"])
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_the_toys_tables_fit_their_box(browser, url, size, lang):
+    """Every pair's before/after table whole in its box, with nothing to scroll sideways, on a phone and at the
+    projector in presentation mode (one wide table of all four stages needed 854 px in a 276 px box)."""
+    query = f"?tab=ideas&lang={lang}" + ("&present=1" if size == "projector" else "")
+    context, page = opened(browser, url, size, query)
+    page.locator("#train-toy").click()
+    page.locator("#ideas-toy .cl-toy-pair").nth(3).wait_for(timeout=30_000)
+    fits = page.evaluate(TABLE_FITS, "#ideas-toy .cl-toy-pair")
+    assert fits == [True] * 4, f"{size}, {lang}: a pair's table is wider than its box"
+    context.close()
+
+
 def test_presentation_mode_switches_in_the_page(browser, url):
     context, page = opened(browser, url, "projector")
     tab = page.locator("#tabs [role=tab][data-tab-id=ideas]")
