@@ -13,7 +13,7 @@ from charlm.sampling.sampler import Sampler
 
 from .. import views
 from ..context import Context
-from ..fields import LENGTH, SEED, TEMPERATURE, TOP_N, checked_prime, given_seed, seed_to_use
+from ..fields import LENGTH, PRIME_LIMIT, SEED, TEMPERATURE, TOP_N, checked_prime, given_seed, seed_to_use
 from ..i18n import I18N, AppError, t
 from ..locales import LOCALES
 from . import generate_lab
@@ -66,11 +66,17 @@ def next_char(ctx: Context, label, prime_text, temp, top, request: gr.Request):
     probs = sampler.next_char_distribution(checked_prime(prime_text), temp)
     tail = prime_text[-12:] if len(prime_text) > 1 else prime_text[-1:]
     lang = ctx.lang(request)
-    return (
-        t("gen.next_note", lang, prime=views.show_char(tail), temperature=temp, top_n=top),
-        views.probability_frame(probs, sampler.vocab, top, lang),
-        gr.update(maximum=len(sampler.vocab)),
+    frame = views.probability_frame(probs, sampler.vocab, top, lang)
+    note = t(
+        "gen.next_note",
+        lang,
+        prime=views.show_char(tail),
+        shown=len(frame),
+        size=len(sampler.vocab),
+        temperature=temp,
+        top_n=top,
     )
+    return note, frame, gr.update(maximum=len(sampler.vocab))
 
 
 def prime_for_model(ctx: Context, label, prime_text, request: gr.Request):
@@ -113,21 +119,37 @@ def generate(ctx: Context, label, prime_text, n_chars, top, temp, seed_value, re
     yield text, visitor.say("gen", "gen.done", lang, n=n_chars, seed=seed_value)
 
 
-def one_character(ctx: Context, label, prime_text, top, temp, seed_value, request: gr.Request):
-    """The next character of a generation, each stage shown; the same settings go on where it stopped."""
+def one_character(ctx: Context, label, prime_text, top, temp, seed_value, shown_text, request: gr.Request):
+    """The next character, each stage shown: after the text in the box when it goes on from the prime (a finished
+    generation continues), else after the prime; the chart beside it shows the distribution it was drawn from."""
     visitor, lang = ctx.visitor(request), ctx.lang(request)
     mine = visitor.state_of(GenerateView)
     sampler = ctx.models.sampler_for(label, visitor)
     top, temp = TOP_N.parse(top), TEMPERATURE.parse(temp)
     given = given_seed(seed_value)
-    key = (label, prime_text, top, temp, given)
-    if mine.char_steps is None or mine.char_steps[0] != key:
+    key = (label, top, temp, given)
+    going_on = mine.char_steps is not None and mine.char_steps[0] == key and mine.char_steps[1].text == shown_text
+    if not going_on:
+        start = checked_prime(prime_text)
+        if isinstance(shown_text, str) and shown_text.startswith(start) and not sampler.vocab.unknown_chars(shown_text):
+            start = shown_text[-PRIME_LIMIT:]  # the generated text goes on
         seed_now = seed_to_use(given)
         mine.last_seed = seed_now
-        mine.char_steps = (key, OneCharacter(sampler, checked_prime(prime_text), top, temp, seed_now))
+        mine.char_steps = (key, OneCharacter(sampler, start, top, temp, seed_now))
     stepper = mine.char_steps[1]
     step = stepper.step()
-    return stepper.text, "", views.char_step_html(step, sampler.vocab, mine.last_seed, lang)
+    before = stepper.text[:-1]
+    frame = views.probability_frame(step.probs, sampler.vocab, top, lang)
+    note = t(
+        "gen.next_note",
+        lang,
+        prime=views.show_char(before[-12:]),
+        shown=len(frame),
+        size=len(sampler.vocab),
+        temperature=temp,
+        top_n=top,
+    )
+    return stepper.text, "", views.char_step_html(step, sampler.vocab, mine.last_seed, lang), note, frame
 
 
 def keep_this_seed(ctx: Context, keep: bool, request: gr.Request):
@@ -201,7 +223,7 @@ def build(ctx: Context, tab: gr.Tab) -> None:
                 color="kind",
                 sort="-y",
                 height=320,
-                title=I18N("gen.dist_title"),
+                y_lim=[0, 1],  # the same scale at every temperature: the flattening is what there is to see
                 color_map=colours,
                 color_title=I18N("gen.kind"),
                 x_title=I18N("axis.character"),
@@ -261,8 +283,8 @@ def build(ctx: Context, tab: gr.Tab) -> None:
     ctx.on(
         one_char_btn.click,
         one_character,
-        [model_box, prime, top_n, temperature, seed],
-        [text_box, status, char_view],
+        [model_box, prime, top_n, temperature, seed, text_box],
+        [text_box, status, char_view, note, dist_plot],
         heavy=True,
         api_name="one_character",
     )

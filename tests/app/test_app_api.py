@@ -357,11 +357,18 @@ def test_one_batch_and_one_character_at_a_time(server, story_file):
     assert "must be" in c.predict(*form[:7], 5.0, *form[8:], api_name="/one_batch")  # a learning rate of 5: a message
 
     label = next(v for _, v in c.predict(api_name="/model_choices")["choices"] if "quick" in v)
-    texts = [c.predict(label, "Far", 4, 1.0, 5, api_name="/one_character") for _ in range(3)]
-    assert [len(text) for text, _, _ in texts] == [4, 5, 6]  # one character more each time
+    texts, shown = [], ""  # the text box: empty, then what each press wrote
+    for _ in range(3):
+        texts.append(c.predict(label, "Far", 4, 1.0, 5, shown, api_name="/one_character"))
+        shown = texts[-1][0]
+    assert [len(text) for text, *_ in texts] == [4, 5, 6]  # one character more each time
     whole, _ = c.predict(label, "Far", 3, 4, 1.0, 5, api_name="/generate")
     assert texts[-1][0] == whole  # the same seed writes the same text, step by step or at once
     assert "Character 3 (seed 5)" in texts[-1][2] and "u = " in texts[-1][2]
+    assert f"After “…{texts[-1][0][:-1]}”" in texts[-1][3]  # the chart: what the last character was drawn from
+    longer, _ = c.predict(label, "Far", 40, 4, 1.0, 6, api_name="/generate")
+    after = c.predict(label, "Far", 4, 1.0, 5, longer, api_name="/one_character")
+    assert after[0].startswith(longer) and len(after[0]) == len(longer) + 1  # a generation goes on, not "Far"
 
 
 def test_the_shapes_follow_the_settings(server):
