@@ -146,10 +146,10 @@ def one_hot_html(sequence: np.ndarray, vocab: Vocab, lang: str = EN, max_steps: 
     matrix = one_hot(seq, len(vocab)).T  # (vocab, steps)
     if len(vocab) > 100:
         rows = np.unique(seq)
-        title = t("onehot.active", lang, rows=len(rows), vocab=len(vocab), steps=len(seq))
+        title = t("onehot.active", lang, rows=len(rows), vocab=len(vocab), steps=len(seq), length=len(sequence))
     else:
         rows = np.arange(len(vocab))
-        title = t("onehot.all", lang, vocab=len(vocab), steps=len(seq))
+        title = t("onehot.all", lang, vocab=len(vocab), steps=len(seq), length=len(sequence))
     head = "".join(f"<th>{html.escape(show_char(vocab.chars[i]))}</th>" for i in seq)
     body = []
     for r in rows:

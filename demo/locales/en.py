@@ -106,8 +106,8 @@ TEXTS: dict[str, str] = {
     "grid.inputs": "inputs x",
     "grid.targets": "targets y (x shifted left by one)",
     "grid.showing": "showing {rows}×{cols} of {all_rows}×{all_cols}",
-    "onehot.active": "one-hot input: the {rows} rows (of {vocab}) that light up, × {steps} steps",
-    "onehot.all": "one-hot input: {vocab} rows (one per character) × {steps} steps",
+    "onehot.active": "one-hot input: the {rows} rows (of {vocab}) that light up, × the first {steps} of the row's {length} steps",
+    "onehot.all": "one-hot input: {vocab} rows (one per character) × the first {steps} of the row's {length} steps",
     "onehot.note": "columns: the input characters in order; rows: the vocabulary; each column has a single 1 (black) in the row of its character.",
     # ---- tab 4 · Train
     "train.preset": "Preset",

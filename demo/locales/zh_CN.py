@@ -109,8 +109,8 @@ TEXTS: dict[str, str] = {
     "grid.inputs": "输入 x",
     "grid.targets": "目标 y（x 左移一格）",
     "grid.showing": "显示 {all_rows}×{all_cols} 中的 {rows}×{cols}",
-    "onehot.active": "独热编码输入：{vocab} 行中被点亮的 {rows} 行 × {steps} 个时间步",
-    "onehot.all": "独热编码输入：{vocab} 行（每个字符一行）× {steps} 个时间步",
+    "onehot.active": "独热编码输入：{vocab} 行中被点亮的 {rows} 行 × 这一行 {length} 个时间步中的前 {steps} 个",
+    "onehot.all": "独热编码输入：{vocab} 行（每个字符一行）× 这一行 {length} 个时间步中的前 {steps} 个",
     "onehot.note": "列：依次输入的字符；行：字符表；每一列只有一个 1（黑格），位于该字符所在的行。",
     # ---- tab 4 · Train
     "train.preset": "预设",

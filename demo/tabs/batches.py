@@ -59,7 +59,7 @@ def build(ctx: Context, tab: gr.Tab) -> None:
         show_ints = gr.Checkbox(False, label=I18N("batch.show_ints"), info=I18N("hint.show_ints"))
     info = gr.Markdown(elem_id="batch-info")
     reshape = gr.HTML()
-    with gr.Row(elem_classes=["cl-pair"]):  # side by side where they fit, one above the other where not
+    with gr.Row(elem_classes=["cl-pair", "cl-grids"]):  # side by side where they fit (a projector too), else stacked
         grid_x = gr.HTML(elem_id="grid-x")
         grid_y = gr.HTML(elem_id="grid-y")
     onehot = gr.HTML(elem_id="one-hot")

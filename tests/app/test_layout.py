@@ -117,6 +117,20 @@ def test_the_toys_tables_fit_their_box(browser, url, size, lang):
     context.close()
 
 
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_the_batch_grids_share_one_projector_screen(browser, url, lang):
+    """x beside y at the projector in presentation mode, rows level, so that "shifted by one" is read at a glance
+    without scrolling (stacked, they needed 889 device px of the 768)."""
+    context, page = opened(browser, url, "projector", f"?tab=batches&present=1&lang={lang}")
+    page.locator("#grid-y td").first.wait_for(timeout=20_000)
+    x, y = (page.locator(sel).bounding_box() for sel in ("#grid-x", "#grid-y"))
+    assert x["x"] + x["width"] <= y["x"] + 1, f"{lang}: the grids are not side by side"
+    assert max(x["y"] + x["height"], y["y"] + y["height"]) - min(x["y"], y["y"]) <= 512, f"{lang}: taller than a screen"
+    rows = [page.locator(f"{sel} tr").last.bounding_box()["y"] for sel in ("#grid-x", "#grid-y")]
+    assert abs(rows[0] - rows[1]) <= 1, f"{lang}: the grids' rows are not level"
+    context.close()
+
+
 def test_presentation_mode_switches_in_the_page(browser, url):
     context, page = opened(browser, url, "projector")
     tab = page.locator("#tabs [role=tab][data-tab-id=ideas]")
