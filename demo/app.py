@@ -34,10 +34,15 @@ CURRENT_TAB_JS = (
     "document.querySelector('#tabs [role=tab][aria-selected=true]')?.dataset.tabId || '', ...rest]"
 )
 # ... and the page puts its own address in front, and copies the link where the browser allows it.
+# A plain-http classroom address (not localhost) has no clipboard for a page: there the link is selected instead,
+# for Ctrl+C, and the box's label says both.
 COPY_JS = (
     "(query) => { if (!query || !query.startsWith('?')) return query; "
     "const url = location.origin + location.pathname + (query === '?' ? '' : query); "
-    "navigator.clipboard?.writeText(url).catch(() => {}); return url; }"
+    "const select = () => setTimeout(() => { const box = document.querySelector('#link-box textarea'); "
+    "box?.focus(); box?.select(); }, 300); "
+    "if (window.isSecureContext && navigator.clipboard) navigator.clipboard.writeText(url).catch(select); "
+    "else select(); return url; }"
 )
 
 # Gradio's state of a session the app does not know is dropped once unused this long (``forget_stray_page_states``).

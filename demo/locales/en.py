@@ -18,7 +18,7 @@ TEXTS: dict[str, str] = {
     "page.present": "Presentation mode",
     "page.present_info": "Large type and figures for a projector; hints tucked away.",
     "link.copy": "Copy link to this setup",
-    "link.label": "Link to this setup (copied; send it to the class)",
+    "link.label": "Link to this setup, to send to the class: copied, or selected for Ctrl+C where the browser cannot copy",
     "link.notes": "Part of this link was not used:",
     "link.unknown": "No setting is called {name}.",
     "link.bad": "{name}: {why}",

@@ -21,7 +21,7 @@ TEXTS: dict[str, str] = {
     "page.present": "演示模式",
     "page.present_info": "投影用的大字号和大图；提示文字收起。",
     "link.copy": "复制当前设置的链接",
-    "link.label": "当前设置的链接（已复制，可发给全班）",
+    "link.label": "当前设置的链接，可发给全班：已复制；浏览器不允许复制时已为你选中，按 Ctrl+C 复制",
     "link.notes": "链接中有一部分没有被采用：",
     "link.unknown": "没有名为 {name} 的设置。",
     "link.bad": "{name}：{why}",
