@@ -204,6 +204,8 @@ def status_line(snap: JobSnapshot, lang: str = EN) -> str:
         eta=format_seconds(snap.eta),
         val=val,
     )
+    if snap.epochs_asked > snap.epochs:  # "Epoch: 1/3" beside a form that says 50: the step limit comes first
+        line += t("status.cut", lang, steps=snap.total_steps, asked=snap.epochs_asked)
     return f"{t('status.' + snap.state, lang)} {line}"
 
 

@@ -43,7 +43,8 @@ class JobSnapshot:
     step: int = 0
     total_steps: int = 0
     epoch: int = 0
-    epochs: int = 0
+    epochs: int = 0  # the epochs the run will reach (fewer than asked when max_steps ends it first)
+    epochs_asked: int = 0
     loss: float | None = None
     sec_per_batch: float = 0.0
     chars_per_sec: float = 0.0
@@ -85,7 +86,7 @@ class TrainingJob:
         self._stop = threading.Event()
         self._launched = False  # handed to a training thread (``charlm.serving.training_threads``)
         self._done = threading.Event()  # set when that thread is finished with it
-        self._snap = JobSnapshot(state="pending", epochs=config.epochs)
+        self._snap = JobSnapshot(state="pending", epochs=config.epochs, epochs_asked=config.epochs)
         if resume is not None:
             self._snap.train_loss = list(resume.progress.train_loss)
             self._snap.val_loss = list(resume.progress.val_loss)

@@ -140,6 +140,7 @@ TEXTS: dict[str, str] = {
     "status.starting": "Starting…",
     "status.line": "Epoch: {epoch}/{epochs}... Step: {step}/{total}... loss: {loss:.4f}... {spb:.3f} sec/batch · {cps:,.0f} chars/s · elapsed {elapsed} · ETA {eta}{val}",
     "status.val": " · validation {loss:.3f} (on a part)",
+    "status.cut": " · max steps ({steps:,}) end it before the {asked} epochs asked",
     "status.held_out": " · held-out loss {loss:.3f} over all {chars:,} held-out characters",
     "status.running": "▶",
     "status.stopping": "‖ stopping…",

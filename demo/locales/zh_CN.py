@@ -143,6 +143,7 @@ TEXTS: dict[str, str] = {
     "status.starting": "正在启动……",
     "status.line": "轮次: {epoch}/{epochs}... 步数: {step}/{total}... 损失: {loss:.4f}... {spb:.3f} 秒/批 · {cps:,.0f} 字符/秒 · 已用 {elapsed} · 预计还需 {eta}{val}",
     "status.val": " · 验证损失 {loss:.3f}（部分）",
+    "status.cut": " · 最多步数（{steps:,}）会在设定的 {asked} 轮之前结束训练",
     "status.held_out": " · 全部 {chars:,} 个验证字符上的损失 {loss:.3f}",
     "status.running": "▶",
     "status.stopping": "‖ 正在停止……",

@@ -1,6 +1,7 @@
 """English and Chinese: every text in both languages, every core error translatable, figures legible."""
 
 import ast
+import dataclasses
 import io
 import re
 import warnings
@@ -290,3 +291,11 @@ def test_no_sign_in_the_page_needs_an_emoji_font():
     for path in [*sorted((root / "demo").rglob("*.py")), root / "app.py"]:
         found = EMOJI.findall(path.read_text(encoding="utf-8"))
         assert not found, f"{path.relative_to(root)}: {found}"
+
+
+def test_the_status_says_when_max_steps_end_a_run_before_its_epochs():
+    """The form says 50 epochs, the line "Epoch: 1/2": the status says why, in both languages."""
+    cut = dataclasses.replace(_snapshot(), epochs_asked=50)
+    assert "max steps (400) end it before the 50 epochs asked" in views.status_line(cut, EN)
+    assert "设定的 50 轮之前" in views.status_line(cut, ZH)
+    assert "max steps" not in views.status_line(dataclasses.replace(_snapshot(), epochs_asked=2), EN)
