@@ -105,10 +105,11 @@ def _picture_folder() -> Path:
     return _pictures[0]
 
 
-def stored(png: bytes) -> str:
+def stored(png: bytes, name: str = "figure") -> str:
     """The path of a file holding ``png``: written under a temporary name and renamed into place the first
-    time, only touched after (so the sweep keeps what is still in use)."""
-    path = _picture_folder() / f"{hashlib.sha256(png).hexdigest()[:40]}.png"
+    time, only touched after (so the sweep keeps what is still in use). Named by what it shows and its content
+    ("charlm-loss-3f2a9c1b04d6.png"): the name a visitor's download keeps."""
+    path = _picture_folder() / f"charlm-{name}-{hashlib.sha256(png).hexdigest()[:12]}.png"
     try:
         os.utime(path)
     except FileNotFoundError:
@@ -175,7 +176,7 @@ def picture(build: Callable[..., Figure | None], *args, dpi: int = 120, **kwargs
     save (Gradio's matplotlib plot can do neither). Drawn at ``dpi`` so that it stays sharp enlarged.
     ``build(*args, **kwargs)`` makes the figure, in the figures' own thread (``drawn``)."""
     png = drawn(build, *args, dpi=dpi, **kwargs)
-    return None if png is None else stored(png)
+    return None if png is None else stored(png, build.__name__.removesuffix("_figure"))
 
 
 @functools.lru_cache(maxsize=8)
@@ -185,7 +186,7 @@ def _empty_loss_png(lang: str) -> bytes:
 
 def empty_loss_picture(lang: str) -> str:
     """The loss plot before any training, drawn once per language (every visitor opening the page sees it)."""
-    return stored(_empty_loss_png(lang))
+    return stored(_empty_loss_png(lang), "loss")
 
 
 def figure_box(**kwargs) -> gr.Image:

@@ -58,6 +58,11 @@ class LongRace:
     command: str
     machine: str
 
+    def mean_at(self, cell: str, step: int) -> float:
+        """The mean over the seeds of the validation loss at ``step`` (the nearest recorded step)."""
+        values = [min(curve, key=lambda point: abs(point[0] - step))[1] for curve in self.curves[cell]]
+        return sum(values) / len(values)
+
     def final(self, cell: str) -> tuple[float, float]:
         """The mean of the seeds' last validation losses, and half their spread."""
         last = [curve[-1][1] for curve in self.curves[cell]]

@@ -64,6 +64,7 @@ TEXTS: dict[str, str] = {
     "cmp.final": "训练 {steps} 步后的验证损失（{seeds} 个种子的平均值 ± 范围的一半）：{summary}。",
     "cmp.button": "三种都训练",
     "cmp.long_cell": "{cell} {mean:.3f} ± {spread:.3f}",
+    "cmp.long_gap": "第 {early} 步时 {last} 比 {best} 落后 {gap_early:.2f}，到第 {steps} 步落后 {gap_end:.2f}。",
     "cmp.long_note": "**同样的比赛，跑得更久**（事先测好的，不是现场训练）：在小说上训练 {steps} 步，每种单元 {seeds} 个种子，"
     "每 100 步测一次验证损失。最后：{summary}；{best} 领先。曲线显示了哪种单元在哪里超过另一种，以及名次在哪里稳定下来。"
     "用 `{command}` 生成。",

@@ -19,6 +19,7 @@ from ..fields import COMPARE_STEPS, RECALL_GAP, TOY_CELL, TOY_STEPS
 from ..i18n import I18N, WARNING, t
 
 ID, TITLE = "ideas", "tab.ideas"
+SHORT_RACE_STEPS = 200  # the live race's default length, where the long race is compared with it
 
 
 def run_toy(ctx: Context, text, cell, steps, request: gr.Request):
@@ -106,14 +107,25 @@ def long_race_view(ctx: Context, request: gr.Request):
         t("cmp.long_cell", lang, cell=cell.upper(), mean=finals[cell][0], spread=finals[cell][1]) for cell in order
     )
     seeds = min(len(curves) for curves in race.curves.values())
+    early = SHORT_RACE_STEPS
+    best, last = order[0], order[-1]
     note = t(
         "cmp.long_note",
         lang,
         steps=race.steps,
         seeds=seeds,
         summary=summary,
-        best=order[0].upper(),
+        best=best.upper(),
         command=race.command,
+    ) + t(
+        "cmp.long_gap",
+        lang,
+        last=last.upper(),
+        best=best.upper(),
+        early=early,
+        gap_early=race.mean_at(last, early) - race.mean_at(best, early),
+        steps=race.steps,
+        gap_end=finals[last][0] - finals[best][0],
     )
     return note, figures.picture(figures.compare_figure, race.curves, lang)
 
@@ -159,7 +171,7 @@ def build(ctx: Context, tab: gr.Tab) -> None:
         grad_msg, grad_plot = gr.Markdown(), figures.figure_box(elem_id="gradient-plot")
     with gr.Accordion(I18N("cmp.title"), open=False):
         gr.Markdown(I18N("cmp.explain"))
-        cmp_steps = COMPARE_STEPS.component(200)
+        cmp_steps = COMPARE_STEPS.component(SHORT_RACE_STEPS)
         cmp_btn = gr.Button(I18N("cmp.button"))
         cmp_msg, cmp_plot = gr.Markdown(), figures.figure_box(elem_id="compare-plot")
         long_msg, long_plot = gr.Markdown(elem_id="long-race-msg"), figures.figure_box(elem_id="long-race-plot")

@@ -2,6 +2,9 @@
 buttons lie over the picture's top right corner, where legends inside the plot were covered), and the text is
 drawn large enough to read once the picture is shrunk to its box."""
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -49,3 +52,10 @@ def test_every_legend_lies_under_its_plot_and_the_text_is_large(name, lang):
             height = text.get_window_extent(renderer).height
             # shown at the width of a projector's box (900 device px) it is at least 15 device px tall
             assert height * 900 / width >= 15, f"{name}: {text.get_text()!r} at {height * 900 / width:.0f} px"
+
+
+def test_a_downloaded_figure_is_named_by_what_it_shows(tmp_path):
+    figures.keep_pictures_in(tmp_path)
+    path = Path(figures.picture(figures.loss_figure, _snapshot(), "en"))
+    assert re.fullmatch(r"charlm-loss-[0-9a-f]{12}\.png", path.name) and path.parent == tmp_path
+    assert Path(figures.empty_loss_picture("en")).name.startswith("charlm-loss-")
