@@ -151,7 +151,7 @@ class Vocab:
             missing = self.unknown_chars(text)
             shown = ", ".join(repr(c) for c in missing[:10])
             raise CharLMError(
-                f"{len(missing)} character(s) are not in the model's vocabulary: {shown}"
+                f"Characters not in the model's vocabulary ({len(missing)}): {shown}"
                 f"{' …' if len(missing) > 10 else ''}. Remove them or use a model trained on such text.",
                 key="unknown_chars",
                 n=len(missing),

@@ -49,7 +49,7 @@ _STUCK = (
 )
 ENGLISH = {
     "little_text": (
-        "Too little text for this model: {batches:,} batch(es) per epoch, {chars:,} training characters for "
+        "Too little text for this model: {chars:,} training characters (batches per epoch: {batches:,}) for "
         "{parameters:,} parameters ({per_parameter:.2f} characters per parameter). It will learn this text by "
         "heart rather than the language: use a longer text, a smaller model, or a smaller batch (N×M)."
     ),

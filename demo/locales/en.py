@@ -369,7 +369,7 @@ TEXTS: dict[str, str] = {
     "err.choose_checkpoint": "Choose a .safetensors checkpoint file to upload.",
     "err.checkpoint_too_large": "That file is too large to be a charlm checkpoint.",
     "err.top_n_vocab": "Top-N can be at most the vocabulary size ({size}); got {value}.",
-    "err.layer_range": "This model has {n} layer(s): choose a layer from 0 to {last}.",
+    "err.layer_range": "Layers in this model: {n}. Choose a layer from 0 to {last}.",
     "err.unit_range": "Layers have {n} cells: choose one from 0 to {last}.",
     "err.passage_short": "The passage needs at least two characters.",
     "name.val_share": "The validation share",

@@ -48,7 +48,7 @@ def test_cells_and_guesses_on_a_session_model(client):
     assert "Layer 1, cell 7" in note and text_html.count("<span") == len(passage)
     assert "inside quotes" in features and "position in the line" in features
     bad = client.predict(label, passage, 5, 0, "cell", api_name="/look_inside")[0]
-    assert "2 layer(s)" in bad
+    assert "Layers in this model: 2." in bad
     _msg, guesses = client.predict(label, passage, api_name="/next_char_guesses")
     assert guesses.count("<span") == len(passage) - 1 and "nats per character" in guesses
 

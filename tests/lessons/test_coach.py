@@ -55,7 +55,7 @@ def test_a_3kb_text_is_too_little_for_the_model(shakespeare):
     findings = diagnose(facts, train_loss, val_loss, clipped, finished=True)
     assert findings[0].key == "little_text" and findings[0].numbers["batches"] == 1
     english, chinese = views.coach_text(findings, "en"), views.coach_text(findings, ZH)
-    assert "Too little text for this model: 1 batch(es) per epoch, 2,700 training characters" in english
+    assert "Too little text for this model: 2,700 training characters (batches per epoch: 1)" in english
     assert "对这个模型来说文本太少：每轮只有 1 个小批量，2,700 个训练字符" in chinese
 
 
