@@ -97,6 +97,27 @@ def run_look(ctx: Context, label, text, layer_index, unit_index, what, request: 
     return note, views.coloured_text(text, acts[:, unit_index]), features, gates
 
 
+QUOTES = "inside quotes"  # the feature the tab's question asks about (``text_features``)
+
+
+def find_quote_cell(ctx: Context, label, text, what, request: gr.Request):
+    """The tab's question in one click: the cell, in any layer, whose value follows "inside quotation marks"
+    most closely on this passage, chosen and shown as "Look inside" shows a cell."""
+    sampler = reader(ctx, label, request)
+    tr = trace(sampler, text)
+    feature = text_features(text)[QUOTES]
+    found = []
+    for layer, values in enumerate(tr.layers):
+        key = what if what in values else "hidden"
+        cells = feature_correlations(values[key], {QUOTES: feature}, top=1).get(QUOTES)
+        if cells:
+            found.append((abs(cells[0][1]), layer, cells[0][0]))
+    if not found:
+        raise AppError("err.no_quotes")
+    _, layer, unit = max(found)
+    return (layer, unit, *run_look(ctx, label, text, layer, unit, what, request))
+
+
 def run_unroll(ctx: Context, label, text, at, request: gr.Request):
     sampler = reader(ctx, label, request)
     lang = ctx.lang(request)
@@ -187,7 +208,7 @@ def build(ctx: Context, tab: gr.Tab) -> None:
             with gr.Column():
                 gr.Markdown(I18N("unroll.compare"))
                 compare_box = gr.HTML(elem_id="cell-compare")
-    with gr.Accordion(I18N("cells.title"), open=False):
+    with gr.Accordion(I18N("cells.title"), open=True, elem_id="cells"):  # the tab's question is answered here
         gr.Markdown(I18N("cells.explain"))
         with gr.Row():
             layer = gr.Number(0, precision=0, label=I18N("cells.layer"), minimum=0)
@@ -195,7 +216,9 @@ def build(ctx: Context, tab: gr.Tab) -> None:
             quantity = gr.Radio(
                 quantity_choices(EN), value="cell", label=I18N("cells.show"), info=I18N("cells.show_info")
             )
-        look_btn = gr.Button(I18N("cells.button"), elem_id="look-inside")
+        with gr.Row():
+            look_btn = gr.Button(I18N("cells.button"), elem_id="look-inside")
+            quote_btn = gr.Button(I18N("cells.find_quotes"), variant="primary", elem_id="find-quote-cell")
         look_msg, look_text, look_features = gr.Markdown(), gr.HTML(elem_id="inside-text"), gr.Markdown()
         look_gates = figures.figure_box(elem_id="gates-plot")
     with gr.Accordion(I18N("guess.title"), open=False):
@@ -227,6 +250,14 @@ def build(ctx: Context, tab: gr.Tab) -> None:
         [look_msg, look_text, look_features, look_gates],
         heavy=True,
         api_name="look_inside",
+    )
+    ctx.on(
+        quote_btn.click,
+        find_quote_cell,
+        [model_box, passage, quantity],
+        [layer, unit, look_msg, look_text, look_features, look_gates],
+        heavy=True,
+        api_name="find_quote_cell",
     )
     ctx.on(
         model_box.change,

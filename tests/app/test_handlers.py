@@ -180,3 +180,14 @@ def test_the_line_message_follows_the_place_and_goes_when_the_training_starts(ct
     assert train_tab.training_status(ctx, second)[5] == ""  # the place is gone from the message
     train_tab.stop_training(ctx, second)
     job.wait(30)
+
+
+def test_the_inside_tabs_question_is_one_click_away(ctx):
+    """"Find the quotation cell" picks, in any layer, the cell that follows the quotation marks best on the
+    default passage: for the shipped 2x512, one the lesson's answer names (layer 1, cell 347 or 228)."""
+    asks = request("quotes")
+    label = ctx.models.first_shipped()
+    layer, unit, note, coloured, features, _ = inside.find_quote_cell(ctx, label, inside.DEFAULT_PASSAGE, "cell", asks)
+    assert (layer, unit) in {(1, 347), (1, 228)} and f"cell {unit}" in note.lower() and "<span" in coloured
+    with pytest.raises(AppError):
+        inside.find_quote_cell(ctx, label, "no marks at all here", "cell", asks)
