@@ -61,8 +61,8 @@ TEXTS: dict[str, str] = {
     "cmp.final": "Validation loss after {steps} steps, mean ± half the spread over {seeds} seeds: {summary}.",
     "cmp.button": "Train all three",
     "cmp.long_cell": "{cell} {mean:.3f} ± {spread:.3f}",
-    "cmp.long_gap": " {last} is {gap_early:.2f} behind {best} at step {early} and {gap_end:.2f} behind at step {steps}.",
-    "cmp.long_note": "**The same race, run long** (measured once, not live): {steps} steps on the novel, {seeds} seeds "
+    "cmp.long_gap": " {last} is {gap_early:.2f} behind {best} at step {early} and {gap_end:.2f} behind at step {steps:,}.",
+    "cmp.long_note": "**The same race, run long** (measured once, not live): {steps:,} steps on the novel, {seeds} seeds "
     "per cell, validation loss every 100 steps. At the end: {summary}; {best} is ahead. The curves show where each "
     "cell overtakes another and where the order settles. Made with `{command}`.",
     "cmp.busy": "A training is running in this tab: stop it first.",

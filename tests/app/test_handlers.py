@@ -183,7 +183,7 @@ def test_the_line_message_follows_the_place_and_goes_when_the_training_starts(ct
 
 
 def test_the_inside_tabs_question_is_one_click_away(ctx):
-    """"Find the quotation cell" picks, in any layer, the cell that follows the quotation marks best on the
+    """ "Find the quotation cell" picks, in any layer, the cell that follows the quotation marks best on the
     default passage: for the shipped 2x512, one the lesson's answer names (layer 1, cell 347 or 228)."""
     asks = request("quotes")
     label = ctx.models.first_shipped()
@@ -191,3 +191,9 @@ def test_the_inside_tabs_question_is_one_click_away(ctx):
     assert (layer, unit) in {(1, 347), (1, 228)} and f"cell {unit}" in note.lower() and "<span" in coloured
     with pytest.raises(AppError):
         inside.find_quote_cell(ctx, label, "no marks at all here", "cell", asks)
+
+
+def test_the_long_race_is_drawn_at_once_with_what_it_shows(ctx):
+    for lang, words in (("en", "steps on the novel"), ("zh-CN", "在小说上训练")):
+        note, picture = ideas.long_race_view(ctx, request("race", lang))
+        assert words in note and all(cell in note for cell in ("RNN", "GRU", "LSTM")) and picture.endswith(".png")
