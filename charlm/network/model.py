@@ -17,8 +17,8 @@ from torch import nn
 from charlm.data.vocab import MAX_VOCAB_SIZE, ONE_HOT_LIMIT
 from charlm.errors import CharLMError
 from charlm.network.cells import CELLS, bf16_kernel_works
+from charlm.network.cudnn import layer_weights, pack_layers
 
-WEIGHT_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")  # one recurrent layer's, as PyTorch names them
 # The largest model charlm builds (a checkpoint describing a larger one is refused before anything is allocated).
 MAX_HIDDEN, MAX_LAYERS, MAX_EMBEDDING = 4096, 8, 4096
 # For vocabularies too large for one-hot input (thousands of Chinese characters).
@@ -97,7 +97,7 @@ class CharRNN(nn.Module):
     def __init__(self, config: ModelConfig, generator: torch.Generator | None = None, device: str = "cpu"):
         super().__init__()
         self.config = config
-        self.layers_apart = False  # each layer's weights in a block of their own (cuDNN; ``_compact_layers``)
+        self.layers_apart = False  # each layer's weights in a block of their own (on a GPU: ``cudnn.pack_layers``)
         cell = CELLS[config.cell]
         input_size = config.embedding_dim or config.vocab_size
         meta = torch.device("meta")
@@ -127,39 +127,15 @@ class CharRNN(nn.Module):
             cell.init(self.rnn, H, self.config.num_layers)
 
     def _apply(self, fn, recurse=True):
-        """After a move (``.to("cuda")``, ``.float()``): PyTorch packs the whole stack's weights into one
-        block for cuDNN; on a GPU, the stack is then re-packed one layer per block (``_compact_layers``)."""
+        """After a move (``.to("cuda")``, ``.float()``): on a GPU, each layer's weights in a block of their own
+        for cuDNN (``cudnn.pack_layers``), and the stack then run one layer at a time."""
         moved = super()._apply(fn, recurse)
-        self.layers_apart = self._compact_layers()
+        self.layers_apart = pack_layers(self.rnn)
         return moved
-
-    @torch.no_grad()
-    def _compact_layers(self) -> bool:
-        """Each layer's weights in one block of cuDNN's layout, on a CUDA GPU with cuDNN and two layers or more.
-
-        Why: the stack runs one layer at a time when it trains with dropout (``_stack``: the masks from the run's
-        own generator), and cuDNN wants each call's weights as one block; handed a layer of the whole stack's
-        block, it copies them into a new one at every call (and warns that it does). Once the layers are apart,
-        the whole stack runs layer by layer on the GPU, in evaluation too. The weights stay the same
-        parameters (their storage moves), so an optimizer holding them is unaffected."""
-        rnn, first = self.rnn, self.rnn.weight_ih_l0
-        if rnn.num_layers < 2 or not first.is_cuda or not torch.backends.cudnn.is_acceptable(first):
-            return False
-        if not torch._use_cudnn_rnn_flatten_weight():
-            return False
-        from torch.backends.cudnn import rnn as cudnn_rnn
-
-        mode = cudnn_rnn.get_cudnn_mode(rnn.mode)
-        with torch.cuda.device_of(first):
-            for layer in range(rnn.num_layers):
-                weights = self.layer_weights(layer)
-                input_size = weights[0].shape[1]
-                torch._cudnn_rnn_flatten_weight(weights, 4, input_size, mode, rnn.hidden_size, 0, 1, True, False)
-        return True
 
     def layer_weights(self, layer: int) -> list[torch.Tensor]:
         """One recurrent layer's weights, in the order PyTorch's kernels take them."""
-        return [getattr(self.rnn, f"{name}_l{layer}") for name in WEIGHT_NAMES]
+        return layer_weights(self.rnn, layer)
 
     def encode_input(self, x: torch.Tensor) -> torch.Tensor:
         if self.embedding is not None:
