@@ -78,9 +78,11 @@ class TrainingJob:
         resume: Checkpoint | None = None,
         slots: JobSlots | None = None,
         niceness: int = 0,
+        priority: bool = False,
     ):
         self.corpus, self.config, self.out_dir, self.resume = corpus, config, Path(out_dir), resume
         self.slots = slots
+        self.priority = priority  # a teacher's: the line's kept place, and the front of the line
         self.niceness = niceness  # > 0: yield the CPU to interactive work (generation, page updates)
         self._lock = threading.Lock()
         self._stop = threading.Event()

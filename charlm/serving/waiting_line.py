@@ -27,27 +27,39 @@ class Waiting(Protocol):
 
     def start_from_line(self) -> None: ...
 
+    @property
+    def priority(self) -> bool: ...  # a teacher's: may take the kept place, and waits at the front of the line
+
 
 class _HasTimeLimit(Protocol):
     max_seconds: float
 
 
 class JobSlots:
-    """At most ``limit`` jobs at once in this process. Past it, a job either is refused politely or, if
-    it asks to wait, joins a line and starts by itself when a slot frees (first come, first served)."""
+    """At most ``limit`` jobs at once in this process, and ``kept`` places more for jobs with ``priority`` (a
+    teacher's demonstration must not wait behind the class). Past it, a job either is refused politely or, if it
+    asks to wait, joins a line and starts by itself when a slot frees (first come, first served; priority jobs
+    ahead of the others)."""
 
-    def __init__(self, limit: int = 2):
-        self.limit = limit
+    def __init__(self, limit: int = 2, kept: int = 0):
+        self.limit, self.kept = limit, kept
         self._lock = threading.Lock()
         self._running = 0
         self._jobs: set[Waiting] = set()  # those holding a slot (for the waiting time)
         self._line: list[Waiting] = []
 
+    def _room_for(self, job: Waiting | None) -> bool:
+        """Whether ``job`` may take a place now (with the lock held)."""
+        first = job is not None and job.priority
+        return self._running < self.limit + (self.kept if first else 0)
+
     def acquire(self, job: Waiting | None = None, wait: bool = False) -> bool:
         """A slot now (True); or, with ``wait``, a place in line (False: ``job`` is started when its turn
         comes); without it, a refusal when all are taken."""
         with self._lock:
-            if self._running < self.limit and not self._line:
+            first = job is not None and job.priority
+            ahead_of_line = not any(w.priority for w in self._line) if first else not self._line
+            if ahead_of_line and self._room_for(job):
                 self._running += 1
                 if job is not None:
                     self._jobs.add(job)
@@ -60,17 +72,21 @@ class JobSlots:
                     running=self._running,
                     limit=self.limit,
                 )
-            self._line.append(job)
+            if job.priority:  # behind the other priority jobs, ahead of everyone else
+                self._line.insert(sum(1 for waiting in self._line if waiting.priority), job)
+            else:
+                self._line.append(job)
             return False
 
     def release(self, job: Waiting | None = None) -> None:
-        """Free ``job``'s slot: it passes straight to the first in line, if anyone waits."""
+        """Free ``job``'s slot: the first in line takes it, if anyone waits and may (the kept place is a
+        priority job's only)."""
         with self._lock:
             self._jobs.discard(job)
-            following = self._line.pop(0) if self._line else None
-            if following is None:
-                self._running = max(0, self._running - 1)
-            else:
+            self._running = max(0, self._running - 1)
+            following = self._line.pop(0) if self._line and self._room_for(self._line[0]) else None
+            if following is not None:
+                self._running += 1
                 self._jobs.add(following)
         if following is not None:
             following.start_from_line()

@@ -187,7 +187,7 @@ def test_the_inside_tabs_question_is_one_click_away(ctx):
     default passage: for the shipped 2x512, one the lesson's answer names (layer 1, cell 347 or 228)."""
     asks = request("quotes")
     label = ctx.models.first_shipped()
-    layer, unit, note, coloured, features, _ = inside.find_quote_cell(ctx, label, inside.DEFAULT_PASSAGE, "cell", asks)
+    layer, unit, note, coloured, *_ = inside.find_quote_cell(ctx, label, inside.DEFAULT_PASSAGE, "cell", asks)
     assert (layer, unit) in {(1, 347), (1, 228)} and f"cell {unit}" in note.lower() and "<span" in coloured
     with pytest.raises(AppError):
         inside.find_quote_cell(ctx, label, "no marks at all here", "cell", asks)

@@ -1,4 +1,5 @@
 import time
+import types
 
 import pytest
 
@@ -177,3 +178,40 @@ def test_a_finished_job_reports_its_figure_over_every_held_out_character(tmp_pat
     snap = job.snapshot()
     assert snap.held_out is not None and snap.held_out[0] == 10 and snap.held_out[2] == len(corpus.val_data) - 1
     assert [s for s, _ in snap.val_loss] == [10]  # the curve keeps only the periodic subset
+
+
+class _Job:
+    """A job as the line sees it (``Waiting``): started when its turn comes."""
+
+    def __init__(self, name: str, priority: bool = False):
+        self.name, self.priority, self.started = name, priority, False
+        self.config = types.SimpleNamespace(max_seconds=0.0)
+
+    def seconds_left(self):
+        return None
+
+    def start_from_line(self):
+        self.started = True
+
+
+def test_a_teachers_job_takes_the_kept_place_and_waits_at_the_front():
+    """Two places for the class and one kept: the class fills theirs and queues; the teacher starts at once; a
+    second teacher job waits ahead of the class, and the kept place never goes to a student."""
+    slots = JobSlots(limit=2, kept=1)
+    a, b, c, d = (_Job(n) for n in "abcd")
+    assert slots.acquire(a, wait=True) and slots.acquire(b, wait=True)
+    assert not slots.acquire(c, wait=True) and not slots.acquire(d, wait=True)  # the class waits
+    teacher = _Job("teacher", priority=True)
+    assert slots.acquire(teacher, wait=True) and slots.running == 3  # at once, in the kept place
+    second = _Job("teacher again", priority=True)
+    assert not slots.acquire(second, wait=True) and slots.place(second)[0] == 1  # ahead of c and d
+    slots.release(a)
+    assert second.started and not c.started  # the freed place goes to the first in line: the teacher
+    slots.release(teacher)
+    assert not c.started and slots.running == 2  # the kept place is not a student's
+    slots.release(b)
+    assert c.started and not d.started
+    full = JobSlots(limit=1, kept=1)
+    assert full.acquire(_Job("x"))
+    with pytest.raises(CharLMError):
+        full.acquire(_Job("y"))  # not waiting, and the kept place is not theirs: refused
