@@ -9,6 +9,7 @@ nothing belonging to a visitor lives in a module global (``demo/sessions.py``).
 from __future__ import annotations
 
 import datetime
+import hmac
 from pathlib import Path
 
 import gradio as gr
@@ -49,6 +50,11 @@ COPY_JS = (
 STRAY_PAGE_STATE_SECONDS = 60.0
 
 __all__ = ["AppConfig", "CharLMApp"]
+
+
+def is_teacher_key(given: str, key: str) -> bool:
+    """Whether a link's ``teacher=`` is the server's key (compared in constant time; no key set: nobody's)."""
+    return bool(key) and hmac.compare_digest(given.encode(), key.encode())
 
 
 class CharLMApp:
@@ -175,7 +181,12 @@ class CharLMApp:
         """The page as the link asks: its tab, presentation mode, its settings (bad values left out, with a note)."""
         lang = self.ctx.lang(request)
         values, notes = self.read_link(request, lang)
-        self.ctx.visitor(request).hidden = tuple(values.get("hide", ()))  # the link the page writes keeps them hidden
+        visitor = self.ctx.visitor(request)
+        visitor.hidden = tuple(values.get("hide", ()))  # the link the page writes keeps them hidden
+        if "teacher" in values:
+            visitor.teacher = is_teacher_key(values["teacher"], self.ctx.config.teacher_key)
+            if not visitor.teacher:
+                notes.append(t("link.not_teacher", lang))
         note = (WARNING + t("link.notes", lang) + " " + " ".join(notes)) if notes else ""
         tab = gr.update(selected=values["tab"]) if "tab" in values else gr.skip()
         present = values["present"] if "present" in values else gr.skip()

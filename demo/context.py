@@ -94,7 +94,11 @@ class Context:
         store.on_sweep.append(figures.sweep_pictures)
         store.start_sweeper()
         return cls(
-            config, store, JobSlots(config.max_jobs), models, runner_for(config.runner, config.chunk_seconds, threads)
+            config,
+            store,
+            JobSlots(config.max_jobs, kept=1 if config.teacher_key else 0),  # the teacher's place, if there is one
+            models,
+            runner_for(config.runner, config.chunk_seconds, threads),
         )
 
     # the visitor ----------------------------------------------------------------------------

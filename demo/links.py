@@ -22,7 +22,7 @@ from .i18n import AppError, t
 from .locales import LOCALES
 
 # Parameters the shell handles itself, and those Gradio and Hugging Face add (left alone, no note).
-SHELL = ("tab", "corpus", "present", "hide", "lang")
+SHELL = ("tab", "corpus", "present", "hide", "lang", "teacher")
 FOREIGN = ("view", "logs", "embed", "deep_link")  # and every name starting with "__" (Gradio's __theme, ...)
 TRUE = ("1", "true", "yes", "on")
 
@@ -89,6 +89,8 @@ class Links:
             if unknown:
                 notes.append(t("link.unknown", lang, name=", ".join(unknown)))
             values[name] = [h for h in hidden if h in self.linked]
+        elif name == "teacher":  # checked against the server's key by the shell; never written into a link
+            values[name] = text
         elif name == "lang":  # taken by the language switch when the page opens
             if text not in LOCALES:
                 raise AppError("err.choice", name="lang", choices=", ".join(LOCALES), value=text)

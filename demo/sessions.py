@@ -54,6 +54,7 @@ class Visitor:
     # held while a training is checked and started: two Starts at once (a double click, a script) start one
     starting: threading.Lock = field(default_factory=threading.Lock, repr=False)
     browser: bool = False  # the page opened in a browser (API clients never open it, nor say goodbye)
+    teacher: bool = False  # opened with the server's teacher key: their trainings take the kept place
     heavy_calls: threading.Semaphore = field(
         default_factory=lambda: threading.BoundedSemaphore(HEAVY_PER_VISITOR), repr=False
     )  # one visitor's share of the server's heavy work

@@ -62,6 +62,11 @@ class AppConfig:
     chunk_seconds: float = setting(
         45.0, "CHARLM_CHUNK_SECONDS", "one chunk's training time (ZeroGPU asks more for start-up and saving)"
     )
+    teacher_key: str = setting(
+        "",
+        "CHARLM_TEACHER_KEY",
+        'a link with ?teacher=<this> is the teacher\'s: one training place kept for it ("": no place kept)',
+    )
     assets_dir: Path = setting(ROOT / "assets", doc="the shipped models")
     sessions_root: Path | None = setting(None, doc="the visitors' folders (None: one per process in the temp dir)")
     space_id: str = setting("", doc='the Hugging Face Space this runs as ("": not on a Space), from SPACE_ID')

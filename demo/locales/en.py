@@ -21,6 +21,7 @@ TEXTS: dict[str, str] = {
     "link.label": "Link to this setup, to send to the class: copied, or selected for Ctrl+C where the browser cannot copy",
     "link.notes": "Part of this link was not used:",
     "link.unknown": "No setting is called {name}.",
+    "link.not_teacher": "The teacher key in this link is not this server's: the page opened as a student's.",
     "link.bad": "{name}: {why}",
     "lang.label": "Language · 语言",
     "lang.info": "Messages, status lines and figures too; remembered in this browser.",

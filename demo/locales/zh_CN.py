@@ -24,6 +24,7 @@ TEXTS: dict[str, str] = {
     "link.label": "当前设置的链接，可发给全班：已复制；浏览器不允许复制时已为你选中，按 Ctrl+C 复制",
     "link.notes": "链接中有一部分没有被采用：",
     "link.unknown": "没有名为 {name} 的设置。",
+    "link.not_teacher": "链接里的教师密钥与本服务器的不符：页面以学生身份打开。",
     "link.bad": "{name}：{why}",
     "lang.label": "语言 · Language",
     "lang.info": "消息、状态行和图表也随之切换；浏览器会记住这个选择。",

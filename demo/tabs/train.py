@@ -51,7 +51,14 @@ def start_training(
         if visitor.job is not None and not visitor.job.finished:
             raise AppError("err.already_training")
         visitor.make_room(run_disk_bytes(config, len(corpus.vocab)), ctx.config.session_disk_mb << 20)
-        job = TrainingJob(corpus, config, visitor.run_dir_for(visitor.run + 1), slots=ctx.slots, niceness=10)
+        job = TrainingJob(
+            corpus,
+            config,
+            visitor.run_dir_for(visitor.run + 1),
+            slots=ctx.slots,
+            niceness=10,
+            priority=visitor.teacher,
+        )
         ctx.runner.start(job)
         visitor.job = job
         visitor.run += 1  # earlier runs' checkpoints stay available in the Generate tab (the last few)
@@ -86,7 +93,15 @@ def resume_training(ctx: Context, request: gr.Request, preset_name: str, *values
         config = resume_config(ckpt.train_config, requested)
         check_resumable(ckpt, visitor.corpus, config)  # before saying "Resumed"
         check_training_memory(config, len(ckpt.vocab), ctx.config.job_memory_bytes)
-        job = TrainingJob(visitor.corpus, config, visitor.run_dir, resume=ckpt, slots=ctx.slots, niceness=10)
+        job = TrainingJob(
+            visitor.corpus,
+            config,
+            visitor.run_dir,
+            resume=ckpt,
+            slots=ctx.slots,
+            niceness=10,
+            priority=visitor.teacher,
+        )
         ctx.runner.start(job)
         visitor.job = job
     resumed = ("train.resumed", dict(step=ckpt.progress.step))

@@ -7,6 +7,7 @@ import types
 import pytest
 
 from charlm import CharLMError, Corpus, preset, train
+from demo.app import is_teacher_key
 from demo.context import Context
 from demo.fields import preset_values
 from demo.i18n import AppError
@@ -197,3 +198,22 @@ def test_the_long_race_is_drawn_at_once_with_what_it_shows(ctx):
     for lang, words in (("en", "steps on the novel"), ("zh-CN", "在小说上训练")):
         note, picture = ideas.long_race_view(ctx, request("race", lang))
         assert words in note and all(cell in note for cell in ("RNN", "GRU", "LSTM")) and picture.endswith(".png")
+
+
+def test_a_teachers_link_gets_the_kept_place(tmp_path):
+    """With CHARLM_TEACHER_KEY set and one place for the class, taken: the teacher's training starts at once."""
+    ctx = Context.create(AppConfig(sessions_root=tmp_path, max_jobs=1, teacher_key="owl"))
+    assert is_teacher_key("owl", "owl") and not is_teacher_key("own", "owl") and not is_teacher_key("", "")
+    form = ["lstm", 1, 32, 0.0, 8, 16, 0.01, 5.0, 50, 100_000]
+    student, teacher = request("student"), request("teacher")
+    ctx.visitor(teacher).teacher = True  # what a link with ?teacher=owl makes of its visitor (``apply_link``)
+    assert "started" in next(train_tab.start_training(ctx, student, "quick", *form))[0]
+    assert "started" in next(train_tab.start_training(ctx, teacher, "quick", *form))[0]
+    late = request("late student")
+    assert "in line" in next(train_tab.start_training(ctx, late, "quick", *form))[0]
+    values, notes = ctx.links.read({"teacher": "owl", "tab": "train"}, ("train",), "en", ())
+    assert values["teacher"] == "owl" and not notes
+    for visitor in (student, teacher, late):
+        train_tab.stop_training(ctx, visitor)
+    for visitor in (student, teacher, late):
+        ctx.visitor(visitor).job.wait(30)
