@@ -251,10 +251,11 @@ def build(ctx: Context, tab: gr.Tab) -> None:
     step_view = gr.Markdown(elem_id="step-view")  # one batch, stage by stage
     status = gr.Markdown(I18N("train.no_training"), elem_id="train-status")
     coach = gr.Markdown(elem_id="coach")  # what the curve says, live and after the run
-    loss_plot = figures.figure_box(elem_id="loss-plot")
-    sample_box = gr.Textbox(
-        label=I18N("train.sample"), lines=6, max_lines=16, interactive=False, elem_id="train-sample"
-    )
+    with gr.Row(elem_classes=["cl-pair"]):  # side by side on a laptop; stacked at a projector, the curve full width
+        loss_plot = figures.figure_box(elem_id="loss-plot")
+        sample_box = gr.Textbox(
+            label=I18N("train.sample"), lines=6, max_lines=16, interactive=False, elem_id="train-sample"
+        )
     ckpt_files = gr.File(label=I18N("train.checkpoints"), file_count="multiple", interactive=False)
     timer = gr.Timer(1.0, active=False)
     shown = [status, loss_plot, sample_box, ckpt_files, timer]
