@@ -176,3 +176,60 @@ def test_the_page_in_chinese_and_the_switch_between_languages(browser, tmp_path)
         playwright.expect(page.locator('#language input[value="zh-CN"]')).to_be_checked(timeout=10_000)
         assert page.get_by_role("tab").all_inner_texts()[0] == "1 · 基本思想"
         context.close()
+
+
+# A student's own text in another script (exercise 5): a poem's characters in a drill, lines of twenty.
+POEM = "春眠不觉晓处闻啼鸟夜来风雨声花落知多少床前明月光疑是地上霜举头望山低思故乡白日依尽黄河入海流"
+STUDENT_TEXT = "第一章\n\n" + "".join(POEM[(i * 7) % len(POEM)] + ("。\n" if i % 20 == 19 else "") for i in range(6000))
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_exercise_five_a_students_own_text_works_in_every_tab(browser, tmp_path, lang):
+    """Upload a Chinese text, train a little, then Generate, One character and Inside with that model: the prime
+    becomes the text's own opening, top-N reaches its whole vocabulary, and Inside reads a passage the model
+    knows (the novel's defaults, "Far" and the Levin passage, have characters it never saw)."""
+    corpus = tmp_path / "poem.txt"
+    corpus.write_text(STUDENT_TEXT, encoding="utf-8")
+    vocab_size = len(set(STUDENT_TEXT))
+    with running_app(tmp_path) as (_app, url):
+        page = browser.new_page(viewport={"width": 1366, "height": 900})
+        page.goto(url + f"?tab=corpus&lang={lang}")
+        page.locator("#corpus-summary").get_by_text(re.compile("characters|字符")).first.wait_for(timeout=60_000)
+        page.locator("input[type=file]").first.set_input_files(str(corpus))
+        page.get_by_text("poem.txt").first.wait_for(timeout=20_000)
+        page.locator("#load-text").click()
+        page.locator("#corpus-summary").get_by_text("poem.txt").wait_for(timeout=20_000)
+
+        page.locator("#tabs [role=tab][data-tab-id=train]").click()
+        page.locator("#start-training").click()
+        status = page.locator("#train-status")
+        status.get_by_text(re.compile(r"(Step|步数): [1-9]\d*")).wait_for(timeout=60_000)
+        page.locator("#stop-training").click()
+        status.get_by_text(re.compile(r"held-out|全部")).wait_for(timeout=60_000)
+        sample = page.locator("#train-sample textarea")
+        playwright.expect(sample).not_to_have_value("", timeout=20_000)  # a sample from the first run on
+
+        page.locator("#tabs [role=tab][data-tab-id=generate]").click()
+        model = page.locator("#model-choice input")
+        playwright.expect(model).to_have_value(re.compile("pretrained|预训练"), timeout=20_000)
+        model.click()
+        page.get_by_role("option", name=re.compile("this session|本次")).first.click()
+        prime = page.locator("#prime textarea")
+        playwright.expect(prime).to_have_value("第一章", timeout=20_000)  # the text's own opening, not "Far"
+        page.locator("#generate-btn").click()
+        page.locator("#gen-status").get_by_text(re.compile("Done|完成")).wait_for(timeout=60_000)
+        text = page.locator("#gen-text textarea").input_value()
+        assert text.startswith("第一章") and len(text) == len("第一章") + 500
+        page.locator("#one-char").click()
+        playwright.expect(page.locator("#gen-text textarea")).to_have_value(re.compile("^第一章"), timeout=20_000)
+        assert len(page.locator("#gen-text textarea").input_value()) == len(text) + 1  # it went on after the text
+        maxima = page.evaluate("[...document.querySelectorAll('input[type=range]')].map(r => Number(r.max))")
+        assert vocab_size in maxima, f"top-N's range should reach the vocabulary's {vocab_size}: {maxima}"
+
+        page.locator("#tabs [role=tab][data-tab-id=inside]").click()
+        passage = page.locator("#passage textarea")
+        playwright.expect(passage).not_to_have_value(re.compile("Levin"), timeout=20_000)
+        assert not re.search("[A-Za-z]", passage.input_value())  # a stretch of the student's own held-out text
+        page.locator("#unroll-button").click()
+        page.locator("#unrolled .cl-unroll").wait_for(timeout=60_000)
+        page.close()
