@@ -59,13 +59,15 @@ def readable_prime(vocab: Vocab, wanted: str, text: str = "") -> str:
     opening = next((line.strip() for line in text[:2000].splitlines() if line.strip()), "")
     words = opening.split()
     opening = " ".join(words[:3]) if len(words) > 1 else opening
-    opening = opening[:OPENING_CHARS].strip()
+    if len(opening) > OPENING_CHARS:  # cut at a word's end where the text has spaces
+        cut = opening.rfind(" ", 0, OPENING_CHARS + 1)
+        opening = opening[:cut] if cut > 0 else opening[:OPENING_CHARS]
     if opening and not vocab.unknown_chars(opening):
         return opening
     return next((c for c in vocab.chars if c.isalpha()), None) or default_prime(vocab)
 
 
-OPENING_CHARS = 12  # at most this much of a text's first line becomes its model's prime
+OPENING_CHARS = 20  # at most this much of a text's first line becomes its model's prime
 
 
 def prepare_prime(vocab: Vocab, prime: str | None, on_unknown: str = "error") -> str:
