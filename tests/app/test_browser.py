@@ -22,7 +22,7 @@ TEXT = (
 
 def test_a_lesson_in_the_browser(browser, tmp_path):  # noqa: PLR0915 (one lesson, click by click)
     corpus = tmp_path / "family.txt"
-    corpus.write_text(TEXT, encoding="utf-8")
+    corpus.write_text(TEXT * 10, encoding="utf-8")  # about 860 quick-preset steps: still running when stopped
     with running_app(tmp_path) as (app, url):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(url)
@@ -36,7 +36,7 @@ def test_a_lesson_in_the_browser(browser, tmp_path):  # noqa: PLR0915 (one lesso
         page.get_by_text("family.txt").first.wait_for(timeout=20_000)  # uploaded
         page.get_by_role("button", name="Load text").click()
         page.locator("#corpus-summary").get_by_text("family.txt").wait_for(timeout=20_000)
-        assert f"{len(TEXT):,} characters" in page.locator("#corpus-summary").inner_text()
+        assert f"{len(TEXT * 10):,} characters" in page.locator("#corpus-summary").inner_text()
 
         # Batches: move the N slider with the keyboard; the grid follows
         page.get_by_role("tab", name="3 · Batches").click()
