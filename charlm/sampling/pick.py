@@ -105,7 +105,16 @@ def prepare_prime(vocab: Vocab, prime: str | None, on_unknown: str = "error") ->
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """P(next character) from the scores. Scores that are not finite (a checkpoint whose weights are finite but
+    whose outputs overflow) are refused with a message, never turned into "nan%" on a page."""
     z = np.asarray(logits, dtype=np.float64) / temperature
+    if not np.isfinite(z).all():
+        raise CharLMError(
+            "This model's scores for the next character are not finite numbers: its weights are finite, but what "
+            "they compute overflows. It cannot generate or be looked inside; use another checkpoint (an earlier "
+            "one of the same run, say).",
+            key="outputs_not_finite",
+        )
     p = np.exp(z - z.max())
     return p / p.sum()
 

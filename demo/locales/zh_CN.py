@@ -439,6 +439,7 @@ ERRORS: dict[str, str] = {
     "prime_empty": "起始文本是空的：请至少输入一个字符。",
     "prime_too_long": "起始文本有 {n:,} 个字符，上限是 {limit:,}。",
     "prime_unknown": "起始文本中有模型从未见过的字符：{chars}。请删掉它们。",
+    "outputs_not_finite": "这个模型对下一个字符的打分不是有限的数：它的权重是有限的，但算出来的结果溢出了。它不能用来生成，也不能查看内部；请换一个检查点（例如同一次训练中更早的一个）。",
     "generation_failed": "生成失败了，请再试一次。",
     "precision": "精度必须是 {choices} 之一，而不是 {value}。",
     "model_vocab_mismatch": "模型和字符表的大小不一致。",
