@@ -177,3 +177,11 @@ def _stop_after(steps: int):
             return self.calls > steps
 
     return After()
+
+
+def test_short_windows_are_scored_in_long_ones_with_the_same_figure(model):
+    """A run trained with M = 1 is not scored one character per call: the state is carried exactly along each
+    row, so the windows' length does not change the figure."""
+    data = np.random.default_rng(4).integers(0, 12, 3001)
+    assert score_held_out(model, data, 1, 1).loss == pytest.approx(one_stream_loss(model, data), abs=1e-5)
+    assert score_held_out(model, data, 4, 1).loss == pytest.approx(score_held_out(model, data, 4, 300).loss, abs=1e-6)
