@@ -17,6 +17,7 @@ from starlette.middleware import Middleware
 
 from charlm.data.corpora import builtin_names, default_corpus_name
 
+from . import views
 from .context import Context, Refresh, builtin_corpus
 from .disk import DiskGuard, gradio_upload_folder
 from .i18n import EN, I18N, WARNING, has_text, i18n_table, t
@@ -187,7 +188,8 @@ class CharLMApp:
             visitor.teacher = is_teacher_key(values["teacher"], self.ctx.config.teacher_key)
             if not visitor.teacher:
                 notes.append(t("link.not_teacher", lang))
-        note = (WARNING + t("link.notes", lang) + " " + " ".join(notes)) if notes else ""
+        # the notes repeat the link's own text: shown as plain text, never as the link's HTML or Markdown
+        note = (WARNING + t("link.notes", lang) + " " + " ".join(views.plain_text(n) for n in notes)) if notes else ""
         tab = gr.update(selected=values["tab"]) if "tab" in values else gr.skip()
         present = values["present"] if "present" in values else gr.skip()
         return note, tab, present, *self.ctx.links.updates(values)

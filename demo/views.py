@@ -24,6 +24,16 @@ from .i18n import EN, FAILED, error_text, t
 PALETTE = ["#fde68a", "#bfdbfe", "#bbf7d0", "#fbcfe8", "#ddd6fe", "#fed7aa", "#a5f3fc", "#e5e7eb"]
 
 
+MARKDOWN_SIGNS = "\\`*_{}[]()<>#+-.!|~:@"  # ":" and "@": no web address or e-mail becomes a link
+
+
+def plain_text(text: str) -> str:
+    """``text`` shown as it is in a Markdown box: HTML escaped and every sign Markdown reads escaped, so that a
+    link's text can carry no link, image, form or formatting onto the page."""
+    escaped = html.escape(text, quote=False)
+    return "".join("\\" + c if c in MARKDOWN_SIGNS else c for c in escaped)
+
+
 def show_char(c: str) -> str:
     """A visible stand-in for whitespace, so a newline or a space can be seen in a grid."""
     return {"\n": "⏎", " ": "␣", "\t": "⇥", "\r": "␍"}.get(c, c)

@@ -222,6 +222,18 @@ def test_a_bad_value_in_a_link_is_left_out_with_a_note(browser, url):
     context.close()
 
 
+def test_a_links_notes_show_its_text_plainly_never_its_html(browser, url):
+    """A link's unknown names and bad values come back in the note as plain text: no link, image or form of the
+    link's making appears on the page."""
+    query = "?%3Ca%20href%3D%22http%3A%2F%2Fx%22%3Eclick%3C%2Fa%3E=1&prime_x=%21%5Bi%5D(http%3A%2F%2Fx%2Fi.png)"
+    context, page = opened(browser, url, "laptop", query)
+    note = page.locator("#link-note")
+    note.get_by_text("No setting is called").first.wait_for(timeout=20_000)
+    assert note.locator("a, img, form, input").count() == 0
+    assert '<a href="http://x">click</a>' in note.inner_text()
+    context.close()
+
+
 def test_generate_draws_a_new_seed_each_time_and_keep_this_seed_repeats_it(browser, url):
     context, page = opened(browser, url, "laptop", "?tab=generate&length=40")
     text, status = page.locator("#gen-text textarea"), page.locator("#gen-status")
