@@ -66,6 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", default="quick", choices=sorted(PRESETS), help="starting settings (default quick)")
     p.add_argument("--out", required=True, type=Path, help="folder for checkpoints")
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="train even when the memory estimate says the run will not fit in this machine (it may be killed)",
+    )
     p.add_argument("--log-every", type=int, default=50, help="print the log line every N steps")
     _add_config_flags(p)
 
@@ -191,7 +196,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGINT, on_sigint)
     try:
         on_event = _training_log(bar, corpus, config, args.log_every, clipped)
-        result = train(corpus, config, args.out, on_event=on_event, stop=stop, resume=resume)
+        result = train(
+            corpus, config, args.out, on_event=on_event, stop=stop, resume=resume, check_memory=not args.force
+        )
     finally:
         signal.signal(signal.SIGINT, previous)
         bar.close()

@@ -168,3 +168,24 @@ def test_busy_cores_reads_what_the_machine_is_doing_now():
         stop.set()
         spinner.join()
     assert loaded >= 0.6  # a spinning thread is about a core, whatever else the machine does meanwhile
+
+
+def test_a_training_that_cannot_fit_is_refused_before_it_allocates(corpus_file, tmp_path, capsys, monkeypatch):
+    """4×1024, N=512, M=512 needs tens of GB: refused up front with the estimate, the limit and the batch that
+    fits (exit 2, one message, nothing allocated: the process stays small), in Python as on the command line."""
+    import resource
+
+    from charlm import CharLMError, Corpus, preset, train
+
+    args = ["train", "--corpus", "anna-karenina", "--out", str(tmp_path), "--num-layers", "4"]
+    args += ["--hidden-size", "1024", "--batch-size", "512", "--num-steps", "512", "--max-steps", "1"]
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "would need about" in err and "With N=" in err and "--force" in err and "Traceback" not in err
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 1 << 20  # KB: under 1 GB more
+    assert not list(tmp_path.glob("*.safetensors"))
+    monkeypatch.setattr("charlm.training.loop.device_memory_bytes", lambda device: 16 << 20)
+    with pytest.raises(CharLMError, match="would need about"):
+        train(Corpus.from_text(corpus_file.read_text()), preset("quick", max_steps=1))
+    assert train(Corpus.from_text(corpus_file.read_text()), preset("tiny", max_steps=2), check_memory=False)

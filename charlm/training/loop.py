@@ -30,6 +30,7 @@ from charlm.training.device import generator_for, mixed_precision, resolve_devic
 from charlm.training.evaluate import HeldOutScore, cross_entropy, score_held_out
 from charlm.training.events import CheckpointEvent, EvalEvent, EventHandler, SampleEvent, StepEvent
 from charlm.training.history import append_history, read_history, restart_history
+from charlm.training.memory import check_training_memory, device_memory_bytes
 from charlm.training.optimizer_state import restore_optimizer
 from charlm.training.resume import check_resumable, with_dropout
 from charlm.training.schedule import learning_rate_at, reanchor
@@ -266,6 +267,9 @@ def _due(every: int, step: int) -> bool:
     return bool(every) and step % every == 0
 
 
+FORCE_HINT = " (If you know better: --force on the command line, check_memory=False in Python.)"
+
+
 def train(
     corpus: Corpus,
     config: TrainConfig,
@@ -275,6 +279,7 @@ def train(
     resume: Checkpoint | None = None,
     chunk_steps: int = 0,
     chunk_seconds: float = 0.0,
+    check_memory: bool = True,
 ) -> TrainResult:
     """Train (or resume) a model on ``corpus``; report through ``on_event``; end cleanly at the
     next step boundary once ``stop`` is set.
@@ -284,14 +289,21 @@ def train(
     the CPU) as if it had not been cut. A GPU lent for a minute at a time (a ZeroGPU Space), a
     Continue button, and a CPU shared by a class all train this way.
 
+    ``check_memory`` (the default) refuses, before anything is allocated, a run whose estimated peak memory
+    (``training/memory.py``) is more than its device has, naming the batch size that fits; False is for
+    someone who knows better (the CLI's ``--force``).
+
     Thread-safe: all randomness comes from the run's own generator seeded by ``config.seed``, and
     torch's thread count (a process-wide setting) is left to the caller (the CLI sets it from
     ``--num-threads``; the app once at start-up), so several runs in one process do not disturb
     one another and each is reproducible.
     """
-    # Stage 1: the data, cut into batches; fail early, with a fix, if the text is too short.
+    # Stage 1: the data, cut into batches; fail early, with a fix, if the text is too short or the run
+    # would not fit in the device's memory (refused now, not killed by the system half-way).
     corpus = corpus.with_val_fraction(config.val_fraction)
     check_corpus(corpus, config.batch_size, config.num_steps)
+    if check_memory:
+        check_training_memory(config, len(corpus.vocab), device_memory_bytes(config.device), FORCE_HINT)
     # Stage 2: a new model from the seed, or everything a checkpoint carries (weights, Adam's
     # moments, the memory carried into the next batch, the random state, the place in the text).
     run = _Run(corpus, config, Path(out_dir) if out_dir is not None else None, on_event or (lambda event: None), resume)

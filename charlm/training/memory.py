@@ -98,21 +98,35 @@ def _cgroup_limits(root: Path, own: Path) -> list[int]:
     return limits
 
 
-def check_training_memory(config: TrainConfig, vocab_size: int, budget_bytes: int) -> None:
-    """Refuse, with a shape that fits, a training that would need more than ``budget_bytes``."""
+def device_memory_bytes(device: str) -> int:
+    """The memory a training on ``device`` ("auto", "cpu", "cuda", "mps") may use: a CUDA GPU's own, else
+    this process's (``host_memory_bytes``; an Apple GPU shares it)."""
+    import torch
+
+    from charlm.training.device import resolve_device
+
+    where = resolve_device(device)
+    if where.type == "cuda":
+        return torch.cuda.get_device_properties(where.index or 0).total_memory
+    return host_memory_bytes()
+
+
+def check_training_memory(config: TrainConfig, vocab_size: int, budget_bytes: int, hint: str = "") -> None:
+    """Refuse, with a shape that fits, a training that would need more than ``budget_bytes`` (``hint``: what
+    else the caller offers, said after it)."""
     fixed, per_sequence = _terms(config, vocab_size)
     need = fixed + config.batch_size * per_sequence
     if need <= budget_bytes:
         return
     fits = max(0, (budget_bytes - fixed) // per_sequence)  # the largest N that fits, the rest unchanged
-    hint = (
+    fits_hint = (
         f" With N={fits} sequences per batch it fits."
         if fits
         else " Even one sequence per batch does not fit: use fewer layers, fewer hidden units or a smaller M."
     )
     raise CharLMError(
         f"This training would need about {need / 2**30:.1f} GB of memory; a training on this server may use "
-        f"{budget_bytes / 2**30:.1f} GB.{hint}",
+        f"{budget_bytes / 2**30:.1f} GB.{fits_hint}{hint}",
         key="memory_budget",
         need_gb=need / 2**30,
         budget_gb=budget_bytes / 2**30,
