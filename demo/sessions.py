@@ -176,7 +176,11 @@ class SessionStore:
         root.mkdir(parents=True, exist_ok=True)
 
     def get(self, session_hash: str | None) -> Visitor:
-        key = session_hash or "anonymous"
+        """The visitor of a Gradio session, made at its first call. A call without a session (a bare HTTP call to
+        ``/gradio_api/run/...``) gets a visitor of its own, never one it would share with every other such call
+        (which read each other's corpus and downloaded each other's checkpoints); it is forgotten as an idle API
+        client is."""
+        key = session_hash or f"no-session-{secrets.token_urlsafe(12)}"
         with self._lock:
             visitor = self._visitors.get(key)
             if visitor is None:
@@ -190,7 +194,9 @@ class SessionStore:
 
     def end(self, session_hash: str | None) -> None:
         """The tab closed: stop its training now (a checkpoint is saved), delete its files soon."""
-        key = session_hash or "anonymous"
+        if not session_hash:
+            return
+        key = session_hash
         with self._lock:
             visitor = self._visitors.get(key)
             if visitor is None:

@@ -321,3 +321,17 @@ def test_what_start_up_built_is_left_out_of_every_collection():
         assert alive() is None  # what visitors make is still collected
     finally:
         gc.unfreeze()
+
+
+def test_calls_without_a_session_never_share_a_visitor(tmp_path):
+    """A bare HTTP call (no Gradio session) gets a visitor of its own, forgotten as an idle API client is: two
+    such callers never see each other's corpus or checkpoints."""
+    store = SessionStore(tmp_path, anonymous_ttl_seconds=0.0)
+    first, second = store.get(None), store.get(None)
+    assert first is not second and first.folder != second.folder
+    first.corpus = "mine"
+    assert store.get(None).corpus is None
+    store.end(None)  # nothing to end: no one to confuse with another
+    time.sleep(0.01)
+    store.sweep()
+    assert not first.folder.exists() and not second.folder.exists()
