@@ -267,5 +267,12 @@ def build(ctx: Context, tab: gr.Tab) -> None:
         api_name="passage_for_model",
         trigger_mode="always_last",
     )
-    ctx.on(guess_btn.click, run_guesses, [model_box, passage], [guess_msg, guess_out], api_name="next_char_guesses")
+    ctx.on(  # heavy: a long passage's trace takes hundreds of MB, so these share the bounded pool, one per visitor
+        guess_btn.click,
+        run_guesses,
+        [model_box, passage],
+        [guess_msg, guess_out],
+        heavy=True,
+        api_name="next_char_guesses",
+    )
     ctx.refresh("quantities", relabel, [], [quantity], on=("open", "language"))
