@@ -39,3 +39,15 @@ def test_the_sampler_precision_is_one_of_the_samplers():
     assert AppConfig.from_env({}).sampler_precision == "fp32"
     with pytest.raises(ValueError, match="CHARLM_SAMPLER_PRECISION must be one of fp32, int8"):
         AppConfig.from_env({"CHARLM_SAMPLER_PRECISION": "fp16"})
+
+
+def test_every_costly_view_shares_the_bounded_heavy_pool(tmp_path):
+    """Work that can take hundreds of MB or seconds of CPU per call waits in the bounded pool (one call per visitor
+    at a time), never runs unbounded: forty guesses at once once killed an 8 GB server."""
+    from demo.app import CharLMApp
+
+    demo = CharLMApp(AppConfig(sessions_root=tmp_path)).build()
+    limits = {fn.api_name: (fn.concurrency_id, fn.concurrency_limit) for fn in demo.fns.values()}
+    costly = ("next_char_guesses", "one_batch", "one_character", "unroll", "look_inside", "toy", "upload_checkpoint")
+    for name in costly:
+        assert limits[name] == ("heavy", AppConfig().heavy_concurrency), name
