@@ -146,6 +146,11 @@ class Visitor:
             return False
 
 
+# Seconds without a call after which a place in the waiting line is given up: more than a minute, since a browser
+# tab hidden for five minutes (a student reading elsewhere while waiting) polls only once a minute (Chrome).
+LINE_SILENCE = 75.0
+
+
 class SessionStore:
     def __init__(
         self,
@@ -217,8 +222,10 @@ class SessionStore:
         self._dispose(visitor, key)
 
     def sweep(self) -> None:
-        """Forget visitors unheard of for longer than their time-to-live, stopping their trainings."""
+        """Forget visitors unheard of for longer than their time-to-live, stopping their trainings; and take out
+        of the waiting line every visitor silent for ``LINE_SILENCE`` seconds."""
         now = time.monotonic()
+        self._drop_silent_places(now)
         with self._lock:
             stale = [
                 k
@@ -233,6 +240,20 @@ class SessionStore:
         tidied = sum(tidy() for tidy in self.on_sweep)
         if forgot or tidied:
             return_freed_memory()
+
+    def _drop_silent_places(self, now: float) -> None:
+        """A place in line is kept only while its holder shows signs of life: an open page asks for its status
+        every second (a hidden one every minute), and an API client must ask within ``LINE_SILENCE`` too. A silent one (a closed laptop, a
+        script that pressed Start and went quiet) would otherwise hold the class back until its session expires."""
+        with self._lock:
+            silent = [
+                v
+                for v in self._visitors.values()
+                if v.job is not None and v.job.waiting_in_line and now - v.last_seen > LINE_SILENCE
+            ]
+        for visitor in silent:
+            log.info("a silent visitor's place in line is given up")
+            visitor.job.stop()
 
     def start_sweeper(self, every: float = 30.0) -> threading.Event:
         """Sweep in the background every ``every`` seconds (until the returned event is set)."""

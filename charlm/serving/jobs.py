@@ -158,6 +158,12 @@ class TrainingJob:
         return self._snap.state in FINISHED_STATES
 
     @property
+    def waiting_in_line(self) -> bool:
+        """Waiting for a place, in a thread of its own when it comes (a chunked job's wait is its caller's,
+        which ends when that caller goes)."""
+        return self._snap.state == "waiting" and not self._chunked
+
+    @property
     def stopping(self) -> bool:
         """Stop was asked and the job has not ended yet: it finishes its step and saves a checkpoint first."""
         return self._stop.is_set() and not self.finished

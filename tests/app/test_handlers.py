@@ -11,6 +11,7 @@ from demo.app import is_teacher_key
 from demo.context import Context
 from demo.fields import preset_values
 from demo.i18n import AppError
+from demo.sessions import LINE_SILENCE
 from demo.settings import AppConfig
 from demo.tabs import batches, corpus, generate, ideas, inside
 from demo.tabs import train as train_tab
@@ -216,4 +217,23 @@ def test_a_teachers_link_gets_the_kept_place(tmp_path):
     for visitor in (student, teacher, late):
         train_tab.stop_training(ctx, visitor)
     for visitor in (student, teacher, late):
+        ctx.visitor(visitor).job.wait(30)
+
+
+def test_a_silent_place_in_line_is_given_up(tmp_path):
+    """A visitor who pressed Start and went quiet (no status call for LINE_SILENCE seconds) leaves the line at the
+    next sweep; the one who keeps asking keeps their place, and the running training runs on."""
+    ctx = Context.create(AppConfig(sessions_root=tmp_path, max_jobs=1))
+    form = ["lstm", 1, 32, 0.0, 8, 16, 0.01, 5.0, 50, 100_000]
+    running, quiet, alive = request("running"), request("quiet"), request("alive")
+    for visitor in (running, quiet, alive):
+        next(train_tab.start_training(ctx, visitor, "quick", *form))
+    assert ctx.visitor(quiet).job.snapshot().place == 1 and ctx.visitor(alive).job.snapshot().place == 2
+    ctx.visitor(quiet).last_seen -= LINE_SILENCE + 1
+    ctx.store.sweep()
+    assert ctx.visitor(alive).job.snapshot().place == 1  # moved up
+    assert ctx.visitor(quiet).job.snapshot().state == "stopped"
+    assert ctx.visitor(running).job.snapshot().state == "running"
+    for visitor in (running, alive):
+        train_tab.stop_training(ctx, visitor)
         ctx.visitor(visitor).job.wait(30)
