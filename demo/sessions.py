@@ -243,8 +243,9 @@ class SessionStore:
 
     def _drop_silent_places(self, now: float) -> None:
         """A place in line is kept only while its holder shows signs of life: an open page asks for its status
-        every second (a hidden one every minute), and an API client must ask within ``LINE_SILENCE`` too. A silent one (a closed laptop, a
-        script that pressed Start and went quiet) would otherwise hold the class back until its session expires."""
+        every second (a hidden one every minute), and an API client must ask within ``LINE_SILENCE`` too. A
+        silent one (a closed laptop, a script that pressed Start and went quiet) would otherwise hold the class
+        back until its session expires."""
         with self._lock:
             silent = [
                 v
