@@ -185,6 +185,9 @@ def failure_text(snap: JobSnapshot, lang: str = EN) -> str:
     return error_text(snap.failure, lang) if snap.failure else snap.error
 
 
+LONG_LINE = 30 * 60  # seconds of waiting past which the line is called long
+
+
 def status_line(snap: JobSnapshot, lang: str = EN) -> str:
     """The chapter's log line ("Epoch: 1/20... Step: 10/3960... loss: ...") with speed and time left."""
     if snap.state == "failed":
@@ -192,6 +195,8 @@ def status_line(snap: JobSnapshot, lang: str = EN) -> str:
     if snap.state == "waiting":
         if snap.starts_in is None:
             return t("status.in_line", lang, place=snap.place)
+        if snap.starts_in > LONG_LINE:  # say so, and what to do meanwhile, rather than promise hours
+            return t("status.in_line_long", lang, place=snap.place, eta=format_seconds(snap.starts_in))
         return t("status.in_line_eta", lang, place=snap.place, eta=format_seconds(snap.starts_in))
     if snap.step == 0 or snap.loss is None:  # no step of its own yet (a resumed run starts at its checkpoint's)
         if snap.state in ("stopped", "done"):  # ended before its first step

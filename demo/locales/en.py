@@ -138,6 +138,7 @@ TEXTS: dict[str, str] = {
     "train.in_line": "All {limit} training places are taken: you are number {place} in line. Your training starts by itself when a place frees; keep this tab open (Stop leaves the line).",
     "status.in_line": "Number {place} in line: your training starts by itself when a place frees.",
     "status.in_line_eta": "Number {place} in line: your training starts by itself in about {eta}.",
+    "status.in_line_long": "Number {place} in line, and the line is long (about {eta}). Meanwhile: One batch trains step by step without a place; a smaller preset (quick) takes less time; or pair up with a neighbour who is training.",
     "status.waiting": "Waiting to start…",
     "status.starting": "Starting…",
     "status.line": "Epoch: {epoch}/{epochs}... Step: {step}/{total}... loss: {loss:.4f}... {spb:.3f} sec/batch · {cps:,.0f} chars/s · elapsed {elapsed} · ETA {eta}{val}",

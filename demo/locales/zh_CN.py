@@ -141,6 +141,7 @@ TEXTS: dict[str, str] = {
     "train.in_line": "{limit} 个训练名额都已占满：你排在第 {place} 位。有名额空出时，你的训练会自动开始；请保持此页面打开（按“停止”即离开队列）。",
     "status.in_line": "排在第 {place} 位：有名额空出时，你的训练会自动开始。",
     "status.in_line_eta": "排在第 {place} 位：你的训练大约 {eta} 后自动开始。",
+    "status.in_line_long": "排在第 {place} 位，队伍很长（大约 {eta}）。这段时间里：“训练一个小批量”不占训练名额，可以一步一步地训练；换一个更小的预设（quick）用时更短；或者和正在训练的同学结对一起看。",
     "status.waiting": "等待开始……",
     "status.starting": "正在启动……",
     "status.line": "轮次: {epoch}/{epochs}... 步数: {step}/{total}... 损失: {loss:.4f}... {spb:.3f} 秒/批 · {cps:,.0f} 字符/秒 · 已用 {elapsed} · 预计还需 {eta}{val}",

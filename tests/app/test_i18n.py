@@ -299,3 +299,11 @@ def test_the_status_says_when_max_steps_end_a_run_before_its_epochs():
     assert "max steps (400) end it before the 50 epochs asked" in views.status_line(cut, EN)
     assert "设定的 50 轮之前" in views.status_line(cut, ZH)
     assert "max steps" not in views.status_line(dataclasses.replace(_snapshot(), epochs_asked=2), EN)
+
+
+def test_a_long_line_is_called_long_with_what_to_do_meanwhile():
+    waiting = JobSnapshot("waiting", place=12)
+    assert "in about 9:00" in views.status_line(dataclasses.replace(waiting, starts_in=540.0), EN)
+    long = dataclasses.replace(waiting, starts_in=3 * 3600.0)
+    assert "the line is long" in views.status_line(long, EN) and "One batch" in views.status_line(long, EN)
+    assert "队伍很长" in views.status_line(long, ZH)
