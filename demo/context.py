@@ -59,6 +59,19 @@ class Offered:
     model_box: gr.Dropdown | None = None
 
 
+def client_address(request: gr.Request | None, behind_proxy: bool) -> str:
+    """Where a call came from: on a Space, the first address the Space's proxy reports (``X-Forwarded-For``);
+    elsewhere the connection's own (a header there could be written by anyone)."""
+    if request is None:
+        return ""
+    if behind_proxy:
+        forwarded = (getattr(request, "headers", None) or {}).get("x-forwarded-for", "")
+        if forwarded.strip():
+            return forwarded.split(",")[0].strip()
+    client = getattr(request, "client", None)
+    return getattr(client, "host", "") or ""
+
+
 @dataclass
 class Context:
     config: AppConfig
@@ -103,7 +116,16 @@ class Context:
 
     # the visitor ----------------------------------------------------------------------------
     def visitor(self, request: gr.Request | None) -> Visitor:
-        return self.store.get(getattr(request, "session_hash", None))
+        visitor = self.store.get(getattr(request, "session_hash", None))
+        if not visitor.address:
+            visitor.address = client_address(request, behind_proxy=bool(self.config.space_id))
+        return visitor
+
+    def places_taken_from(self, address: str) -> int:
+        """Trainings running or waiting now whose visitors came from ``address``."""
+        return sum(
+            1 for v in self.store.visitors() if v.address == address and v.job is not None and not v.job.finished
+        )
 
     def lang(self, request: gr.Request | None) -> str:
         """The visitor's language: their choice in the page, else their browser's (API clients: English)."""

@@ -55,6 +55,7 @@ class Visitor:
     starting: threading.Lock = field(default_factory=threading.Lock, repr=False)
     browser: bool = False  # the page opened in a browser (API clients never open it, nor say goodbye)
     teacher: bool = False  # opened with the server's teacher key: their trainings take the kept place
+    address: str = ""  # the network address its first call came from (``client_address``)
     heavy_calls: threading.Semaphore = field(
         default_factory=lambda: threading.BoundedSemaphore(HEAVY_PER_VISITOR), repr=False
     )  # one visitor's share of the server's heavy work

@@ -62,6 +62,11 @@ class AppConfig:
     chunk_seconds: float = setting(
         45.0, "CHARLM_CHUNK_SECONDS", "one chunk's training time (ZeroGPU asks more for start-up and saving)"
     )
+    places_per_address: int = setting(
+        40,
+        "CHARLM_PLACES_PER_ADDRESS",
+        "trainings running or waiting at once from one network address (a class behind one router shares one)",
+    )
     teacher_key: str = setting(
         "",
         "CHARLM_TEACHER_KEY",

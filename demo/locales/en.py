@@ -351,6 +351,7 @@ TEXTS: dict[str, str] = {
     "err.unknown_preset": "Unknown preset {name!r}; choose one of {choices}.",
     "err.choice": "{name} must be one of {choices}; got {value!r}.",
     "err.already_training": "A training is already running in this tab: stop it first.",
+    "err.address_cap": "{n} trainings are already running or waiting from your network address, as many as this server allows one address: wait for one to end, or use One batch meanwhile.",
     "err.still_training": "Training is still running.",
     "err.still_stopping": "The training you stopped is still measuring its held-out loss and saving: press Start again in a moment.",
     "err.nothing_to_resume": "Nothing to resume yet: start a training first.",

@@ -361,6 +361,7 @@ TEXTS: dict[str, str] = {
     "err.unknown_preset": "没有名为 {name!r} 的预设；请从 {choices} 中选择。",
     "err.choice": "{name}必须是 {choices} 之一；收到的是 {value!r}。",
     "err.already_training": "这个页面里已经有训练在进行：请先停止它。",
+    "err.address_cap": "来自你这个网络地址的训练（正在进行或排队）已经有 {n} 个，达到了本服务器对一个地址的上限：请等其中一个结束，或先用“训练一个小批量”。",
     "err.still_training": "训练仍在进行。",
     "err.still_stopping": "你停止的训练还在计算验证损失并保存：请稍后再按“开始”。",
     "err.nothing_to_resume": "还没有可以继续的训练：请先开始一次训练。",

@@ -50,6 +50,7 @@ def start_training(
         finish_stopping(visitor)
         if visitor.job is not None and not visitor.job.finished:
             raise AppError("err.already_training")
+        check_address_cap(ctx, visitor)
         visitor.make_room(run_disk_bytes(config, len(corpus.vocab)), ctx.config.session_disk_mb << 20)
         job = TrainingJob(
             corpus,
@@ -83,6 +84,7 @@ def resume_training(ctx: Context, request: gr.Request, preset_name: str, *values
         finish_stopping(visitor)
         if visitor.job is not None and not visitor.job.finished:
             raise AppError("err.still_training")
+        check_address_cap(ctx, visitor)
         latest = list_checkpoints(visitor.run_dir)
         if not latest or visitor.corpus is None:
             raise AppError("err.nothing_to_resume")
@@ -124,6 +126,14 @@ def in_line(ctx: Context, visitor: Visitor, job: TrainingJob, started: tuple[str
         return visitor.say("train", "train.in_line", lang, place=snap.place, limit=ctx.slots.limit)
     key, params = started
     return visitor.say("train", key, lang, **params)
+
+
+def check_address_cap(ctx: Context, visitor: Visitor) -> None:
+    """One network address holds at most ``places_per_address`` trainings, running or waiting: a script with a
+    thousand sessions cannot fill the line, while a class behind one router (set it high for them) is served."""
+    cap = ctx.config.places_per_address
+    if cap and visitor.address and not visitor.teacher and ctx.places_taken_from(visitor.address) >= cap:
+        raise AppError("err.address_cap", n=cap)
 
 
 def line_message(ctx: Context, visitor: Visitor, snap, lang: str):

@@ -8,7 +8,7 @@ import pytest
 
 from charlm import CharLMError, Corpus, preset, train
 from demo.app import is_teacher_key
-from demo.context import Context
+from demo.context import Context, client_address
 from demo.fields import preset_values
 from demo.i18n import AppError
 from demo.sessions import LINE_SILENCE
@@ -237,3 +237,31 @@ def test_a_silent_place_in_line_is_given_up(tmp_path):
     for visitor in (running, alive):
         train_tab.stop_training(ctx, visitor)
         ctx.visitor(visitor).job.wait(30)
+
+
+def test_one_address_holds_at_most_its_places(tmp_path):
+    """CHARLM_PLACES_PER_ADDRESS: the third training from one address is refused (running or waiting alike), another
+    address is served, the teacher is not counted out; on a Space the address is the proxy's first one."""
+    ctx = Context.create(AppConfig(sessions_root=tmp_path, max_jobs=1, places_per_address=2))
+
+    def from_address(session: str, host: str):
+        return types.SimpleNamespace(session_hash=session, headers={}, client=types.SimpleNamespace(host=host))
+
+    form = ["lstm", 1, 32, 0.0, 8, 16, 0.01, 5.0, 50, 100_000]
+    first, second, third = (from_address(f"script-{i}", "10.0.0.7") for i in range(3))
+    elsewhere = from_address("student", "10.0.0.8")
+    for asks in (first, second, elsewhere):
+        next(train_tab.start_training(ctx, asks, "quick", *form))
+    with pytest.raises(AppError) as refused:
+        next(train_tab.start_training(ctx, third, "quick", *form))
+    assert refused.value.key == "err.address_cap"
+    assert (
+        client_address(
+            types.SimpleNamespace(headers={"x-forwarded-for": "203.0.113.5, 10.1.1.1"}, client=None), behind_proxy=True
+        )
+        == "203.0.113.5"
+    )
+    assert client_address(from_address("x", "10.0.0.9"), behind_proxy=False) == "10.0.0.9"
+    for asks in (first, second, elsewhere):
+        train_tab.stop_training(ctx, asks)
+        ctx.visitor(asks).job.wait(30)
