@@ -246,12 +246,15 @@ class SessionStore:
         """A place in line is kept only while its holder shows signs of life: an open page asks for its status
         every second (a hidden one every minute), and an API client must ask within ``LINE_SILENCE`` too. A
         silent one (a closed laptop, a script that pressed Start and went quiet) would otherwise hold the class
-        back until its session expires."""
+        back until its session expires. So does a silent visitor's running training while others wait: it
+        stops with a checkpoint, as Stop does, and its place goes to the first in line."""
         with self._lock:
             silent = [
                 v
                 for v in self._visitors.values()
-                if v.job is not None and v.job.waiting_in_line and now - v.last_seen > LINE_SILENCE
+                if v.job is not None
+                and (v.job.waiting_in_line or v.job.holds_a_place_for_nobody_waiting)
+                and now - v.last_seen > LINE_SILENCE
             ]
         for visitor in silent:
             log.info("a silent visitor's place in line is given up")

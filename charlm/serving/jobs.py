@@ -158,6 +158,12 @@ class TrainingJob:
         return self._snap.state in FINISHED_STATES
 
     @property
+    def holds_a_place_for_nobody_waiting(self) -> bool:
+        """Running in a thread of its own (not chunked) while others wait in line: what a silent visitor's
+        training must give up, so that their place goes to someone who is there."""
+        return self._snap.state == "running" and not self._chunked and bool(self.slots and self.slots.waiting)
+
+    @property
     def waiting_in_line(self) -> bool:
         """Waiting for a place, in a thread of its own when it comes (a chunked job's wait is its caller's,
         which ends when that caller goes)."""
@@ -171,7 +177,7 @@ class TrainingJob:
     def snapshot(self) -> JobSnapshot:
         place, starts_in = self.slots.place(self) if self._snap.state == "waiting" and self.slots else (0, None)
         if place:
-            starts_in = self._starts_in.update(starts_in)  # counts down steadily, no jumps of minutes
+            starts_in = self._starts_in.update(starts_in, place)  # counts down steadily, no jumps of minutes
         with self._lock:
             s = self._snap
             # a copy of every field (the lists too, which the training thread goes on appending to)

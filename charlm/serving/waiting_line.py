@@ -134,12 +134,15 @@ class SmoothedEstimate:
     def __init__(self, settle: float = 20.0, clock=time.monotonic):
         self.settle, self.clock = settle, clock
         self.value: float | None = None
+        self.place = 0
         self.at = 0.0
 
-    def update(self, raw: float | None) -> float | None:
+    def update(self, raw: float | None, place: int = 0) -> float | None:
+        """The estimate to show now; a new ``place`` in line starts again from the raw estimate (the line moved,
+        so the old figure says nothing: smoothing across it dragged 14 hours down to 9 minutes for a minute)."""
         now = self.clock()
-        if self.value is None:
-            self.value = raw
+        if self.value is None or place != self.place:
+            self.value, self.place = raw, place
         else:
             predicted = max(0.0, self.value - (now - self.at))  # the clock ran on since the last poll
             pull = 1.0 - math.exp(-(now - self.at) / self.settle)

@@ -222,7 +222,8 @@ def test_a_teachers_link_gets_the_kept_place(tmp_path):
 
 def test_a_silent_place_in_line_is_given_up(tmp_path):
     """A visitor who pressed Start and went quiet (no status call for LINE_SILENCE seconds) leaves the line at the
-    next sweep; the one who keeps asking keeps their place, and the running training runs on."""
+    next sweep; the one who keeps asking keeps their place; a silent visitor's running training stops while
+    someone waits, and its place goes to them."""
     ctx = Context.create(AppConfig(sessions_root=tmp_path, max_jobs=1))
     form = ["lstm", 1, 32, 0.0, 8, 16, 0.01, 5.0, 50, 100_000]
     running, quiet, alive = request("running"), request("quiet"), request("alive")
@@ -233,10 +234,19 @@ def test_a_silent_place_in_line_is_given_up(tmp_path):
     ctx.store.sweep()
     assert ctx.visitor(alive).job.snapshot().place == 1  # moved up
     assert ctx.visitor(quiet).job.snapshot().state == "stopped"
-    assert ctx.visitor(running).job.snapshot().state == "running"
-    for visitor in (running, alive):
-        train_tab.stop_training(ctx, visitor)
-        ctx.visitor(visitor).job.wait(30)
+    assert ctx.visitor(running).job.snapshot().state == "running"  # its visitor asks: it runs on
+    ctx.visitor(running).last_seen -= LINE_SILENCE + 1  # now it goes quiet too, with someone waiting
+    ctx.store.sweep()
+    ctx.visitor(running).job.wait(30)
+    assert ctx.visitor(running).job.snapshot().state == "stopped"
+    job = ctx.visitor(alive).job
+    for _ in range(600):
+        if job.snapshot().state == "running":
+            break
+        time.sleep(0.05)
+    assert job.snapshot().state == "running"  # its place went to the one who is there
+    train_tab.stop_training(ctx, alive)
+    job.wait(30)
 
 
 def test_one_address_holds_at_most_its_places(tmp_path):

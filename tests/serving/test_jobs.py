@@ -215,3 +215,17 @@ def test_a_teachers_job_takes_the_kept_place_and_waits_at_the_front():
     assert full.acquire(_Job("x"))
     with pytest.raises(CharLMError):
         full.acquire(_Job("y"))  # not waiting, and the kept place is not theirs: refused
+
+
+def test_the_waiting_estimate_counts_down_steadily_and_starts_again_at_a_new_place():
+    from charlm.serving.waiting_line import SmoothedEstimate
+
+    now = [0.0]
+    estimate = SmoothedEstimate(settle=20.0, clock=lambda: now[0])
+    assert estimate.update(600.0, place=3) == 600
+    now[0] = 3.0
+    assert estimate.update(900.0, place=3) == 639  # 597 pulled 14 % of the way toward 900: no jump of minutes
+    now[0] = 6.0
+    assert estimate.update(None, place=3) == 636  # nothing new: it counts down
+    now[0] = 7.0
+    assert estimate.update(120.0, place=1) == 120  # the line moved: the new figure at once
