@@ -10,6 +10,7 @@ failed upload as its error.
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import shutil
 import tempfile
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from .i18n import from_accept_language, t
 
+log = logging.getLogger(__name__)
 RESERVE_BYTES = 128 << 20  # left free for checkpoints being saved and the server's own files
 
 
@@ -61,14 +63,19 @@ class DiskGuard:
 
         try:
             await self.app(scope, receive, tracked)
-        except OSError as err:
-            if err.errno != errno.ENOSPC or started:
+        except Exception as err:
+            if started:
                 raise
-            await _refuse(send, lang)
+            if isinstance(err, OSError) and err.errno == errno.ENOSPC:
+                await _refuse(send, lang)
+                return
+            # Gradio's route fails on what it cannot read (a file part without a name: a bare HTTP 500)
+            log.warning("an upload could not be read: %s", err)
+            await _refuse(send, lang, 400, "err.upload_unreadable")
 
 
-async def _refuse(send, lang: str) -> None:
-    body = t("err.upload_disk_full", lang).encode("utf-8")
+async def _refuse(send, lang: str, status: int = 507, key: str = "err.upload_disk_full") -> None:
+    body = t(key, lang).encode("utf-8")
     headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": 507, "headers": headers})
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

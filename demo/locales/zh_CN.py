@@ -372,6 +372,7 @@ TEXTS: dict[str, str] = {
     "err.too_many_uploads": "本次会话已上传 {n} 个检查点，已达到保存上限。",
     "err.disk_budget": "这需要服务器磁盘上大约 {need_mb:.0f} MB，而每位访客的文件最多可占 {budget_mb:.0f} MB（其中 {used_mb:.0f} MB 是你上传的模型）。请选择更小的模型：更少的层或隐藏单元。",
     "err.upload_disk_full": "服务器磁盘太满，放不下这个文件，所以没有上传；其他内容都没有变化。请稍后再试。",
+    "err.upload_unreadable": "无法读取这次上传：文件需要有名字和内容。请重新选择文件。",
     "err.gpu_quota": "你今天的 GPU 时间已用完，训练因此停止；最后一个检查点已保存。不需要 GPU 的功能都还能用：“{tab_generate}”“{tab_batches}”“{tab_inside}”，以及“{tab_ideas}”中的实验。等时间恢复后按“继续”（Hugging Face PRO 账户每天有 40 分钟）。",
     "err.gpu_quota_left": "ZeroGPU 拒绝了训练的下一段：它需要 {requested} 秒 GPU 时间，而你的账户今天只剩 {left} 秒（{wait} 后恢复）。训练已停止，最后一个检查点已保存。不需要 GPU 的功能都还能用：“{tab_generate}”“{tab_batches}”“{tab_inside}”，以及“{tab_ideas}”中的实验；时间恢复后按“继续”。",
     "err.gpu_runs": "你启动的 GPU 调用已达到 ZeroGPU 目前允许的次数，训练因此停止；最后一个检查点已保存。稍后按“继续”；在此期间，“{tab_generate}”“{tab_batches}”和“{tab_ideas}”中的实验都不需要 GPU。",

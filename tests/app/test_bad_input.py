@@ -159,3 +159,11 @@ def test_an_upload_on_a_full_disk_gets_a_message_in_the_visitors_language(server
     failed = httpx.post(url + "gradio_api/upload", files=files)
     assert failed.status_code == 507 and failed.text.startswith("The server's disk is too full")
     assert "/" not in failed.text  # no server path
+
+
+def test_an_upload_without_a_file_name_gets_a_message_not_a_bare_500(server):
+    _, url = server
+    nameless = httpx.post(url + "gradio_api/upload", files={"files": ("", b"hello")}, headers={"accept-language": "zh"})
+    assert nameless.status_code == 400 and "无法读取这次上传" in nameless.text
+    named = httpx.post(url + "gradio_api/upload", files={"files": ("a.txt", b"hello")})
+    assert named.status_code == 200
