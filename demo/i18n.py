@@ -12,6 +12,7 @@ The languages themselves are data, in ``demo/locales/``: nothing here names one.
 
 from __future__ import annotations
 
+import errno
 import re
 import string
 
@@ -124,6 +125,8 @@ def error_text(err: Exception, lang: str) -> str:
     sentence when there is no translation), never a stack trace."""
     if isinstance(err, AppError):
         return err.text(lang)
+    if isinstance(err, OSError) and err.errno == errno.ENOSPC:  # said as such, never with the server's paths
+        return t("err.disk_full", lang)
     if not isinstance(err, CharLMError):
         return t("err.generic", lang, kind=type(err).__name__)
     loc = locale(lang)

@@ -2,6 +2,7 @@
 
 import ast
 import dataclasses
+import errno
 import io
 import re
 import warnings
@@ -307,3 +308,11 @@ def test_a_long_line_is_called_long_with_what_to_do_meanwhile():
     long = dataclasses.replace(waiting, starts_in=3 * 3600.0)
     assert "the line is long" in views.status_line(long, EN) and "One batch" in views.status_line(long, EN)
     assert "队伍很长" in views.status_line(long, ZH)
+
+
+def test_a_full_disk_is_said_as_such_and_no_error_shows_a_server_path():
+    full = OSError(errno.ENOSPC, "No space left on device", "/tmp/charlm-sessions/123/abc/run-1/i100_l256.json")
+    for lang in (EN, ZH):
+        shown = i18n.error_text(full, lang)
+        assert shown == i18n.t("err.disk_full", lang) and "/" not in shown
+    assert "/" not in i18n.error_text(PermissionError(13, "denied", "/srv/x"), EN)
