@@ -250,15 +250,20 @@ class SessionStore:
         stops with a checkpoint, as Stop does, and its place goes to the first in line."""
         with self._lock:
             silent = [
-                v
-                for v in self._visitors.values()
+                (k, v)
+                for k, v in self._visitors.items()
                 if v.job is not None
                 and (v.job.waiting_in_line or v.job.holds_a_place_for_nobody_waiting)
                 and now - v.last_seen > LINE_SILENCE
             ]
-        for visitor in silent:
+            # a client that never opened the page and went quiet holding a place is not coming back for it:
+            # forgotten now (its folder and memory back), not after the idle time of an API client
+            scripts = [(k, self._visitors.pop(k)) for k, v in silent if not v.browser]
+        for _, visitor in silent:
             log.info("a silent visitor's place in line is given up")
             visitor.job.stop()
+        for key, visitor in scripts:
+            self._dispose(visitor, key)
 
     def start_sweeper(self, every: float = 30.0) -> threading.Event:
         """Sweep in the background every ``every`` seconds (until the returned event is set)."""

@@ -226,14 +226,18 @@ def test_a_silent_place_in_line_is_given_up(tmp_path):
     someone waits, and its place goes to them."""
     ctx = Context.create(AppConfig(sessions_root=tmp_path, max_jobs=1))
     form = ["lstm", 1, 32, 0.0, 8, 16, 0.01, 5.0, 50, 100_000]
-    running, quiet, alive = request("running"), request("quiet"), request("alive")
-    for visitor in (running, quiet, alive):
+    running, quiet, alive, script = (request(name) for name in ("running", "quiet", "alive", "script"))
+    for visitor in (running, quiet, alive, script):
+        ctx.visitor(visitor).browser = visitor is not script  # pages, and a script that never opened one
         next(train_tab.start_training(ctx, visitor, "quick", *form))
     assert ctx.visitor(quiet).job.snapshot().place == 1 and ctx.visitor(alive).job.snapshot().place == 2
-    ctx.visitor(quiet).last_seen -= LINE_SILENCE + 1
+    script_folder = ctx.visitor(script).folder
+    for silent in (quiet, script):
+        ctx.visitor(silent).last_seen -= LINE_SILENCE + 1
     ctx.store.sweep()
     assert ctx.visitor(alive).job.snapshot().place == 1  # moved up
-    assert ctx.visitor(quiet).job.snapshot().state == "stopped"
+    assert ctx.visitor(quiet).job.snapshot().state == "stopped"  # a page: its place given up, its files kept
+    assert not script_folder.exists()  # a script gone quiet: forgotten at once
     assert ctx.visitor(running).job.snapshot().state == "running"  # its visitor asks: it runs on
     ctx.visitor(running).last_seen -= LINE_SILENCE + 1  # now it goes quiet too, with someone waiting
     ctx.store.sweep()
