@@ -212,6 +212,8 @@ def test_exercise_five_a_students_own_text_works_in_every_tab(browser, tmp_path,
         playwright.expect(sample).not_to_have_value("", timeout=20_000)  # a sample from the first run on
 
         page.locator("#tabs [role=tab][data-tab-id=generate]").click()
+        # the page's opening example has arrived (on a loaded machine it can come seconds after the page opens)
+        page.locator("#gen-status").get_by_text(re.compile(r"seed 2|随机种子 2")).wait_for(timeout=60_000)
         model = page.locator("#model-choice input")
         playwright.expect(model).to_have_value(re.compile("pretrained|预训练"), timeout=20_000)
         model.click()
