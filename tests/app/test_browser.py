@@ -212,7 +212,7 @@ def test_exercise_five_a_students_own_text_works_in_every_tab(browser, tmp_path,
         playwright.expect(sample).not_to_have_value("", timeout=20_000)  # a sample from the first run on
 
         page.locator("#tabs [role=tab][data-tab-id=generate]").click()
-        # the page's opening example has arrived (on a loaded machine it can come seconds after the page opens)
+        # the page's opening example has arrived: its text and status are what Generate then replaces
         page.locator("#gen-status").get_by_text(re.compile(r"seed 2|随机种子 2")).wait_for(timeout=60_000)
         model = page.locator("#model-choice input")
         playwright.expect(model).to_have_value(re.compile("pretrained|预训练"), timeout=20_000)
@@ -221,7 +221,7 @@ def test_exercise_five_a_students_own_text_works_in_every_tab(browser, tmp_path,
         prime = page.locator("#prime textarea")
         playwright.expect(prime).to_have_value("第一章", timeout=20_000)  # the text's own opening, not "Far"
         page.locator("#generate-btn").click()
-        page.locator("#gen-status").get_by_text(re.compile("Done|完成")).wait_for(timeout=60_000)
+        page.locator("#gen-status").get_by_text(re.compile("Done:|完成：")).wait_for(timeout=60_000)  # not "完成后显示"
         text = page.locator("#gen-text textarea").input_value()
         assert text.startswith("第一章") and len(text) == len("第一章") + 500
         page.locator("#one-char").click()
