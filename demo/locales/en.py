@@ -23,6 +23,9 @@ TEXTS: dict[str, str] = {
     "link.unknown": "No setting is called {name}.",
     "link.not_teacher": "The teacher key in this link is not this server's: the page opened as a student's.",
     "link.bad": "{name}: {why}",
+    # Gradio's status tracker tells screen readers a call has finished with this key, which Gradio's own
+    # tables lack (its English is under the chatbot's keys): without it, the raw key is read aloud.
+    "common.complete": "Done",
     "lang.label": "Language · 语言",
     "lang.info": "Messages, status lines and figures too; remembered in this browser.",
     "tab.ideas": "1 · Ideas",

@@ -26,6 +26,7 @@ TEXTS: dict[str, str] = {
     "link.unknown": "没有名为 {name} 的设置。",
     "link.not_teacher": "链接里的教师密钥与本服务器的不符：页面以学生身份打开。",
     "link.bad": "{name}：{why}",
+    "common.complete": "完成",
     "lang.label": "语言 · Language",
     "lang.info": "消息、状态行和图表也随之切换；浏览器会记住这个选择。",
     "tab.ideas": "1 · 基本思想",

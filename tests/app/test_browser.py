@@ -119,6 +119,18 @@ CHINESE = "幸福的家庭都是相似的，不幸的家庭各有各的不幸。
 )
 
 
+# Gradio announces each call's start and end in a visually hidden live region: collect what it says.
+HEARD_BY_SCREEN_READERS = """
+window.heardByScreenReaders = [];
+new MutationObserver(() => {
+    for (const region of document.querySelectorAll(".sr-only[aria-live]")) {
+        const said = region.textContent.trim();
+        if (said && !window.heardByScreenReaders.includes(said)) window.heardByScreenReaders.push(said);
+    }
+}).observe(document, {subtree: true, childList: true, characterData: true});
+"""
+
+
 def test_the_page_in_chinese_and_the_switch_between_languages(browser, tmp_path):
     """A browser set to Chinese gets the whole page in Chinese; the page's switch changes everything and
     is remembered; the footer's settings move the page's switch along."""
@@ -126,6 +138,7 @@ def test_the_page_in_chinese_and_the_switch_between_languages(browser, tmp_path)
     corpus.write_text(CHINESE, encoding="utf-8")
     with running_app(tmp_path) as (_app, url):
         context = browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 1000})
+        context.add_init_script(HEARD_BY_SCREEN_READERS)
         page = context.new_page()
         page.goto(url)
         page.get_by_role("tab", name="2 · 语料").click()
@@ -148,6 +161,10 @@ def test_the_page_in_chinese_and_the_switch_between_languages(browser, tmp_path)
         page.get_by_role("button", name="载入文本").click()
         page.locator("#corpus-summary").get_by_text("安娜.txt").wait_for(timeout=20_000)
         assert "嵌入向量" in page.locator("#corpus-summary").inner_text()
+        # What a screen reader heard as the load ran and finished: the page's language, never a raw key
+        page.wait_for_function("window.heardByScreenReaders.includes('完成')", timeout=10_000)
+        heard = page.evaluate("window.heardByScreenReaders")
+        assert not [said for said in heard if re.fullmatch(r"[a-z_]+\.[a-z_.]+", said)], heard
         page.get_by_role("tab", name="3 · 小批量").click()
         onehot = page.locator("#one-hot")
         onehot.get_by_text("被点亮的").wait_for(timeout=20_000)
@@ -177,6 +194,7 @@ def test_the_page_in_chinese_and_the_switch_between_languages(browser, tmp_path)
         status.get_by_text("已载入").wait_for(timeout=20_000)
         playwright.expect(page.locator('#language input[value="zh-CN"]')).to_be_checked(timeout=10_000)
         assert page.get_by_role("tab").all_inner_texts()[0] == "1 · 基本思想"
+
         context.close()
 
 
