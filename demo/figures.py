@@ -220,7 +220,7 @@ def loss_figure(snap: JobSnapshot, lang: str = EN, max_points: int = 2000, frequ
     starred (the checkpoint to generate with), and the letter-frequency level (``frequencies``: the loss of
     knowing only how often each character occurs), the line a model must get well below."""
     lang = figure_lang(lang)
-    fig, ax = new_figure(9, 4.2)
+    fig, ax = new_figure(9, 3.1)  # wide and low: at a projector, the status, coach and sample fit beside it
     if snap.train_loss:
         steps = np.array([s for s, _ in snap.train_loss])
         losses = np.array([v for _, v in snap.train_loss])

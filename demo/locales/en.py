@@ -183,7 +183,7 @@ TEXTS: dict[str, str] = {
     "plot.best": "best validation (step {step})",
     "plot.frequencies": "letter frequencies only",
     "plot.step": "step (batches seen)",
-    "plot.loss": "loss (nats per character)",
+    "plot.loss": "loss (nats/char)",
     "plot.empty": "the loss curve appears here once training starts",
     "io.one_to_one": "One to one",
     "io.one_to_many": "One to many",

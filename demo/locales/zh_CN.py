@@ -193,7 +193,7 @@ TEXTS: dict[str, str] = {
     "plot.best": "最佳验证（第 {step} 步）",
     "plot.frequencies": "只知道字母频率",
     "plot.step": "步数（已训练的小批量数）",
-    "plot.loss": "损失（每字符，nat）",
+    "plot.loss": "损失（nat/字符）",
     "plot.empty": "开始训练后，损失曲线会显示在这里",
     "io.one_to_one": "一对一",
     "io.one_to_many": "一对多",

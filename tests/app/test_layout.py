@@ -319,3 +319,36 @@ def test_a_late_arrival_example_never_replaces_the_visitors_own_text(browser, tm
         assert "Done: 30 characters" in status.inner_text()
         assert text.input_value().startswith("Far") and "THE EXAMPLE" not in text.input_value()
         context.close()
+
+
+# Where each part the class watches during a training sits once the status is scrolled to the top.
+WATCHED = ("#train-status", "#coach", "#loss-plot", "#train-sample")
+PLACES = """(sels) => {
+  document.querySelector(sels[0]).scrollIntoView({block: 'start'});
+  return sels.map(s => { const r = document.querySelector(s).getBoundingClientRect();
+                         return {part: s, top: r.top, bottom: r.bottom, height: r.height}; })
+           .concat([{part: 'screen', top: 0, bottom: innerHeight, height: innerHeight}]);
+}"""
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_a_training_is_watched_on_one_projector_screen(browser, url, lang):
+    """During a run, in presentation mode at the projector: the status, the coach, the curve and the latest
+    sample all on the one 683x512 screen, without scrolling between them."""
+    context, page = opened(browser, url, "projector", f"?tab=train&lang={lang}&present=1&preset=quick")
+    page.locator("#train-status p").first.wait_for(timeout=20_000)
+    page.wait_for_timeout(2000)  # the page's opening events (a press before its handlers are live is lost)
+    page.locator("#start-training").click()
+    try:
+        page.locator("#coach li").first.wait_for(timeout=120_000)
+        page.locator("#loss-plot img").first.wait_for(timeout=60_000)
+        page.wait_for_function("document.querySelector('#train-sample textarea').value.length > 0", timeout=120_000)
+        places = page.evaluate(PLACES, list(WATCHED))
+    finally:
+        page.locator("#stop-training").click()
+        page.wait_for_timeout(1000)
+        context.close()
+    *parts, screen = places
+    for part in parts:
+        assert part["height"] > 20, f"{lang}: {part['part']} is not shown ({part})"
+        assert part["top"] >= 0 and part["bottom"] <= screen["bottom"] + 1, f"{lang}: {part} off a {screen} screen"
