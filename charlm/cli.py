@@ -258,9 +258,7 @@ def _report_training(result, out: str) -> None:
     """How the run ended, its held-out loss, its last checkpoint and, if another, its best."""
     held_out = result.progress.held_out
     val = (
-        f"held-out loss {held_out[1]:.4f} over all {held_out[2]:,} held-out characters"
-        if held_out
-        else "no held-out part"
+        f"held-out loss {held_out[1]:.4f} over {held_out[2]:,} held-out characters" if held_out else "no held-out part"
     )
     print(
         f"Done ({result.reason}) at step {result.progress.step} after {result.progress.elapsed:.0f} s; "

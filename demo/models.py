@@ -20,7 +20,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from charlm import Sampler, list_checkpoints, load_checkpoint
+from charlm import CharLMError, Sampler, list_checkpoints, load_checkpoint
 from charlm.serving.generations import MAX_STREAMS, Generations
 from charlm.training.history import best_validation_step
 
@@ -62,6 +62,7 @@ class ModelCatalogue:
         # per loaded model: its sampler and the batch its generations are stepped in together
         self._loaded: OrderedDict[tuple[str, float], Generations] = OrderedDict()
         self._lock = threading.Lock()
+        self.overflowing: set[Path] = set()  # models whose scores overflow: marked in the list, refused when chosen
 
     def shipped(self) -> dict[str, Path]:
         """Models shipped in assets/: label -> file."""
@@ -86,7 +87,13 @@ class ModelCatalogue:
             loaded = self._loaded.get(key)
             if loaded is None:
                 ckpt = load_checkpoint(path)
-                loaded = Generations(Sampler(ckpt.model, ckpt.vocab, self.precision), max(1, self.streams))
+                sampler = Sampler(ckpt.model, ckpt.vocab, self.precision)
+                try:
+                    sampler.check_outputs()  # finite weights can still compute infinite scores
+                except CharLMError:
+                    self.overflowing.add(path)
+                    raise
+                loaded = Generations(sampler, max(1, self.streams))
                 self._loaded[key] = loaded
                 while len(self._loaded) > 1 and self.cached_bytes() > self.cache_bytes:
                     self._loaded.popitem(last=False)
@@ -150,6 +157,8 @@ class ModelCatalogue:
         shown = {label: t("model.pretrained", lang, name=path.stem) for label, path in self.shipped().items()}
         for label in reversed(visitor.models):
             shown[label] = visitor.model_names[label].get(lang) or label
+            if visitor.models[label] in self.overflowing:
+                shown[label] += t("model.overflows", lang)
         choices = [(name, label) for label, name in shown.items()]
         value = select if select in shown else (choices[0][1] if choices else None)
         return gr.update(choices=choices, value=value)
@@ -164,7 +173,9 @@ class ModelCatalogue:
             raise AppError("err.checkpoint_too_large")
         if len(list(visitor.uploads_dir.glob("*.safetensors"))) >= MAX_UPLOADS:
             raise AppError("err.too_many_uploads", n=MAX_UPLOADS)
-        cfg = load_checkpoint(source).model_config  # checked where it landed: errors name the visitor's file
+        ckpt = load_checkpoint(source)  # checked where it landed: errors name the visitor's file
+        Sampler(ckpt.model, ckpt.vocab).check_outputs()  # a model whose scores overflow is refused at once
+        cfg = ckpt.model_config
         visitor.make_room(source.stat().st_size, disk_budget)
         visitor.uploads_dir.mkdir(parents=True, exist_ok=True)
         target = visitor.uploads_dir / f"{secrets.token_hex(8)}.safetensors"  # never an earlier upload's name

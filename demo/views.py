@@ -203,8 +203,12 @@ def status_line(snap: JobSnapshot, lang: str = EN) -> str:
             return t("status." + snap.state, lang)
         return t("status.starting" if snap.state == "running" else "status.waiting", lang)
     val = t("status.val", lang, loss=snap.val_loss[-1][1]) if snap.val_loss else ""
-    if snap.held_out is not None:  # the run's final figure: every held-out character, not the curve's subset
-        val += t("status.held_out", lang, loss=snap.held_out[1], chars=snap.held_out[2])
+    if snap.held_out is not None:  # the run's final figure: every held-out character, or a subset past a budget
+        _, loss, chars = snap.held_out
+        if chars < snap.held_out_chars:
+            val += t("status.held_out_part", lang, loss=loss, chars=chars, total=snap.held_out_chars)
+        else:
+            val += t("status.held_out", lang, loss=loss, chars=chars)
     line = t(
         "status.line",
         lang,

@@ -108,15 +108,20 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     """P(next character) from the scores. Scores that are not finite (a checkpoint whose weights are finite but
     whose outputs overflow) are refused with a message, never turned into "nan%" on a page."""
     z = np.asarray(logits, dtype=np.float64) / temperature
-    if not np.isfinite(z).all():
+    check_finite_scores(z)
+    p = np.exp(z - z.max())
+    return p / p.sum()
+
+
+def check_finite_scores(scores: np.ndarray) -> None:
+    """Refuse next-character scores that are not all finite numbers, saying what it means for the model."""
+    if not np.isfinite(scores).all():
         raise CharLMError(
             "This model's scores for the next character are not finite numbers: its weights are finite, but what "
             "they compute overflows. It cannot generate or be looked inside; use another checkpoint (an earlier "
             "one of the same run, say).",
             key="outputs_not_finite",
         )
-    p = np.exp(z - z.max())
-    return p / p.sum()
 
 
 def pick_next(

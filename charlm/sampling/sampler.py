@@ -24,7 +24,14 @@ from charlm.network.cells import CELLS
 from charlm.network.model import CharRNN
 from charlm.sampling.fast.blas_threads import on_one_blas_thread
 from charlm.sampling.fast.products import Int8Matrix, compiled, exact_product, parts, quantize
-from charlm.sampling.pick import check_settings, drawn_by_rule, pick_next, prepare_prime, softmax
+from charlm.sampling.pick import (
+    check_finite_scores,
+    check_settings,
+    drawn_by_rule,
+    pick_next,
+    prepare_prime,
+    softmax,
+)
 from charlm.sampling.states import SamplerState, StackedStates, stacked_from
 
 # fp32: the weights as trained (the default: the same text as ``nn.LSTM``); int8: a quarter of the bytes, one
@@ -294,6 +301,14 @@ class Sampler:
         for x in ids[:-1]:
             self.step(state, int(x), want_logits=False)
         return self.step(state, int(ids[-1]))
+
+    @on_one_blas_thread
+    def check_outputs(self) -> None:
+        """Refuse a model whose scores overflow: the scores after each character of its vocabulary, from a
+        blank memory, must be finite numbers. Finite weights can still compute infinite scores (weights of
+        1e30, say); caught when the model is loaded, such a model never reaches a view as "nan%"."""
+        rows = self.stack_states([self.new_state() for _ in range(len(self.vocab))])
+        check_finite_scores(self.advance(rows, np.arange(len(self.vocab)), True, None))
 
     @on_one_blas_thread
     def next_char_distribution(self, prime: str, temperature: float = 1.0, on_unknown: str = "error") -> np.ndarray:

@@ -51,7 +51,8 @@ class JobSnapshot:
     elapsed: float = 0.0
     train_loss: list[tuple[int, float]] = field(default_factory=list)
     val_loss: list[tuple[int, float]] = field(default_factory=list)  # the periodic subset (the curve)
-    held_out: tuple[int, float, int] | None = None  # at the end: (step, loss, characters) over every held-out one
+    held_out: tuple[int, float, int] | None = None  # at the end: (step, loss, characters) over the held-out part
+    held_out_chars: int = 0  # the part's size: more than the figure's characters when a budget cut it to a subset
     samples: list[tuple[int, str]] = field(default_factory=list)
     checkpoints: list[Path] = field(default_factory=list)
     clipped: list[bool] = field(default_factory=list)  # per step of this job: whether gradient clipping fired
@@ -224,7 +225,7 @@ class TrainingJob:
                 s.train_loss.append((event.step, event.loss))
                 s.clipped.append(clipping_fired(event.grad_norm, self.config.grad_clip))
             elif isinstance(event, EvalEvent) and event.whole:
-                s.held_out = (event.step, event.val_loss, event.chars)
+                s.held_out, s.held_out_chars = (event.step, event.val_loss, event.chars), event.held_out_chars
             elif isinstance(event, EvalEvent):
                 s.val_loss.append((event.step, event.val_loss))
             elif isinstance(event, SampleEvent):

@@ -42,23 +42,54 @@ WHOLE_WINDOW = 128  # the shortest window the whole part is scored in (any lengt
 
 @dataclass(frozen=True)
 class HeldOutScore:
-    """Mean cross-entropy (nats per character) over ``chars`` characters, every one of the part."""
+    """Mean cross-entropy (nats per character) over ``chars`` of the part's ``held_out_chars`` characters
+    (all of them, or a subset of windows spread along it)."""
 
     loss: float
     chars: int
+    held_out_chars: int
 
     @property
     def bits(self) -> float:
         return self.loss / math.log(2)
 
+    @property
+    def whole(self) -> bool:
+        return self.chars >= self.held_out_chars
+
+
+def operations_per_char(model: CharRNN) -> int:
+    """What reading one character costs, in arithmetic operations: every weight is used once per character
+    in a multiply and an add (the one-hot input's weights too), so twice the parameter count."""
+    return 2 * sum(p.numel() for p in model.parameters())
+
+
+def windows_within(model: CharRNN, chars: int, rows: int, window: int, budget: float) -> int:
+    """0 (score every character) when the ``chars`` held-out characters cost at most ``budget`` operations
+    (or ``budget`` is 0: no limit); else how many windows of ``window`` per row, spread along the rows, fit
+    in it (at least one), each read after its ``WARM_UP`` characters."""
+    per_char = operations_per_char(model)
+    if not budget or chars * per_char <= budget:
+        return 0
+    return max(1, int(budget // (per_char * rows * (WARM_UP + window))))
+
 
 @torch.inference_mode()
 def score_held_out(
-    model: CharRNN, data: np.ndarray, rows: int, num_steps: int, bf16: bool = False, windows: int = 0
+    model: CharRNN,
+    data: np.ndarray,
+    rows: int,
+    num_steps: int,
+    bf16: bool = False,
+    windows: int = 0,
+    budget: float = 0.0,
 ) -> HeldOutScore:
     """The mean cross-entropy over the held-out ``data``: every character after the first predicted once
     from the state carried along its row (``windows=0``), or only ``windows`` windows of ``num_steps``
     per row, spread evenly along the rows (the periodic subset; the whole part if they would cover it).
+    With a ``budget`` of operations (0: none), every character is scored only if that fits in it; else
+    as many spread windows as fit (a large model on a long part on a shared CPU: minutes become seconds,
+    and ``HeldOutScore.whole`` says which it was).
 
     The part is cut into ``rows`` equal rows (fewer if it is short), each read in windows of ``num_steps``
     (the last one shorter), all rows side by side as in training; the few characters left over (fewer
@@ -82,9 +113,13 @@ def score_held_out(
     device = model.decoder.weight.device
     grid = torch.from_numpy(np.ascontiguousarray(data[: rows * length + 1])).to(device)
     inputs, targets_grid = grid[:-1].reshape(rows, length), grid[1:].reshape(rows, length)
+    if not windows:  # every character, unless that costs more than the budget
+        window = max(num_steps, WHOLE_WINDOW)
+        windows = windows_within(model, targets, rows, window, budget)
+        num_steps = window if windows else num_steps
     try:
         if windows and windows * num_steps < length:
-            return _score_spread(model, inputs, targets_grid, windows, num_steps, bf16)
+            return _score_spread(model, inputs, targets_grid, windows, num_steps, bf16, targets)
         # each row's state is carried exactly from window to window, so longer windows give the same figure:
         # a run with M = 1 is scored in windows of 128, not one character per call (minutes on the novel)
         return _score_every_character(model, data, inputs, targets_grid, max(num_steps, WHOLE_WINDOW), bf16)
@@ -109,7 +144,7 @@ def _score_every_character(
         with mixed_precision(inputs.device, bf16):
             logits, _ = model(rest[:-1].unsqueeze(0), last)
         total += _summed(logits, rest[1:].unsqueeze(0))
-    return HeldOutScore(float(total.item()) / (len(data) - 1), len(data) - 1)
+    return HeldOutScore(float(total.item()) / (len(data) - 1), len(data) - 1, len(data) - 1)
 
 
 def spread_starts(length: int, num_steps: int, windows: int) -> list[int]:
@@ -119,7 +154,13 @@ def spread_starts(length: int, num_steps: int, windows: int) -> list[int]:
 
 
 def _score_spread(
-    model: CharRNN, inputs: torch.Tensor, targets: torch.Tensor, windows: int, num_steps: int, bf16: bool
+    model: CharRNN,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    windows: int,
+    num_steps: int,
+    bf16: bool,
+    held_out_chars: int,
 ) -> HeldOutScore:
     """The windows of ``spread_starts`` in every row, each from the memory of the ``WARM_UP`` characters
     before it (from the row above for a window near the start of its row)."""
@@ -136,7 +177,7 @@ def _score_spread(
             logits, _ = model(inputs[:, start : start + num_steps], state)
         total += _summed(logits, targets[:, start : start + num_steps])
     chars = windows * num_steps * inputs.shape[0]
-    return HeldOutScore(float(total.item()) / chars, chars)
+    return HeldOutScore(float(total.item()) / chars, chars, held_out_chars)
 
 
 def warm_rows(model: CharRNN, inputs: torch.Tensor, bf16: bool = False):

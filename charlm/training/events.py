@@ -35,13 +35,15 @@ class StepEvent:
 
 @dataclass
 class EvalEvent:
-    """A held-out loss: of ``chars`` characters, the periodic subset (``whole`` False: the curve) or every
-    character of the held-out part (``whole`` True: the run's final figure)."""
+    """A held-out loss: of ``chars`` characters, the periodic subset (``whole`` False: the curve) or the
+    run's final figure (``whole`` True): every character of the held-out part's ``held_out_chars``, or,
+    past the run's budget, fewer."""
 
     step: int
     val_loss: float
     chars: int = 0
     whole: bool = False
+    held_out_chars: int = 0
 
 
 @dataclass

@@ -199,16 +199,23 @@ class _Run:
             self.emit(EvalEvent(self.progress.step, score.loss, score.chars))
 
     def score_held_out(self) -> None:
-        """The run's final figure: every held-out character scored once (the curve's windows are a subset)."""
+        """The run's final figure: every held-out character scored once (the curve's windows are a subset),
+        or, past the config's ``final_score_gflop``, as many spread windows as that pays for."""
         if self.config.val_fraction > 0:
-            score = self.held_out(windows=0)
+            score = self.held_out(windows=0, budget=self.config.final_score_gflop * 1e9)
             self.progress.held_out = (self.progress.step, score.loss, score.chars)
-            self.emit(EvalEvent(self.progress.step, score.loss, score.chars, whole=True))
+            self.emit(EvalEvent(self.progress.step, score.loss, score.chars, True, score.held_out_chars))
 
-    def held_out(self, windows: int) -> HeldOutScore:
+    def held_out(self, windows: int, budget: float = 0.0) -> HeldOutScore:
         config = self.config
         return score_held_out(
-            self.model, self.corpus.val_data, config.batch_size, config.num_steps, config.bf16, windows=windows
+            self.model,
+            self.corpus.val_data,
+            config.batch_size,
+            config.num_steps,
+            config.bf16,
+            windows=windows,
+            budget=budget,
         )
 
     def sample(self) -> None:

@@ -148,6 +148,8 @@ TEXTS: dict[str, str] = {
     "status.val": " · validation {loss:.3f} (on a part)",
     "status.cut": " · max steps ({steps:,}) end it before the {asked} epochs asked",
     "status.held_out": " · held-out loss {loss:.3f} over all {chars:,} held-out characters",
+    "status.held_out_part": " · held-out loss {loss:.3f} over {chars:,} of the {total:,} held-out characters, "
+    "spread along them (all of them would have kept the training place too long)",
     "status.running": "▶",
     "status.stopping": "‖ stopping…",
     "status.stopped": "■ stopped.",
@@ -216,6 +218,7 @@ TEXTS: dict[str, str] = {
     "gen.generate": "Generate",
     "gen.stop": "Stop",
     "gen.text": "Generated text",
+    "model.overflows": " — its scores overflow: choose another",
     "model.pretrained": "pretrained: {name}",
     "model.session_best": "this session: {name} (best validation)",
     "model.session": "this session: {name}",

@@ -149,6 +149,8 @@ TEXTS: dict[str, str] = {
     "status.val": " · 验证损失 {loss:.3f}（部分）",
     "status.cut": " · 最多步数（{steps:,}）会在设定的 {asked} 轮之前结束训练",
     "status.held_out": " · 全部 {chars:,} 个验证字符上的损失 {loss:.3f}",
+    "status.held_out_part": " · 验证部分 {total:,} 个字符中均匀分布的 {chars:,} 个字符上的损失 {loss:.3f}"
+    "（全部计算会占用训练名额太久）",
     "status.running": "▶",
     "status.stopping": "‖ 正在停止……",
     "status.stopped": "■ 已停止。",
@@ -224,6 +226,7 @@ TEXTS: dict[str, str] = {
     "gen.generate": "生成",
     "gen.stop": "停止",
     "gen.text": "生成的文本",
+    "model.overflows": "——它的打分溢出：请换一个",
     "model.pretrained": "预训练：{name}",
     "model.session_best": "本次会话：{name}（验证损失最低）",
     "model.session": "本次会话：{name}",

@@ -293,7 +293,7 @@ def test_a_drawn_figures_pixels_are_freed_without_waiting_for_the_collector(tmp_
     finally:
         gc.enable()
     with Image.open(path) as image:  # the picture itself: the whole plot, drawn before its pixels went
-        assert image.size == (1080, 504) and len(image.convert("L").getcolors(2**16)) > 20
+        assert image.size == (1080, 372) and len(image.convert("L").getcolors(2**16)) > 20
 
 
 def test_what_start_up_built_is_left_out_of_every_collection():

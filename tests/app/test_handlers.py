@@ -5,8 +5,11 @@ import time
 import types
 
 import pytest
+import torch
 
 from charlm import CharLMError, Corpus, preset, train
+from charlm.network.model import CharRNN, ModelConfig
+from charlm.training.checkpoint import Progress, save_checkpoint
 from demo.app import is_teacher_key
 from demo.context import Context, client_address
 from demo.fields import preset_values
@@ -279,3 +282,28 @@ def test_one_address_holds_at_most_its_places(tmp_path):
     for asks in (first, second, elsewhere):
         train_tab.stop_training(ctx, asks)
         ctx.visitor(asks).job.wait(30)
+
+
+def test_a_checkpoint_whose_scores_overflow_is_refused_at_upload_and_marked_in_the_list(ctx, tmp_path):
+    """Finite weights, infinite scores: an upload is refused at once with what it means; a visitor's own such
+    checkpoint is refused when chosen and from then on says so in the list, in the visitor's language."""
+    corpus_ = Corpus.from_text("abc abd abe " * 50)
+    model = CharRNN(ModelConfig(len(corpus_.vocab), hidden_size=16, num_layers=1)).eval()
+    with torch.no_grad():
+        for name, weight in model.rnn.named_parameters():  # every gate wide open: each unit's output near +1
+            weight.fill_(10.0 if name.startswith("bias") else 0.0)
+        model.decoder.weight.fill_(3e38)  # finite, but a sum of 16 of them is not
+    asks = request("overflowing-checkpoint", "zh-CN")
+    visitor = ctx.visitor(asks)
+    path = save_checkpoint(tmp_path, model, corpus_.vocab, preset("tiny"), Progress(step=1))
+    with pytest.raises(CharLMError) as refused:
+        ctx.models.add_upload(visitor, str(path), 1 << 30)
+    assert refused.value.key == "outputs_not_finite" and not list(visitor.uploads_dir.glob("*"))
+
+    own = save_checkpoint(visitor.checkpoints_dir / "run1", model, corpus_.vocab, preset("tiny"), Progress(step=1))
+    label = next(value for _, value in ctx.models.choices(visitor, "zh-CN")["choices"] if "run1" in value)
+    with pytest.raises(CharLMError) as chosen:
+        generate.next_char(ctx, label, "ab", 1.0, 4, asks)
+    assert chosen.value.key == "outputs_not_finite" and own in ctx.models.overflowing
+    names = dict((value, name) for name, value in ctx.models.choices(visitor, "zh-CN")["choices"])
+    assert names[label].endswith("它的打分溢出：请换一个")

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from matplotlib import font_manager
 
-from charlm import CharLMError, Corpus
+from charlm import CharLMError, Corpus, preset
 from charlm.data.batches import check_fits
 from charlm.data.vocab import decode_text
-from charlm.serving.jobs import JobSnapshot
+from charlm.serving.jobs import JobSnapshot, TrainingJob
 from demo import figures, i18n, views
 from demo.app import AppConfig, CharLMApp
 from demo.i18n import EN, AppError, t
@@ -316,3 +316,19 @@ def test_a_full_disk_is_said_as_such_and_no_error_shows_a_server_path():
         shown = i18n.error_text(full, lang)
         assert shown == i18n.t("err.disk_full", lang) and "/" not in shown
     assert "/" not in i18n.error_text(PermissionError(13, "denied", "/srv/x"), EN)
+
+
+def test_a_live_runs_final_figure_past_its_budget_is_said_to_be_a_part(tmp_path):
+    """Through the whole path: the training loop scores within ``final_score_gflop``, the job keeps the part's
+    size, and the status line says the figure covers a part and why."""
+    text = "Happy families are all alike; every unhappy family is unhappy in its own way.\n" * 2000
+    corpus = Corpus.from_text(text, val_fraction=0.2)
+    cfg = preset("tiny", max_steps=3, eval_every=0, save_every=0, final_score_gflop=1e-6, val_fraction=0.2)
+    job = TrainingJob(corpus, cfg, str(tmp_path))
+    job.start()
+    job.wait(timeout=120)
+    snap = job.snapshot()
+    step, _, chars = snap.held_out
+    assert step == 3 and 0 < chars < snap.held_out_chars == len(corpus.val_data) - 1
+    assert f"over {chars:,} of the {snap.held_out_chars:,} held-out characters" in views.status_line(snap, "en")
+    assert "个字符上的损失" in views.status_line(snap, "zh-CN")

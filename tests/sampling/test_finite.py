@@ -33,3 +33,12 @@ def test_the_guesses_and_one_character_views_refuse_them_too(overflowing):
         next_char_guesses(overflowing, "abc abd")
     with pytest.raises(CharLMError, match="not finite"):
         OneCharacter(overflowing, "ab", 3, 1.0, 0).step()
+
+
+def test_a_model_whose_scores_overflow_is_caught_when_it_is_loaded(overflowing):
+    """Before any view: the scores after each of its characters, from a blank memory, are checked."""
+    with pytest.raises(CharLMError) as caught:
+        overflowing.check_outputs()
+    assert caught.value.key == "outputs_not_finite"
+    corpus = Corpus.from_text("abc abd abe " * 50)
+    Sampler(CharRNN(ModelConfig(len(corpus.vocab), hidden_size=16, num_layers=1)).eval(), corpus.vocab).check_outputs()

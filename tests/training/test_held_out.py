@@ -13,7 +13,7 @@ from charlm.data.batches import Batches
 from charlm.data.corpora import load_builtin
 from charlm.network.model import CharRNN, ModelConfig
 from charlm.training.checkpoint import best_checkpoint
-from charlm.training.evaluate import WARM_UP, score_held_out, spread_starts
+from charlm.training.evaluate import WARM_UP, WHOLE_WINDOW, operations_per_char, score_held_out, spread_starts
 from charlm.training.loop import StepEvent
 from charlm.training.schedule import learning_rate_at, reanchor
 from tests.helpers import ROOT, needs_anna
@@ -185,3 +185,21 @@ def test_short_windows_are_scored_in_long_ones_with_the_same_figure(model):
     data = np.random.default_rng(4).integers(0, 12, 3001)
     assert score_held_out(model, data, 1, 1).loss == pytest.approx(one_stream_loss(model, data), abs=1e-5)
     assert score_held_out(model, data, 4, 1).loss == pytest.approx(score_held_out(model, data, 4, 300).loss, abs=1e-6)
+
+
+def test_a_budget_scores_every_character_when_it_can_and_spread_windows_when_it_cannot(model):
+    """Stop's final figure on a big model must not hold a training place for minutes: within its budget of
+    operations the whole part, past it the spread windows the budget pays for (with the warm-up they read),
+    said as a part; the same windows as the periodic subset of that many, so the figure is reproducible."""
+    data = np.random.default_rng(5).integers(0, 12, 4 * 3000 + 1)
+    per_char = operations_per_char(model)
+    assert per_char == 2 * sum(p.numel() for p in model.parameters())
+    whole = score_held_out(model, data, 4, 10)
+    assert score_held_out(model, data, 4, 10, budget=per_char * 12_000) == whole and whole.whole
+    budget = per_char * 4 * 3 * (WARM_UP + WHOLE_WINDOW)  # three windows of 128 per row, each after its warm-up
+    part = score_held_out(model, data, 4, 10, budget=budget)
+    assert not part.whole and (part.chars, part.held_out_chars) == (4 * 3 * WHOLE_WINDOW, 12_000)
+    assert part == score_held_out(model, data, 4, WHOLE_WINDOW, windows=3)
+    assert part.chars * per_char <= budget  # what it scored, and (with the warm-ups) what it read, fit
+    tiny = score_held_out(model, data, 4, 10, budget=1)  # a budget below one window still gives a figure
+    assert tiny.chars == 4 * WHOLE_WINDOW and np.isfinite(tiny.loss)
