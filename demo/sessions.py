@@ -147,9 +147,12 @@ class Visitor:
             return False
 
 
-# Seconds without a call after which a place in the waiting line is given up: more than a minute, since a browser
-# tab hidden for five minutes (a student reading elsewhere while waiting) polls only once a minute (Chrome).
+# Seconds without a call after which a place in the waiting line is given up. A page's: more than a minute, since a
+# browser tab hidden for five minutes (a student reading elsewhere while waiting) polls only once a minute
+# (Chrome). An API client's (no page ever opened): it must ask for its status within 20 s, so that a flood of
+# scripts that press Start and go quiet is out of the line within a minute, the sweep's 30 s included.
 LINE_SILENCE = 75.0
+API_LINE_SILENCE = 20.0
 
 
 class SessionStore:
@@ -244,7 +247,7 @@ class SessionStore:
 
     def _drop_silent_places(self, now: float) -> None:
         """A place in line is kept only while its holder shows signs of life: an open page asks for its status
-        every second (a hidden one every minute), and an API client must ask within ``LINE_SILENCE`` too. A
+        every second (a hidden one every minute), and an API client must ask within ``API_LINE_SILENCE``. A
         silent one (a closed laptop, a script that pressed Start and went quiet) would otherwise hold the class
         back until its session expires. So does a silent visitor's running training while others wait: it
         stops with a checkpoint, as Stop does, and its place goes to the first in line."""
@@ -254,7 +257,7 @@ class SessionStore:
                 for k, v in self._visitors.items()
                 if v.job is not None
                 and (v.job.waiting_in_line or v.job.holds_a_place_for_nobody_waiting)
-                and now - v.last_seen > LINE_SILENCE
+                and now - v.last_seen > (LINE_SILENCE if v.browser else API_LINE_SILENCE)
             ]
             # a client that never opened the page and went quiet holding a place is not coming back for it:
             # forgotten now (its folder and memory back), not after the idle time of an API client

@@ -189,3 +189,20 @@ def test_a_training_that_cannot_fit_is_refused_before_it_allocates(corpus_file, 
     with pytest.raises(CharLMError, match="would need about"):
         train(Corpus.from_text(corpus_file.read_text()), preset("quick", max_steps=1))
     assert train(Corpus.from_text(corpus_file.read_text()), preset("tiny", max_steps=2), check_memory=False)
+
+
+def test_a_checkpoint_too_big_for_this_process_is_refused_before_it_is_read(
+    trained_dir, corpus_file, capsys, monkeypatch
+):
+    """Loading holds a file about three times over (its bytes, their tensors, the model): a checkpoint that would
+    not fit in the memory this process may use is refused with both figures (exit 2), in both commands."""
+    monkeypatch.setattr("charlm.training.checkpoint.host_memory_bytes", lambda: 64 << 10)
+    for command in (
+        ["sample", "--checkpoint", str(trained_dir), "--length", "5"],
+        ["evaluate", "--checkpoint", str(trained_dir), "--corpus", str(corpus_file)],
+    ):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert "would need about" in err and "may use 0.0 GB" in err and "Traceback" not in err, err
+    monkeypatch.undo()
+    assert main(["sample", "--checkpoint", str(trained_dir), "--length", "5"]) == 0

@@ -33,6 +33,7 @@ from charlm.files import atomic_write
 from charlm.network.model import CharRNN, ModelConfig, State, parameter_shapes
 from charlm.training.config import TrainConfig
 from charlm.training.history import best_validation_step, thin
+from charlm.training.memory import host_memory_bytes
 from charlm.training.optimizer_state import optimizer_tensors
 
 FORMAT = "charlm-checkpoint"
@@ -206,6 +207,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     checksum, that it is a safetensors file with charlm's description (nothing is ever unpickled), that the
     description is whole, and that the weights have the shapes it promises and finite values."""
     path = resolve_checkpoint(path)
+    check_loading_memory(path)
     blob = _read_limited(path, MAX_CHECKPOINT_BYTES, "checkpoint")
     _check_sidecar(path, blob)
     tensors, meta = _read_safetensors(path, blob)
@@ -228,6 +230,30 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         carry_state=carry,
         rng_state=tensors.get("rng.torch"),
     )
+
+
+LOADING_COPIES = 3  # a file is held as its bytes, their tensors and the model's own float32 weights at once
+
+
+def check_loading_memory(path: Path, memory_bytes: int | None = None) -> None:
+    """Refuse, before reading it, a checkpoint whose loading would need more than the memory this process may
+    use (``memory_bytes``; by default its cgroup's limit or the machine's): better a sentence than the kernel
+    killing the process and everything it serves."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return  # said by the read that follows, with its reason
+    limit = host_memory_bytes() if memory_bytes is None else memory_bytes
+    need = LOADING_COPIES * size
+    if need > limit:
+        raise CharLMError(
+            f"Loading {path.name} would need about {need / 2**30:.1f} GB of memory; this process may use "
+            f"{limit / 2**30:.1f} GB. Load it on a larger machine.",
+            key="ckpt_memory",
+            name=path.name,
+            need_gb=need / 2**30,
+            limit_gb=limit / 2**30,
+        )
 
 
 def _check_sidecar(path: Path, blob: bytes) -> None:

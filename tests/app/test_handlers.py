@@ -14,7 +14,7 @@ from demo.app import is_teacher_key
 from demo.context import Context, client_address
 from demo.fields import preset_values
 from demo.i18n import AppError
-from demo.sessions import LINE_SILENCE
+from demo.sessions import API_LINE_SILENCE, LINE_SILENCE
 from demo.settings import AppConfig
 from demo.tabs import batches, corpus, generate, ideas, inside
 from demo.tabs import train as train_tab
@@ -235,12 +235,14 @@ def test_a_silent_place_in_line_is_given_up(tmp_path):
         next(train_tab.start_training(ctx, visitor, "quick", *form))
     assert ctx.visitor(quiet).job.snapshot().place == 1 and ctx.visitor(alive).job.snapshot().place == 2
     script_folder = ctx.visitor(script).folder
-    for silent in (quiet, script):
-        ctx.visitor(silent).last_seen -= LINE_SILENCE + 1
+    ctx.visitor(script).last_seen -= API_LINE_SILENCE + 1  # a script has less time to ask than a page
+    ctx.visitor(quiet).last_seen -= API_LINE_SILENCE + 1
+    ctx.store.sweep()
+    assert not script_folder.exists() and ctx.visitor(quiet).job.snapshot().place == 1  # a page keeps its place
+    ctx.visitor(quiet).last_seen -= LINE_SILENCE
     ctx.store.sweep()
     assert ctx.visitor(alive).job.snapshot().place == 1  # moved up
     assert ctx.visitor(quiet).job.snapshot().state == "stopped"  # a page: its place given up, its files kept
-    assert not script_folder.exists()  # a script gone quiet: forgotten at once
     assert ctx.visitor(running).job.snapshot().state == "running"  # its visitor asks: it runs on
     ctx.visitor(running).last_seen -= LINE_SILENCE + 1  # now it goes quiet too, with someone waiting
     ctx.store.sweep()
