@@ -235,15 +235,15 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
 LOADING_COPIES = 3  # a file is held as its bytes, their tensors and the model's own float32 weights at once
 
 
-def check_loading_memory(path: Path, memory_bytes: int | None = None) -> None:
+def check_loading_memory(path: Path) -> None:
     """Refuse, before reading it, a checkpoint whose loading would need more than the memory this process may
-    use (``memory_bytes``; by default its cgroup's limit or the machine's): better a sentence than the kernel
-    killing the process and everything it serves."""
+    use (its cgroup's limit or the machine's): better a sentence than the kernel killing the process and
+    everything it serves."""
     try:
         size = path.stat().st_size
     except OSError:
         return  # said by the read that follows, with its reason
-    limit = host_memory_bytes() if memory_bytes is None else memory_bytes
+    limit = host_memory_bytes()
     need = LOADING_COPIES * size
     if need > limit:
         raise CharLMError(

@@ -204,7 +204,9 @@ class _Run:
         if self.config.val_fraction > 0:
             score = self.held_out(windows=0, budget=self.config.final_score_gflop * 1e9)
             self.progress.held_out = (self.progress.step, score.loss, score.chars)
-            self.emit(EvalEvent(self.progress.step, score.loss, score.chars, True, score.held_out_chars))
+            self.emit(
+                EvalEvent(self.progress.step, score.loss, score.chars, whole=True, held_out_chars=score.held_out_chars)
+            )
 
     def held_out(self, windows: int, budget: float = 0.0) -> HeldOutScore:
         config = self.config
