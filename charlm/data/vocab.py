@@ -19,6 +19,21 @@ from charlm.errors import CharLMError
 ONE_HOT_LIMIT = 512
 # A "text" with more distinct characters than this is almost certainly not text.
 MAX_VOCAB_SIZE = 20_000
+# Characters encoded at a time when a whole text is: the arrays of one piece (about 21 bytes a character) stay
+# small however long the text is.
+ENCODE_PIECE = 1 << 20
+
+
+def code_dtype(vocab_size: int) -> np.dtype:
+    """The smallest integer type that holds every code of a vocabulary: a text is stored as one code a
+    character, so a novel in a 100-character alphabet takes one byte a character, not eight (``int64``, what
+    the network's lookups need, is made a batch at a time). Signed 16 bits, not unsigned, where one byte is too
+    few: torch computes with ``int16`` everywhere it runs."""
+    if vocab_size <= 256:
+        return np.dtype(np.uint8)
+    if vocab_size <= 1 << 15:
+        return np.dtype(np.int16)
+    return np.dtype(np.int32)
 
 
 def decode_text(data: bytes) -> str:
@@ -159,13 +174,22 @@ class Vocab:
             )
         return self._sorted_ids[pos]
 
+    def encode_text(self, text: str) -> np.ndarray:
+        """A whole text -> its codes as ``code_dtype`` (a corpus's storage), encoded a piece at a time so that
+        a long text never needs the int64 arrays of ``encode`` all at once."""
+        codes = np.empty(len(text), dtype=code_dtype(len(self.chars)))
+        for start in range(0, len(text), ENCODE_PIECE):
+            codes[start : start + ENCODE_PIECE] = self.encode(text[start : start + ENCODE_PIECE])
+        return codes
+
     def decode(self, ids) -> str:
         return "".join(self.chars[int(i)] for i in ids)
 
 
 @dataclass
 class Corpus:
-    """A text, its vocabulary, its integer codes and its train/validation split.
+    """A text, its vocabulary, its integer codes (one small integer a character: ``code_dtype``) and its
+    train/validation split.
 
     The validation part is the *end* of the text (default the last 10 %): a contiguous held-out
     stretch, never overlapping the training part, so its loss measures generalisation and not
@@ -189,7 +213,7 @@ class Corpus:
                 value=val_fraction,
             )
         vocab = vocab or Vocab.from_text(text)
-        return cls(text=text, vocab=vocab, data=vocab.encode(text), val_fraction=val_fraction, name=name)
+        return cls(text=text, vocab=vocab, data=vocab.encode_text(text), val_fraction=val_fraction, name=name)
 
     @classmethod
     def from_source(

@@ -138,6 +138,7 @@ class CharRNN(nn.Module):
         return layer_weights(self.rnn, layer)
 
     def encode_input(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.long()  # a corpus keeps its codes small (``code_dtype``); lookups take int64 (no copy if they are)
         if self.embedding is not None:
             return self.embedding(x)
         return F.one_hot(x, self.config.vocab_size).float()

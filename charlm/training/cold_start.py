@@ -78,5 +78,5 @@ def _row_losses(model: CharRNN, data: np.ndarray, places: np.ndarray, before: in
     rows = torch.from_numpy(data[index]).to(device)
     logits, _ = model(rows[:, :-1])
     scored = slice(before + first, before + end)
-    losses = F.cross_entropy(logits[:, scored].float().transpose(1, 2), rows[:, 1:][:, scored], reduction="none")
+    losses = F.cross_entropy(logits[:, scored].float().transpose(1, 2), rows[:, 1:][:, scored].long(), reduction="none")
     return losses.mean(dim=1).double().cpu().numpy()

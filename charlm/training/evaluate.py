@@ -33,7 +33,7 @@ from charlm.training.device import mixed_precision
 
 def cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Mean cross-entropy per character, in float32 whatever the scores' precision."""
-    return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1))
+    return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1).long())
 
 
 WARM_UP = 256  # characters a held-out row reads before its first scored one
@@ -195,4 +195,6 @@ def warm_rows(model: CharRNN, inputs: torch.Tensor, bf16: bool = False):
 
 
 def _summed(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="sum").double()
+    return F.cross_entropy(
+        logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1).long(), reduction="sum"
+    ).double()

@@ -82,3 +82,20 @@ def test_validation_part_is_the_end_and_does_not_overlap():
     for bad in (-0.1, 1.0, float("nan")):
         with pytest.raises(CharLMError):
             Corpus.from_text(text, val_fraction=bad)
+
+
+@pytest.mark.parametrize(
+    "alphabet, dtype",
+    [("abcdefgh .\n", np.uint8), ("".join(chr(0x4E00 + i) for i in range(900)), np.int16)],
+)
+def test_a_corpus_keeps_one_small_code_a_character(monkeypatch, alphabet, dtype):
+    """A 20 MB novel kept as int64 codes takes 160 MB a visitor; in its alphabet's smallest type, 20 MB. Encoded
+    a piece at a time (a small piece here, so that the pieces' joins are crossed), the codes are those of
+    ``encode``."""
+    monkeypatch.setattr("charlm.data.vocab.ENCODE_PIECE", 7)
+    rng = np.random.default_rng(0)
+    text = "".join(rng.choice(list(alphabet), size=1000)) + alphabet
+    corpus = Corpus.from_text(text)
+    assert corpus.data.dtype == dtype and corpus.data.nbytes == len(text) * np.dtype(dtype).itemsize
+    assert np.array_equal(corpus.data, corpus.vocab.encode(text))
+    assert corpus.vocab.decode(corpus.data) == text

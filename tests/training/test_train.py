@@ -245,3 +245,16 @@ def test_the_log_counts_the_epochs_the_run_will_reach():
     train(corpus, cfg.replace(max_steps=per_epoch + 1), on_event=events.append)
     steps = [e for e in events if isinstance(e, StepEvent)]
     assert {e.epochs for e in steps} == {2} and steps[-1].epoch == 2
+
+
+def test_small_codes_train_exactly_as_int64_codes():
+    """The corpus stores its codes in the smallest type (``code_dtype``); the network reads int64. The run is
+    the same, weight for weight, as on int64 codes."""
+    corpus = Corpus.from_text("the quick brown fox jumps over the lazy dog. " * 60, val_fraction=0.1)
+    wide = Corpus(corpus.text, corpus.vocab, corpus.data.astype(np.int64), corpus.val_fraction, corpus.name)
+    assert corpus.data.dtype == np.uint8
+    cfg = preset("tiny", max_steps=12, dropout=0.2, num_layers=2, eval_every=6)
+    small, large = train(corpus, cfg), train(wide, cfg)
+    assert small.progress.val_loss == large.progress.val_loss and small.progress.train_loss == large.progress.train_loss
+    a, b = small.model.state_dict(), large.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
