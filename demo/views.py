@@ -64,7 +64,7 @@ def vocab_text(vocab: Vocab, lang: str = EN) -> str:
 def codes_html(corpus: Corpus, n: int = 200) -> str:
     """The first characters over their integer codes, as the chapter prints them."""
     cells = []
-    for c, code in zip(corpus.text[:n], corpus.data[:n]):
+    for c, code in zip(corpus.opening(n), corpus.data[:n]):
         cells.append(f'<span class="cl-cell"><b>{html.escape(show_char(c))}</b><i>{int(code)}</i></span>')
     return f'<div class="cl-codes">{"".join(cells)}</div>'
 

@@ -349,5 +349,7 @@ def train(
 
 
 def sample_text(model: CharRNN, corpus: Corpus, config: TrainConfig) -> str:
-    prime = "The " if not corpus.vocab.unknown_chars("The ") else corpus.text[0]  # a text with no "The " gets its own
+    prime = (
+        "The " if not corpus.vocab.unknown_chars("The ") else corpus.opening(1)
+    )  # a text with no "The " gets its own
     return Sampler(model, corpus.vocab).generate(prime, config.sample_length, seed=config.seed)

@@ -86,7 +86,7 @@ def prime_for_model(ctx: Context, label, prime_text, request: gr.Request):
     visitor = ctx.visitor(request)
     vocab = ctx.models.sampler_for(label, visitor).vocab
     corpus = visitor.corpus
-    text = corpus.text if corpus is not None and corpus.vocab.chars == vocab.chars else ""
+    text = corpus.opening(2000) if corpus is not None and corpus.vocab.chars == vocab.chars else ""
     prime = readable_prime(vocab, prime_text, text)
     return gr.skip() if prime == prime_text else prime
 

@@ -251,7 +251,7 @@ def test_small_codes_train_exactly_as_int64_codes():
     """The corpus stores its codes in the smallest type (``code_dtype``); the network reads int64. The run is
     the same, weight for weight, as on int64 codes."""
     corpus = Corpus.from_text("the quick brown fox jumps over the lazy dog. " * 60, val_fraction=0.1)
-    wide = Corpus(corpus.text, corpus.vocab, corpus.data.astype(np.int64), corpus.val_fraction, corpus.name)
+    wide = Corpus(corpus.vocab, corpus.data.astype(np.int64), corpus.val_fraction, corpus.name)
     assert corpus.data.dtype == np.uint8
     cfg = preset("tiny", max_steps=12, dropout=0.2, num_layers=2, eval_every=6)
     small, large = train(corpus, cfg), train(wide, cfg)
