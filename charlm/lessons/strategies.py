@@ -72,6 +72,7 @@ LAB = (
     Strategy("whole"),
     Strategy("hot", temperature=1.5),
 )
+LAB_PRIME_CHARS = 2000  # the longest prime the lab reads: a page of text sets the scene; more only costs time
 LAB_LENGTH = (20, 400)  # characters each sample may have: enough to see loops and typos, quick for six
 
 
@@ -99,14 +100,23 @@ def sampling_lab(
             high=high,
             value=length,
         )
+    if len(prime) > LAB_PRIME_CHARS:
+        raise CharLMError(
+            f"The lab reads primes of up to {LAB_PRIME_CHARS:,} characters; this one has {len(prime):,}. "
+            "Keep its end (the lab only shows what follows it).",
+            key="lab_prime_long",
+            n=len(prime),
+            limit=LAB_PRIME_CHARS,
+        )
     prime = prepare_prime(sampler.vocab, prime)
     for s in strategies:
         check_settings(sampler.vocab, s.top_n or len(sampler.vocab), s.temperature, length)
+    read = sampler.new_state()
+    after_prime = sampler.feed(read, prime)  # read once; each strategy goes on from its own copy
     out = []
     for strategy in strategies:
         rng = np.random.default_rng(seed)
-        state = sampler.new_state()  # the prime read again for each: a state holds views into itself
-        logits = sampler.feed(state, prime)
+        state, logits = sampler.copy_state(read), after_prime.copy()
         chars, bits, mass, size, entropies = [], 0.0, 0.0, 0, []
         for i in range(length):
             p = softmax(logits)

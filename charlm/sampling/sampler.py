@@ -153,6 +153,19 @@ class Sampler:
         gates = np.zeros(self.layers[0].w_hh.shape[1], np.float32)
         return SamplerState(h, c, xh, gates)
 
+    def copy_state(self, state: SamplerState) -> SamplerState:
+        """A memory of its own equal to ``state``: a new state's arrays filled in, so that its views into itself
+        (each layer's input and memory side by side) stay its own. A text read once can then be continued
+        in several ways (the sampling lab's strategies)."""
+        new = self.new_state()
+        new.h[0][:] = state.h[0]
+        for l in range(self.L):
+            new.c[l][:] = state.c[l]
+            if state.xh[l] is not None:
+                new.xh[l][:] = state.xh[l]
+        new.gates[:] = state.gates
+        return new
+
     def stack_states(self, states: list[SamplerState]) -> StackedStates:
         """Copies of these generations' memories, one row each, to be stepped together."""
         xh = [None] + [np.stack([s.xh[l] for s in states]) for l in range(1, self.L)]

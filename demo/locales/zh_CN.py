@@ -479,6 +479,7 @@ ERRORS: dict[str, str] = {
     "gradient_short": "测量梯度需要至少 3 个字符的序列。",
     "passage_empty": "请给出一段要查看的文字。",
     "passage_too_long": "段落最多 5,000 个字符。",
+    "lab_prime_long": "实验室读取的开头最多 {limit:,} 个字符；这个开头有 {n:,} 个。请只保留它的结尾（实验室只显示接在它后面的内容）。",
     "lab_length": "实验室每段样本写 {low} 到 {high} 个字符；收到的是 {value}。",
     "position_range": "请选择 0 到 {last} 之间的位置。",
     "passage_unknown": "这段文字中有模型从未见过的字符：{chars}。",

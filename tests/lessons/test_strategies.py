@@ -74,6 +74,10 @@ def test_bad_lab_settings_are_refused(sampler):
     assert err.value.key == "lab_length"
     with pytest.raises(CharLMError):
         sampling_lab(sampler, "Zebra ☃", 50, seed=0)
+    with pytest.raises(CharLMError) as err:  # a 20,000-character prime cost a minute of CPU in the lab
+        sampling_lab(sampler, "Happy " * 400, 50, seed=0)
+    assert err.value.key == "lab_prime_long" and "2,000" in str(err.value)
+    assert len(sampling_lab(sampler, ("Happy " * 400)[:2000], 20, seed=0)) == 6
 
 
 def test_the_lab_finds_where_the_model_was_least_sure(sampler):

@@ -131,3 +131,24 @@ def test_int8_weights_keep_the_models_predictions(trained):
     assert int8.generate(TEXT[:4], 200, 4, 1.0, 3) == int8.generate(TEXT[:4], 200, 4, 1.0, 3)
     with pytest.raises(CharLMError, match="precision"):
         Sampler(model, vocab, "fp16")
+
+
+@pytest.mark.parametrize("cell,layers", [("lstm", 2), ("gru", 3), ("rnn", 1)])
+def test_a_copied_memory_goes_on_exactly_as_the_text_read_again(cell, layers):
+    """The sampling lab reads its prime once and lets each strategy go on from a copy: each copy then writes
+    exactly what a reading of its own would, and stepping one copy leaves the others as they were."""
+    torch.manual_seed(1)
+    vocab = Vocab.from_text(TEXT)
+    model = CharRNN(ModelConfig(len(vocab), cell=cell, hidden_size=32, num_layers=layers, dropout=0.0))
+    s = Sampler(model, vocab)
+    read = s.new_state()
+    s.feed(read, "Far away, the")
+    first, second = s.copy_state(read), s.copy_state(read)
+    again = s.new_state()
+    s.feed(again, "Far away, the")
+    for ch in " family sat":
+        x = vocab.stoi[ch]
+        assert np.array_equal(s.step(first, x), s.step(again, x))
+    assert np.array_equal(s.step(second, vocab.stoi[" "]), s.step(s.copy_state(read), vocab.stoi[" "]))
+    fresh = s.new_state()
+    assert np.array_equal(s.feed(fresh, "Far away, the "), s.step(s.copy_state(read), vocab.stoi[" "]))
