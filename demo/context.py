@@ -21,6 +21,7 @@ import torch
 from charlm import Corpus
 from charlm.data.corpora import REGISTRY, default_corpus_name, is_available, load_builtin
 from charlm.sampling.fast import products
+from charlm.serving.memory_budget import MemoryBudget
 from charlm.serving.waiting_line import JobSlots
 
 from . import figures, i18n
@@ -79,6 +80,7 @@ class Context:
     slots: JobSlots
     models: ModelCatalogue
     runner: ThreadRunner | ChunkRunner | ProcessRunner
+    memory: MemoryBudget  # what big requests take at once, for everyone (trainings have their own share)
     refreshes: list[Refresh] = field(default_factory=list)
     offered: Offered = field(default_factory=Offered)  # what one tab offers the others
     links: Links = field(default_factory=Links)  # the settings a link can set (``?learning_rate=0.01``)
@@ -91,6 +93,7 @@ class Context:
         torch.set_num_threads(threads)  # process-wide: here, once, never from a worker thread
         tune_allocator()  # process-wide too
         log.info("the sampler's loops: %s", products.warm_up(config.sampler_precision))  # now, not at a first click
+        memory = MemoryBudget(config.heavy_memory_bytes)
         models = ModelCatalogue(
             config.assets_dir,
             cache_bytes=config.sampler_cache_mb << 20,
@@ -101,7 +104,7 @@ class Context:
             Path(root),
             ttl_seconds=config.session_ttl_hours * 3600,
             anonymous_ttl_seconds=config.anonymous_ttl_minutes * 60,
-            on_dispose=lambda visitor: models.forget(visitor.folder),
+            on_dispose=lambda visitor: (models.forget(visitor.folder), forget_holdings(memory, visitor)),
         )
         figures.keep_pictures_in(Path(root) / "pictures")
         store.on_sweep.append(figures.sweep_pictures)
@@ -112,6 +115,7 @@ class Context:
             JobSlots(config.max_jobs, kept=1 if config.teacher_key else 0),  # the teacher's place, if there is one
             models,
             runner_for(config.runner, config.chunk_seconds, threads),
+            memory,
         )
 
     # the visitor ----------------------------------------------------------------------------
@@ -230,6 +234,21 @@ class Context:
             self.links.add(setting.name, component, parse or setting.parse)
         else:
             self.links.add(setting, component, parse or str)
+
+
+# What a visitor may keep between requests in the memory budget, each under its own name (``holder``).
+HOLDINGS = ("corpus", "one-batch")
+
+
+def holder(visitor: Visitor, what: str) -> str:
+    """The name of one of a visitor's holdings in the memory budget (``what`` is one of ``HOLDINGS``)."""
+    assert what in HOLDINGS, what
+    return f"{visitor.folder.name}/{what}"
+
+
+def forget_holdings(memory: MemoryBudget, visitor: Visitor) -> None:
+    for what in HOLDINGS:
+        memory.forget(holder(visitor, what))
 
 
 @functools.lru_cache(maxsize=4)

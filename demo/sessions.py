@@ -31,7 +31,7 @@ from .process import return_freed_memory
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-HEAVY_PER_VISITOR = 2  # heavy calls (generations, uploads, experiments) one visitor may have running at once
+HEAVY_PER_VISITOR = 1  # heavy calls (generations, uploads, experiments) one visitor may have running at once
 RUNS_KEPT = 4  # a visitor's trainings whose checkpoints stay available; older ones are removed at the next Start
 
 
@@ -48,6 +48,7 @@ class Visitor:
     last_seen: float = field(default_factory=time.monotonic)
     ended: float | None = None  # when the tab was reported closed (None: open)
 
+    texts_loaded: int = 0  # texts loaded in this tab: One batch's run belongs to one of them
     run: int = 0  # trainings started in this tab; each keeps its checkpoints in its own folder
     lang: str | None = None  # chosen in the page ("en" / "zh-CN"); None: not yet known
     model_names: dict[str, dict[str, str]] = field(default_factory=dict)  # label -> {language: shown name}

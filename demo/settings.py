@@ -55,6 +55,12 @@ class AppConfig:
     job_memory_mb: int = setting(
         0, "CHARLM_JOB_MEMORY_MB", "memory one training may use (0: the host's or container's, shared by max_jobs)"
     )
+    heavy_memory_mb: int = setting(
+        0,
+        "CHARLM_HEAVY_MEMORY_MB",
+        "memory everyone's big requests (texts read, passages traced, One batch) take at once; 0: a tenth of "
+        "the host's",
+    )
     session_disk_mb: int = setting(1024, "CHARLM_SESSION_DISK_MB", "disk one visitor's checkpoints and uploads take")
     runner: str = setting(
         "auto", "CHARLM_RUNNER", 'how trainings run: "thread", "process", "chunks"; "auto": chunks on ZeroGPU'
@@ -94,6 +100,14 @@ class AppConfig:
         if self.job_memory_mb:
             return self.job_memory_mb << 20
         return max(256 << 20, int(host_memory_bytes() * 0.8 - (1 << 30)) // max(1, self.max_jobs))
+
+    @property
+    def heavy_memory_bytes(self) -> int:
+        """The shared budget of big requests (``charlm/serving/memory_budget.py``): beside the trainings' 80 %
+        less 1 GB, a tenth of the host's memory (at least 256 MB), the rest left to the server and its models."""
+        if self.heavy_memory_mb:
+            return self.heavy_memory_mb << 20
+        return max(256 << 20, host_memory_bytes() // 10)
 
 
 # The settings a host may set by environment variable, each once: read off the table above.

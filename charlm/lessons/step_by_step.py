@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -18,12 +19,15 @@ import torch
 from charlm.data.batches import check_corpus
 from charlm.data.vocab import Corpus
 from charlm.lessons.coach import clipping_fired
+from charlm.network.model import parameter_count
 from charlm.sampling.fast.blas_threads import on_one_blas_thread
 from charlm.sampling.pick import check_settings, pick_next, prepare_prime, softmax
 from charlm.sampling.sampler import Sampler
+from charlm.training.checkpoint import Checkpoint
 from charlm.training.config import TrainConfig
 from charlm.training.evaluate import cross_entropy
 from charlm.training.loop import _Run
+from charlm.training.memory import FLOAT, estimate_training_bytes
 
 
 @dataclass(frozen=True)
@@ -56,13 +60,30 @@ class OneBatch:
     """A training run driven one batch per call (on the CPU, with nothing saved): the same loop as
     ``train``, so a student's steps are exactly the first steps of that run."""
 
-    def __init__(self, corpus: Corpus, config: TrainConfig):
+    def __init__(self, corpus: Corpus, config: TrainConfig, resume: Checkpoint | None = None):
         corpus = corpus.with_val_fraction(config.val_fraction)
         check_corpus(corpus, config.batch_size, config.num_steps)
         # the run's own settings (its learning-rate schedule too); the button may go on past the run's end
         self.config = replace(config, device="cpu")
-        self.run = _Run(corpus, self.config, None, lambda event: None, None)
+        self.run = _Run(corpus, self.config, None, lambda event: None, resume)
         self.vocab = corpus.vocab
+
+    @staticmethod
+    def memory_bytes(config: TrainConfig, vocab_size: int) -> int:
+        """What a run stepped this way holds and takes in a step: a training step's peak, and the copy of the
+        weights each step is compared with."""
+        return estimate_training_bytes(config, vocab_size) + FLOAT * parameter_count(config.model_config(vocab_size))
+
+    def put_away(self, folder: Path) -> Path | None:
+        """Save the run in ``folder`` as a checkpoint (weights, optimiser, carried memory, random generator), so
+        that ``OneBatch(corpus, config, resume=load_checkpoint(it))`` takes exactly the step this one would
+        have taken next; None when no step was taken (there is nothing to keep)."""
+        if self.run.progress.step == 0:
+            return None
+        folder.mkdir(parents=True, exist_ok=True)
+        self.run.out_dir = folder
+        self.run.save()
+        return self.run.last_checkpoint
 
     def step(self) -> BatchStep:
         run, config = self.run, self.config

@@ -46,6 +46,20 @@ class Trace:
     probs: np.ndarray  # (T, V): P(next character) after each character
 
 
+def trace_bytes(sampler: Sampler, chars: int) -> int:
+    """The most memory ``trace`` takes over ``chars`` characters: per character and layer, each recorded
+    quantity's H floats, held once step by step and once stacked, with an array's own overhead; the
+    probabilities likewise; then a quarter more and a little fixed. Measured by tracemalloc's peak (test:
+    tests/lessons/test_unrolled.py), e.g. 252 MB for 5,000 characters of the shipped 2×512 LSTM."""
+    record: list = []
+    sampler.step(sampler.new_state(), 0, want_logits=False, record=record)
+    quantities = sum(len(layer) for layer in record)  # over all layers
+    per_char = 8 * sum(a.size for layer in record for a in layer.values()) + 8 * len(sampler.vocab)
+    per_char += 112 * (quantities + 1)
+    chars = min(chars, MAX_PASSAGE)  # a longer passage is refused by ``trace`` before it takes anything
+    return int(1.25 * chars * per_char) + (8 << 20)
+
+
 @on_one_blas_thread
 def trace(sampler: Sampler, text: str) -> Trace:
     """Read ``text`` and record, per layer and character, the gates, cell and hidden state."""

@@ -364,7 +364,7 @@ TEXTS: dict[str, str] = {
     "err.no_model": "No model yet: train one (Train tab) or upload a checkpoint.",
     "err.unknown_model": "Unknown model {label!r}: pick one from the list.",
     "err.prime_long": "The prime text has {n:,} characters; here it may have {limit:,}.",
-    "err.too_many_calls": "You already have two long requests running: wait for one to finish.",
+    "err.too_many_calls": "Your previous request is still running: wait for it to finish, then try again.",
     "err.too_many_uploads": "You have uploaded {n} checkpoints in this session, as many as it keeps.",
     "err.disk_budget": "This needs about {need_mb:.0f} MB of the server's disk, and one visitor's files may take {budget_mb:.0f} MB ({used_mb:.0f} MB of that are your uploaded models). Choose a smaller model: fewer layers or hidden units.",
     "err.upload_disk_full": "The server's disk is too full to take this file, so it was not uploaded; nothing else changed. Try again later.",

@@ -372,7 +372,7 @@ TEXTS: dict[str, str] = {
     "err.no_model": "还没有模型：请先训练一个（“训练”页），或上传一个检查点。",
     "err.unknown_model": "没有模型 {label!r}：请从列表中选择。",
     "err.prime_long": "起始文本有 {n:,} 个字符；这里最多 {limit:,} 个。",
-    "err.too_many_calls": "你已经有两个耗时的请求在运行：请等其中一个完成。",
+    "err.too_many_calls": "你上一个请求还在运行：请等它完成后再试。",
     "err.too_many_uploads": "本次会话已上传 {n} 个检查点，已达到保存上限。",
     "err.disk_budget": "这需要服务器磁盘上大约 {need_mb:.0f} MB，而每位访客的文件最多可占 {budget_mb:.0f} MB（其中 {used_mb:.0f} MB 是你上传的模型）。请选择更小的模型：更少的层或隐藏单元。",
     "err.upload_disk_full": "服务器磁盘太满，放不下这个文件，所以没有上传；其他内容都没有变化。请稍后再试。",

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import gradio as gr
 
 from charlm import Corpus
 from charlm.data.corpora import builtin_names, builtin_title, default_corpus_name
-from charlm.data.vocab import load_text
+from charlm.data.vocab import load_text, reading_bytes
 
 from .. import views
-from ..context import Context, builtin_corpus
+from ..context import Context, builtin_corpus, holder
 from ..fields import VAL_SHARE
 from ..i18n import EN, I18N, AppError, t
+from ..sessions import Visitor
 
 ID, TITLE = "corpus", "tab.corpus"
 MIN_CORPUS_CHARS = 100  # below this there is nothing to learn, whatever the batch shape
@@ -50,18 +52,41 @@ def load_corpus(ctx: Context, name: str | None, uploaded, val_share: float, requ
     val_share = VAL_SHARE.parse(val_share)
     if uploaded:
         path = Path(uploaded if isinstance(uploaded, str) else uploaded["path"])
-        file_name = Path(path.name).name
-        text = load_text(path, max_bytes=ctx.config.max_upload_mb * 1_000_000)
-        if len(text) < MIN_CORPUS_CHARS:
-            raise AppError("err.corpus_too_short", name=file_name, n=len(text), min=MIN_CORPUS_CHARS)
-        corpus = Corpus.from_text(text, val_share, name=file_name)
+        max_bytes = ctx.config.max_upload_mb * 1_000_000
+        with ctx.memory.hold(reading_bytes(min(file_size(path), max_bytes)), owner=holder(visitor, "corpus")):
+            corpus = read_upload(path, val_share, max_bytes)
+        # kept in memory while there is room; else put away to the visitor's folder, memory-mapped
+        ctx.memory.keep(holder(visitor, "corpus"), corpus.data.nbytes, functools.partial(put_away, visitor, corpus))
     else:
         name = name or default_corpus_name()
         if name not in builtin_names():
             raise AppError("err.unknown_builtin", name=name)
-        corpus = builtin_corpus(name, round(val_share, 4))
+        corpus = builtin_corpus(name, round(val_share, 4))  # shared by everyone: nothing of the visitor's to keep
+        ctx.memory.forget(holder(visitor, "corpus"))
     visitor.corpus = corpus
+    visitor.texts_loaded += 1
     return corpus_views(corpus, ctx.lang(request))
+
+
+def file_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0  # ``load_text`` says that the file is missing
+
+
+def read_upload(path: Path, val_share: float, max_bytes: int) -> Corpus:
+    file_name = Path(path.name).name
+    text = load_text(path, max_bytes=max_bytes)
+    if len(text) < MIN_CORPUS_CHARS:
+        raise AppError("err.corpus_too_short", name=file_name, n=len(text), min=MIN_CORPUS_CHARS)
+    return Corpus.from_text(text, val_share, name=file_name)
+
+
+def put_away(visitor: Visitor, corpus: Corpus) -> None:
+    """The visitor's uploaded text out of memory, into their folder (memory-mapped): others need the room."""
+    if visitor.corpus is corpus:
+        visitor.corpus = corpus.mapped(visitor.folder / "corpus.npy")
 
 
 def show_corpus(ctx: Context, request: gr.Request):

@@ -18,6 +18,7 @@ from charlm.lessons.traces import (
     readable_passage,
     text_features,
     trace,
+    trace_bytes,
 )
 from charlm.lessons.unrolled import unroll
 
@@ -64,7 +65,11 @@ def passage_for_model(ctx: Context, label, passage, request: gr.Request):
 
 def run_look(ctx: Context, label, text, layer_index, unit_index, what, request: gr.Request):
     sampler = reader(ctx, label, request)
-    lang = ctx.lang(request)
+    with ctx.memory.hold(trace_bytes(sampler, len(text))):  # a long passage's trace takes hundreds of MB
+        return look(sampler, text, layer_index, unit_index, what, ctx.lang(request))
+
+
+def look(sampler, text, layer_index, unit_index, what, lang: str):
     start = time.perf_counter()
     tr = trace(sampler, text)
     layer_index = int(layer_index or 0)
@@ -104,6 +109,13 @@ def find_quote_cell(ctx: Context, label, text, what, request: gr.Request):
     """The tab's question in one click: the cell, in any layer, whose value follows "inside quotation marks"
     most closely on this passage, chosen and shown as "Look inside" shows a cell."""
     sampler = reader(ctx, label, request)
+    with ctx.memory.hold(trace_bytes(sampler, len(text))):
+        layer, unit = quote_cell(sampler, text, what)
+    return (layer, unit, *run_look(ctx, label, text, layer, unit, what, request))
+
+
+def quote_cell(sampler, text, what) -> tuple[int, int]:
+    """(layer, unit) of the cell following "inside quotes" most closely on ``text``."""
     tr = trace(sampler, text)
     feature = text_features(text)[QUOTES]
     found = []
@@ -115,12 +127,16 @@ def find_quote_cell(ctx: Context, label, text, what, request: gr.Request):
     if not found:
         raise AppError("err.no_quotes")
     _, layer, unit = max(found)
-    return (layer, unit, *run_look(ctx, label, text, layer, unit, what, request))
+    return layer, unit
 
 
 def run_unroll(ctx: Context, label, text, at, request: gr.Request):
     sampler = reader(ctx, label, request)
-    lang = ctx.lang(request)
+    with ctx.memory.hold(trace_bytes(sampler, len(text))):
+        return unrolled(ctx, sampler, text, at, ctx.lang(request))
+
+
+def unrolled(ctx: Context, sampler, text, at, lang: str):
     start = time.perf_counter()
     tr = trace(sampler, text)
     at = min(max(int(at or 0), 0), len(text) - 1)  # a shorter passage: its last character
@@ -151,7 +167,8 @@ def compare(ctx: Context, cell, text, at, lang) -> str:
         return ""
     name, other = counterpart
     try:
-        view = unroll(trace(other, text), other, at)
+        with ctx.memory.hold(trace_bytes(other, len(text))):
+            view = unroll(trace(other, text), other, at)
     except CharLMError as err:
         return f'<div class="cl-note">{html.escape(error_text(err, lang))}</div>'
     head = t("unroll.compare_same" if cell == "rnn" else "unroll.compare_note", lang, name=name)
@@ -170,7 +187,8 @@ def run_guesses(ctx: Context, label, text, request: gr.Request):
     sampler = reader(ctx, label, request)
     if len(text) < 2:
         raise AppError("err.passage_short")
-    return "", views.guesses_html(text, next_char_guesses(sampler, text), ctx.lang(request))
+    with ctx.memory.hold(trace_bytes(sampler, len(text))):
+        return "", views.guesses_html(text, next_char_guesses(sampler, text), ctx.lang(request))
 
 
 def relabel(ctx: Context, request: gr.Request):

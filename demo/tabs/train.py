@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import gradio as gr
 
@@ -17,7 +18,7 @@ from charlm.training.memory import check_training_memory, run_disk_bytes
 from charlm.training.resume import check_resumable
 
 from .. import diagrams, fields, figures, views
-from ..context import Context
+from ..context import Context, holder
 from ..fields import TRAIN_FORM, checked_preset, config_from_form, preset_values
 from ..i18n import I18N, AppError, t
 from ..sessions import Visitor
@@ -33,8 +34,9 @@ class TrainView:
     """What the Train tab keeps per visitor (``Visitor.state_of(TrainView)``)."""
 
     plotted: tuple = ()  # what the loss figure last showed, to skip redrawing it
-    # One batch's run: (the settings it was made with, the stepper), replaced when the settings change
-    batch_steps: tuple[tuple, OneBatch] | None = None
+    # One batch's run: (the text and settings it was made with, the stepper, or its checkpoint when it was put
+    # away to make room for others), replaced when the text or the settings change
+    batch_steps: tuple[tuple, OneBatch | Path] | None = None
 
 
 def start_training(
@@ -166,12 +168,27 @@ def one_batch(ctx: Context, request: gr.Request, preset_name: str, *values):
     visitor = ctx.visitor(request)
     corpus = ctx.corpus(visitor)
     config = config_from_form(preset_name, *values, device="cpu")
-    key = (id(corpus), config)
+    key = (visitor.texts_loaded, config)
     mine = visitor.state_of(TrainView)
-    if mine.batch_steps is None or mine.batch_steps[0] != key:
-        check_training_memory(config, len(corpus.vocab), ctx.config.job_memory_bytes)
-        mine.batch_steps = (key, OneBatch(corpus, config))
-    return views.batch_step_text(mine.batch_steps[1].step(), ctx.lang(request))
+    need, owner = OneBatch.memory_bytes(config, len(corpus.vocab)), holder(visitor, "one-batch")
+    with ctx.memory.hold(need, owner=owner):  # the stepper is the visitor's own while this runs
+        if mine.batch_steps is None or mine.batch_steps[0] != key:
+            check_training_memory(config, len(corpus.vocab), ctx.config.job_memory_bytes)
+            mine.batch_steps = (key, OneBatch(corpus, config))
+        elif isinstance(mine.batch_steps[1], Path):  # put away while others needed the room: taken up again
+            mine.batch_steps = (key, OneBatch(corpus, config, resume=load_checkpoint(mine.batch_steps[1])))
+        stepper = mine.batch_steps[1]
+        step = stepper.step()
+    ctx.memory.keep(owner, need, functools.partial(put_steps_away, visitor, stepper))
+    return views.batch_step_text(step, ctx.lang(request))
+
+
+def put_steps_away(visitor: Visitor, stepper: OneBatch) -> None:
+    """One batch's run out of memory, into the visitor's folder: the next press goes on from there, exactly."""
+    mine = visitor.state_of(TrainView)
+    if mine.batch_steps is not None and mine.batch_steps[1] is stepper:
+        saved = stepper.put_away(visitor.folder / "one-batch")
+        mine.batch_steps = (mine.batch_steps[0], saved) if saved is not None else None
 
 
 def shapes(ctx: Context, request: gr.Request, preset_name: str, *values):

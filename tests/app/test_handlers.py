@@ -3,12 +3,15 @@ server and no browser, as a visitor's clicks would call them (a request is only 
 
 import time
 import types
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from charlm import CharLMError, Corpus, preset, train
 from charlm.network.model import CharRNN, ModelConfig
+from charlm.serving.memory_budget import MemoryBudget
 from charlm.training.checkpoint import Progress, save_checkpoint
 from demo.app import is_teacher_key
 from demo.context import Context, client_address
@@ -70,6 +73,34 @@ def test_one_batch_goes_on_with_the_same_run_and_starts_again_for_new_settings(c
     values[2] = 48  # another hidden size: another run
     assert "Step 1" in train_tab.one_batch(ctx, dickens, "quick", *values)
     assert ctx.visitor(dickens).state_of(TrainView).batch_steps is not run
+
+
+def test_under_a_full_memory_budget_one_batch_runs_and_texts_are_put_away_and_taken_up_unnoticed(ctx, tmp_path):
+    """Two students press One batch in a budget with room for one run: the second's press puts the first's run
+    away to disk, and the first's next press takes it up again at the step it had reached. An uploaded text
+    put away the same way is memory-mapped from the visitor's folder and still trains."""
+    values = ["lstm", 1, 32, 0.0, 8, 16, 0.01, 5.0, 50, 30]
+    config = train_tab.config_from_form("quick", *values, device="cpu")
+    need = train_tab.OneBatch.memory_bytes(config, 40)
+    saved_budget, ctx.memory = ctx.memory, MemoryBudget(int(1.5 * need), wait_seconds=0.5)
+    try:
+        ann, bob = request("ann-" + tmp_path.name), request("bob-" + tmp_path.name)
+        path = tmp_path / "dickens.txt"
+        path.write_text(TEXT, encoding="utf-8")
+        for who in (ann, bob):
+            corpus.load_corpus(ctx, None, str(path), 0.1, who)
+        assert "Step 1" in train_tab.one_batch(ctx, ann, "quick", *values)
+        assert "Step 2" in train_tab.one_batch(ctx, ann, "quick", *values)
+        assert "Step 1" in train_tab.one_batch(ctx, bob, "quick", *values)  # no room for both: ann's is put away
+        mine = ctx.visitor(ann).state_of(TrainView)
+        assert isinstance(mine.batch_steps[1], Path) and mine.batch_steps[1].is_file()
+        assert isinstance(ctx.visitor(ann).corpus.data, np.memmap)  # her text too: the longest unused
+        assert "Step 3" in train_tab.one_batch(ctx, ann, "quick", *values)  # taken up again where it was
+        assert "Step 2" in train_tab.one_batch(ctx, bob, "quick", *values)
+        assert "dickens.txt" in corpus.show_corpus(ctx, ann)[0]  # her Corpus tab reads it from the map
+        assert ctx.memory.in_use <= ctx.memory.limit
+    finally:
+        ctx.memory = saved_budget
 
 
 def test_a_generation_streams_its_text_and_stop_ends_it(ctx):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from charlm import CharLMError, Corpus, Vocab, load_text
-from charlm.data.vocab import MAX_VOCAB_SIZE, decode_text
+from charlm.data.vocab import MAX_VOCAB_SIZE, decode_text, reading_bytes
 
 
 def test_anna_vocabulary_is_83_sorted_characters(anna_text):
@@ -99,3 +99,21 @@ def test_a_corpus_keeps_one_small_code_a_character(monkeypatch, alphabet, dtype)
     assert corpus.data.dtype == dtype and corpus.data.nbytes == len(text) * np.dtype(dtype).itemsize
     assert np.array_equal(corpus.data, corpus.vocab.encode(text))
     assert corpus.vocab.decode(corpus.data) == text
+
+
+@pytest.mark.parametrize("extra", ["", "é", "中", "🙂"])
+def test_reading_a_text_never_takes_more_than_its_estimate(tmp_path, extra):
+    """The app admits an upload against the server's memory budget by ``reading_bytes``: one character
+    outside ASCII makes Python store the whole string in 2 or 4 bytes a character, and Windows line ends are
+    folded into a second string. The peak (tracemalloc, NumPy included) stays within the estimate."""
+    import tracemalloc
+
+    path = tmp_path / "text.txt"
+    path.write_bytes(("It was the best of times.\r\n" * 40_000 + extra).encode("utf-8"))
+    tracemalloc.start()
+    try:
+        Corpus.from_source(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak <= reading_bytes(path.stat().st_size) <= 12 * path.stat().st_size + (24 << 20)

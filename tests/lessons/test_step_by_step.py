@@ -5,7 +5,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from charlm import Corpus, preset
+from charlm import Corpus, load_checkpoint, preset
 from charlm.lessons.step_by_step import OneBatch, OneCharacter
 from charlm.network.model import CharRNN, ModelConfig
 from charlm.sampling.sampler import Sampler
@@ -38,6 +38,20 @@ def test_one_batch_at_a_time_takes_the_training_runs_own_steps(corpus):
     assert first.loss_after < first.loss_before  # the update went downhill on the batch it came from
     assert first.change > 0 and 0 < first.relative_change < 1
     assert first.grad_norm_after == min(first.grad_norm, CONFIG.grad_clip)
+
+
+def test_a_run_put_away_and_taken_up_again_takes_exactly_the_steps_it_would_have(corpus, tmp_path):
+    """The server puts a visitor's One batch run away to disk when others need the memory; their next press
+    must not notice: the same step numbers and the same losses as a run never put away (dropout included)."""
+    config = replace(CONFIG, dropout=0.3, num_layers=2)
+    kept = OneBatch(corpus, config)
+    never = [kept.step() for _ in range(5)]
+    stepper = OneBatch(corpus, config)
+    assert stepper.put_away(tmp_path) is None  # no step taken: nothing to keep
+    first = [stepper.step() for _ in range(3)]
+    saved = stepper.put_away(tmp_path)
+    again = OneBatch(corpus, config, resume=load_checkpoint(saved))
+    assert first + [again.step() for _ in range(2)] == never
 
 
 def test_clipping_fires_when_the_gradient_is_longer_than_the_clip(corpus):

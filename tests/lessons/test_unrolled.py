@@ -1,12 +1,14 @@
 """The unrolled network and the cell view draw the model's own numbers: every value checked against
 PyTorch running the same weights over the same characters."""
 
+import tracemalloc
+
 import numpy as np
 import pytest
 import torch
 
 from charlm import CharLMError, Corpus, Sampler
-from charlm.lessons.traces import trace
+from charlm.lessons.traces import trace, trace_bytes
 from charlm.lessons.unrolled import SHOWN_UNITS, busiest_units, unroll
 from charlm.network.cells import CELLS
 from charlm.network.model import CharRNN, ModelConfig
@@ -107,3 +109,26 @@ def test_a_position_outside_the_passage_is_refused():
     assert err.value.key == "position_range"
     first = unroll(tr, sampler, position=0)
     assert len(first.steps) == 1 and not first.current.before[0]["hidden"].any()  # a blank memory at the start
+
+
+@pytest.mark.parametrize("cell,layers,hidden", [("lstm", 2, 256), ("gru", 3, 128), ("rnn", 2, 256)])
+def test_a_traces_memory_is_estimated_before_it_is_taken(cell, layers, hidden):
+    """The app admits a passage's trace against the server's memory budget by ``trace_bytes``: never less than
+    what tracing takes (tracemalloc's peak, NumPy's arrays included), and not wildly more."""
+    text = ('Anna said, "The train is late." He did not answer; the snow fell. ' * 40)[:2500]
+    torch.manual_seed(0)
+    sampler = Sampler(
+        CharRNN(
+            ModelConfig(len(Corpus.from_text(text).vocab), cell=cell, hidden_size=hidden, num_layers=layers)
+        ).eval(),
+        Corpus.from_text(text).vocab,
+    )
+    trace(sampler, text[:20])  # what a first call sets up once is not the passage's
+    tracemalloc.start()
+    try:
+        trace(sampler, text)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    estimate = trace_bytes(sampler, len(text))
+    assert peak <= estimate <= 2 * peak + (8 << 20), (peak, estimate)
