@@ -69,6 +69,20 @@ async def flood(url: str, clients: int) -> tuple[int, int]:
     return sum(results), clients - sum(results)
 
 
+def warm_up(url: str) -> None:
+    """A visitor who trains for 20 s (with its samples) and stops, before the start is measured: what the
+    server keeps after its first training (a training thread, the compiled sampler) is then in the start,
+    and what is measured after the flood is the flood's."""
+    visitor = Visitor(url)
+    visitor("start_training", *FORM)
+    time.sleep(20)
+    visitor("stop_training")
+    time.sleep(5)
+    print("warm-up:", str(visitor("training_status")[0])[:100].replace("\n", " "))
+    visitor.close()
+    time.sleep(5)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=300)
@@ -86,7 +100,7 @@ def main() -> None:
     }
     server, url = start_app(args.port, env)
     try:
-        time.sleep(3)
+        warm_up(url)
         start_rss = rss_mb(server.pid)
         began = time.monotonic()
         placed, refused = asyncio.run(flood(url, args.clients))

@@ -232,7 +232,7 @@ class CharLMApp:
             footer_links=["api", "settings"],
             # a worker thread per call in flight: the heavy pool, every generation streaming, and the light calls
             max_threads=max(40, self.config.heavy_concurrency + self.config.generation_streams + 16),
-            app_kwargs={"middleware": [Middleware(DiskGuard, folder=gradio_upload_folder())]},
+            app_kwargs={"middleware": [Middleware(DiskGuard, folder=gradio_upload_folder(), cap=self.ctx.disk)]},
             **kwargs,
         )
 

@@ -25,6 +25,7 @@ from charlm.serving.memory_budget import MemoryBudget
 from charlm.serving.waiting_line import JobSlots
 
 from . import figures, i18n
+from .disk import DiskCap, gradio_upload_folder
 from .fields import Field
 from .guard import guard, request_of
 from .i18n import AppError
@@ -32,7 +33,7 @@ from .links import Links
 from .models import ModelCatalogue
 from .process import tune_allocator
 from .runners import ChunkRunner, ProcessRunner, ThreadRunner, runner_for
-from .sessions import SessionStore, Visitor, process_folder
+from .sessions import PICTURES, SessionStore, Visitor, process_folder
 from .settings import AppConfig
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ class Context:
     models: ModelCatalogue
     runner: ThreadRunner | ChunkRunner | ProcessRunner
     memory: MemoryBudget  # what big requests take at once, for everyone (trainings have their own share)
+    disk: DiskCap  # what all the app's files take, Gradio's copies included
     refreshes: list[Refresh] = field(default_factory=list)
     offered: Offered = field(default_factory=Offered)  # what one tab offers the others
     links: Links = field(default_factory=Links)  # the settings a link can set (``?learning_rate=0.01``)
@@ -106,7 +108,9 @@ class Context:
             anonymous_ttl_seconds=config.anonymous_ttl_minutes * 60,
             on_dispose=lambda visitor: (models.forget(visitor.folder), forget_holdings(memory, visitor)),
         )
-        figures.keep_pictures_in(Path(root) / "pictures")
+        disk = DiskCap([Path(root), gradio_upload_folder()], config.disk_cap_bytes(Path(root)))
+        store.on_sweep.append(lambda: disk.tidy(gradio_upload_folder()))
+        figures.keep_pictures_in(Path(root) / PICTURES)
         store.on_sweep.append(figures.sweep_pictures)
         store.start_sweeper()
         return cls(
@@ -116,6 +120,7 @@ class Context:
             models,
             runner_for(config.runner, config.chunk_seconds, threads),
             memory,
+            disk,
         )
 
     # the visitor ----------------------------------------------------------------------------

@@ -153,6 +153,7 @@ class Visitor:
 # (Chrome). An API client's (no page ever opened): it must ask for its status within 20 s, so that a flood of
 # scripts that press Start and go quiet is out of the line within a minute, the sweep's 30 s included.
 LINE_SILENCE = 75.0
+PICTURES = "pictures"  # the server's own folder among the visitors' (``figures.keep_pictures_in``)
 API_LINE_SILENCE = 20.0
 
 
@@ -242,9 +243,27 @@ class SessionStore:
         for key, visitor in gone:
             self._dispose(visitor, key)
         gone = visitor = None  # nothing here holds them now, so the collection below frees what they held
-        tidied = sum(tidy() for tidy in self.on_sweep)
+        tidied = self._remove_orphan_folders() + sum(tidy() for tidy in self.on_sweep)
         if forgot or tidied:
             return_freed_memory()
+
+    def _remove_orphan_folders(self, settle: float = 60.0) -> int:
+        """Folders of no visitor: a training that outlived its visitor (its final checkpoint written after the
+        folder was removed) makes its folder again. Left alone for ``settle`` seconds first: a visitor's folder
+        is made a moment before the visitor is known."""
+        with self._lock:
+            known = {v.folder.name for v in self._visitors.values()}
+        removed = 0
+        for folder in self.root.iterdir():
+            try:
+                quiet = time.time() - folder.stat().st_mtime > settle
+            except OSError:
+                continue
+            if folder.is_dir() and folder.name not in known and folder.name != PICTURES and quiet:
+                shutil.rmtree(folder, ignore_errors=True)
+                log.info("a folder of no visitor removed (%s)", folder.name)
+                removed += 1
+        return removed
 
     def _drop_silent_places(self, now: float) -> None:
         """A place in line is kept only while its holder shows signs of life: an open page asks for its status

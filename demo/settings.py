@@ -8,6 +8,7 @@ The defaults suit the host the app finds itself on (``host_defaults``): a laptop
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -58,8 +59,14 @@ class AppConfig:
     heavy_memory_mb: int = setting(
         0,
         "CHARLM_HEAVY_MEMORY_MB",
-        "memory everyone's big requests (texts read, passages traced, One batch) take at once; 0: a tenth of "
+        "memory everyone's big requests (texts read, passages traced, One batch) take at once; 0: a fifth of "
         "the host's",
+    )
+    disk_mb: int = setting(
+        0,
+        "CHARLM_DISK_MB",
+        "disk all the app's files take (visitors' folders and Gradio's copies); 0: half the disk's free space, "
+        "at most 20 GB",
     )
     session_disk_mb: int = setting(1024, "CHARLM_SESSION_DISK_MB", "disk one visitor's checkpoints and uploads take")
     runner: str = setting(
@@ -103,11 +110,19 @@ class AppConfig:
 
     @property
     def heavy_memory_bytes(self) -> int:
-        """The shared budget of big requests (``charlm/serving/memory_budget.py``): beside the trainings' 80 %
-        less 1 GB, a tenth of the host's memory (at least 256 MB), the rest left to the server and its models."""
+        """The shared budget of big requests (``charlm/serving/memory_budget.py``): a fifth of the host's memory,
+        at least 512 MB, so that one step of One batch with the chapter's model (about 810 MB estimated) fits a
+        4 GB container. With the trainings' 80 % less 1 GB, the server and its models are left 1 GB in the worst
+        case, which needs every training at its estimate's peak (estimates carry a 30 % margin) at once."""
         if self.heavy_memory_mb:
             return self.heavy_memory_mb << 20
-        return max(256 << 20, host_memory_bytes() // 10)
+        return max(512 << 20, host_memory_bytes() // 5)
+
+    def disk_cap_bytes(self, folder: Path) -> int:
+        """The cap over all the app's files (``demo/disk.py``, ``DiskCap``), on the disk ``folder`` is on."""
+        if self.disk_mb:
+            return self.disk_mb << 20
+        return min(20 << 30, shutil.disk_usage(folder).free // 2)
 
 
 # The settings a host may set by environment variable, each once: read off the table above.

@@ -144,7 +144,7 @@ def train_chunk_in_child(
     events = context.Queue()
     child = context.Process(
         target=_child,
-        args=(events, corpus, config, out_dir, resume_path, seconds, threads, niceness),
+        args=(events, corpus, config, out_dir, resume_path, seconds, threads, niceness, os.getpid()),
         name="charlm-training",
         daemon=True,
     )
@@ -189,8 +189,10 @@ def _child(
     seconds: float,
     threads: int,
     niceness: int,
+    server: int,
 ) -> None:
     """The child's main thread: its own thread count and priority (process-wide, and this process is its own)."""
+    threading.Thread(target=_stop_without, args=(server, Path(out_dir) / STOP_FILE, events), daemon=True).start()
     if niceness:
         with contextlib.suppress(OSError):
             os.nice(niceness)
@@ -209,6 +211,24 @@ def _child(
         raise
     finally:
         events.put(None)
+
+
+def _stop_without(server: int, stop_file: Path, events, every: float = 1.0) -> None:
+    """In the child: once the process that started the training is gone (a server killed, or stopped in any
+    way that skipped its clean-up), the training stops as Stop stops it, with a checkpoint, instead of running
+    on for nobody. (The child's parent is the fork server, which outlives nothing: the server is watched.) Its
+    events then have no reader: the child ends without waiting to hand them over."""
+    while True:
+        time.sleep(every)
+        try:
+            os.kill(server, 0)
+        except ProcessLookupError:
+            events.cancel_join_thread()
+            with contextlib.suppress(OSError):
+                stop_file.touch()
+            return
+        except PermissionError:
+            pass
 
 
 def warm_up_children() -> None:

@@ -376,6 +376,7 @@ TEXTS: dict[str, str] = {
     "err.gpu_busy": "No GPU was free in time, so the training stopped; its last checkpoint is kept. Press Resume in a minute to go on from it.",
     "err.gpu_duration": "ZeroGPU refused a call of {requested} s, longer than one call may run, so the training stopped; its last checkpoint is kept. The Space's owner can set CHARLM_CHUNK_SECONDS lower (Settings → Variables); then press Resume.",
     "err.gpu_failed": "The GPU call failed or ran out of time, so the training stopped; its last checkpoint is kept. Press Resume to go on from it.",
+    "err.server_disk_full": "The server's files for this class are at their limit ({cap_mb:,.0f} MB), so this was not started or kept; nothing else changed. Old files are cleared every few minutes: try again soon, or ask the teacher.",
     "err.disk_full": "The server's disk is full, so the file was not kept; nothing else changed. Try again later.",
     "err.choose_checkpoint": "Choose a .safetensors checkpoint file to upload.",
     "err.checkpoint_too_large": "That file is too large to be a charlm checkpoint.",

@@ -384,6 +384,7 @@ TEXTS: dict[str, str] = {
     "err.gpu_busy": "在等待时间内没有空闲的 GPU，训练因此停止；最后一个检查点已保存。过一分钟按“继续”即可从那里接着训练。",
     "err.gpu_duration": "ZeroGPU 拒绝了一次 {requested} 秒的调用（超过单次调用允许的长度），训练因此停止；最后一个检查点已保存。Space 的所有者可以把 CHARLM_CHUNK_SECONDS 调小（Settings → Variables），然后按“继续”。",
     "err.gpu_failed": "GPU 调用失败或超时，训练因此停止；最后一个检查点已保存。按“继续”从那里接着训练。",
+    "err.server_disk_full": "服务器为这堂课保存的文件已到上限（{cap_mb:,.0f} MB），所以这次没有开始或保存；其他内容都没有变化。旧文件每隔几分钟会清理：请稍后再试，或告诉老师。",
     "err.disk_full": "服务器磁盘已满，所以没有保存这个文件；其他内容都没有变化。请稍后再试。",
     "err.choose_checkpoint": "请选择一个 .safetensors 检查点文件上传。",
     "err.checkpoint_too_large": "这个文件太大了，不可能是 charlm 检查点。",

@@ -13,6 +13,7 @@ from charlm.data.vocab import load_text, reading_bytes
 
 from .. import views
 from ..context import Context, builtin_corpus, holder
+from ..disk import uploaded_size
 from ..fields import VAL_SHARE
 from ..i18n import EN, I18N, AppError, t
 from ..sessions import Visitor
@@ -53,7 +54,7 @@ def load_corpus(ctx: Context, name: str | None, uploaded, val_share: float, requ
     if uploaded:
         path = Path(uploaded if isinstance(uploaded, str) else uploaded["path"])
         max_bytes = ctx.config.max_upload_mb * 1_000_000
-        with ctx.memory.hold(reading_bytes(min(file_size(path), max_bytes)), owner=holder(visitor, "corpus")):
+        with ctx.memory.hold(reading_bytes(min(uploaded_size(path), max_bytes)), owner=holder(visitor, "corpus")):
             corpus = read_upload(path, val_share, max_bytes)
         # kept in memory while there is room; else put away to the visitor's folder, memory-mapped
         ctx.memory.keep(holder(visitor, "corpus"), corpus.data.nbytes, functools.partial(put_away, visitor, corpus))
@@ -66,13 +67,6 @@ def load_corpus(ctx: Context, name: str | None, uploaded, val_share: float, requ
     visitor.corpus = corpus
     visitor.texts_loaded += 1
     return corpus_views(corpus, ctx.lang(request))
-
-
-def file_size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0  # ``load_text`` says that the file is missing
 
 
 def read_upload(path: Path, val_share: float, max_bytes: int) -> Corpus:

@@ -13,6 +13,7 @@ from charlm.sampling.sampler import Sampler
 
 from .. import views
 from ..context import Context
+from ..disk import uploaded_size
 from ..fields import LENGTH, PRIME_LIMIT, SEED, TEMPERATURE, TOP_N, checked_prime, given_seed, seed_to_use
 from ..i18n import I18N, AppError, t
 from ..locales import LOCALES
@@ -52,6 +53,8 @@ def model_choices(ctx: Context, request: gr.Request):
 
 def upload_checkpoint(ctx: Context, upload, request: gr.Request):
     visitor, lang = ctx.visitor(request), ctx.lang(request)
+    if upload:
+        ctx.disk.check(uploaded_size(upload))
     label = ctx.models.add_upload(visitor, upload, ctx.config.session_disk_mb << 20)
     return (
         visitor.say("gen", "gen.loaded", lang, label=visitor.model_names[label][lang]),

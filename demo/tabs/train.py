@@ -53,6 +53,7 @@ def start_training(
         if visitor.job is not None and not visitor.job.finished:
             raise AppError("err.already_training")
         check_address_cap(ctx, visitor)
+        ctx.disk.check(run_disk_bytes(config, len(corpus.vocab)))  # the class's files together, Gradio's too
         visitor.make_room(run_disk_bytes(config, len(corpus.vocab)), ctx.config.session_disk_mb << 20)
         job = TrainingJob(
             corpus,

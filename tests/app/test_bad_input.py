@@ -161,6 +161,20 @@ def test_an_upload_on_a_full_disk_gets_a_message_in_the_visitors_language(server
     assert "/" not in failed.text  # no server path
 
 
+def test_past_the_cap_over_all_the_apps_files_an_upload_is_refused_in_the_visitors_words(server, monkeypatch):
+    """The cap counts what the per-visitor budget does not see (Gradio's uploads and download copies): with the
+    app's files at their cap, an upload is refused before a byte is written, as on a full disk."""
+    app, url = server
+    files = {"files": ("m.safetensors", b"x" * 1000)}
+    monkeypatch.setattr(app.ctx.disk, "cap", app.ctx.disk.used() + 1500)
+    monkeypatch.setattr(app.ctx.disk, "_measured", (-10.0, 0))
+    refused = httpx.post(url + "gradio_api/upload", files=files, headers={"accept-language": "zh-CN"})
+    assert refused.status_code == 507 and "服务器磁盘太满" in refused.text
+    monkeypatch.setattr(app.ctx.disk, "cap", 1 << 40)
+    monkeypatch.setattr(app.ctx.disk, "_measured", (-10.0, 0))
+    assert httpx.post(url + "gradio_api/upload", files=files).status_code == 200
+
+
 def test_an_upload_without_a_file_name_gets_a_message_not_a_bare_500(server):
     _, url = server
     nameless = httpx.post(url + "gradio_api/upload", files={"files": ("", b"hello")}, headers={"accept-language": "zh"})

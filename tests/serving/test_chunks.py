@@ -177,3 +177,53 @@ def test_a_training_in_a_child_process_reports_every_step_stops_and_says_what_fa
     runner.start(failed)
     snap = _finished(failed)
     assert snap.state == "failed" and snap.failure is not None and snap.failure.key
+
+
+KILLED_SERVER = """
+import multiprocessing, os, signal, sys
+sys.path.insert(0, {root!r})
+from charlm import Corpus, StepEvent, preset
+from charlm.serving.chunks import train_chunk_in_child
+if __name__ == "__main__":  # the fork server imports this module too
+    corpus = Corpus.from_text({text!r}, val_fraction=0.1)
+    for item in train_chunk_in_child(corpus, preset("tiny", max_steps=0, epochs=10_000), {out!r}, None, 600.0):
+        if isinstance(item, StepEvent) and item.step >= 3:
+            print(*[p.pid for p in multiprocessing.active_children() if p.name == "charlm-training"], flush=True)
+            os.kill(os.getpid(), signal.SIGKILL)  # the server killed, its clean-up skipped
+"""
+
+
+@pytest.mark.slow
+def test_a_training_in_a_child_process_stops_with_a_checkpoint_when_its_server_is_killed(tmp_path):
+    """The training's process is the fork server's child, not the server's: killed, the server cannot stop it.
+    It watches the server and stops as Stop stops it, saving first, instead of training on for nobody."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from charlm import list_checkpoints
+
+    root = str(Path(__file__).resolve().parents[2])
+    script = KILLED_SERVER.format(root=root, text=TEXT, out=str(tmp_path / "run"))
+    (tmp_path / "server.py").write_text(script, encoding="utf-8")
+    out, err = tmp_path / "server.out", tmp_path / "server.err"
+    with out.open("w") as stdout, err.open("w") as stderr:  # not pipes: the training would hold them open
+        server = subprocess.run(
+            [sys.executable, str(tmp_path / "server.py")], stdout=stdout, stderr=stderr, timeout=120
+        )
+    assert server.returncode == -9, err.read_text()[-2000:]
+    child = int(out.read_text().split()[0])
+
+    def running(pid: int) -> bool:
+        try:
+            return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split()[0] not in ("Z", "X")
+        except (OSError, IndexError):
+            return False
+
+    deadline = time.time() + 60
+    while running(child):
+        assert time.time() < deadline, "the training ran on after its server was killed"
+        time.sleep(0.2)
+    saved = list_checkpoints(tmp_path / "run")
+    assert saved and os.path.getsize(saved[-1]) > 0
