@@ -3,8 +3,9 @@ upload, against the former layout (the text kept as a Python string beside int64
 
     python bench/bench_corpus.py [--mb 19]
 
-Each layout is measured in a fresh Python process (RSS and its peak, ``VmHWM``, around the read, with the
-upload's bytes already in memory, as Gradio hands a file to the handler).
+Each layout is measured in a fresh Python process: the arrays it keeps, the RSS it keeps once freed memory is
+handed back (as the server's sweep does), and the peak (``VmHWM``) while reading, above the upload's bytes
+already in memory.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 from bench.common import CORPORA  # noqa: E402
 
 CHILD = r"""
-import gc, json, sys
+import ctypes, gc, json, sys
 sys.path.insert(0, {root!r})
 from pathlib import Path
 from charlm.data.vocab import Corpus, Vocab, decode_text
@@ -38,12 +39,17 @@ Path("/proc/self/clear_refs").write_text("5")
 before = status("VmRSS:")
 if {layout!r} == "codes":
     kept = Corpus.from_source(data)
+    own = kept.data.nbytes
 else:
     text = decode_text(data)
     kept = (text, Vocab.from_text(text).encode(text))
+    own = sys.getsizeof(text) + kept[1].nbytes
+peak = status("VmHWM:") - before
 del data
 gc.collect()
-print(json.dumps({{"kept": status("VmRSS:") - before + {size} / 2**20, "peak": status("VmHWM:") - before}}))
+ctypes.CDLL("libc.so.6").malloc_trim(0)  # what was freed goes back, as the server's sweep hands it back
+rss = status("VmRSS:") - before + {size} / 2**20  # the upload's bytes, freed above, are not the corpus's
+print(json.dumps({{"own": own / 2**20, "kept": rss, "peak": peak}}))
 """
 
 
@@ -58,10 +64,10 @@ def main() -> None:
     args = parser.parse_args()
     size = int(args.mb * 1e6)
     print(f"a {size / 1e6:.0f} MB text (anna.txt repeated), read as an upload is")
-    print("layout                                   kept MB   peak above the upload's bytes, MB")
+    print("layout                                  its arrays MB   kept (RSS) MB   peak above the upload's bytes, MB")
     for layout, name in (("codes", "one small code a character (now)"), ("string", "string + int64 codes (before)")):
         m = measure(layout, size)
-        print(f"{name:<40} {m['kept']:7.0f}   {m['peak']:7.0f}")
+        print(f"{name:<40} {m['own']:12.0f}   {m['kept']:13.0f}   {m['peak']:7.0f}")
 
 
 if __name__ == "__main__":

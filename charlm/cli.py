@@ -29,6 +29,7 @@ from charlm.training.checkpoint import Checkpoint, best_checkpoint, latest_check
 from charlm.training.config import PRESETS, TrainConfig, preset
 from charlm.training.evaluate import score_held_out
 from charlm.training.loop import CheckpointEvent, EvalEvent, SampleEvent, StepEvent, train
+from charlm.training.memory import device_memory_bytes, scoring_rows_that_fit
 
 
 class _Parser(argparse.ArgumentParser):
@@ -320,7 +321,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     kept = "".join(c for c in held_out if c not in set(unknown)) if unknown else held_out
     config = ckpt.train_config
     _set_threads(0)
-    score = score_held_out(ckpt.model, ckpt.vocab.encode(kept), config.batch_size, config.num_steps)
+    # rows scored side by side: the run's N, or fewer where this machine has too little memory for them
+    rows = scoring_rows_that_fit(config, len(ckpt.vocab), device_memory_bytes("cpu"))
+    if rows < config.batch_size:
+        print(f"(scored in {rows} rows instead of the run's {config.batch_size}: this machine's memory)")
+    score = score_held_out(ckpt.model, ckpt.vocab.encode(kept), rows, config.num_steps)
     skipped = f"; {len(held_out) - len(kept):,} unknown characters left out" if unknown else ""
     part = f"the last {val_fraction:.0%} of the text" + (f" up to {args.until!r}" if args.until else "")
     print(

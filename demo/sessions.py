@@ -280,8 +280,10 @@ class SessionStore:
                 and now - v.last_seen > (LINE_SILENCE if v.browser else API_LINE_SILENCE)
             ]
             # a client that never opened the page and went quiet holding a place is not coming back for it:
-            # forgotten now (its folder and memory back), not after the idle time of an API client
+            # forgotten now (its folder and memory back), not after the idle time of an API client; this sweep
+            # then collects what it held, as for any forgotten visitor
             scripts = [(k, self._visitors.pop(k)) for k, v in silent if not v.browser]
+            self._forgotten_since_sweep = self._forgotten_since_sweep or bool(scripts)
         for _, visitor in silent:
             log.info("a silent visitor's place in line is given up")
             visitor.job.stop()

@@ -83,6 +83,31 @@ def test_evaluate_scores_every_held_out_character(trained_dir, corpus_file, caps
     assert "nats/char" in out and "bits/char" in out and f"every one of its {held_out - 1:,} characters" in out
 
 
+def test_evaluate_scores_in_fewer_rows_where_memory_is_short_and_refuses_what_cannot_fit(
+    trained_dir, corpus_file, capsys, monkeypatch
+):
+    """Scoring reads N rows side by side: on a machine with too little memory for them it uses fewer rows
+    (saying so), with the same figure to float precision; with too little for one row, exit 2 and both sizes."""
+    from charlm import load_checkpoint
+    from charlm.training.memory import estimate_scoring_bytes
+
+    assert main(["evaluate", "--checkpoint", str(trained_dir), "--corpus", str(corpus_file)]) == 0
+    whole = capsys.readouterr().out
+    ckpt = load_checkpoint(trained_dir)
+    config = ckpt.train_config
+    one_row = estimate_scoring_bytes(config, len(ckpt.vocab), 1)
+    monkeypatch.setattr("charlm.cli.device_memory_bytes", lambda device: one_row + 1)
+    assert main(["evaluate", "--checkpoint", str(trained_dir), "--corpus", str(corpus_file)]) == 0
+    fewer = capsys.readouterr().out
+    assert f"scored in 1 rows instead of the run's {config.batch_size}" in fewer
+    loss = lambda out: float(out.split("held-out loss: ")[1].split()[0])  # noqa: E731
+    assert abs(loss(fewer) - loss(whole)) < 0.02, (whole, fewer)
+    monkeypatch.setattr("charlm.cli.device_memory_bytes", lambda device: 1 << 20)
+    assert main(["evaluate", "--checkpoint", str(trained_dir), "--corpus", str(corpus_file)]) == 2
+    err = capsys.readouterr().err
+    assert "even in one row" in err and "Traceback" not in err
+
+
 def test_evaluate_checks_only_the_part_it_scores(trained_dir, corpus_file, tmp_path, capsys):
     """Characters the model never saw in the training part do not matter; in the held-out part they are refused,
     or left out with --skip-unknown (and counted)."""

@@ -14,6 +14,7 @@ from charlm.errors import CharLMError
 from charlm.network.cells import CELLS
 from charlm.network.model import parameter_count
 from charlm.training.config import TrainConfig
+from charlm.training.evaluate import WARM_UP, WHOLE_WINDOW
 
 # Measured on a CPU (peak RSS of two training steps, torch 2.13; bench/bench_memory.py): saved activations
 # come to about (2·blocks + 4) floats per unit, layer, step and sequence (LSTM 11.7, GRU 10, plain RNN 4.4
@@ -27,6 +28,39 @@ def estimate_training_bytes(config: TrainConfig, vocab_size: int) -> int:
     kept for back-propagation, and the inputs and scores of one batch."""
     fixed, per_sequence = _terms(config, vocab_size)
     return fixed + config.batch_size * per_sequence
+
+
+# Scoring held-out text keeps no gradients: per position of a window, a layer's outputs and gates and the
+# scores (measured 3.3 floats per unit for the LSTM, 4.7 for the GRU, 4 for the plain RNN: bench/bench_memory.py).
+SCORING_FLOATS_PER_UNIT = 5
+
+
+def estimate_scoring_bytes(config: TrainConfig, vocab_size: int, rows: int) -> int:
+    """Peak memory of scoring a held-out text in ``rows`` rows (``evaluate.score_held_out``): the weights, and
+    the windows it reads at once (at least ``WARM_UP`` characters long: each row's warm-up), with a margin and
+    what torch allocates whatever the size."""
+    params = parameter_count(config.model_config(vocab_size))
+    window = max(config.num_steps, WHOLE_WINDOW, WARM_UP)
+    per_position = SCORING_FLOATS_PER_UNIT * config.hidden_size + 3 * vocab_size
+    return int(MARGIN * FLOAT * (params + rows * window * per_position)) + (64 << 20)
+
+
+def scoring_rows_that_fit(config: TrainConfig, vocab_size: int, budget_bytes: int) -> int:
+    """The most rows, up to the run's N, that scoring can use within ``budget_bytes``; refused (``eval_memory``)
+    when not even one fits. Fewer rows give the same figure (each row is warmed up as one stream would be)."""
+    rows = config.batch_size
+    while rows > 1 and estimate_scoring_bytes(config, vocab_size, rows) > budget_bytes:
+        rows //= 2
+    need = estimate_scoring_bytes(config, vocab_size, rows)
+    if need > budget_bytes:
+        raise CharLMError(
+            f"Scoring this model needs about {need / 2**30:.1f} GB of memory even in one row; this process may "
+            f"use {budget_bytes / 2**30:.1f} GB. Score it on a machine with more memory.",
+            key="eval_memory",
+            need_gb=need / 2**30,
+            budget_gb=budget_bytes / 2**30,
+        )
+    return rows
 
 
 def checkpoint_bytes(config: TrainConfig, vocab_size: int) -> int:

@@ -254,10 +254,13 @@ def test_a_teachers_link_gets_the_kept_place(tmp_path):
         ctx.visitor(visitor).job.wait(30)
 
 
-def test_a_silent_place_in_line_is_given_up(tmp_path):
+def test_a_silent_place_in_line_is_given_up(tmp_path, monkeypatch):
     """A visitor who pressed Start and went quiet (no status call for LINE_SILENCE seconds) leaves the line at the
     next sweep; the one who keeps asking keeps their place; a silent visitor's running training stops while
-    someone waits, and its place goes to them."""
+    someone waits, and its place goes to them. A script forgotten this way has what it held collected by that
+    sweep (a flood of 300 left its jobs' reference cycles to Python's rare full collection)."""
+    collections = []
+    monkeypatch.setattr("demo.sessions.return_freed_memory", lambda: collections.append(1))
     ctx = Context.create(AppConfig(sessions_root=tmp_path, max_jobs=1))
     form = ["lstm", 1, 32, 0.0, 8, 16, 0.01, 5.0, 50, 100_000]
     running, quiet, alive, script = (request(name) for name in ("running", "quiet", "alive", "script"))
@@ -270,6 +273,7 @@ def test_a_silent_place_in_line_is_given_up(tmp_path):
     ctx.visitor(quiet).last_seen -= API_LINE_SILENCE + 1
     ctx.store.sweep()
     assert not script_folder.exists() and ctx.visitor(quiet).job.snapshot().place == 1  # a page keeps its place
+    assert collections, "the sweep that forgot the script did not collect what it held"
     ctx.visitor(quiet).last_seen -= LINE_SILENCE
     ctx.store.sweep()
     assert ctx.visitor(alive).job.snapshot().place == 1  # moved up
