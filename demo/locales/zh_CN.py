@@ -426,6 +426,7 @@ ERRORS: dict[str, str] = {
     "ckpt_too_large": "{name} 有 {mb:.0f} MB，比任何 charlm 检查点都大（上限 {limit_mb:.0f} MB）。",
     "request_too_big": "这个请求大约需要 {need_mb:,.0f} MB 内存；服务器给这类请求的是 {limit_mb:,.0f} MB。请用更短的文本或更小的设置。",
     "server_memory_busy": "服务器正忙于其他访客的大请求：请稍后再试。",
+    "eval_memory": "给这个模型打分即使只用一行也大约需要 {need_gb:.1f} GB 内存；这个进程最多可用 {budget_gb:.1f} GB。请在内存更大的机器上打分。",
     "ckpt_memory": "载入 {name} 大约需要 {need_gb:.1f} GB 内存；这个进程最多可用 {limit_gb:.1f} GB。请在内存更大的机器上载入它。",
     "ckpt_pickle": "{name} 是 pickle 格式的 PyTorch 文件（.pt/.pth）。反序列化 pickle 可以执行任意代码，所以 charlm 从不加载这类文件；请使用 charlm 检查点（.safetensors）。",
     "no_checkpoint": "找不到检查点：{name}",
