@@ -17,10 +17,12 @@ import time
 from dataclasses import fields
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from charlm.data.corpora import REGISTRY, builtin_names, corpus_text, download, resolve_corpus_path
-from charlm.data.vocab import Corpus, load_text
+from charlm.data.prepared import is_prepared, load_prepared, prepare
+from charlm.data.vocab import Corpus, Vocab, load_text
 from charlm.errors import CharLMError
 from charlm.lessons.coach import RunFacts, clipping_fired, diagnose
 from charlm.sampling.pick import check_settings, default_prime, prepare_prime
@@ -62,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--corpus",
         default="anna-karenina",
-        help="a UTF-8 text file, or a built-in corpus name (default: the chapter's novel, anna-karenina)",
+        help="a UTF-8 text file, a folder `prepare` wrote (a corpus larger than memory), or a built-in corpus name "
+        "(default: the chapter's novel, anna-karenina)",
     )
     p.add_argument("--preset", default="quick", choices=sorted(PRESETS), help="starting settings (default quick)")
     p.add_argument("--out", required=True, type=Path, help="folder for checkpoints")
@@ -117,6 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
         "it, e.g. '*** END OF' before the licence a Project Gutenberg book ends with",
     )
 
+    p = sub.add_parser("prepare", help="read a text of any size once and write its codes, for training from disk")
+    p.add_argument("--corpus", required=True, type=Path, help="a UTF-8 text file")
+    p.add_argument("--out", required=True, type=Path, help="folder to write codes.bin and corpus.json into")
+    p.add_argument("--val-fraction", type=float, default=0.1, help="held-out share, the end of the text (0.1)")
+
     p = sub.add_parser("export", help="write a weights-only copy of a checkpoint (for sharing or shipping)")
     p.add_argument("--checkpoint", required=True, type=Path)
     p.add_argument("--out", required=True, type=Path, help="folder to write into")
@@ -124,6 +132,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("download", help="download a built-in corpus into CHARLM_DATA_DIR")
     p.add_argument("name", choices=sorted(REGISTRY))
     return parser
+
+
+def _read_corpus(source: str, val_fraction: float) -> Corpus:
+    """A prepared folder, memory-mapped (its checksum checked), or a file or built-in corpus read into memory."""
+    if is_prepared(source):
+        return load_prepared(source, val_fraction)
+    text, name = _read_corpus_text(source)
+    return Corpus.from_text(text, val_fraction=val_fraction, name=name)
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    done = prepare(args.corpus, args.out, args.val_fraction)
+    print(
+        f"{done.name}: {done.chars:,} characters, {done.vocab_size} distinct, codes as {done.dtype}, "
+        f"in {done.folder} ({time.perf_counter() - started:.1f} s). Train on it: --corpus {done.folder}"
+    )
+    return 0
 
 
 def _read_corpus_text(source: str) -> tuple[str, str]:
@@ -176,8 +202,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     config, resume = _train_config(args)
-    text, name = _read_corpus_text(args.corpus)
-    corpus = Corpus.from_text(text, val_fraction=config.val_fraction, name=name)
+    corpus = _read_corpus(args.corpus, config.val_fraction)
     _set_threads(config.num_threads)  # once the arguments are known good: a mistake stays one line
     print(
         f"{corpus.name}: {len(corpus.data):,} characters, {len(corpus.vocab)} distinct; "
@@ -306,33 +331,58 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     val_fraction = args.val_fraction if args.val_fraction is not None else ckpt.train_config.val_fraction
     if not 0 < val_fraction < 1:
         raise CharLMError("The held-out share must be above 0 and below 1 (use --val-fraction).")
-    text, _ = _read_corpus_text(args.corpus)
-    held_out = text[len(text) - round(len(text) * val_fraction) :]  # the part training never saw (as Corpus splits)
-    if args.until:
-        if args.until not in held_out:
-            raise CharLMError(f"--until: {args.until!r} is not in the held-out part.")
-        held_out = held_out[: held_out.index(args.until)]
-    unknown = ckpt.vocab.unknown_chars(held_out)  # the training part is not scored: its characters do not matter
-    if unknown and not args.skip_unknown:
-        raise CharLMError(
-            f"The held-out part has characters the model never saw: "
-            f"{', '.join(map(repr, unknown[:10]))}. Use --skip-unknown to leave them out."
-        )
-    kept = "".join(c for c in held_out if c not in set(unknown)) if unknown else held_out
+    codes, skipped = _held_out_codes(args, ckpt.vocab, val_fraction)
     config = ckpt.train_config
     _set_threads(0)
     # rows scored side by side: the run's N, or fewer where this machine has too little memory for them
     rows = scoring_rows_that_fit(config, len(ckpt.vocab), device_memory_bytes("cpu"))
     if rows < config.batch_size:
         print(f"(scored in {rows} rows instead of the run's {config.batch_size}: this machine's memory)")
-    score = score_held_out(ckpt.model, ckpt.vocab.encode(kept), rows, config.num_steps)
-    skipped = f"; {len(held_out) - len(kept):,} unknown characters left out" if unknown else ""
+    score = score_held_out(ckpt.model, codes, rows, config.num_steps)
+    skipped = f"; {skipped:,} unknown characters left out" if skipped else ""
     part = f"the last {val_fraction:.0%} of the text" + (f" up to {args.until!r}" if args.until else "")
     print(
         f"held-out loss: {score.loss:.4f} nats/char, {score.bits:.4f} bits/char "
         f"(every one of its {score.chars:,} characters, {part}{skipped})"
     )
     return 0
+
+
+def _held_out_codes(args: argparse.Namespace, vocab: Vocab, val_fraction: float) -> tuple[np.ndarray, int]:
+    """The held-out part of ``--corpus`` as the model's codes, and how many unknown characters were left out
+    (``--skip-unknown``). A prepared folder's part is translated code by code, never decoded (unless ``--until``
+    asks for a place in its text)."""
+    if is_prepared(args.corpus) and not args.until:
+        prepared = load_prepared(args.corpus, val_fraction)
+        part = prepared.val_data
+        table = np.array([vocab.stoi.get(c, -1) for c in prepared.vocab.chars])  # its codes -> the model's
+        codes = table[part]
+        unknown = codes < 0
+        if unknown.any() and not args.skip_unknown:
+            chars = prepared.vocab.decode(np.unique(part[unknown]))
+            raise CharLMError(
+                f"The held-out part has characters the model never saw: {', '.join(map(repr, chars[:10]))}. "
+                "Use --skip-unknown to leave them out."
+            )
+        return codes[~unknown], int(unknown.sum())
+    if is_prepared(args.corpus):
+        prepared = load_prepared(args.corpus, val_fraction)
+        held_out = prepared.vocab.decode(prepared.val_data)
+    else:
+        text, _ = _read_corpus_text(args.corpus)
+        held_out = text[len(text) - round(len(text) * val_fraction) :]  # the part training never saw (as Corpus)
+    if args.until:
+        if args.until not in held_out:
+            raise CharLMError(f"--until: {args.until!r} is not in the held-out part.")
+        held_out = held_out[: held_out.index(args.until)]
+    unknown = vocab.unknown_chars(held_out)  # the training part is not scored: its characters do not matter
+    if unknown and not args.skip_unknown:
+        raise CharLMError(
+            f"The held-out part has characters the model never saw: "
+            f"{', '.join(map(repr, unknown[:10]))}. Use --skip-unknown to leave them out."
+        )
+    kept = "".join(c for c in held_out if c not in set(unknown)) if unknown else held_out
+    return vocab.encode(kept), len(held_out) - len(kept)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -354,6 +404,7 @@ COMMANDS = {
     "train": cmd_train,
     "sample": cmd_sample,
     "evaluate": cmd_evaluate,
+    "prepare": cmd_prepare,
     "export": cmd_export,
 }
 

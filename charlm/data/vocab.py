@@ -72,6 +72,15 @@ def decode_text(data: bytes) -> str:
     return text
 
 
+def code_counts(codes: np.ndarray, vocab_size: int) -> np.ndarray:
+    """How often each code occurs, a piece at a time: ``np.bincount`` widens its input to int64 first, eight
+    bytes a character at once for a corpus kept in one (or memory-mapped from disk)."""
+    counts = np.zeros(vocab_size, dtype=np.int64)
+    for start in range(0, len(codes), ENCODE_PIECE):
+        counts += np.bincount(codes[start : start + ENCODE_PIECE], minlength=vocab_size)
+    return counts
+
+
 def reading_bytes(file_bytes: int) -> int:
     """The most memory reading a text file of ``file_bytes`` into a ``Corpus`` takes at once: the bytes, the
     decoded string (up to four bytes a character: one emoji makes Python store every character in four), a

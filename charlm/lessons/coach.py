@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from charlm.data.batches import batch_count
-from charlm.data.vocab import Corpus
+from charlm.data.vocab import Corpus, code_counts
 from charlm.network.model import parameter_count
 from charlm.training.config import TrainConfig
 
@@ -105,7 +105,7 @@ class RunFacts:
     @classmethod
     def of(cls, corpus: Corpus, config: TrainConfig) -> RunFacts:
         train = corpus.train_data
-        counts = np.bincount(train, minlength=len(corpus.vocab)).astype(np.float64)
+        counts = code_counts(train, len(corpus.vocab)).astype(np.float64)
         p = counts[counts > 0] / max(1, len(train))
         return cls(
             train_chars=len(train),
