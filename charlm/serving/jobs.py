@@ -63,6 +63,12 @@ class JobSnapshot:
     starts_in: float | None = None  # waiting: about how many seconds until it starts (None: not known yet)
 
     @property
+    def finished(self) -> bool:
+        """Whether the job had ended when this snapshot was taken: a view that reads the job again later
+        could see it end after drawing "stopping", and stop polling with the old line on the page."""
+        return self.state in FINISHED_STATES
+
+    @property
     def eta(self) -> float | None:
         """Seconds left, from the recent pace; None before the first step."""
         if not self.step or not self.total_steps or self.state != "running":

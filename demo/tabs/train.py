@@ -148,7 +148,7 @@ def line_message(ctx: Context, visitor: Visitor, snap, lang: str):
             return visitor.say("train", "train.in_line", lang, place=snap.place, limit=ctx.slots.limit)
         visitor.said.pop("train")
         return ""
-    if visitor.job.finished and visitor.said.pop("train", None):  # "started", "stopping": the status line says more
+    if snap.finished and visitor.said.pop("train", None):  # "started", "stopping": the status line says more
         return ""
     return gr.skip()
 
@@ -245,7 +245,7 @@ def training_status(ctx: Context, request: gr.Request):
         figure,
         sample,
         files,
-        gr.Timer(active=not job.finished),
+        gr.Timer(active=not snap.finished),  # the snapshot drawn: polling ends only once "stopped" is shown
         message,
         views.coach_text(job.findings(snap), lang),
     )

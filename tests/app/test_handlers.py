@@ -1,6 +1,7 @@
 """The tabs' handlers are plain functions of the context and their inputs: called here directly, with no
 server and no browser, as a visitor's clicks would call them (a request is only its session and language)."""
 
+import dataclasses
 import time
 import types
 from pathlib import Path
@@ -216,6 +217,27 @@ def test_the_line_message_follows_the_place_and_goes_when_the_training_starts(ct
     assert train_tab.training_status(ctx, second)[5] == ""  # the place is gone from the message
     train_tab.stop_training(ctx, second)
     job.wait(30)
+
+
+def test_polling_goes_on_until_the_page_has_drawn_the_end(ctx, dickens, monkeypatch):
+    """The job can end between the snapshot a poll draws and the poll's choice to go on: the choice follows
+    the snapshot drawn, or the page keeps "stopping…" for good (seen once in CI, on a loaded machine)."""
+    form = ["lstm", 1, 32, 0.0, 8, 16, 0.01, 5.0, 50, 100_000]
+    next(train_tab.start_training(ctx, dickens, "quick", *form))
+    job = ctx.visitor(dickens).job
+    for _ in range(1200):  # a step of its own, so the line is the log line with its state
+        if job.snapshot().step:
+            break
+        time.sleep(0.05)
+    train_tab.stop_training(ctx, dickens)
+    assert job.wait(60) and job.finished
+    drawn_while_stopping = dataclasses.replace(job.snapshot(), state="stopping")
+    monkeypatch.setattr(job, "snapshot", lambda: drawn_while_stopping)
+    shown = train_tab.training_status(ctx, dickens)
+    assert "stopping" in shown[0] and shown[4].active  # polled again: the next poll draws the end
+    monkeypatch.undo()
+    shown = train_tab.training_status(ctx, dickens)
+    assert "stopped" in shown[0] and not shown[4].active
 
 
 def test_the_inside_tabs_question_is_one_click_away(ctx):
