@@ -29,6 +29,7 @@ from charlm.sampling.pick import check_settings, default_prime, prepare_prime
 from charlm.sampling.sampler import PRECISIONS, Sampler
 from charlm.training.checkpoint import Checkpoint, best_checkpoint, latest_checkpoint, load_checkpoint, save_checkpoint
 from charlm.training.config import PRESETS, TrainConfig, preset
+from charlm.training.distributed import ALONE, Ranks, join, leave
 from charlm.training.evaluate import score_held_out
 from charlm.training.loop import CheckpointEvent, EvalEvent, SampleEvent, StepEvent, train
 from charlm.training.memory import device_memory_bytes, scoring_rows_that_fit
@@ -186,30 +187,64 @@ def busy_cores(window: float = 0.25) -> float:
     return share * (os.cpu_count() or 1)
 
 
-def _set_threads(requested: int) -> int:
+def _set_threads(requested: int, ranks: Ranks = ALONE) -> int:
     """Set torch's thread count for this process (process-wide, so here in the main thread): ``requested``,
-    or with 0 the free cores; said on standard error, so a log shows what a run had."""
+    or with 0 the free cores (with several processes on this machine, its cores shared among them: they
+    would each count the others' start as busy); said on standard error, so a log shows what a run had."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    busy = 0.0 if requested else busy_cores()
-    threads = requested or free_cores(cores, busy)
+    if requested:
+        threads, how = requested, "as asked"
+    elif ranks.local_world > 1:
+        threads = max(1, cores // ranks.local_world)
+        how = f"{cores} cores shared by the {ranks.local_world} processes on this machine; --num-threads to choose"
+    else:
+        busy = busy_cores()
+        threads, how = free_cores(cores, busy), f"the free cores: {cores}, {busy:.1f} busy; --num-threads to choose"
     torch.set_num_threads(threads)
-    how = "as asked" if requested else f"the free cores: {cores}, {busy:.1f} busy; --num-threads to choose"
-    print(f"{threads} torch thread{'s' if threads > 1 else ''} ({how}).", file=sys.stderr)
+    if ranks.writes:
+        each = " per process" if not ranks.alone else ""
+        print(f"{threads} torch thread{'s' if threads > 1 else ''}{each} ({how}).", file=sys.stderr)
     return threads
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
 
     config, resume = _train_config(args)
     corpus = _read_corpus(args.corpus, config.val_fraction)
-    _set_threads(config.num_threads)  # once the arguments are known good: a mistake stays one line
-    print(
-        f"{corpus.name}: {len(corpus.data):,} characters, {len(corpus.vocab)} distinct; "
-        f"training on {len(corpus.train_data):,}, validating on {len(corpus.val_data):,}.",
-        file=sys.stderr,
+    # started by torchrun: this process joins the others, and trains its share of every batch's rows
+    ranks = join(config.device)
+    finished = False
+    try:
+        code = _train_in(ranks, args, config, resume, corpus)
+        finished = True
+        return code
+    finally:
+        leave(ranks, finished)
+
+
+def _train_in(
+    ranks: Ranks, args: argparse.Namespace, config: TrainConfig, resume: Checkpoint | None, corpus: Corpus
+) -> int:
+    """``train`` on this process, which is one of ``ranks`` (rank 0 alone shows and says what happens)."""
+    from tqdm import tqdm
+
+    _set_threads(config.num_threads, ranks)  # once the arguments are known good: a mistake stays one line
+    if ranks.writes:
+        processes = (
+            f" on {ranks.world} processes, {config.batch_size // ranks.world} rows each" if not ranks.alone else ""
+        )
+        print(
+            f"{corpus.name}: {len(corpus.data):,} characters, {len(corpus.vocab)} distinct; "
+            f"training on {len(corpus.train_data):,}, validating on {len(corpus.val_data):,}{processes}.",
+            file=sys.stderr,
+        )
+    bar = tqdm(
+        total=None,
+        unit="step",
+        dynamic_ncols=True,
+        initial=resume.progress.step if resume else 0,
+        disable=not ranks.writes,
     )
-    bar = tqdm(total=None, unit="step", dynamic_ncols=True, initial=resume.progress.step if resume else 0)
     clipped: list[bool] = []  # per step: whether clipping fired, for the coach
     stop = threading.Event()
 
@@ -223,11 +258,20 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         on_event = _training_log(bar, corpus, config, args.log_every, clipped)
         result = train(
-            corpus, config, args.out, on_event=on_event, stop=stop, resume=resume, check_memory=not args.force
+            corpus,
+            config,
+            args.out,
+            on_event=on_event,
+            stop=stop,
+            resume=resume,
+            check_memory=not args.force,
+            ranks=ranks,
         )
     finally:
         signal.signal(signal.SIGINT, previous)
         bar.close()
+    if not ranks.writes:
+        return 0
     _report_training(result, args.out)
     for finding in diagnose(
         RunFacts.of(corpus, config), result.progress.train_loss, result.progress.val_loss, clipped, finished=True

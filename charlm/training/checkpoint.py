@@ -65,6 +65,7 @@ class Progress:
     held_out: tuple[int, float, int] | None = None  # (step, loss, characters): every held-out character, at the end
     total_steps: int = 0  # the length the learning-rate schedule was set for (0: not recorded)
     lr_anchor: tuple[int, float, int] | None = None  # where a changed length re-anchored it (training/schedule.py)
+    ranks: int = 1  # processes that trained it, each with its own dropout masks (training/distributed.py)
 
     @classmethod
     def from_dict(cls, data: dict) -> Progress:
@@ -79,6 +80,7 @@ class Progress:
                 held_out=_step_value_count(data.get("held_out")),
                 total_steps=int(data.get("total_steps", 0)),
                 lr_anchor=_step_value_count(data.get("lr_anchor")),
+                ranks=max(1, int(data.get("ranks", 1))),
             )
         except (KeyError, TypeError, ValueError) as err:
             raise CharLMError(
@@ -98,8 +100,8 @@ class Checkpoint:
     progress: Progress
     corpus_name: str = ""
     optimizer_state: dict[str, torch.Tensor] = field(default_factory=dict)
-    carry_state: State | None = None
-    rng_state: torch.Tensor | None = None
+    carry_state: State | None = None  # the memory carried into the next batch, every row's
+    rng_state: torch.Tensor | None = None  # the dropout masks' generator; one row per process when several trained
 
     @property
     def model_config(self) -> ModelConfig:

@@ -26,14 +26,16 @@ SCORED = (100, 300)  # characters after the start that are compared: past a heal
 WARM_UP = 400  # characters read before the start, for the warm score
 
 
-def clear_rows(state: State, share: float, seed: int, step: int) -> State:
+def clear_rows(state: State, share: float, seed: int, step: int, first_row: int = 0, batch_rows: int = 0) -> State:
     """Training's cure (``TrainConfig.cold_start_share``): ``state`` with a random ``share`` of its rows
     cleared, so the model also learns to start from a blank memory. Which rows is a pure function of the
-    seed and the step, so a resumed run clears the same ones."""
+    seed and the step, so a resumed run clears the same ones. A process that trains rows ``first_row`` on
+    of a batch of ``batch_rows`` (``training/distributed.py``) clears its part of the same choice."""
     if not share:
         return state
     rows = (state[0] if isinstance(state, tuple) else state).shape[1]
-    blank = np.random.default_rng([seed, step]).random(rows) < share
+    chosen = np.random.default_rng([seed, step]).random(batch_rows or rows)
+    blank = chosen[first_row : first_row + rows] < share
     if not blank.any():
         return state
     keep = torch.from_numpy(~blank).to(state[0].device if isinstance(state, tuple) else state.device, torch.float32)[

@@ -67,7 +67,7 @@ def restore_generator(generator: torch.Generator, state: torch.Tensor | None, se
     if state is None:
         return
     try:
-        generator.set_state(state)
+        generator.set_state(state.clone())  # a copy of its own: torch 2.13 crashes on a view into a larger tensor
     except (RuntimeError, ValueError):
         generator.manual_seed(seed * 1_000_003 + step)
 

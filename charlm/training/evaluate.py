@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from charlm.errors import CharLMError
 from charlm.network.model import CharRNN
 from charlm.training.device import mixed_precision
+from charlm.training.distributed import ALONE, Ranks
 
 
 def cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -83,6 +84,7 @@ def score_held_out(
     bf16: bool = False,
     windows: int = 0,
     budget: float = 0.0,
+    ranks: Ranks | None = None,
 ) -> HeldOutScore:
     """The mean cross-entropy over the held-out ``data``: every character after the first predicted once
     from the state carried along its row (``windows=0``), or only ``windows`` windows of ``num_steps``
@@ -97,6 +99,9 @@ def score_held_out(
     of reading the ``WARM_UP`` characters before it (not scored), as a single stream through the part
     would: otherwise every row would begin from a blank memory, and the figure would change with how many
     rows the part is cut into (by 0.005 nats/char on the novel with 64 rows).
+
+    With several processes (``ranks``), each scores its share of the rows and the sums are added up: the same
+    characters, each scored once, whatever the number of processes.
     """
     targets = len(data) - 1
     if targets < 1:
@@ -117,34 +122,50 @@ def score_held_out(
         window = max(num_steps, WHOLE_WINDOW)
         windows = windows_within(model, targets, rows, window, budget)
         num_steps = window if windows else num_steps
+    ranks = ranks or ALONE
+    mine = ranks.share_of(rows)
     try:
         if windows and windows * num_steps < length:
-            return _score_spread(model, inputs, targets_grid, windows, num_steps, bf16, targets)
+            total = _score_spread(model, inputs, targets_grid, windows, num_steps, bf16, mine)
+            chars = windows * num_steps * rows
+            return HeldOutScore(float(ranks.total(total).item()) / chars, chars, targets)
         # each row's state is carried exactly from window to window, so longer windows give the same figure:
         # a run with M = 1 is scored in windows of 128, not one character per call (minutes on the novel)
-        return _score_every_character(model, data, inputs, targets_grid, max(num_steps, WHOLE_WINDOW), bf16)
+        total = _score_every_character(model, data, inputs, targets_grid, max(num_steps, WHOLE_WINDOW), bf16, mine)
+        return HeldOutScore(float(ranks.total(total).item()) / targets, targets, targets)
     finally:
         model.train(was_training)
 
 
 def _score_every_character(
-    model: CharRNN, data: np.ndarray, inputs: torch.Tensor, targets: torch.Tensor, num_steps: int, bf16: bool
-) -> HeldOutScore:
+    model: CharRNN,
+    data: np.ndarray,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    num_steps: int,
+    bf16: bool,
+    mine: range,
+) -> torch.Tensor:
+    """The summed loss of rows ``mine`` of the grid, every character (the last row's goes on over the
+    characters past the grid)."""
     rows, length = inputs.shape
     total = torch.zeros((), dtype=torch.float64, device=inputs.device)
-    state = warm_rows(model, inputs, bf16)
+    if not mine:  # more processes than rows: nothing here
+        return total
+    state = warm_rows(model, inputs, bf16, mine)
+    inputs, targets = inputs[mine.start : mine.stop], targets[mine.start : mine.stop]
     for start in range(0, length, num_steps):
         with mixed_precision(inputs.device, bf16):
             logits, state = model(inputs[:, start : start + num_steps], state)
         total += _summed(logits, targets[:, start : start + num_steps])
     tail = len(data) - 1 - rows * length
-    if tail:  # the last row goes on over the characters left over
+    if tail and mine.stop == rows:  # the last row goes on over the characters left over
         rest = torch.from_numpy(np.ascontiguousarray(data[rows * length :])).to(inputs.device)
         last = tuple(s[:, -1:].contiguous() for s in state) if isinstance(state, tuple) else state[:, -1:].contiguous()
         with mixed_precision(inputs.device, bf16):
             logits, _ = model(rest[:-1].unsqueeze(0), last)
         total += _summed(logits, rest[1:].unsqueeze(0))
-    return HeldOutScore(float(total.item()) / (len(data) - 1), len(data) - 1, len(data) - 1)
+    return total
 
 
 def spread_starts(length: int, num_steps: int, windows: int) -> list[int]:
@@ -160,13 +181,17 @@ def _score_spread(
     windows: int,
     num_steps: int,
     bf16: bool,
-    held_out_chars: int,
-) -> HeldOutScore:
-    """The windows of ``spread_starts`` in every row, each from the memory of the ``WARM_UP`` characters
-    before it (from the row above for a window near the start of its row)."""
+    mine: range,
+) -> torch.Tensor:
+    """The summed loss of the windows of ``spread_starts`` in rows ``mine``, each window read from the memory
+    of the ``WARM_UP`` characters before it (from the row above for a window near the start of its row)."""
     total = torch.zeros((), dtype=torch.float64, device=inputs.device)
-    row_starts = warm_rows(model, inputs, bf16)
-    for start in spread_starts(inputs.shape[1], num_steps, windows):
+    if not mine:
+        return total
+    row_starts = warm_rows(model, inputs, bf16, mine)
+    starts = spread_starts(inputs.shape[1], num_steps, windows)
+    inputs, targets = inputs[mine.start : mine.stop], targets[mine.start : mine.stop]
+    for start in starts:
         with mixed_precision(inputs.device, bf16):
             if start >= WARM_UP:
                 _, state = model(inputs[:, start - WARM_UP : start])
@@ -176,18 +201,21 @@ def _score_spread(
                 state = row_starts
             logits, _ = model(inputs[:, start : start + num_steps], state)
         total += _summed(logits, targets[:, start : start + num_steps])
-    chars = windows * num_steps * inputs.shape[0]
-    return HeldOutScore(float(total.item()) / chars, chars, held_out_chars)
+    return total
 
 
-def warm_rows(model: CharRNN, inputs: torch.Tensor, bf16: bool = False):
-    """The state each row of a (rows, length) grid of contiguous text starts from: blank for the first row;
-    for the others, the memory of reading the ``WARM_UP`` characters just before it, which are the end of
-    the row above."""
-    if inputs.shape[0] == 1:
-        return None
+def warm_rows(model: CharRNN, inputs: torch.Tensor, bf16: bool = False, rows: range | None = None):
+    """The state each row of a (rows, length) grid of contiguous text starts from (of ``rows``, by default
+    all): blank for the first row; for the others, the memory of reading the ``WARM_UP`` characters just
+    before it, which are the end of the row above."""
+    rows = range(inputs.shape[0]) if rows is None else rows
+    above = range(max(rows.start, 1) - 1, rows.stop - 1)  # the row above each of them but the grid's first
+    if not above:
+        return None  # only the first row: a blank memory
     with mixed_precision(inputs.device, bf16):
-        _, state = model(inputs[:-1, -min(WARM_UP, inputs.shape[1]) :])
+        _, state = model(inputs[above.start : above.stop, -min(WARM_UP, inputs.shape[1]) :])
+    if rows.start > 0:
+        return state
     blank = model.init_state(1)
     if isinstance(state, tuple):
         return tuple(torch.cat([b.to(s.device, s.dtype), s], dim=1) for b, s in zip(blank, state))

@@ -26,13 +26,14 @@ from charlm.sampling.sampler import Sampler
 from charlm.training.checkpoint import Checkpoint, Progress, prune_checkpoints, save_checkpoint
 from charlm.training.cold_start import clear_rows
 from charlm.training.config import TrainConfig
-from charlm.training.device import generator_for, mixed_precision, resolve_device, restore_generator, to_device
+from charlm.training.device import mixed_precision, resolve_device, to_device
+from charlm.training.distributed import ALONE, Ranks
 from charlm.training.evaluate import HeldOutScore, cross_entropy, score_held_out
 from charlm.training.events import CheckpointEvent, EvalEvent, EventHandler, SampleEvent, StepEvent
-from charlm.training.history import append_history, read_history, restart_history
+from charlm.training.history import append_history, restart_history
 from charlm.training.memory import check_training_memory, device_memory_bytes
 from charlm.training.optimizer_state import restore_optimizer
-from charlm.training.resume import check_resumable, with_dropout
+from charlm.training.resume import take_up
 from charlm.training.schedule import learning_rate_at, reanchor
 
 log = logging.getLogger(__name__)
@@ -40,10 +41,13 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class TrainResult:
-    reason: str  # "finished", "max_steps", "time_limit", "early_stop", "stopped", or "chunk" (this call's share done)
+    reason: str  # one of STOP_REASONS: "chunk" is this call's share done, the run not
     model: CharRNN
     progress: Progress
     checkpoint: Path | None
+
+
+STOP_REASONS = ("finished", "max_steps", "time_limit", "early_stop", "stopped", "chunk")
 
 
 class _Run:
@@ -51,14 +55,24 @@ class _Run:
     carries from one batch to the next. ``train`` below drives it one named stage at a time."""
 
     def __init__(
-        self, corpus: Corpus, config: TrainConfig, out_dir: Path | None, emit: EventHandler, resume: Checkpoint | None
+        self,
+        corpus: Corpus,
+        config: TrainConfig,
+        out_dir: Path | None,
+        emit: EventHandler,
+        resume: Checkpoint | None,
+        ranks: Ranks = ALONE,
     ):
-        self.corpus, self.config, self.out_dir, self.emit = corpus, config, out_dir, emit
+        self.corpus, self.config, self.out_dir, self.ranks = corpus, config, out_dir, ranks
+        self.emit = emit if ranks.writes else (lambda event: None)  # rank 0 reports for the run
         self.batches = Batches(corpus.train_data, config.batch_size, config.num_steps, "The training part of the text")
-        # The whole text goes to the device once; each step then slices its batch there.
+        # The whole text goes to the device once (this process's rows of it); each step then slices its batch there.
         self.device = resolve_device(config.device)
-        self.inputs = torch.from_numpy(self.batches.inputs).to(self.device)
-        self.targets = torch.from_numpy(self.batches.targets).to(self.device)
+        if self.device.type == "cuda" and not ranks.alone:
+            self.device = torch.device("cuda", ranks.local_rank)
+        rows = ranks.rows(config.batch_size)
+        self.inputs = torch.from_numpy(self.batches.inputs[rows]).to(self.device)
+        self.targets = torch.from_numpy(self.batches.targets[rows]).to(self.device)
         # The run's own random numbers (weights, dropout): never torch's global generator, which
         # other trainings and visitors in the same process share. The first weights are drawn on the
         # CPU (the same start on every device); on the CPU that generator then draws the dropout masks too.
@@ -67,28 +81,27 @@ class _Run:
             self.model = CharRNN(config.model_config(len(corpus.vocab)), generator=self.generator)
             self.progress, self.state = Progress(), None
             self.last_checkpoint, self.saved_step = None, -1
-        else:
-            check_resumable(resume, corpus, config)
-            self.model, self.progress, self.state = resume.model, resume.progress, resume.carry_state
-            if self.model.config.dropout != config.dropout:
-                self.model = with_dropout(self.model, config.dropout)
+        else:  # the checkpoint's weights and place, its whole loss history, this process's rows of its memory
+            self.model, self.progress = take_up(resume, corpus, config, ranks.world)
+            self.state = ranks.my_rows(resume.carry_state, config.batch_size)
             self.last_checkpoint, self.saved_step = resume.path, resume.progress.step
-            # The checkpoint carries a thinned curve; its run folder has the whole history.
-            full = read_history(resume.path.parent, resume.progress.step)
-            if full is not None:
-                self.progress.train_loss, self.progress.val_loss = full
-            if self.out_dir is not None:
+            if self.out_dir is not None and ranks.writes:
                 self.out_dir.mkdir(parents=True, exist_ok=True)
                 restart_history(self.out_dir, self.progress.train_loss, self.progress.val_loss)
         self.logged = (len(self.progress.train_loss), len(self.progress.val_loss))  # points already in losses.csv
-        if self.device.type != "cpu":
-            self.generator = generator_for(self.device, config.seed)
-        if resume is not None:
-            restore_generator(self.generator, resume.rng_state, config.seed, resume.progress.step)
+        # the dropout masks' generator: on the run's device; with several processes, one per process
+        self.generator = ranks.masks_generator(self.generator, self.device, config.seed, resume)
+        self.progress.ranks = ranks.world
         self.model.to(self.device)
         self.state = to_device(self.state, self.device)
         self.best: tuple[float, Path] | None = None  # the lowest validation loss saved so far, and its checkpoint
         self.model.train()
+        # With several processes, DistributedDataParallel averages the gradients over them during backward;
+        # the model itself (``self.model``) is what is scored, sampled and saved.
+        self.forward = self.model
+        if not ranks.alone:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.forward = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.learning_rate)
         if resume is not None:
             restore_optimizer(self.model, self.optimizer, resume.optimizer_state)
@@ -127,6 +140,10 @@ class _Run:
             return "chunk"
         return None
 
+    def agreed_reason_to_stop(self, stop: threading.Event | None) -> str | None:
+        """``reason_to_stop`` as rank 0 sees it, on every process (one process: its own)."""
+        return self.ranks.agree(self.reason_to_stop(stop), STOP_REASONS)
+
     def validations_since_best(self) -> int:
         """How many validations have come since the lowest one (0: the latest is the best)."""
         values = [v for _, v in self.progress.val_loss]
@@ -135,10 +152,11 @@ class _Run:
     def carried_state(self) -> State | None:
         """The memory the next batch starts from: none at the start of a pass over the text; otherwise the
         last batch's, with the rows ``cold_start_share`` clears at this step (see ``charlm.training.cold_start``)."""
-        p = self.progress
+        p, config = self.progress, self.config
         if p.batch == 0 or self.state is None:
             return None
-        return clear_rows(self.state, self.config.cold_start_share, self.config.seed, p.step)
+        first_row = self.ranks.rows(config.batch_size).start
+        return clear_rows(self.state, config.cold_start_share, config.seed, p.step, first_row, config.batch_size)
 
     def train_step(self) -> StepEvent:
         """One mini-batch: forward over M steps from the carried state, cross-entropy, backward,
@@ -152,9 +170,10 @@ class _Run:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         with mixed_precision(self.device, config.bf16):
-            logits, self.state = self.model(x, self.state, generator=self.generator)
+            logits, self.state = self.forward(x, self.state, generator=self.generator)
         loss = cross_entropy(logits, y)
-        loss_value = loss.item()  # the one synchronisation a step makes with a GPU: the log needs the number
+        # the one synchronisation a step makes with a GPU: the log needs the number (the mean over the processes)
+        loss_value = self.ranks.mean(loss.item())
         if not math.isfinite(loss_value):
             where = f" The last good checkpoint is {self.last_checkpoint.name}." if self.last_checkpoint else ""
             raise CharLMError(
@@ -184,7 +203,7 @@ class _Run:
             self.total_steps,
             loss_value,
             took,
-            x.numel() / took,
+            x.numel() * self.ranks.world / took,
             lr,
             p.elapsed,
             float(norm),
@@ -218,17 +237,26 @@ class _Run:
             config.bf16,
             windows=windows,
             budget=budget,
+            ranks=self.ranks,
         )
 
     def sample(self) -> None:
-        self.emit(SampleEvent(self.progress.step, sample_text(self.model, self.corpus, self.config)))
+        if self.ranks.writes:
+            self.emit(SampleEvent(self.progress.step, sample_text(self.model, self.corpus, self.config)))
 
     def save(self) -> None:
         """A checkpoint of this step, unless there is no folder, it is saved already, or nothing was trained."""
         if self.out_dir is None or self.progress.step == 0:
             return
         if self.saved_step == self.progress.step:
-            self._log_history()  # a held-out loss taken after the save still belongs in the log
+            if self.ranks.writes:
+                self._log_history()  # a held-out loss taken after the save still belongs in the log
+            return
+        # every process gives its rows' carried memory and its random state; rank 0 alone writes
+        carry_state = self.ranks.gather_rows(self.state)
+        rng_state = self.ranks.gather_random_states(self.generator)
+        if not self.ranks.writes:
+            self.saved_step = self.progress.step
             return
         try:
             self.last_checkpoint = save_checkpoint(
@@ -238,8 +266,8 @@ class _Run:
                 self.config,
                 self.progress,
                 self.optimizer,
-                carry_state=self.state,
-                rng_state=self.generator.get_state(),
+                carry_state=carry_state,
+                rng_state=rng_state,
                 corpus_name=self.corpus.name,
             )
         except OSError as err:  # a full disk, say: nothing half-written is left (atomic_write), the last one stays
@@ -289,6 +317,7 @@ def train(
     chunk_steps: int = 0,
     chunk_seconds: float = 0.0,
     check_memory: bool = True,
+    ranks: Ranks | None = None,
 ) -> TrainResult:
     """Train (or resume) a model on ``corpus``; report through ``on_event``; end cleanly at the
     next step boundary once ``stop`` is set.
@@ -302,6 +331,9 @@ def train(
     (``training/memory.py``) is more than its device has, naming the batch size that fits; False is for
     someone who knows better (the CLI's ``--force``).
 
+    ``ranks`` (``training/distributed.py``): this process's part of a run on several processes started by
+    torchrun, each training its share of the batch's rows; None trains alone.
+
     Thread-safe: all randomness comes from the run's own generator seeded by ``config.seed``, and
     torch's thread count (a process-wide setting) is left to the caller (the CLI sets it from
     ``--num-threads``; the app once at start-up), so several runs in one process do not disturb
@@ -309,20 +341,26 @@ def train(
     """
     # Stage 1: the data, cut into batches; fail early, with a fix, if the text is too short or the run
     # would not fit in the device's memory (refused now, not killed by the system half-way).
+    ranks = ranks or ALONE
     corpus = corpus.with_val_fraction(config.val_fraction)
     check_corpus(corpus, config.batch_size, config.num_steps)
-    if check_memory:
-        check_training_memory(config, len(corpus.vocab), device_memory_bytes(config.device), FORCE_HINT)
+    ranks.check_rows(config.batch_size)
+    if check_memory:  # each process holds its share of the rows; those on one CPU share its memory
+        mine = config.replace(batch_size=config.batch_size // ranks.world)
+        sharing = ranks.local_world if resolve_device(config.device).type == "cpu" else 1
+        check_training_memory(mine, len(corpus.vocab), device_memory_bytes(config.device) // sharing, FORCE_HINT)
     # Stage 2: a new model from the seed, or everything a checkpoint carries (weights, Adam's
     # moments, the memory carried into the next batch, the random state, the place in the text).
-    run = _Run(corpus, config, Path(out_dir) if out_dir is not None else None, on_event or (lambda event: None), resume)
+    out_dir = Path(out_dir) if out_dir is not None else None
+    run = _Run(corpus, config, out_dir, on_event or (lambda event: None), resume, ranks)
     if chunk_steps:
         run.chunk_end_step = run.progress.step + chunk_steps
     if chunk_seconds:
         run.chunk_deadline = time.perf_counter() + chunk_seconds
     # Stage 3: the loop. One batch per step; the state flows on from batch to batch within an
-    # epoch; the held-out loss, a sample and a checkpoint now and then.
-    while (reason := run.reason_to_stop(stop)) is None:
+    # epoch; the held-out loss, a sample and a checkpoint now and then. (With several processes, every
+    # one runs this same loop on its rows, in step: they agree on when to stop, and rank 0 writes.)
+    while (reason := run.agreed_reason_to_stop(stop)) is None:
         run.emit(run.train_step())
         step = run.progress.step
         if _due(config.eval_every, step):
@@ -344,6 +382,7 @@ def train(
         run.score_held_out()
         run.saved_step = -1  # saved (again) with that figure in it
     run.save()
+    run.forward = run.model  # let go of DistributedDataParallel's hold on the processes' group now, not at exit
     run.model.eval()
     return TrainResult(reason, run.model, run.progress, run.last_checkpoint)
 

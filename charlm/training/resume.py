@@ -11,8 +11,24 @@ from __future__ import annotations
 from charlm.data.vocab import Corpus
 from charlm.errors import CharLMError
 from charlm.network.model import CharRNN, ModelConfig
-from charlm.training.checkpoint import Checkpoint
+from charlm.training.checkpoint import Checkpoint, Progress
 from charlm.training.config import ARCHITECTURE_FIELDS, TrainConfig
+from charlm.training.history import read_history
+
+
+def take_up(resume: Checkpoint, corpus: Corpus, config: TrainConfig, world: int = 1) -> tuple[CharRNN, Progress]:
+    """The model and the progress to continue from, once the checkpoint is known to fit ``corpus`` and
+    ``config`` on ``world`` processes: with the run's dropout, and with the whole loss history from the run's
+    folder (the checkpoint carries a thinned curve)."""
+    check_resumable(resume, corpus, config)
+    check_same_ranks(resume, config, world)
+    model, progress = resume.model, resume.progress
+    if model.config.dropout != config.dropout:
+        model = with_dropout(model, config.dropout)
+    full = read_history(resume.path.parent, progress.step)
+    if full is not None:
+        progress.train_loss, progress.val_loss = full
+    return model, progress
 
 
 def check_resumable(resume: Checkpoint, corpus: Corpus, config: TrainConfig) -> None:
@@ -33,6 +49,24 @@ def check_resumable(resume: Checkpoint, corpus: Corpus, config: TrainConfig) -> 
         raise CharLMError(
             "This checkpoint holds weights only (no optimizer state), so training cannot resume from it.",
             key="resume_weights_only",
+        )
+
+
+def check_same_ranks(resume: Checkpoint, config: TrainConfig, world: int) -> None:
+    """A run on K processes draws K streams of dropout masks (``training/distributed.py``); it goes on exactly
+    only on K processes again. Without dropout nothing is drawn, and any number of processes goes on exactly:
+    the checkpoint holds every row's carried memory."""
+    saved = resume.progress.ranks
+    if saved != world and config.dropout > 0:
+        raise CharLMError(
+            f"This checkpoint was trained by {saved} process{'es' if saved > 1 else ''}, each drawing its own "
+            f"dropout masks, and this run has {world}: with dropout={config.dropout:g} it would not go on as the "
+            f"run would have. Resume it on {saved} process{'es' if saved > 1 else ''} "
+            f"(torchrun --nproc_per_node={saved}), or with dropout 0.",
+            key="resume_ranks",
+            saved=saved,
+            world=world,
+            dropout=config.dropout,
         )
 
 
