@@ -15,7 +15,7 @@ def section(title: str) -> str:
     return DOC[start : end if end > 0 else None]
 
 
-def test_the_reading_path_is_about_a_thousand_lines_of_the_chapter_in_order():
+def test_the_reading_path_is_an_hours_reading_of_the_chapter_in_order():
     rows = re.findall(r"^\| (\d) \| `([^`]+)` \| (\d+) \| (§[^|]+)\|", section("Read the chapter in code"), re.M)
     assert [int(r[0]) for r in rows] == list(range(1, len(rows) + 1)) and len(rows) >= 5
     total = 0
@@ -27,7 +27,7 @@ def test_the_reading_path_is_about_a_thousand_lines_of_the_chapter_in_order():
         docstring = ast.get_docstring(ast.parse(text))
         assert re.search(r"section|§", docstring.split("\n\n")[0]), path  # each opens with its section
         total += counted
-    assert 800 <= total <= 1200, total
+    assert 800 <= total <= 1300, total  # an hour's reading; the loop's few lines for several processes included
 
 
 def test_the_module_map_names_every_module_of_charlm_and_no_other():

@@ -25,7 +25,7 @@ from __future__ import annotations
 import gc
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -35,8 +35,13 @@ from charlm.errors import CharLMError
 from charlm.network.model import State
 from charlm.training.device import generator_for, restore_generator
 
-if TYPE_CHECKING:  # only named in annotations
-    from charlm.training.checkpoint import Checkpoint
+
+class Saved(NamedTuple):
+    """A checkpoint's random state: one generator state per process that trained it (or the one), at ``step``."""
+
+    states: torch.Tensor | None
+    ranks: int
+    step: int
 
 
 @dataclass(frozen=True)
@@ -146,23 +151,23 @@ class Ranks:
         return int(np.random.SeedSequence([seed, self.rank, self.world]).generate_state(1, np.uint64)[0] >> 1)
 
     def masks_generator(
-        self, weights: torch.Generator, device: torch.device, seed: int, resume: Checkpoint | None
+        self, weights: torch.Generator, device: torch.device, seed: int, saved: Saved | None = None
     ) -> torch.Generator:
         """The generator of this process's dropout masks: on the CPU the one that drew the first ``weights``,
         going on; on a GPU one of its own there; with several processes, seeded from the seed and the rank.
-        A resumed run goes on from the checkpoint's state when as many processes trained it."""
+        A resumed run goes on from the checkpoint's states (``saved``) when as many processes trained it."""
         mine = seed if self.alone else self.dropout_seed(seed)
         generator = weights
         if device.type != "cpu":
             generator = generator_for(device, mine)
         elif not self.alone:
             generator.manual_seed(mine)
-        if resume is not None and resume.progress.ranks == self.world:  # else no masks are drawn (check_same_ranks)
-            saved = resume.rng_state
+        if saved is not None and saved.ranks == self.world:  # else no masks are drawn (resume.check_same_ranks)
+            state = saved.states
             if not self.alone:  # one row per process (anything else: a state derived from the seed and step)
-                several = saved is not None and saved.ndim == 2 and len(saved) == self.world
-                saved = saved[self.rank] if several else torch.empty(0, dtype=torch.uint8)
-            restore_generator(generator, saved, seed, resume.progress.step)
+                several = state is not None and state.ndim == 2 and len(state) == self.world
+                state = state[self.rank] if several else torch.empty(0, dtype=torch.uint8)
+            restore_generator(generator, state, seed, saved.step)
         return generator
 
     def _device(self) -> torch.device:

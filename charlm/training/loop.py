@@ -27,7 +27,7 @@ from charlm.training.checkpoint import Checkpoint, Progress, prune_checkpoints, 
 from charlm.training.cold_start import clear_rows
 from charlm.training.config import TrainConfig
 from charlm.training.device import mixed_precision, resolve_device, to_device
-from charlm.training.distributed import ALONE, Ranks
+from charlm.training.distributed import ALONE, Ranks, Saved
 from charlm.training.evaluate import HeldOutScore, cross_entropy, score_held_out
 from charlm.training.events import CheckpointEvent, EvalEvent, EventHandler, SampleEvent, StepEvent
 from charlm.training.history import append_history, restart_history
@@ -90,7 +90,8 @@ class _Run:
                 restart_history(self.out_dir, self.progress.train_loss, self.progress.val_loss)
         self.logged = (len(self.progress.train_loss), len(self.progress.val_loss))  # points already in losses.csv
         # the dropout masks' generator: on the run's device; with several processes, one per process
-        self.generator = ranks.masks_generator(self.generator, self.device, config.seed, resume)
+        saved = None if resume is None else Saved(resume.rng_state, resume.progress.ranks, resume.progress.step)
+        self.generator = ranks.masks_generator(self.generator, self.device, config.seed, saved)
         self.progress.ranks = ranks.world
         self.model.to(self.device)
         self.state = to_device(self.state, self.device)
