@@ -228,3 +228,11 @@ def test_a_process_that_dies_ends_the_run_and_leaves_a_whole_checkpoint(text, tm
     assert last.progress.step % 10 == 0 and last.can_resume and last.progress.ranks == 2
     config = last.train_config.replace(max_steps=last.progress.step + 5)
     assert train(Corpus.from_source(text, config.val_fraction), config, resume=last).progress.step == config.max_steps
+
+
+@pytest.mark.slow
+def test_a_batch_that_does_not_split_across_the_processes_is_refused_before_training(text, tmp_path):
+    done = torchrun(2, f"--corpus={text}", f"--out={tmp_path}", "--max-steps=5", "--batch-size=9")
+    assert done.returncode != 0
+    assert done.stderr.count("charlm: error: batch_size=9 rows do not split evenly across 2 processes") == 2
+    assert "Traceback" not in done.stderr.split("charlm: error")[0] and not list(tmp_path.iterdir())
