@@ -46,6 +46,39 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def resident_by_kind(pid: int) -> dict[str, float]:
+    """The server's resident memory (MB) by the kind of mapping that holds it (``/proc/PID/smaps``): the main
+    heap (``[heap]``: Python's small objects and glibc's main arena), the anonymous mappings of the size of a
+    thread's stack (8 MB), those of the size of a glibc arena (64 MB reserved per worker threads' heap), other
+    anonymous ones (tensors, arrays, large blocks), and files (libraries, mapped texts)."""
+    kinds: dict[str, float] = {}
+    kind = "other"
+    for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        fields = line.split()
+        if "-" in fields[0] and len(fields) >= 5:  # a mapping's first line: range, perms, offset, dev, inode, path
+            start, end = (int(x, 16) for x in fields[0].split("-"))
+            size, path = end - start, fields[5] if len(fields) > 5 else ""
+            if path == "[heap]":
+                kind = "heap"
+            elif path.startswith("/"):
+                kind = "files"
+            elif path == "[stack]" or size in (8 << 20, (8 << 20) + 4096):
+                kind = "thread stacks"
+            elif (60 << 20) <= size <= (64 << 20) or size == 128 << 20:
+                kind = "thread arenas"
+            else:
+                kind = "other anonymous"
+        elif fields[0] == "Rss:":
+            kinds[kind] = kinds.get(kind, 0.0) + int(fields[1]) / 1024
+    return kinds
+
+
+def print_kinds(start: dict[str, float], end: dict[str, float]) -> None:
+    print("resident by kind of mapping, MB:   start     end")
+    for kind in sorted(set(start) | set(end)):
+        print(f"  {kind:<30} {start.get(kind, 0):7.1f} {end.get(kind, 0):7.1f}")
+
+
 def folders(root: Path) -> int:
     """The visitors' folders under the server's sessions folder (its figures' folder left out)."""
     return sum(1 for f in root.glob("charlm-sessions/*/*") if f.name != "pictures")
@@ -69,7 +102,7 @@ async def flood(url: str, clients: int) -> tuple[int, int]:
     return sum(results), clients - sum(results)
 
 
-def warm_up(url: str, pid: int) -> float:
+def warm_up(url: str, pid: int) -> tuple[float, dict[str, float]]:
     """A visitor who trains for 20 s (with its samples) and stops, before the flood: what the server keeps
     after its first training (a training thread, the compiled sampler) is then in the start. The start is
     measured while that training runs, as the end is measured while the real visitor's does: the same
@@ -77,14 +110,14 @@ def warm_up(url: str, pid: int) -> float:
     visitor = Visitor(url)
     visitor("start_training", *FORM)
     time.sleep(18)
-    start = rss_mb(pid)
+    start, kinds = rss_mb(pid), resident_by_kind(pid)
     time.sleep(2)
     visitor("stop_training")
     time.sleep(5)
     print("warm-up:", str(visitor("training_status")[0])[:100].replace("\n", " "))
     visitor.close()
     time.sleep(5)
-    return start
+    return start, kinds
 
 
 def main() -> None:
@@ -104,7 +137,7 @@ def main() -> None:
     }
     server, url = start_app(args.port, env)
     try:
-        start_rss = warm_up(url, server.pid)
+        start_rss, start_kinds = warm_up(url, server.pid)
         began = time.monotonic()
         placed, refused = asyncio.run(flood(url, args.clients))
         quiet = time.monotonic()
@@ -130,6 +163,7 @@ def main() -> None:
                 print(f"{now:4.0f}  {shown:>5}  {status[:50]:<50}  {rss_mb(server.pid):6.0f}  {folders(sessions):7d}")
             time.sleep(1.0)
         end_rss = rss_mb(server.pid)
+        print_kinds(start_kinds, resident_by_kind(server.pid))
         fair = f"{fair_at:.0f} s after the flood went quiet" if fair_at is not None else "never"
         print(f"the visitor's place was fair (1, or running): {fair}")
         began_training = f"after {started_at:.0f} s" if started_at is not None else "never"
