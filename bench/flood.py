@@ -49,7 +49,8 @@ def rss_mb(pid: int) -> float:
 def resident_by_kind(pid: int) -> dict[str, float]:
     """The server's resident memory (MB) by the kind of mapping that holds it (``/proc/PID/smaps``): the main
     heap (``[heap]``: Python's small objects and glibc's main arena), the anonymous mappings of the size of a
-    thread's stack (8 MB), those of the size of a glibc arena (64 MB reserved per worker threads' heap), other
+    thread's stack (8 MB), the heaps of glibc's arenas for worker threads (each 64 MB-aligned), Python's own
+    arenas for small objects (1 MB each: one object left in one keeps it all), other
     anonymous ones (tensors, arrays, large blocks), and files (libraries, mapped texts)."""
     kinds: dict[str, float] = {}
     kind = "other"
@@ -64,8 +65,10 @@ def resident_by_kind(pid: int) -> dict[str, float]:
                 kind = "files"
             elif path == "[stack]" or size in (8 << 20, (8 << 20) + 4096):
                 kind = "thread stacks"
-            elif (60 << 20) <= size <= (64 << 20) or size == 128 << 20:
+            elif start % (64 << 20) == 0 and size <= (64 << 20):  # glibc aligns each heap of an arena to 64 MB
                 kind = "thread arenas"
+            elif size == 1 << 20:
+                kind = "Python's object arenas (1 MB)"
             else:
                 kind = "other anonymous"
         elif fields[0] == "Rss:":
