@@ -273,8 +273,20 @@ def forget_page_state(demo: gr.Blocks, session_hash: str) -> None:
     settings (about 220 KB for this page, measured); it deletes a closed tab's values but keeps that copy until 10,000
     sessions have come, and an API client never closes: a class's scripts and reloads pile up otherwise."""
     holder = getattr(demo, "state_holder", None)
-    if holder is None:
+    if holder is not None:
+        with holder.lock:
+            holder.session_data.pop(session_hash, None)
+            holder.time_last_used.pop(session_hash, None)
+    forget_message_queue(demo, session_hash)
+
+
+def forget_message_queue(demo: gr.Blocks, session_hash: str) -> None:
+    """Drop Gradio's queue of messages for a session we forgot, once it has no event pending (nothing will
+    write to it or read from it again). Gradio drops it only when the session's stream is cancelled, and an API
+    client that joined once and went quiet never has it cancelled: up to 2,000 of them stay (its cap), about
+    1.5 KB each."""
+    queue = getattr(demo, "_queue", None)
+    if queue is None or queue.pending_event_ids_session.get(session_hash):
         return
-    with holder.lock:
-        holder.session_data.pop(session_hash, None)
-        holder.time_last_used.pop(session_hash, None)
+    queue.pending_messages_per_session.pop(session_hash, None)
+    queue.pending_event_ids_session.pop(session_hash, None)

@@ -130,18 +130,20 @@ def test_a_new_server_removes_the_files_of_one_that_was_killed(monkeypatch, tmp_
 @pytest.mark.app
 @pytest.mark.slow
 def test_a_forgotten_client_leaves_nothing_in_gradios_page_state(server, monkeypatch):
-    """Gradio keeps a copy of the page's settings per session (about 220 KB) until 10,000 sessions have come;
-    an API client never closes its session, so the app drops that copy when it forgets the visitor."""
+    """Gradio keeps a copy of the page's settings per session (about 220 KB) until 10,000 sessions have come,
+    and its queue of messages until 2,000 have; an API client never closes its session, so the app drops both
+    when it forgets the visitor."""
     app, url = server
     c = Client(url, verbose=False)
     still_works(c)
-    holder = app.blocks.state_holder
-    assert c.session_hash in holder.session_data
+    holder, messages = app.blocks.state_holder, app.blocks._queue.pending_messages_per_session
+    assert c.session_hash in holder.session_data and c.session_hash in messages
     monkeypatch.setattr(app.store, "anonymous_ttl", 0.0)
     for v in app.store.visitors():
         v.browser = False
     app.store.sweep()
     assert c.session_hash not in holder.session_data
+    assert c.session_hash not in messages  # its queue of messages too (Gradio keeps 2,000)
 
 
 @pytest.mark.app
