@@ -84,7 +84,7 @@ def score_held_out(
     bf16: bool = False,
     windows: int = 0,
     budget: float = 0.0,
-    ranks: Ranks | None = None,
+    ranks: Ranks = ALONE,
 ) -> HeldOutScore:
     """The mean cross-entropy over the held-out ``data``: every character after the first predicted once
     from the state carried along its row (``windows=0``), or only ``windows`` windows of ``num_steps``
@@ -122,7 +122,6 @@ def score_held_out(
         window = max(num_steps, WHOLE_WINDOW)
         windows = windows_within(model, targets, rows, window, budget)
         num_steps = window if windows else num_steps
-    ranks = ranks or ALONE
     mine = ranks.share_of(rows)
     try:
         if windows and windows * num_steps < length:

@@ -318,7 +318,7 @@ def train(
     chunk_steps: int = 0,
     chunk_seconds: float = 0.0,
     check_memory: bool = True,
-    ranks: Ranks | None = None,
+    ranks: Ranks = ALONE,
 ) -> TrainResult:
     """Train (or resume) a model on ``corpus``; report through ``on_event``; end cleanly at the
     next step boundary once ``stop`` is set.
@@ -333,7 +333,7 @@ def train(
     someone who knows better (the CLI's ``--force``).
 
     ``ranks`` (``training/distributed.py``): this process's part of a run on several processes started by
-    torchrun, each training its share of the batch's rows; None trains alone.
+    torchrun, each training its share of the batch's rows (by default, alone).
 
     Thread-safe: all randomness comes from the run's own generator seeded by ``config.seed``, and
     torch's thread count (a process-wide setting) is left to the caller (the CLI sets it from
@@ -342,7 +342,6 @@ def train(
     """
     # Stage 1: the data, cut into batches; fail early, with a fix, if the text is too short or the run
     # would not fit in the device's memory (refused now, not killed by the system half-way).
-    ranks = ranks or ALONE
     corpus = corpus.with_val_fraction(config.val_fraction)
     check_corpus(corpus, config.batch_size, config.num_steps)
     ranks.check_rows(config.batch_size)
