@@ -8,7 +8,6 @@ nothing belonging to a visitor lives in a module global (``demo/sessions.py``).
 
 from __future__ import annotations
 
-import datetime
 import hmac
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from .disk import DiskGuard, gradio_upload_folder
 from .i18n import EN, I18N, WARNING, has_text, i18n_table, t
 from .language import LanguageSwitch
 from .locales import LOCALES
+from .page_states import LeanPageStates, forget_page_state, forget_stray_page_states
 from .sessions import SessionStore
 from .settings import AppConfig
 from .tabs import TABS
@@ -46,9 +46,6 @@ COPY_JS = (
     "if (window.isSecureContext && navigator.clipboard) navigator.clipboard.writeText(url).catch(select); "
     "else select(); return url; }"
 )
-
-# Gradio's state of a session the app does not know is dropped once unused this long (``forget_stray_page_states``).
-STRAY_PAGE_STATE_SECONDS = 60.0
 
 __all__ = ["AppConfig", "CharLMApp"]
 
@@ -232,7 +229,12 @@ class CharLMApp:
             footer_links=["api", "settings"],
             # a worker thread per call in flight: the heavy pool, every generation streaming, and the light calls
             max_threads=max(40, self.config.heavy_concurrency + self.config.generation_streams + 16),
-            app_kwargs={"middleware": [Middleware(DiskGuard, folder=gradio_upload_folder(), cap=self.ctx.disk)]},
+            app_kwargs={
+                "middleware": [
+                    Middleware(LeanPageStates),
+                    Middleware(DiskGuard, folder=gradio_upload_folder(), cap=self.ctx.disk),
+                ]
+            },
             **kwargs,
         )
 
@@ -246,47 +248,3 @@ def predict_then_check(tab_id: str) -> None:
         gr.Markdown(I18N(f"ask.{tab_id}"))
         with gr.Accordion(I18N("lesson.answer"), open=False, elem_id=f"answer-{tab_id}"):
             gr.Markdown(I18N(f"answer.{tab_id}"))
-
-
-def forget_stray_page_states(demo: gr.Blocks, known: set[str], idle_seconds: float = STRAY_PAGE_STATE_SECONDS) -> int:
-    """Drop Gradio's state for sessions the app does not know, unused for ``idle_seconds``; how many were dropped.
-    Gradio makes one for any request of any session. When a client we had already forgotten closed (the unload
-    event a tab or an API client's heartbeat sends when it goes), Gradio made a new one that nothing removed: a
-    soak left 56 of them, about 220 KB each, after the class had gone. The idle time
-    spares a session whose first request is being answered (the app learns of it inside that request)."""
-    holder = getattr(demo, "state_holder", None)
-    if holder is None:
-        return 0
-    cutoff = datetime.datetime.now() - datetime.timedelta(seconds=idle_seconds)
-    with holder.lock:
-        strays = [
-            key for key in holder.session_data if key not in known and holder.time_last_used.get(key, cutoff) <= cutoff
-        ]
-        for key in strays:
-            holder.session_data.pop(key, None)
-            holder.time_last_used.pop(key, None)
-    return len(strays)
-
-
-def forget_page_state(demo: gr.Blocks, session_hash: str) -> None:
-    """Drop Gradio's state for a session we forgot. Gradio keeps, per session, a copy of every component's
-    settings (about 220 KB for this page, measured); it deletes a closed tab's values but keeps that copy until 10,000
-    sessions have come, and an API client never closes: a class's scripts and reloads pile up otherwise."""
-    holder = getattr(demo, "state_holder", None)
-    if holder is not None:
-        with holder.lock:
-            holder.session_data.pop(session_hash, None)
-            holder.time_last_used.pop(session_hash, None)
-    forget_message_queue(demo, session_hash)
-
-
-def forget_message_queue(demo: gr.Blocks, session_hash: str) -> None:
-    """Drop Gradio's queue of messages for a session we forgot, once it has no event pending (nothing will
-    write to it or read from it again). Gradio drops it only when the session's stream is cancelled, and an API
-    client that joined once and went quiet never has it cancelled: up to 2,000 of them stay (its cap), about
-    1.5 KB each."""
-    queue = getattr(demo, "_queue", None)
-    if queue is None or queue.pending_event_ids_session.get(session_hash):
-        return
-    queue.pending_messages_per_session.pop(session_hash, None)
-    queue.pending_event_ids_session.pop(session_hash, None)

@@ -51,7 +51,9 @@ class AppConfig:
     queue_size: int = setting(
         256, "CHARLM_QUEUE_SIZE", "requests waiting at once, for everyone (Gradio on ZeroGPU would default to 1)"
     )
-    page_states: int = setting(1000, doc="pages whose state Gradio keeps at most (about 220 KB each)")
+    page_states: int = setting(
+        1000, doc="pages whose state Gradio keeps at most (about 12 KB each, `demo/page_states.py`)"
+    )
     sampler_cache_mb: int = setting(1024, doc="loaded models kept for everyone, least recently used out first")
     job_memory_mb: int = setting(
         0, "CHARLM_JOB_MEMORY_MB", "memory one training may use (0: the host's or container's, shared by max_jobs)"

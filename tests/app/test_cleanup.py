@@ -130,8 +130,8 @@ def test_a_new_server_removes_the_files_of_one_that_was_killed(monkeypatch, tmp_
 @pytest.mark.app
 @pytest.mark.slow
 def test_a_forgotten_client_leaves_nothing_in_gradios_page_state(server, monkeypatch):
-    """Gradio keeps a copy of the page's settings per session (about 220 KB) until 10,000 sessions have come,
-    and its queue of messages until 2,000 have; an API client never closes its session, so the app drops both
+    """Gradio keeps a session's state until 10,000 newer sessions have come (1,000 here, ``page_states``), and
+    its queue of messages until 2,000 have; an API client never closes its session, so the app drops both
     when it forgets the visitor."""
     app, url = server
     c = Client(url, verbose=False)
@@ -149,8 +149,8 @@ def test_a_forgotten_client_leaves_nothing_in_gradios_page_state(server, monkeyp
 @pytest.mark.app
 @pytest.mark.slow
 def test_gradio_keeps_the_state_of_at_most_the_configured_number_of_sessions(server):
-    """Set as an attribute before launch, the bound was overwritten by launch's own default (10,000 sessions of
-    about 220 KB each, 2 GB)."""
+    """Set as an attribute before launch, the bound was overwritten by launch's own default (10,000 sessions: 3.6 GB
+    with Gradio's own states, about 360 KB each for this page; 120 MB with the app's lean ones)."""
     app, _ = server
     assert app.blocks.state_holder.capacity == app.config.page_states < 10_000
 
@@ -159,11 +159,11 @@ def test_gradio_keeps_the_state_of_at_most_the_configured_number_of_sessions(ser
 @pytest.mark.slow
 def test_gradios_state_for_a_session_made_after_we_forgot_it_goes_at_the_next_sweep(server, monkeypatch):
     """A client we have forgotten still sends something (a closing tab's unload event, an API client's heartbeat
-    ending): Gradio makes a new state for its session, about 220 KB, that nothing removed: a soak left 56 of
+    ending): Gradio makes a new state for its session that nothing removed: a soak left 56 of
     them after the class had gone. The sweep drops those unused for a minute; a live visitor's stays."""
     import datetime
 
-    import demo.app
+    import demo.page_states
 
     app, url = server
     gone, staying = Client(url, verbose=False), Client(url, verbose=False)
@@ -179,7 +179,7 @@ def test_gradios_state_for_a_session_made_after_we_forgot_it_goes_at_the_next_sw
     holder[gone.session_hash]  # what Gradio does for the late event: a new state for the forgotten session
     app.store.sweep()
     assert gone.session_hash in holder.session_data  # just used: its first request may still be under way
-    old = datetime.datetime.now() - datetime.timedelta(seconds=demo.app.STRAY_PAGE_STATE_SECONDS + 1)
+    old = datetime.datetime.now() - datetime.timedelta(seconds=demo.page_states.STRAY_PAGE_STATE_SECONDS + 1)
     holder.time_last_used[gone.session_hash] = holder.time_last_used[staying.session_hash] = old
     app.store.sweep()
     assert gone.session_hash not in holder.session_data and staying.session_hash in holder.session_data
