@@ -23,6 +23,7 @@ from .i18n import EN, I18N, WARNING, has_text, i18n_table, t
 from .language import LanguageSwitch
 from .locales import LOCALES
 from .page_states import LeanPageStates, forget_page_state, forget_stray_page_states
+from .server_life import WORK_FROM_JS, ServerLife, with_life
 from .sessions import SessionStore
 from .settings import AppConfig
 from .tabs import TABS
@@ -46,7 +47,6 @@ COPY_JS = (
     "if (window.isSecureContext && navigator.clipboard) navigator.clipboard.writeText(url).catch(select); "
     "else select(); return url; }"
 )
-
 __all__ = ["AppConfig", "CharLMApp"]
 
 
@@ -88,6 +88,7 @@ class CharLMApp:
                         label=I18N("link.label"), visible=False, buttons=["copy"], elem_id="link-box"
                     )
                     self.tab_now = gr.Textbox(visible=False)  # filled by the page: the tab it shows
+                    self.work_from = gr.Textbox(visible=False)  # filled by the page on opening (``server_life.py``)
                     if self.config.space_id:  # on a Space: a copy of one's own, with its own limits and quota
                         gr.DuplicateButton(I18N("space.duplicate"), size="sm")
                         gr.Markdown(I18N("space.own_copy"), elem_classes=["cl-note"])
@@ -143,10 +144,11 @@ class CharLMApp:
         linked = ctx.on(
             shown.then,
             self.apply_link,
-            None,
+            self.work_from,
             [self.link_note, self.tabs, self.present, *ctx.links.components],
             api_name="apply_link",
             api_visibility="private",
+            js=with_life(WORK_FROM_JS, ctx.store.life),
         )
         self._redraw(linked, rest, "open")
         self.present.change(None, self.present, None, js=PRESENT_JS)
@@ -175,8 +177,9 @@ class CharLMApp:
         query = dict(getattr(request, "query_params", None) or {})
         return self.ctx.links.read(query, tuple(tab.ID for tab in TABS), lang, builtin_names())
 
-    def apply_link(self, request: gr.Request):
-        """The page as the link asks: its tab, presentation mode, its settings (bad values left out, with a note)."""
+    def apply_link(self, request: gr.Request, work_from: str | None = None):
+        """The page as the link asks: its tab, presentation mode, its settings (bad values left out, with a note);
+        and, when this browser began work here in an earlier life of the server, that it is gone."""
         lang = self.ctx.lang(request)
         values, notes = self.read_link(request, lang)
         visitor = self.ctx.visitor(request)
@@ -186,7 +189,10 @@ class CharLMApp:
             if not visitor.teacher:
                 notes.append(t("link.not_teacher", lang))
         # the notes repeat the link's own text: shown as plain text, never as the link's HTML or Markdown
-        note = (WARNING + t("link.notes", lang) + " " + " ".join(views.plain_text(n) for n in notes)) if notes else ""
+        said = [t("link.notes", lang) + " " + " ".join(views.plain_text(n) for n in notes)] if notes else []
+        if work_from and work_from != self.ctx.store.life:
+            said.insert(0, t("page.work_gone", lang))
+        note = WARNING + "\n\n".join(said) if said else ""
         tab = gr.update(selected=values["tab"]) if "tab" in values else gr.skip()
         present = values["present"] if "present" in values else gr.skip()
         return note, tab, present, *self.ctx.links.updates(values)
@@ -214,12 +220,18 @@ class CharLMApp:
     def end_session(self, request: gr.Request) -> None:
         self.ctx.store.end(getattr(request, "session_hash", None))
 
+    def page_js(self) -> str:
+        """What the page runs when it opens: each script of ``static/`` in turn (Gradio takes one function)."""
+        scripts = [(STATIC / name).read_text(encoding="utf-8") for name in ("follow_settings.js", "server_life.js")]
+        life = self.ctx.store.life
+        return "() => {\n" + "".join(f"({with_life(js, life).strip()})();\n" for js in scripts) + "}"
+
     def launch(self, demo: gr.Blocks, **kwargs):
         return demo.queue(
             default_concurrency_limit=self.config.heavy_concurrency, max_size=self.config.queue_size
         ).launch(
             css=(STATIC / "app.css").read_text(encoding="utf-8"),
-            js=(STATIC / "follow_settings.js").read_text(encoding="utf-8"),
+            js=self.page_js(),
             max_file_size=f"{self.config.max_upload_mb}mb",
             i18n=i18n_table(),
             # Gradio's own bound on the sessions whose state it keeps, least recently used out (launch's setting:
@@ -232,6 +244,7 @@ class CharLMApp:
             app_kwargs={
                 "middleware": [
                     Middleware(LeanPageStates),
+                    Middleware(ServerLife, life=self.ctx.store.life),
                     Middleware(DiskGuard, folder=gradio_upload_folder(), cap=self.ctx.disk),
                 ]
             },

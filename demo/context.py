@@ -128,6 +128,11 @@ class Context:
         visitor = self.store.get(getattr(request, "session_hash", None))
         if not visitor.address:
             visitor.address = client_address(request, behind_proxy=bool(self.config.space_id))
+            # Gradio's page marks its events as the app's own (an API client's as "api"). A page's first events
+            # open it (``LanguageSwitch.initial`` clears the mark); any other first event comes from a page that
+            # opened before the server restarted.
+            headers = getattr(request, "headers", None) or {}
+            visitor.page_from_before = not visitor.browser and headers.get(PAGE_HEADER) == "app"
         return visitor
 
     def places_taken_from(self, address: str) -> int:
@@ -241,6 +246,8 @@ class Context:
             self.links.add(setting, component, parse or str)
 
 
+# The header Gradio's page sends with each of its events ("app"; Gradio's clients send "api").
+PAGE_HEADER = "x-gradio-user"
 # What a visitor may keep between requests in the memory budget, each under its own name (``holder``).
 HOLDINGS = ("corpus", "one-batch")
 

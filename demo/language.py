@@ -71,6 +71,7 @@ class LanguageSwitch:
             lang = i18n.normalise(browser) if browser else self.ctx.lang(request)
         visitor = self.ctx.visitor(request)
         visitor.lang, visitor.browser = lang, True  # only a page in a browser sends this
+        visitor.page_from_before = False  # its first event, this one, was its opening: it opened here
         return lang
 
     def open(self, stored: str | None, browser: str | None, request: gr.Request):

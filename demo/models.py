@@ -138,6 +138,8 @@ class ModelCatalogue:
         if label in shipped:
             return shipped[label]
         path = visitor.models.get(label)
+        if path is None and visitor.page_from_before:  # the page lists a model of the server's life before
+            raise AppError("err.model_lost", label=label)
         if path is None or not visitor.owns(path) or not path.is_file():
             raise AppError("err.unknown_model", label=label)
         return path

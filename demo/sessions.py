@@ -55,6 +55,9 @@ class Visitor:
     # held while a training is checked and started: two Starts at once (a double click, a script) start one
     starting: threading.Lock = field(default_factory=threading.Lock, repr=False)
     browser: bool = False  # the page opened in a browser (API clients never open it, nor say goodbye)
+    # A page that calls without having opened in this server's life: it opened before the server restarted (or
+    # was forgotten after a long silence), and what it shows (a training, a model) is gone (``Context.visitor``).
+    page_from_before: bool = False
     teacher: bool = False  # opened with the server's teacher key: their trainings take the kept place
     address: str = ""  # the network address its first call came from (``client_address``)
     heavy_calls: threading.Semaphore = field(
@@ -181,6 +184,8 @@ class SessionStore:
         self.grace = grace_seconds
         self._lock = threading.Lock()
         self._visitors: dict[str, Visitor] = {}
+        # This server's life: a token an open page follows, reloading when it changes (``server_life.py``)
+        self.life = secrets.token_urlsafe(9)
         # A closed tab's visitor is forgotten by a timer, not by the sweep: the next sweep returns its memory,
         # once for all the tabs a class closes (a collection costs the whole server's time while it runs).
         self._forgotten_since_sweep = False

@@ -31,10 +31,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_app(tmp: Path, **config):
+def running_app(tmp: Path, port: int | None = None, **config):
+    """The app on ``port`` (a free one if None), in this process, until the block ends."""
     app = CharLMApp(AppConfig(sessions_root=tmp / "sessions", **config))
     demo = app.build()
-    port = free_port()
+    port = port or free_port()
     app.launch(demo, server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     try:
         yield app, f"http://127.0.0.1:{port}/"

@@ -19,6 +19,8 @@ TEXTS: dict[str, str] = {
     "page.present_info": "Large type and figures for a projector; hints tucked away.",
     "link.copy": "Copy link to this setup",
     "link.label": "Link to this setup, to send to the class: copied, or selected for Ctrl+C where the browser cannot copy",
+    "page.work_gone": "This server has restarted since you last trained or loaded something here: your trainings, "
+    "models and texts from before are gone. Start again from here (a link you copied keeps your settings).",
     "link.notes": "Part of this link was not used:",
     "link.unknown": "No setting is called {name}.",
     "link.not_teacher": "The teacher key in this link is not this server's: the page opened as a student's.",
@@ -133,6 +135,9 @@ TEXTS: dict[str, str] = {
     "train.checkpoints": "Checkpoints (latest three)",
     "train.no_training": "No training yet.",
     "train.none_yet": "No training yet: pick a preset and press Start.",
+    "train.lost": "⚠ The server no longer knows this page: it was restarted (or forgot the page after hours "
+    "without a word), and the trainings, models and texts it held for you are gone. Reload the page to start "
+    "again; a link you copied keeps your settings.",
     "train.started": "Training started on {corpus} ({layers}×{hidden} {cell}).",
     "train.resumed": "Resumed from step {step}.",
     "train.not_running": "No training is running.",
@@ -363,6 +368,9 @@ TEXTS: dict[str, str] = {
     "err.nothing_to_resume": "Nothing to resume yet: start a training first.",
     "err.no_model": "No model yet: train one (Train tab) or upload a checkpoint.",
     "err.unknown_model": "Unknown model {label!r}: pick one from the list.",
+    "err.model_lost": "The model {label!r} is gone: the server was restarted (or forgot this page after hours "
+    "without a word), and the models trained or uploaded before are gone with it. Reload the page, then train "
+    "again or pick a shipped model.",
     "err.prime_long": "The prime text has {n:,} characters; here it may have {limit:,}.",
     "err.too_many_calls": "Your previous request is still running: wait for it to finish, then try again.",
     "err.too_many_uploads": "You have uploaded {n} checkpoints in this session, as many as it keeps.",

@@ -22,6 +22,8 @@ TEXTS: dict[str, str] = {
     "page.present_info": "投影用的大字号和大图；提示文字收起。",
     "link.copy": "复制当前设置的链接",
     "link.label": "当前设置的链接，可发给全班：已复制；浏览器不允许复制时已为你选中，按 Ctrl+C 复制",
+    "page.work_gone": "自从你上次在这里训练或载入内容以来，服务器重启过：之前的训练、模型和文本都已不在。请从这里重新开始"
+    "（你复制过的链接会保留你的设置）。",
     "link.notes": "链接中有一部分没有被采用：",
     "link.unknown": "没有名为 {name} 的设置。",
     "link.not_teacher": "链接里的教师密钥与本服务器的不符：页面以学生身份打开。",
@@ -134,6 +136,8 @@ TEXTS: dict[str, str] = {
     "train.checkpoints": "检查点（最近三个）",
     "train.no_training": "还没有开始训练。",
     "train.none_yet": "还没有开始训练：选一个预设，然后点“开始”。",
+    "train.lost": "⚠ 服务器已不认识这个页面：它重启过（或在页面长时间没有动静后把它忘了），之前为你保存的训练、模型和"
+    "文本都已不在。请刷新页面重新开始；你复制过的链接会保留你的设置。",
     "train.started": "已在 {corpus} 上开始训练（{layers}×{hidden} {cell}）。",
     "train.resumed": "已从第 {step} 步继续训练。",
     "train.not_running": "当前没有正在进行的训练。",
@@ -371,6 +375,8 @@ TEXTS: dict[str, str] = {
     "err.nothing_to_resume": "还没有可以继续的训练：请先开始一次训练。",
     "err.no_model": "还没有模型：请先训练一个（“训练”页），或上传一个检查点。",
     "err.unknown_model": "没有模型 {label!r}：请从列表中选择。",
+    "err.model_lost": "模型 {label!r} 已不在：服务器重启过（或在页面长时间没有动静后把它忘了），之前训练或上传的模型也"
+    "随之不在了。请刷新页面，然后重新训练，或选一个自带的模型。",
     "err.prime_long": "起始文本有 {n:,} 个字符；这里最多 {limit:,} 个。",
     "err.too_many_calls": "你上一个请求还在运行：请等它完成后再试。",
     "err.too_many_uploads": "本次会话已上传 {n} 个检查点，已达到保存上限。",

@@ -223,9 +223,10 @@ def samples_text(samples: list[tuple[int, str]], lang: str) -> str:
 def training_status(ctx: Context, request: gr.Request):
     visitor = ctx.visitor(request)
     lang = ctx.lang(request)
-    if visitor.job is None:
+    if visitor.job is None:  # none started, or (a page from before a restart) none this server knows
         empty = figures.empty_loss_picture(lang)
-        return t("train.none_yet", lang), empty, "", [], gr.Timer(active=False), gr.skip(), ""
+        said = t("train.lost" if visitor.page_from_before else "train.none_yet", lang)
+        return said, empty, "", [], gr.Timer(active=False), gr.skip(), ""
     snap = visitor.job.snapshot()
     sample = samples_text(snap.samples, lang)
     # redraw the figure only when there is something new to show (or in another language)

@@ -366,3 +366,37 @@ def test_a_checkpoint_whose_scores_overflow_is_refused_at_upload_and_marked_in_t
     assert chosen.value.key == "outputs_not_finite" and own in ctx.models.overflowing
     names = dict((value, name) for name, value in ctx.models.choices(visitor, "zh-CN")["choices"])
     assert names[label].endswith("它的打分溢出：请换一个")
+
+
+def page_request(session: str, lang: str = "en"):
+    """An event as Gradio's page sends it: marked as the app's own (its clients send "api")."""
+    return types.SimpleNamespace(session_hash=session, headers={"accept-language": lang, "x-gradio-user": "app"})
+
+
+def test_a_page_from_before_a_restart_is_told_its_work_is_gone(ctx):
+    """After a restart an open page goes on calling with a session the new server never saw open: its training
+    poll and its trained model's label find nothing. It is told why, in its language, never "No training yet"
+    or "Unknown model" as if it had never trained."""
+    for lang, words in (("en", "no longer knows this page"), ("zh-CN", "服务器已不认识这个页面")):
+        old_page = page_request(f"before-restart-{lang}", lang)
+        said = train_tab.training_status(ctx, old_page)
+        assert words in said[0] and said[4].active is False  # and the page stops asking
+        with pytest.raises(AppError) as gone:
+            list(generate.generate(ctx, "this session: run1 step 500", "Far", 5, 4, 1.0, 7, old_page))
+        assert gone.value.key == "err.model_lost" and "run1 step 500" in gone.value.text(lang)
+        shipped = ctx.models.first_shipped()
+        assert list(generate.generate(ctx, shipped, "Far", 5, 4, 1.0, 7, old_page))[-1][0].startswith("Far")
+
+
+def test_a_new_page_and_an_api_client_are_not_told_of_a_restart(ctx):
+    from demo.language import LanguageSwitch
+
+    opened = page_request("opened-here")
+    switch = types.SimpleNamespace(ctx=ctx)
+    assert LanguageSwitch.initial(switch, None, "en", opened) == "en"  # the page's first event: its opening
+    script = request("a-script")
+    for asks in (opened, script):
+        assert "No training yet" in train_tab.training_status(ctx, asks)[0]
+        with pytest.raises(AppError) as unknown:
+            list(generate.generate(ctx, "this session: run1 step 500", "Far", 5, 4, 1.0, 7, asks))
+        assert unknown.value.key == "err.unknown_model"
