@@ -4,12 +4,12 @@ Gradio keeps a ``SessionState`` for every session that sends it anything: the va
 components, and the components a handler replaced for that session. Two things about it matter to a class:
 
 - **Its size.** Gradio's own ``SessionState`` also builds, for every session, the settings of every component on
-  the page (``config_values``: about 360 KB of small dicts and strings and 76 ms of CPU for this page, measured by
-  ``tests/app/test_page_states.py``), kept only for Gradio's deep links, which this app does not offer. Three
-  hundred scripts that each open a session made 300 such copies, and once they were gone Python could not give
-  their memory back (the few objects that outlived them pinned its arenas): the server stayed 16 % larger. The
-  app's holder makes ``LeanSessionState`` instead, the same state without that copy (``LeanPageStates``,
-  installed as a middleware, so before any request reaches Gradio).
+  the page (``config_values``), read only to write Gradio's deep links, which this app does not offer: about
+  360 KB of small dicts and strings and 12 ms for this page (``python bench/page_state.py``). A flood of 300
+  scripts that each opened a session left the server 16 % larger once they were gone: Python could not give
+  that memory back (the few objects that outlived them pinned its arenas). The app's holder makes
+  ``LeanSessionState`` instead, the same state without that copy (12 KB), installed by the ``LeanPageStates``
+  middleware before any request reaches Gradio.
 - **Its lifetime.** Gradio drops a session's state only when 1,000 newer ones have come (``page_states``) and its
   message queue only when a page's stream is cancelled; an API client never closes. The app drops both when it
   forgets a visitor (``forget_page_state``), and at each sweep the states of sessions it does not know
