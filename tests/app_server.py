@@ -47,3 +47,7 @@ def running_app(tmp: Path, port: int | None = None, **config):
             # event loop ("deque mutated during iteration"); finish the shutdown it left undone.
             if demo.server:
                 demo.server.close()
+        # the server's trainings would otherwise run on in this process, under the next tests
+        for visitor in app.store.visitors():
+            if visitor.job is not None and not visitor.job.finished:
+                visitor.job.stop()
