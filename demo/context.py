@@ -130,7 +130,7 @@ class Context:
             visitor.address = client_address(request, behind_proxy=bool(self.config.space_id))
             # Gradio's page marks its events as the app's own (an API client's as "api"). A page's first events
             # open it (``LanguageSwitch.initial`` clears the mark); any other first event comes from a page that
-            # opened before the server restarted.
+            # opened before the server forgot it (hours of silence) or restarted (until it reloads itself).
             headers = getattr(request, "headers", None) or {}
             visitor.page_from_before = not visitor.browser and headers.get(PAGE_HEADER) == "app"
         return visitor
